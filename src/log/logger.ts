@@ -1,0 +1,116 @@
+// Error log (human lines on stderr) and access log (one JSON line per closed connection, batched).
+
+import { openSync, writeSync, closeSync } from 'node:fs';
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+
+const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** A sink for log text: tests capture it, production writes to a file descriptor. */
+export type LogSink = (text: string) => void;
+
+const stderrSink: LogSink = (text) => process.stderr.write(text);
+
+let minLevel = LEVELS.info;
+let errorSink: LogSink = stderrSink;
+
+/** Set where error-log lines go and which levels pass. Called once at start, and by tests. */
+export function configureErrorLog(opts: { level?: Level; sink?: LogSink }): void {
+  if (opts.level) minLevel = LEVELS[opts.level];
+  if (opts.sink) errorSink = opts.sink;
+}
+
+function formatField(value: unknown): string {
+  if (typeof value === 'string') return /[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value;
+  return JSON.stringify(value);
+}
+
+/** `2026-11-25T19:41:00.000Z warn message key=value ...` on one line. */
+export function log(level: Level, message: string, fields?: Record<string, unknown>): void {
+  if (LEVELS[level] < minLevel) return;
+  let line = `${new Date().toISOString()} ${level} ${message}`;
+  if (fields) {
+    for (const key in fields) {
+      const value = fields[key];
+      if (value !== undefined) line += ` ${key}=${formatField(value)}`;
+    }
+  }
+  errorSink(line + '\n');
+}
+
+export const logger = {
+  debug: (message: string, fields?: Record<string, unknown>) => log('debug', message, fields),
+  info: (message: string, fields?: Record<string, unknown>) => log('info', message, fields),
+  warn: (message: string, fields?: Record<string, unknown>) => log('warn', message, fields),
+  error: (message: string, fields?: Record<string, unknown>) => log('error', message, fields),
+};
+
+/** One closed (or refused) connection. */
+export interface AccessRecord {
+  protocol: 'tcp' | 'udp';
+  route: string | null;
+  client: string;
+  server: string;
+  upstream: string | null;
+  bytes_from_client: number;
+  bytes_to_client: number;
+  duration_ms: number;
+  /** Why it ended: closed, idle_timeout, no_route, connect_failed, client_error, ... */
+  end: string;
+  error?: string;
+}
+
+/**
+ * Access log. Lines are collected and written once per event-loop turn (or when 64 KiB pile up), so a
+ * busy proxy makes one write syscall for many connections instead of one each.
+ */
+export class AccessLog {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+  private fd: number | null;
+  private readonly sink: LogSink | null;
+
+  constructor(opts: { path: string | null } | { sink: LogSink }) {
+    if ('sink' in opts) {
+      this.sink = opts.sink;
+      this.fd = null;
+    } else {
+      this.sink = null;
+      this.fd = opts.path === null ? 1 : openSync(opts.path, 'a');
+    }
+  }
+
+  write(record: AccessRecord): void {
+    const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n';
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= 65536) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.sink) this.sink(text);
+    else if (this.fd !== null) {
+      try {
+        writeSync(this.fd, text);
+      } catch (err) {
+        logger.error('access log write failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== null && this.fd > 2) closeSync(this.fd);
+    this.fd = null;
+  }
+}
