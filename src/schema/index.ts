@@ -1,10 +1,29 @@
 // Validation of Admin API / store objects. Shared by every writer (Admin API, CLI, import, snapshot build).
-// STUB: signatures only; the schema work replaces the bodies.
+// Pure functions; they never throw, whatever the input. Messages follow APISIX (spec 2.5).
 
 import type { JsonObject } from '../store/types';
 import type { UpstreamNode } from '../snapshot/types';
+import { isValidId } from './common';
+import { normalizeNodes as normalizeNodeList } from './nodes';
+import { checkSsl } from './ssl';
+import { checkStreamRoute } from './stream-route';
+import { checkUpstream } from './upstream';
 
 export type SchemaResult = { ok: true; value: JsonObject } | { ok: false; message: string };
+
+export { STREAM_PLUGINS } from './plugins';
+export { BALANCERS } from './upstream';
+
+/** Turn a checker's verdict into a SchemaResult; a checker bug becomes a 400, not a crash. */
+function run(check: (body: unknown) => string | null, body: unknown): SchemaResult {
+  let message: string | null;
+  try {
+    message = check(body);
+  } catch (err) {
+    message = `invalid configuration: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  return message === null ? { ok: true, value: body as JsonObject } : { ok: false, message };
+}
 
 /**
  * Validate a stream route body. On success `value` is the body exactly as sent (no defaults filled in),
@@ -13,22 +32,25 @@ export type SchemaResult = { ok: true; value: JsonObject } | { ok: false; messag
  * Does not check references (upstream_id existence): that needs the store.
  */
 export function validateStreamRoute(body: unknown): SchemaResult {
-  return { ok: true, value: body as JsonObject };
+  return run(checkStreamRoute, body);
 }
 
+/**
+ * Validate an upstream body (nodes, balancer type, chash key, timeouts, tls shape, ...).
+ * Does not check `tls.client_cert_id` existence (store) nor parse PEM (TLS issue).
+ */
 export function validateUpstream(body: unknown): SchemaResult {
-  return { ok: true, value: body as JsonObject };
+  return run(checkUpstream, body);
 }
 
+/** Validate an SSL body: shape, lengths, sni xor snis, certs/keys pairing. PEM is not parsed here. */
 export function validateSsl(body: unknown): SchemaResult {
-  return { ok: true, value: body as JsonObject };
+  return run(checkSsl, body);
 }
 
 /** APISIX id rule: 1..64 chars of [a-zA-Z0-9-_.], or an integer >= 1 (returned as its string). */
 export function normalizeId(id: unknown): string | null {
-  if (typeof id === 'number') return Number.isInteger(id) && id >= 1 ? String(id) : null;
-  if (typeof id === 'string' && /^[a-zA-Z0-9._-]{1,64}$/.test(id)) return id;
-  return null;
+  return isValidId(id) ? String(id) : null;
 }
 
 /**
@@ -36,6 +58,5 @@ export function normalizeId(id: unknown): string | null {
  * [{host, port, weight, priority}]) into a list. Map-form nodes get priority 0.
  */
 export function normalizeNodes(nodes: unknown): UpstreamNode[] {
-  void nodes;
-  return [];
+  return normalizeNodeList(nodes);
 }

@@ -1,0 +1,51 @@
+// stream_route schema (spec 3.1) and the checks APISIX runs after it (stream_route_checker):
+// plugins, then remote_addr / server_addr parsed by a real IP parser, then the inline upstream's rules.
+
+import { parseCidr } from '../lib/ip';
+import {
+  type AnySchema, anyObject, arrayOf, clip, commonEntries, hostSchema, idSchema, intRange, looseObj, nameSchema,
+  opt, runSchema, str, strictObj, strLen,
+} from './common';
+import { checkPlugins } from './plugins';
+import { checkUpstreamRules, inlineUpstreamSchema } from './upstream';
+
+// xRPC protocol (redis, dubbo): stored as sent, ignored by weir's data plane.
+const protocolSchema = looseObj({
+  name: strLen(1, 256),
+  superior_id: opt(idSchema()),
+  conf: opt(anyObject()),
+  logger: opt(arrayOf(anyObject())),
+});
+
+export const streamRouteSchema: AnySchema = strictObj({
+  ...commonEntries(),
+  name: opt(nameSchema()),
+  remote_addr: opt(str()),
+  server_addr: opt(str()),
+  server_port: opt(intRange(1, 65535)),
+  sni: opt(hostSchema()),
+  upstream: opt(inlineUpstreamSchema),
+  upstream_id: opt(idSchema()),
+  service_id: opt(idSchema()),
+  plugins: opt(anyObject()),
+  protocol: opt(protocolSchema),
+});
+
+/** Full stream route validation; null when valid. Reference existence (upstream_id, service_id) is the store's job. */
+export function checkStreamRoute(body: unknown): string | null {
+  const shapeError = runSchema(streamRouteSchema, body);
+  if (shapeError) return shapeError;
+  const route = body as Record<string, unknown>;
+  if (route.plugins !== undefined) {
+    const pluginError = checkPlugins(route.plugins as Record<string, unknown>);
+    if (pluginError) return pluginError;
+  }
+  for (const field of ['remote_addr', 'server_addr'] as const) {
+    const value = route[field];
+    if (typeof value === 'string' && parseCidr(value) === null) return `invalid ${field}: ${clip(value)}`;
+  }
+  if (route.upstream !== undefined) {
+    return checkUpstreamRules(route.upstream as Record<string, unknown>, 'upstream.');
+  }
+  return null;
+}

@@ -1,0 +1,117 @@
+// Upstream object schema (spec 3.2): used for /upstreams and for a stream route's inline `upstream`.
+// Shape first (valibot), then the rules APISIX checks in code (apisix/upstream.lua): node keys, chash key.
+
+import * as v from 'valibot';
+import {
+  type AnySchema, anyObject, bool, clip, commonEntries, fieldError, hostSchema, idSchema, intRange, looseObj,
+  nameSchema, numAbove, numMin, oneOf, opt, runSchema, str, strictObj, strLen,
+} from './common';
+import { checkNodes, nodesSchema } from './nodes';
+
+/** Balancers weir implements. APISIX accepts any string and fails at runtime; weir rejects at write time. */
+export const BALANCERS: readonly string[] = ['roundrobin', 'chash', 'least_conn', 'ewma'];
+export const HASH_ON: readonly string[] = ['vars', 'header', 'cookie', 'consumer', 'vars_combinations'];
+export const SCHEMES: readonly string[] = ['grpc', 'grpcs', 'http', 'https', 'tcp', 'tls', 'udp', 'kafka'];
+
+const NO_DISCOVERY = 'service discovery is not supported by weir';
+
+const timeoutSchema = looseObj({ connect: numAbove(0), send: numAbove(0), read: numAbove(0) });
+
+const typeSchema = v.pipe(str(), v.check((t) => BALANCERS.includes(t), (i) => `unknown balancer ${clip(String(i.input))}`));
+
+const tlsSchema = v.pipe(
+  looseObj({
+    client_cert: opt(strLen(128, 65536)),
+    client_key: opt(strLen(64, 65536)),
+    client_cert_id: opt(idSchema()),
+    verify: opt(bool()),
+  }),
+  v.check((t) => pairedCert(t as Record<string, unknown>) === null, (i) => pairedCert(i.input as Record<string, unknown>) ?? ''),
+);
+
+/** client_cert and client_key come together; client_cert_id excludes both. */
+function pairedCert(t: Record<string, unknown>): string | null {
+  const cert = t.client_cert !== undefined;
+  const key = t.client_key !== undefined;
+  if (t.client_cert_id !== undefined && (cert || key)) return 'client_cert_id cannot be combined with client_cert/client_key';
+  if (cert && !key) return 'client_cert needs client_key';
+  if (key && !cert) return 'client_key needs client_cert';
+  return null;
+}
+
+// Health checks get their full schema with the health-check issue; for now: active is required,
+// the probe type is known, and the sub-objects are objects.
+const activeSchema = looseObj({
+  type: opt(oneOf(['http', 'https', 'tcp'])),
+  timeout: opt(numMin(0)),
+  concurrency: opt(intRange(1)),
+  host: opt(hostSchema()),
+  port: opt(intRange(1, 65535)),
+  healthy: opt(anyObject()),
+  unhealthy: opt(anyObject()),
+});
+const passiveSchema = looseObj({
+  type: opt(oneOf(['http', 'https', 'tcp'])),
+  healthy: opt(anyObject()),
+  unhealthy: opt(anyObject()),
+});
+const checksSchema = looseObj({ active: activeSchema, passive: opt(passiveSchema) });
+
+const keepaliveSchema = looseObj({ size: opt(intRange(1)), idle_timeout: opt(numMin(0)), requests: opt(intRange(1)) });
+
+/** Fields of an upstream. Order matters: with abortEarly the first failing field is the one reported. */
+function upstreamEntries(inline: boolean): v.ObjectEntries {
+  const common = commonEntries();
+  if (inline) delete common.id;
+  return {
+    ...common,
+    name: opt(nameSchema()),
+    // checked before `nodes` so a discovery-only body gets this message, not "nodes is required"
+    service_name: opt(v.never(NO_DISCOVERY)),
+    discovery_type: opt(v.never(NO_DISCOVERY)),
+    discovery_args: opt(v.never(NO_DISCOVERY)),
+    nodes: nodesSchema,
+    type: opt(typeSchema),
+    hash_on: opt(oneOf(HASH_ON)),
+    key: opt(str()),
+    retries: opt(intRange(0)),
+    retry_timeout: opt(numMin(0)),
+    timeout: opt(timeoutSchema),
+    scheme: opt(oneOf(SCHEMES)),
+    tls: opt(tlsSchema),
+    checks: opt(checksSchema),
+    keepalive_pool: opt(keepaliveSchema),
+    pass_host: opt(oneOf(['pass', 'node', 'rewrite'])),
+    upstream_host: opt(hostSchema()),
+  };
+}
+
+export const upstreamSchema: AnySchema = strictObj(upstreamEntries(false));
+/** A stream route's inline upstream: same rules, no id of its own. */
+export const inlineUpstreamSchema: AnySchema = strictObj(upstreamEntries(true));
+
+// chash key rules per hash_on (apisix/upstream.lua key_schema)
+const VARS_KEY = /^((uri|server_name|server_addr|request_uri|remote_port|remote_addr|query_string|host|hostname|mqtt_client_id)|arg_[0-9a-zA-z_-]+)$/;
+const VARS_KEY_SRC = String.raw`^((uri|server_name|server_addr|request_uri|remote_port|remote_addr|query_string|host|hostname|mqtt_client_id)|arg_[0-9a-zA-z_-]+)$`;
+const NAME_KEY = /^[a-zA-Z0-9-_]+$/;
+const NAME_KEY_SRC = '^[a-zA-Z0-9-_]+$';
+
+/** Rules beyond the shape, for an upstream whose shape already passed. `prefix` is "" or "upstream.". */
+export function checkUpstreamRules(up: Record<string, unknown>, prefix: string): string | null {
+  const nodesError = checkNodes(up.nodes, `${prefix}nodes`);
+  if (nodesError) return nodesError;
+  if (up.type !== 'chash') return null;
+  const hashOn = (up.hash_on as string | undefined) ?? 'vars';
+  const key = up.key as string | undefined;
+  if (hashOn === 'consumer') return null;
+  if (key === undefined) return 'missing key';
+  const rule = hashOn === 'vars' ? [VARS_KEY, VARS_KEY_SRC] as const
+    : hashOn === 'header' || hashOn === 'cookie' ? [NAME_KEY, NAME_KEY_SRC] as const : null;
+  if (rule && !rule[0].test(key)) return fieldError(`${prefix}key`, `failed to match pattern "${rule[1]}" with "${clip(key)}"`);
+  return null;
+}
+
+/** Full upstream validation (shape + rules); null when valid. */
+export function checkUpstream(body: unknown): string | null {
+  return runSchema(upstreamSchema, body) ?? checkUpstreamRules(body as Record<string, unknown>, '');
+}

@@ -1,0 +1,61 @@
+// Table tests for SSL validation: APISIX v3 shape, sni xor snis, lengths, secret references, certs/keys pairing.
+
+import { describe } from 'node:test';
+import { validateSsl } from '../../src/schema/index';
+import { field, pem, runTable } from './schema.cases';
+
+const CERT = pem(128);
+const KEY = pem(64);
+const THEN = 'invalid configuration: then clause did not match';
+const ELSE = 'invalid configuration: else clause did not match';
+const HOST_PAT = String.raw`^\*$|^\*?[0-9a-zA-Z-._\[\]:]+$`;
+const server = (extra: Record<string, unknown>) => ({ cert: CERT, key: KEY, sni: 'test.com', ...extra });
+
+describe('ssl: valid bodies', () => {
+  runTable(validateSsl, [
+    ['server with sni', { cert: CERT, key: KEY, sni: 'test.com' }, null],
+    ['server with snis', { cert: CERT, key: KEY, snis: ['a.com', '*.b.com'] }, null],
+    ['explicit type server', server({ type: 'server' }), null],
+    ['sni star', server({ sni: '*' }), null],
+    ['client type needs no sni', { type: 'client', cert: CERT, key: KEY }, null],
+    ['client type may carry sni', { type: 'client', cert: CERT, key: KEY, sni: 'x.com' }, null],
+    ['secret references', { cert: '$env://CERT', key: '$secret://vault/1/key', sni: 'a.com' }, null],
+    ['max length cert', server({ cert: pem(65536) }), null],
+    ['extra pairs', server({ certs: [CERT, '$env://C2'], keys: [KEY, KEY] }), null],
+    ['mTLS client', server({ client: { ca: CERT, depth: 2, skip_mtls_uri_regex: ['^/x'] } }), null],
+    ['status 0 and protocols', server({ status: 0, ssl_protocols: ['TLSv1.2', 'TLSv1.3'] }), null],
+    ['common fields', server({ id: 's1', desc: 'd', labels: { a: 'b' }, create_time: 1, update_time: 2 }), null],
+  ]);
+});
+
+describe('ssl: invalid bodies', () => {
+  runTable(validateSsl, [
+    ['empty object', {}, THEN],
+    ['server without sni', { cert: CERT, key: KEY }, THEN],
+    ['server with sni and snis', server({ snis: ['a.com'] }), THEN],
+    ['server without cert', { key: KEY, sni: 'a.com' }, THEN],
+    ['client without key', { type: 'client', cert: CERT }, ELSE],
+    ['unknown type', server({ type: 'both' }), field('type', 'matches none of the enum values')],
+    ['cert 127 chars', server({ cert: pem(127) }), field('cert', 'string too short, expected at least 128, got 127')],
+    ['key 63 chars', server({ key: pem(63) }), field('key', 'string too short, expected at least 64, got 63')],
+    ['cert too long', server({ cert: pem(65537) }), field('cert', 'string too long, expected at most 65536, got 65537')],
+    ['cert number', server({ cert: 1 }), field('cert', 'wrong type: expected string, got number')],
+    ['certs not array', server({ certs: CERT, keys: [KEY] }), field('certs', 'wrong type: expected array, got string')],
+    ['certs item short', server({ certs: ['x'], keys: [KEY] }), field('certs[0]', 'string too short, expected at least 128, got 1')],
+    ['certs without keys', server({ certs: [CERT] }), 'mismatched number of certs and keys'],
+    ['more keys than certs', server({ certs: [CERT], keys: [KEY, KEY] }), 'mismatched number of certs and keys'],
+    ['snis empty', { cert: CERT, key: KEY, snis: [] }, field('snis', 'expect array to have at least 1 items')],
+    ['snis bad item', { cert: CERT, key: KEY, snis: ['a.com', 'a b'] }, field('snis[1]', `failed to match pattern "${HOST_PAT}" with "a b"`)],
+    ['sni number', server({ sni: 5 }), field('sni', 'wrong type: expected string, got number')],
+    ['client without ca', server({ client: {} }), field('client', 'property "ca" is required')],
+    ['client depth negative', server({ client: { ca: CERT, depth: -1 } }), field('client.depth', 'expected -1 to be at least 0')],
+    ['status 2', server({ status: 2 }), field('status', 'matches none of the enum values')],
+    ['status string', server({ status: '1' }), field('status', 'matches none of the enum values')],
+    ['unknown protocol', server({ ssl_protocols: ['TLSv1.0'] }), field('ssl_protocols[0]', 'matches none of the enum values')],
+    ['duplicate protocols', server({ ssl_protocols: ['TLSv1.2', 'TLSv1.2'] }), field('ssl_protocols', 'expected unique items but items 1 and 2 are equal')],
+    ['no name field on ssl', server({ name: 'x' }), 'invalid configuration: additional properties forbidden, found name'],
+    ['unknown field', server({ foo: 1 }), 'invalid configuration: additional properties forbidden, found foo'],
+    ['bad id', server({ id: '*x' }), field('id', 'object matches none of the required')],
+    ['array body', [], 'invalid configuration: wrong type: expected object, got array'],
+  ]);
+});

@@ -1,0 +1,133 @@
+// Table tests for upstream validation: nodes in both forms, balancer rules, timeouts, tls/checks shapes, discovery.
+
+import { describe } from 'node:test';
+import { validateUpstream } from '../../src/schema/index';
+import { field, pem, runTable } from './schema.cases';
+
+const IPV6 = "invalid configuration: IPv6 address must be enclosed with '[' and ']'";
+const VARS_PAT = String.raw`^((uri|server_name|server_addr|request_uri|remote_port|remote_addr|query_string|host|hostname|mqtt_client_id)|arg_[0-9a-zA-z_-]+)$`;
+const HOST_PAT = String.raw`^\*$|^\*?[0-9a-zA-Z-._\[\]:]+$`;
+const node = (n: Record<string, unknown>) => ({ nodes: [{ host: '127.0.0.1', port: 80, weight: 1, ...n }] });
+const with_ = (extra: Record<string, unknown>) => ({ nodes: { '127.0.0.1:1995': 1 }, ...extra });
+
+describe('upstream: valid bodies', () => {
+  runTable(validateUpstream, [
+    ['spec 2.4 example', { nodes: { '127.0.0.1:1995': 1 }, type: 'roundrobin' }, null],
+    ['empty map nodes', { nodes: {} }, null],
+    ['empty array nodes', { nodes: [] }, null],
+    ['bracketed IPv6 key, weight 0', { nodes: { '[::1]:80': 0 } }, null],
+    ['domain key (spec 9.20)', { nodes: { 'localhost:1995': 1 } }, null],
+    ['k8s-style name', { nodes: { 'my_svc.ns-1.svc.cluster.local.:80': 1 } }, null],
+    ['array node, all fields', node({ priority: -1, metadata: { zone: 'a' } }), null],
+    ['array node, bare IPv6 host', { nodes: [{ host: '::1', port: 80, weight: 1 }] }, null],
+    ['array node, bracketed IPv6 host', { nodes: [{ host: '[::1]', port: 80, weight: 1 }] }, null],
+    ['array node, extra field kept', node({ extra: true }), null],
+    ['type chash with remote_addr', with_({ type: 'chash', key: 'remote_addr' }), null],
+    ['type chash with arg_ key', with_({ type: 'chash', hash_on: 'vars', key: 'arg_user-id' }), null],
+    ['type chash, hash_on consumer, no key', with_({ type: 'chash', hash_on: 'consumer' }), null],
+    ['type chash, hash_on header', with_({ type: 'chash', hash_on: 'header', key: 'X-Id' }), null],
+    ['type chash, hash_on cookie', with_({ type: 'chash', hash_on: 'cookie', key: 'sid' }), null],
+    ['type chash, vars_combinations', with_({ type: 'chash', hash_on: 'vars_combinations', key: '$remote_addr$server_port' }), null],
+    ['key ignored unless chash', with_({ type: 'roundrobin', key: 'anything goes' }), null],
+    ['type least_conn', with_({ type: 'least_conn' }), null],
+    ['type ewma', with_({ type: 'ewma' }), null],
+    ['retries 0, retry_timeout fractional', with_({ retries: 0, retry_timeout: 2.5 }), null],
+    ['retry_timeout 0', with_({ retry_timeout: 0 }), null],
+    ['timeout fractional', with_({ timeout: { connect: 0.5, send: 1, read: 3 } }), null],
+    ['scheme tls', with_({ scheme: 'tls' }), null],
+    ['scheme udp', with_({ scheme: 'udp' }), null],
+    ['tls cert pair', with_({ tls: { client_cert: pem(128), client_key: pem(64) } }), null],
+    ['tls cert id + verify', with_({ tls: { client_cert_id: '1', verify: true } }), null],
+    ['checks tcp', with_({ checks: { active: { type: 'tcp', healthy: { interval: 1 } }, passive: { type: 'tcp', unhealthy: { tcp_failures: 1 } } } }), null],
+    ['HTTP-only fields accepted', with_({ keepalive_pool: { size: 320, idle_timeout: 60, requests: 1000 }, pass_host: 'rewrite', upstream_host: 'example.com' }), null],
+    ['common fields', with_({ id: 'u-1', name: 'u', desc: 'd', labels: { a: 'b' }, create_time: 1, update_time: 2 }), null],
+  ]);
+});
+
+describe('upstream: nodes', () => {
+  runTable(validateUpstream, [
+    ['no nodes', {}, 'invalid configuration: property "nodes" is required'],
+    ['nodes string', { nodes: 'x' }, field('nodes', 'object matches none of the required')],
+    ['nodes null', { nodes: null }, field('nodes', 'object matches none of the required')],
+    ['nodes number', { nodes: 5 }, field('nodes', 'object matches none of the required')],
+    ['negative weight', { nodes: { '127.0.0.1:80': -1 } }, field('nodes.127.0.0.1:80', 'expected -1 to be at least 0')],
+    ['string weight', { nodes: { '127.0.0.1:80': '1' } }, field('nodes.127.0.0.1:80', 'wrong type: expected integer, got string')],
+    ['fractional weight', { nodes: { '127.0.0.1:80': 1.5 } }, field('nodes.127.0.0.1:80', 'wrong type: expected integer, got number')],
+    ['bare IPv6 key', { nodes: { '::1:80': 1 } }, IPV6],
+    ['bare IPv6 without port', { nodes: { '::1': 1 } }, IPV6],
+    ['port 0', { nodes: { '127.0.0.1:0': 1 } }, 'invalid port 0'],
+    ['port 65536', { nodes: { '127.0.0.1:65536': 1 } }, 'invalid port 65536'],
+    ['port not a number', { nodes: { '127.0.0.1:abc': 1 } }, 'invalid port abc'],
+    ['v6 port 0', { nodes: { '[::1]:0': 1 } }, 'invalid port 0'],
+    ['no port', { nodes: { localhost: 1 } }, field('nodes', 'node "localhost" has no port (weir stream upstreams need host:port)')],
+    ['empty port', { nodes: { '127.0.0.1:': 1 } }, field('nodes', 'node "127.0.0.1:" has no port (weir stream upstreams need host:port)')],
+    ['bracketed v6 without port', { nodes: { '[::1]': 1 } }, field('nodes', 'node "[::1]" has no port (weir stream upstreams need host:port)')],
+    ['host with space', { nodes: { 'a b:80': 1 } }, field('nodes', 'invalid host "a b" in node "a b:80": expected an IP address or a hostname')],
+    ['short IPv4 host', { nodes: { '127.1:80': 1 } }, field('nodes', 'invalid host "127.1" in node "127.1:80": expected an IP address or a hostname')],
+    ['bracketed IPv4', { nodes: { '[127.0.0.1]:80': 1 } }, field('nodes', 'invalid host "[127.0.0.1]" in node "[127.0.0.1]:80": expected an IP address or a hostname')],
+    ['junk after bracket', { nodes: { '[::1]x80': 1 } }, field('nodes', 'invalid host "[::1]x80" in node "[::1]x80": expected an IP address or a hostname')],
+    ['array item not object', { nodes: [5] }, field('nodes[0]', 'wrong type: expected object, got number')],
+    ['array item without host', { nodes: [{ port: 80, weight: 1 }] }, field('nodes[0]', 'property "host" is required')],
+    ['array item without weight', { nodes: [{ host: 'a', port: 80 }] }, field('nodes[0]', 'property "weight" is required')],
+    ['array item without port', { nodes: [{ host: 'a', weight: 1 }] }, field('nodes[0]', 'property "port" is required (weir stream upstreams need a port)')],
+    ['array port 0', node({ port: 0 }), field('nodes[0].port', 'expected 0 to be at least 1')],
+    ['array port string', node({ port: '80' }), field('nodes[0].port', 'wrong type: expected integer, got string')],
+    ['array weight negative', node({ weight: -2 }), field('nodes[0].weight', 'expected -2 to be at least 0')],
+    ['array priority fraction', node({ priority: 0.5 }), field('nodes[0].priority', 'wrong type: expected integer, got number')],
+    ['array metadata array', node({ metadata: [] }), field('nodes[0].metadata', 'wrong type: expected object, got array')],
+    ['array host pattern', node({ host: 'a b' }), field('nodes[0].host', `failed to match pattern "${HOST_PAT}" with "a b"`)],
+    ['array host bad IPv4', node({ host: '1.2.3.999' }), field('nodes[0].host', 'invalid host "1.2.3.999": expected an IP address or a hostname')],
+    ['array host bad IPv6', node({ host: '[::g]' }), field('nodes[0].host', 'invalid host "[::g]": expected an IP address or a hostname')],
+    ['second array item reported', { nodes: [{ host: 'a', port: 1, weight: 1 }, { host: 'b', port: 1, weight: 'x' }] },
+      field('nodes[1].weight', 'wrong type: expected integer, got string')],
+  ]);
+});
+
+describe('upstream: balancer and timing', () => {
+  runTable(validateUpstream, [
+    ['unknown balancer (weir tightening)', with_({ type: 'foo' }), field('type', 'unknown balancer foo')],
+    ['type number', with_({ type: 5 }), field('type', 'wrong type: expected string, got number')],
+    ['hash_on unknown', with_({ hash_on: 'ip' }), field('hash_on', 'matches none of the enum values')],
+    ['chash without key', with_({ type: 'chash' }), 'missing key'],
+    ['chash header without key', with_({ type: 'chash', hash_on: 'header' }), 'missing key'],
+    ['chash vars key not allowed', with_({ type: 'chash', key: 'foo' }), field('key', `failed to match pattern "${VARS_PAT}" with "foo"`)],
+    ['chash header key bad', with_({ type: 'chash', hash_on: 'header', key: 'a b' }), field('key', 'failed to match pattern "^[a-zA-Z0-9-_]+$" with "a b"')],
+    ['key number', with_({ key: 1 }), field('key', 'wrong type: expected string, got number')],
+    ['retries negative', with_({ retries: -1 }), field('retries', 'expected -1 to be at least 0')],
+    ['retries fraction', with_({ retries: 1.5 }), field('retries', 'wrong type: expected integer, got number')],
+    ['retry_timeout negative', with_({ retry_timeout: -1 }), field('retry_timeout', 'expected -1 to be at least 0')],
+    ['timeout not object', with_({ timeout: 5 }), field('timeout', 'wrong type: expected object, got number')],
+    ['timeout missing read', with_({ timeout: { connect: 1, send: 1 } }), field('timeout', 'property "read" is required')],
+    ['timeout connect 0', with_({ timeout: { connect: 0, send: 1, read: 1 } }), field('timeout.connect', 'expected 0 to be greater than 0')],
+    ['timeout send string', with_({ timeout: { connect: 1, send: '1', read: 1 } }), field('timeout.send', 'wrong type: expected number, got string')],
+    ['scheme unknown', with_({ scheme: 'ftp' }), field('scheme', 'matches none of the enum values')],
+  ]);
+});
+
+describe('upstream: tls, checks, HTTP-only and discovery fields', () => {
+  runTable(validateUpstream, [
+    ['tls cert too short', with_({ tls: { client_cert: pem(10), client_key: pem(64) } }), field('tls.client_cert', 'string too short, expected at least 128, got 10')],
+    ['tls key too short', with_({ tls: { client_cert: pem(128), client_key: pem(63) } }), field('tls.client_key', 'string too short, expected at least 64, got 63')],
+    ['tls cert without key', with_({ tls: { client_cert: pem(128) } }), field('tls', 'client_cert needs client_key')],
+    ['tls key without cert', with_({ tls: { client_key: pem(64) } }), field('tls', 'client_key needs client_cert')],
+    ['tls id with cert', with_({ tls: { client_cert_id: '1', client_cert: pem(128), client_key: pem(64) } }),
+      field('tls', 'client_cert_id cannot be combined with client_cert/client_key')],
+    ['tls verify string', with_({ tls: { verify: 'yes' } }), field('tls.verify', 'wrong type: expected boolean, got string')],
+    ['tls cert id bad', with_({ tls: { client_cert_id: '*' } }), field('tls.client_cert_id', 'object matches none of the required')],
+    ['checks without active', with_({ checks: {} }), field('checks', 'property "active" is required')],
+    ['checks array', with_({ checks: [] }), field('checks', 'wrong type: expected object, got array')],
+    ['checks active udp', with_({ checks: { active: { type: 'udp' } } }), field('checks.active.type', 'matches none of the enum values')],
+    ['checks active port 0', with_({ checks: { active: { port: 0 } } }), field('checks.active.port', 'expected 0 to be at least 1')],
+    ['checks passive healthy array', with_({ checks: { active: {}, passive: { healthy: [] } } }), field('checks.passive.healthy', 'wrong type: expected object, got array')],
+    ['pass_host unknown', with_({ pass_host: 'x' }), field('pass_host', 'matches none of the enum values')],
+    ['keepalive size 0', with_({ keepalive_pool: { size: 0 } }), field('keepalive_pool.size', 'expected 0 to be at least 1')],
+    ['upstream_host bad', with_({ upstream_host: 'a b' }), field('upstream_host', `failed to match pattern "${HOST_PAT}" with "a b"`)],
+    ['service discovery', { service_name: 'svc', discovery_type: 'dns' }, field('service_name', 'service discovery is not supported by weir')],
+    ['discovery_type alone', with_({ discovery_type: 'dns' }), field('discovery_type', 'service discovery is not supported by weir')],
+    ['discovery_args alone', with_({ discovery_args: {} }), field('discovery_args', 'service discovery is not supported by weir')],
+    ['unknown field', with_({ foo: 1 }), 'invalid configuration: additional properties forbidden, found foo'],
+    ['bad id', with_({ id: '*bad' }), field('id', 'object matches none of the required')],
+    ['name empty', with_({ name: '' }), field('name', 'string too short, expected at least 1, got 0')],
+    ['array body', [], 'invalid configuration: wrong type: expected object, got array'],
+  ]);
+});
