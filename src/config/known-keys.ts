@@ -1,0 +1,117 @@
+// Which config.yaml keys weir reads, which APISIX keys it knowingly ignores, and which 2.x keys moved.
+// Kept apart from the readers so the lists are easy to review against APISIX's config-default.
+
+/** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
+export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
+  '': ['apisix', 'deployment', 'nginx_config'],
+  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy'],
+  'apisix.stream_proxy': ['only', 'tcp', 'udp'],
+  deployment: ['admin', 'sqlite'],
+  'deployment.admin': ['admin_key', 'admin_key_required', 'admin_listen', 'allow_admin', 'enable_admin_cors'],
+  'deployment.admin.admin_listen': ['ip', 'port'],
+  'deployment.admin.admin_key[]': ['name', 'key', 'role'],
+  'deployment.sqlite': ['path'],
+  nginx_config: ['worker_shutdown_timeout', 'stream'],
+  'nginx_config.stream': ['enable_access_log', 'access_log'],
+  'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'],
+};
+
+// APISIX 3.x keys that mean something to APISIX (HTTP proxy, etcd, nginx tuning, plugins) and nothing to
+// weir. They are reported together in one warning line instead of one "unknown key" line each, so a
+// config copied from APISIX does not flood the log.
+const NOT_USED = [
+  'plugins',
+  'stream_plugins',
+  'plugin_attr',
+  'graphql',
+  'discovery',
+  'wasm',
+  'ext-plugin',
+  'xrpc',
+  'etcd',
+  ...prefixed('apisix', [
+    'node_listen',
+    'enable_dev_mode',
+    'enable_reuseport',
+    'show_upstream_status_in_response_header',
+    'enable_ipv6',
+    'enable_http2',
+    'enable_server_tokens',
+    'extra_lua_path',
+    'extra_lua_cpath',
+    'lua_module_hook',
+    'proxy_cache',
+    'delete_uri_tail_slash',
+    'normalize_uri_like_servlet',
+    'router',
+    'resolver_timeout',
+    'enable_resolv_search_opt',
+    'ssl',
+    'enable_control',
+    'control',
+    'disable_sync_configuration_during_start',
+    'worker_startup_time_threshold',
+    'data_encryption',
+    'events',
+    'lru',
+    'dns_resolver',
+    'dns_resolver_valid',
+    'proxy_protocol',
+    'status',
+    'id',
+  ]),
+  ...prefixed('deployment', [
+    'role',
+    'role_traditional',
+    'role_data_plane',
+    'role_control_plane',
+    'etcd',
+    'fallback_cp',
+    'certs',
+  ]),
+  ...prefixed('deployment.admin', ['enable_admin_ui', 'admin_api_version', 'https_admin', 'admin_api_mtls']),
+  ...prefixed('nginx_config', [
+    'error_log',
+    'error_log_level',
+    'worker_processes',
+    'enable_cpu_affinity',
+    'worker_rlimit_nofile',
+    'max_pending_timers',
+    'max_running_timers',
+    'event',
+    'meta',
+    'envs',
+    'user',
+    'main_configuration_snippet',
+    'http_configuration_snippet',
+    'http_server_configuration_snippet',
+    'http_server_location_configuration_snippet',
+    'http_admin_configuration_snippet',
+    'http_end_configuration_snippet',
+    'stream_configuration_snippet',
+    'http',
+  ]),
+  ...prefixed('nginx_config.stream', [
+    'access_log_format',
+    'access_log_format_escape',
+    'lua_shared_dict',
+    'real_ip_from',
+  ]),
+];
+
+export const NOT_USED_KEYS: ReadonlySet<string> = new Set(NOT_USED);
+
+/** APISIX 2.x kept the Admin API settings under `apisix`; 3.x (and weir) read them from `deployment.admin`. */
+// A Map, not an object literal: config keys such as "__proto__" must not find anything here.
+export const MOVED_KEYS: ReadonlyMap<string, string> = new Map([
+  ['apisix.admin_key', 'deployment.admin.admin_key'],
+  ['apisix.allow_admin', 'deployment.admin.allow_admin'],
+  ['apisix.admin_listen', 'deployment.admin.admin_listen'],
+  ['apisix.port_admin', 'deployment.admin.admin_listen.port'],
+  ['apisix.enable_admin_cors', 'deployment.admin.enable_admin_cors'],
+  ['apisix.admin_key_required', 'deployment.admin.admin_key_required'],
+]);
+
+function prefixed(prefix: string, keys: string[]): string[] {
+  return keys.map((key) => `${prefix}.${key}`);
+}
