@@ -23,3 +23,35 @@ export interface StoreContents {
   upstreams: StoredObject[];
   ssls: StoredObject[];
 }
+
+/** What put() did: `created` is false when an existing row was replaced. */
+export interface PutResult {
+  object: StoredObject;
+  created: boolean;
+}
+
+/**
+ * The SQLite-backed object store (src/store/store.ts). Synchronous; knows nothing about HTTP or APISIX
+ * rules (those live in src/store/objects.ts). Every write bumps the revision.
+ */
+export interface Store {
+  /** The database file path (for messages). */
+  readonly path: string;
+  /** Everything, read in one transaction; rows ordered by id in byte order (the route precedence order). */
+  readAll(): StoreContents;
+  revision(): number;
+  get(res: Resource, id: string): StoredObject | undefined;
+  /** All rows of one resource, ordered by id in byte order. */
+  list(res: Resource): StoredObject[];
+  /** Insert or replace the row `id`; `value` is stored as given (it should already hold id and timestamps). */
+  put(res: Resource, id: string, value: JsonObject): PutResult;
+  /** False when there was no such row. */
+  delete(res: Resource, id: string): boolean;
+  /** The next POST id: a 20-digit zero-padded increasing decimal string not used by any object. */
+  nextId(): string;
+  /** Ids of the stream routes whose upstream_id is `upstreamId` (compared as text), ordered by id. */
+  routesUsingUpstream(upstreamId: string): string[];
+  /** Run fn in one write transaction (BEGIN IMMEDIATE); store calls inside it join it. Not reentrant. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}

@@ -1,0 +1,113 @@
+// The Admin API as a fetch handler: allow list -> CORS preflight -> key check -> itty-router -> object ops.
+// Wire-compatible with APISIX v3 for stream_routes, upstreams and ssls (spec section 2).
+
+import { Router, type IRequest } from 'itty-router';
+import type { AdminKey, Config } from '../config/types';
+import { unmapIpv4 } from '../lib/ip';
+import type { FetchHandler, RequestInfo } from '../runtime/types';
+import { RESOURCES, type Resource, type Store } from '../store/types';
+import { compileAllowList, compileKeyChecker, pickToken } from './auth';
+import { readJsonBody } from './body';
+import { handleResource, handleSchemaValidate, type ResourceCall } from './resources';
+import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
+
+export interface AdminAppOptions {
+  store: Store;
+  config: Config;
+  /** The effective keys: config keys, or the one generated at start. Empty = no key check. */
+  adminKeys: AdminKey[];
+  /** Called after every committed write. */
+  onChange: () => void;
+  /** Default MAX_BODY_BYTES (1 MiB); serveNodeHttp must get the same value. */
+  maxBodyBytes?: number;
+  /** Unix seconds; tests pin it. */
+  now?: () => number;
+}
+
+const PREFIX = '/apisix/admin';
+
+function decodeSegment(seg: string | undefined): string | undefined {
+  if (seg === undefined) return undefined;
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
+function isResource(seg: string): seg is Resource {
+  return (RESOURCES as readonly string[]).includes(seg);
+}
+
+/**
+ * Build the Admin API handler. Runs once at start; the returned handler never throws (an unexpected
+ * error is a logged 500) and does no work beyond the one request's object operation.
+ */
+export function createAdminApp(opts: AdminAppOptions): FetchHandler {
+  const { store, config } = opts;
+  const cors = config.admin.cors;
+  const limit = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const isAllowed = compileAllowList(config.admin.allow);
+  const keys = compileKeyChecker(opts.adminKeys);
+  const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
+  const ops = { store, onChange: opts.onChange, now: opts.now };
+
+  const withBody = (req: Request, method: string): Promise<unknown> =>
+    method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
+
+  const resourceRoute = async (req: IRequest, url: URL): Promise<Response> => {
+    const seg = decodeSegment(req.params.res) ?? '';
+    if (!isResource(seg)) throw new AdminError(404, { error_msg: `Unsupported resource type: ${seg}` });
+    if (seg === 'stream_routes' && !config.streamEnabled) {
+      throw new AdminError(400, { error_msg: 'stream mode is disabled, can not add stream routes' });
+    }
+    const call: ResourceCall = {
+      res: seg,
+      method: req.method,
+      id: decodeSegment(req.params.id),
+      subPath: decodeSegment(req.params.sub) ?? '',
+      query: url.searchParams,
+      body: await withBody(req as unknown as Request, req.method),
+    };
+    const result = handleResource(ops, call);
+    return respond(result.status, result.body, cors);
+  };
+
+  const router = Router<IRequest, [URL]>();
+  router.post(`${PREFIX}/schema/validate/:res`, async (req: IRequest) => {
+    const seg = decodeSegment(req.params.res) ?? '';
+    if (!isResource(seg)) throw new AdminError(404, { error_msg: `Unsupported resource type: ${seg}` });
+    handleSchemaValidate(seg, await withBody(req as unknown as Request, 'POST'));
+    return respond(200, null, cors);
+  });
+  router.all(`${PREFIX}/:res`, resourceRoute);
+  router.all(`${PREFIX}/:res/:id`, resourceRoute);
+  router.all(`${PREFIX}/:res/:id/:sub+`, resourceRoute);
+
+  return async (req: Request, info: RequestInfo): Promise<Response> => {
+    try {
+      // nginx's allow/deny runs before anything else in APISIX, HEAD and OPTIONS included.
+      if (!isAllowed(info.remoteAddress)) {
+        const ip = unmapIpv4(info.remoteAddress);
+        return respond(403, { error_msg: `forbidden: ${ip} is not in deployment.admin.allow_admin` }, cors);
+      }
+      if (req.method === 'OPTIONS' && cors) return preflight();
+      const url = new URL(req.url);
+      const path = url.pathname.replace(/\/+$/, '');
+      if (req.method === 'HEAD' && path === PREFIX) return respond(200, null, cors);
+      if (keyRequired) {
+        const token = pickToken({
+          query: url.searchParams.get('api_key'),
+          header: req.headers.get('x-api-key'),
+          cookie: req.headers.get('cookie'),
+        });
+        const failure = keys.check(token, req.method);
+        if (failure) return respond(401, { error_msg: 'failed to check token', description: failure }, cors);
+      }
+      const res = (await router.fetch(req as unknown as IRequest, url)) as Response | undefined;
+      return res ?? respond(404, { error_msg: 'not found' }, cors);
+    } catch (err) {
+      return errorResponse(err, cors, `${req.method} ${req.url}`);
+    }
+  };
+}

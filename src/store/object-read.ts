@@ -1,0 +1,134 @@
+// Read side of the object operations: GET one, GET list (filters, paging) and the secret hiding that
+// every response applies. APISIX v3 envelopes (spec 2.4).
+
+import { logger } from '../log/logger';
+import { ObjectError, keyNotFound, keyOf, storeFailure } from './errors';
+import { isPlainObject } from './patch';
+import type { JsonObject, Resource, Store, StoredObject } from './types';
+
+/** What an operation answers: the status and the exact body. */
+export interface ObjectResult {
+  status: number;
+  body: JsonObject;
+}
+
+/** List query parameters as they come from the URL (all strings, all optional). */
+export interface ListQuery {
+  page?: string | null;
+  page_size?: string | null;
+  /** A regular expression matched against `name`. */
+  name?: string | null;
+  /** The label key that must be present. */
+  label?: string | null;
+  /** `upstream_id=1` (already URL-decoded once): exact string comparison of top-level fields. */
+  filter?: string | null;
+}
+
+const PAGE_SIZE_MIN = 10;
+const PAGE_SIZE_MAX = 500;
+
+function withoutKey(obj: unknown, key: string): unknown {
+  if (!isPlainObject(obj) || !(key in obj)) return obj;
+  const copy = { ...obj };
+  delete copy[key];
+  return copy;
+}
+
+function hideUpstreamKey(upstream: unknown): unknown {
+  if (!isPlainObject(upstream) || !isPlainObject(upstream.tls)) return upstream;
+  return { ...upstream, tls: withoutKey(upstream.tls, 'client_key') };
+}
+
+/**
+ * A copy of `value` without private keys: ssl `key`/`keys`, upstream `tls.client_key` (also inside a stream
+ * route's inline upstream). weir stores them in clear in the file, so the API must never echo them.
+ */
+export function hideSecrets(res: Resource, value: JsonObject): JsonObject {
+  if (res === 'ssls') {
+    if (!('key' in value) && !('keys' in value)) return value;
+    const copy = { ...value };
+    delete copy.key;
+    delete copy.keys;
+    return copy;
+  }
+  if (res === 'upstreams') return hideUpstreamKey(value) as JsonObject;
+  if (isPlainObject(value.upstream)) return { ...value, upstream: hideUpstreamKey(value.upstream) };
+  return value;
+}
+
+/** Store failures while reading (busy, a hand-corrupted row) are 503, like an etcd error in APISIX. */
+function guardRead<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    logger.error('store read failed', { op: what, error: (err as Error).message });
+    throw storeFailure(err);
+  }
+}
+
+function listItem(res: Resource, obj: StoredObject): JsonObject {
+  return {
+    key: keyOf(res, obj.id),
+    value: hideSecrets(res, obj.value),
+    createdIndex: obj.createdIndex,
+    modifiedIndex: obj.modifiedIndex,
+  };
+}
+
+/** GET /apisix/admin/<res>/<id>: 200 with createdIndex/modifiedIndex, or 404 Key not found. */
+export function getObject(store: Store, res: Resource, id: string): ObjectResult {
+  const obj = guardRead(`get ${res}/${id}`, () => store.get(res, id));
+  if (!obj) throw keyNotFound();
+  return { status: 200, body: listItem(res, obj) };
+}
+
+function buildFilter(query: ListQuery): (obj: StoredObject) => boolean {
+  const tests: ((v: JsonObject) => boolean)[] = [];
+  if (query.name) {
+    let re: RegExp;
+    try {
+      re = new RegExp(query.name);
+    } catch (err) {
+      throw new ObjectError(400, { error_msg: `invalid argument name: ${(err as Error).message}` });
+    }
+    tests.push((v) => typeof v.name === 'string' && re.test(v.name));
+  }
+  if (query.label) {
+    const label = query.label;
+    tests.push((v) => isPlainObject(v.labels) && Object.hasOwn(v.labels, label));
+  }
+  if (query.filter) {
+    for (const [field, want] of new URLSearchParams(query.filter)) {
+      tests.push((v) => v[field] !== undefined && v[field] !== null && String(v[field]) === want);
+    }
+  }
+  return (obj) => tests.every((t) => t(obj.value));
+}
+
+function parsePaging(query: ListQuery): { page: number; size: number } | null {
+  // Paging needs both parameters, as in APISIX.
+  if (query.page == null || query.page_size == null) return null;
+  const size = Number(query.page_size);
+  if (!Number.isInteger(size) || size < PAGE_SIZE_MIN || size > PAGE_SIZE_MAX) {
+    throw new ObjectError(400, `page_size must be between ${PAGE_SIZE_MIN} and ${PAGE_SIZE_MAX}`);
+  }
+  const page = Number(query.page);
+  if (!Number.isInteger(page) || page < 1) throw new ObjectError(400, 'page must be an integer >= 1');
+  return { page, size };
+}
+
+/**
+ * GET /apisix/admin/<res>: `{"list":[...],"total":N}`. Without paging the order is the byte order of the
+ * id; with paging it is createdIndex order (APISIX sorts pages by creation). `total` counts after filtering.
+ */
+export function listObjects(store: Store, res: Resource, query: ListQuery = {}): ObjectResult {
+  const paging = parsePaging(query);
+  const keep = buildFilter(query);
+  let rows = guardRead(`list ${res}`, () => store.list(res)).filter(keep);
+  const total = rows.length;
+  if (paging) {
+    rows = rows.sort((a, b) => a.createdIndex - b.createdIndex || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    rows = rows.slice((paging.page - 1) * paging.size, paging.page * paging.size);
+  }
+  return { status: 200, body: { list: rows.map((r) => listItem(res, r)), total } };
+}

@@ -1,0 +1,184 @@
+// The SQLite store: open + migrate once, prepared statements, row <-> StoredObject. No HTTP, no APISIX rules.
+
+import { MIGRATIONS } from '../embedded.gen';
+import { openBetterSqlite } from '../runtime/sqlite-better';
+import type { SqlDb, SqlStatement } from '../runtime/types';
+import { applyMigrations, type Migration } from './migrate';
+import {
+  RESOURCES,
+  type JsonObject,
+  type PutResult,
+  type Resource,
+  type Store,
+  type StoreContents,
+  type StoredObject,
+} from './types';
+
+export type { Store, StoreContents, StoredObject, Resource, PutResult } from './types';
+
+/** A row that is not what weir writes (e.g. edited by hand into invalid JSON). */
+export class StoreError extends Error {
+  constructor(
+    readonly code: 'ERR_STORE_BAD_ROW' | 'ERR_STORE_ID_EXHAUSTED',
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'StoreError';
+  }
+}
+
+export interface OpenStoreOptions {
+  /** An already open connection (tests, other runtimes). The store closes it on close(). */
+  db?: SqlDb;
+  /** Opens the connection when `db` is not given; default openBetterSqlite. */
+  openDb?: (path: string) => SqlDb;
+  /** Default: the migrations embedded at build time. */
+  migrations?: readonly Migration[];
+}
+
+interface TableStatements {
+  get: SqlStatement;
+  list: SqlStatement;
+  insert: SqlStatement;
+  update: SqlStatement;
+  delete: SqlStatement;
+}
+
+const POST_ID_DIGITS = 20;
+/** Bound on skipping ids already taken by PUT; far more than any real collision run. */
+const MAX_ID_SKIPS = 10000;
+
+function prepareTable(db: SqlDb, table: Resource): TableStatements {
+  // `table` comes from the fixed RESOURCES list, never from a request.
+  const cols = 'id, value, created_index, modified_index';
+  return {
+    get: db.prepare(`SELECT ${cols} FROM ${table} WHERE id = ?`),
+    list: db.prepare(`SELECT ${cols} FROM ${table} ORDER BY id`),
+    insert: db.prepare(
+      `INSERT INTO ${table} (id, value, create_time, update_time, created_index, modified_index) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    update: db.prepare(`UPDATE ${table} SET value = ?, create_time = ?, update_time = ?, modified_index = ? WHERE id = ?`),
+    delete: db.prepare(`DELETE FROM ${table} WHERE id = ?`),
+  };
+}
+
+function toStored(table: Resource, row: Record<string, unknown>): StoredObject {
+  const id = String(row.id);
+  let value: unknown;
+  try {
+    value = JSON.parse(String(row.value));
+  } catch {
+    throw new StoreError('ERR_STORE_BAD_ROW', `${table} row "${id}": value is not valid JSON`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new StoreError('ERR_STORE_BAD_ROW', `${table} row "${id}": value is not a JSON object`);
+  }
+  // Rows written by hand have no indexes; 0 says "unknown" without breaking the integer contract.
+  return {
+    id,
+    value: value as JsonObject,
+    createdIndex: Number(row.created_index ?? 0),
+    modifiedIndex: Number(row.modified_index ?? 0),
+  };
+}
+
+function intOrNull(v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) ? v : null;
+}
+
+/**
+ * Open the store at `path`: open the connection, apply pending migrations, prepare statements.
+ * Runs once at start (and per CLI command). Throws MigrationError (ERR_DB_TOO_NEW) for a newer file.
+ */
+export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
+  const db = opts.db ?? (opts.openDb ?? openBetterSqlite)(path);
+  try {
+    applyMigrations(db, opts.migrations ?? MIGRATIONS, path);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const tables = Object.fromEntries(RESOURCES.map((r) => [r, prepareTable(db, r)])) as Record<Resource, TableStatements>;
+  const readRevision = db.prepare(`SELECT value FROM meta WHERE key = 'revision'`);
+  const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
+  const writePostId = db.prepare(`UPDATE meta SET value = ? WHERE key = 'post_id'`);
+  const byUpstream = db.prepare(`SELECT id FROM stream_routes WHERE upstream_id = ? ORDER BY id`);
+  let inTx = false;
+
+  const revision = (): number => Number(readRevision.get()?.value ?? 0);
+  const list = (res: Resource): StoredObject[] => tables[res].list.all().map((row) => toStored(res, row));
+  const get = (res: Resource, id: string): StoredObject | undefined => {
+    const row = tables[res].get.get(id);
+    return row ? toStored(res, row) : undefined;
+  };
+
+  /** Writes made outside store.transaction() still get their own transaction (read revision + write). */
+  const write = <T>(fn: () => T): T => (inTx ? fn() : transaction(fn));
+  const transaction = <T>(fn: () => T): T => {
+    return db.transaction(() => {
+      inTx = true;
+      try {
+        return fn();
+      } finally {
+        inTx = false;
+      }
+    });
+  };
+
+  /** A deferred read transaction: one consistent view, without taking the write lock. */
+  const read = <T>(fn: () => T): T => {
+    if (inTx) return fn();
+    db.exec('BEGIN');
+    try {
+      return fn();
+    } finally {
+      db.exec('COMMIT');
+    }
+  };
+
+  const idTaken = (id: string): boolean => RESOURCES.some((r) => tables[r].get.get(id) !== undefined);
+
+  return {
+    path,
+    readAll: (): StoreContents =>
+      read(() => ({
+        revision: revision(),
+        streamRoutes: list('stream_routes'),
+        upstreams: list('upstreams'),
+        ssls: list('ssls'),
+      })),
+    revision,
+    get,
+    list: (res) => read(() => list(res)),
+    put: (res, id, value): PutResult =>
+      write(() => {
+        // Each changed row bumps the revision by one (trigger), so the row's index is the next revision.
+        const index = revision() + 1;
+        const text = JSON.stringify(value);
+        const ct = intOrNull(value.create_time);
+        const ut = intOrNull(value.update_time);
+        const old = tables[res].get.get(id);
+        if (old) tables[res].update.run(text, ct, ut, index, id);
+        else tables[res].insert.run(id, text, ct, ut, index, index);
+        const createdIndex = old ? Number(old.created_index ?? 0) : index;
+        return { created: !old, object: { id, value, createdIndex, modifiedIndex: index } };
+      }),
+    delete: (res, id) => write(() => tables[res].delete.run(id).changes > 0),
+    nextId: () =>
+      write(() => {
+        let n = Number(readPostId.get()?.value ?? 0);
+        for (let i = 0; i < MAX_ID_SKIPS; i++) {
+          n += 1;
+          const id = String(n).padStart(POST_ID_DIGITS, '0');
+          if (!idTaken(id)) {
+            writePostId.run(n);
+            return id;
+          }
+        }
+        throw new StoreError('ERR_STORE_ID_EXHAUSTED', `no free POST id after ${MAX_ID_SKIPS} tries`);
+      }),
+    routesUsingUpstream: (upstreamId) => byUpstream.all(upstreamId).map((row) => String(row.id)),
+    transaction,
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,162 @@
+// The SQLite store: CRUD, byte-order listing, revisions (also for raw SQL writes), POST ids, transactions.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openBetterSqlite } from '../../src/runtime/sqlite-better';
+import type { SqlDb } from '../../src/runtime/types';
+import { MigrationError } from '../../src/store/migrate';
+import { StoreError, openStore } from '../../src/store/store';
+import type { Store } from '../../src/store/types';
+
+describe('openStore', () => {
+  let dir: string;
+  let store: Store;
+  let raw: SqlDb;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weir-store-'));
+    store = openStore(join(dir, 'data', 'weir.db'));
+    // A second connection plays "someone with the sqlite3 shell".
+    raw = openBetterSqlite(join(dir, 'data', 'weir.db'));
+  });
+  after(() => {
+    raw.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts empty at revision 0', () => {
+    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [] });
+    assert.equal(store.path, join(dir, 'data', 'weir.db'));
+  });
+
+  it('put creates then replaces; indexes follow the revision', () => {
+    const a = store.put('upstreams', '1', { id: '1', nodes: { '127.0.0.1:1995': 1 }, create_time: 100, update_time: 100 });
+    assert.deepEqual(a, {
+      created: true,
+      object: { id: '1', value: { id: '1', nodes: { '127.0.0.1:1995': 1 }, create_time: 100, update_time: 100 }, createdIndex: 1, modifiedIndex: 1 },
+    });
+    const b = store.put('upstreams', '1', { id: '1', nodes: {}, create_time: 100, update_time: 200 });
+    assert.equal(b.created, false);
+    assert.equal(b.object.createdIndex, 1);
+    assert.equal(b.object.modifiedIndex, 2);
+    assert.equal(store.revision(), 2);
+    assert.deepEqual(store.get('upstreams', '1'), {
+      id: '1',
+      value: { id: '1', nodes: {}, create_time: 100, update_time: 200 },
+      createdIndex: 1,
+      modifiedIndex: 2,
+    });
+    // timestamps are mirrored into columns
+    assert.deepEqual(raw.prepare(`SELECT create_time, update_time FROM upstreams WHERE id = '1'`).get(), {
+      create_time: 100,
+      update_time: 200,
+    });
+  });
+
+  it('lists in byte order of the id (the route precedence order)', () => {
+    for (const id of ['b', 'B', '10', '9', 'a-1', 'a_1']) store.put('stream_routes', id, { id });
+    // byte order: digits < upper case < "_" < lower case; "10" < "9".
+    assert.deepEqual(
+      store.list('stream_routes').map((o) => o.id),
+      ['10', '9', 'B', 'a-1', 'a_1', 'b'],
+    );
+    assert.deepEqual(
+      store.readAll().streamRoutes.map((o) => o.id),
+      ['10', '9', 'B', 'a-1', 'a_1', 'b'],
+    );
+  });
+
+  it('delete reports whether a row existed and bumps the revision only when it did', () => {
+    const rev = store.revision();
+    assert.equal(store.delete('stream_routes', 'b'), true);
+    assert.equal(store.revision(), rev + 1);
+    assert.equal(store.delete('stream_routes', 'b'), false);
+    assert.equal(store.revision(), rev + 1);
+    assert.equal(store.get('stream_routes', 'b'), undefined);
+  });
+
+  it('bumps the revision for a raw SQL write made by another connection', () => {
+    const rev = store.revision();
+    raw.exec(`INSERT INTO ssls (id, value) VALUES ('hand', '{"id":"hand","sni":"a.test"}')`);
+    assert.equal(store.revision(), rev + 1);
+    raw.exec(`UPDATE ssls SET value = '{"id":"hand","sni":"b.test"}' WHERE id = 'hand'`);
+    raw.exec(`DELETE FROM upstreams WHERE id = 'nope'`);
+    assert.equal(store.revision(), rev + 2);
+    // Hand-written rows have no indexes: reported as 0.
+    assert.deepEqual(store.get('ssls', 'hand'), { id: 'hand', value: { id: 'hand', sni: 'b.test' }, createdIndex: 0, modifiedIndex: 0 });
+    assert.equal(store.readAll().revision, rev + 2);
+  });
+
+  it('finds stream routes by upstream_id, string or number, in id order', () => {
+    store.put('stream_routes', 'r2', { id: 'r2', upstream_id: '7' });
+    store.put('stream_routes', 'r1', { id: 'r1', upstream_id: 7 });
+    store.put('stream_routes', 'r3', { id: 'r3', upstream_id: '70' });
+    assert.deepEqual(store.routesUsingUpstream('7'), ['r1', 'r2']);
+    assert.deepEqual(store.routesUsingUpstream('8'), []);
+  });
+
+  it('hands out 20-digit increasing POST ids and skips ids taken by PUT', () => {
+    assert.equal(store.nextId(), '00000000000000000001');
+    store.put('upstreams', '00000000000000000002', { id: '00000000000000000002' });
+    assert.equal(store.nextId(), '00000000000000000003');
+    assert.equal(store.nextId(), '00000000000000000004');
+  });
+
+  it('transaction commits all or nothing', () => {
+    const rev = store.revision();
+    assert.throws(
+      () =>
+        store.transaction(() => {
+          store.put('upstreams', 'tx1', { id: 'tx1' });
+          store.nextId();
+          throw new Error('abort');
+        }),
+      /abort/,
+    );
+    assert.equal(store.get('upstreams', 'tx1'), undefined);
+    assert.equal(store.revision(), rev);
+    assert.equal(store.nextId(), '00000000000000000005');
+    store.transaction(() => {
+      store.put('upstreams', 'tx2', { id: 'tx2' });
+      store.put('upstreams', 'tx3', { id: 'tx3' });
+    });
+    assert.equal(store.get('upstreams', 'tx3')?.modifiedIndex, rev + 2);
+  });
+
+  it('a hand-corrupted row fails reads with ERR_STORE_BAD_ROW naming it', () => {
+    raw.exec(`INSERT INTO upstreams (id, value) VALUES ('zz-bad', 'not json')`);
+    assert.throws(
+      () => store.list('upstreams'),
+      (err: unknown) => err instanceof StoreError && err.message === 'ERR_STORE_BAD_ROW: upstreams row "zz-bad": value is not valid JSON',
+    );
+    raw.exec(`UPDATE upstreams SET value = '[1]' WHERE id = 'zz-bad'`);
+    assert.throws(() => store.get('upstreams', 'zz-bad'), /upstreams row "zz-bad": value is not a JSON object/);
+    raw.exec(`DELETE FROM upstreams WHERE id = 'zz-bad'`);
+    // The failed read transaction did not leave the connection in a transaction.
+    assert.doesNotThrow(() => store.transaction(() => store.put('upstreams', 'after', { id: 'after' })));
+  });
+});
+
+describe('openStore on a newer database', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weir-store-new-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('throws ERR_DB_TOO_NEW and closes its connection', () => {
+    const path = join(dir, 'weir.db');
+    const db = openBetterSqlite(path);
+    db.exec('PRAGMA user_version = 3');
+    db.close();
+    let closed = false;
+    const tracking = openBetterSqlite(path);
+    const wrapped: SqlDb = { ...tracking, close: () => ((closed = true), tracking.close()) };
+    assert.throws(() => openStore(path, { db: wrapped }), (err: unknown) => err instanceof MigrationError && err.code === 'ERR_DB_TOO_NEW');
+    assert.equal(closed, true);
+  });
+});
