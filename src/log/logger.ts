@@ -71,8 +71,15 @@ export class AccessLog {
   private fd: number | null;
   private readonly sink: LogSink | null;
 
-  constructor(opts: { path: string | null } | { sink: LogSink }) {
-    if ('sink' in opts) {
+  private readonly enabled: boolean;
+
+  /** `path: null` writes to standard output; `disabled` drops every record before formatting it. */
+  constructor(opts: { path: string | null } | { sink: LogSink } | { disabled: true }) {
+    this.enabled = !('disabled' in opts);
+    if ('disabled' in opts) {
+      this.sink = null;
+      this.fd = null;
+    } else if ('sink' in opts) {
       this.sink = opts.sink;
       this.fd = null;
     } else {
@@ -82,6 +89,7 @@ export class AccessLog {
   }
 
   write(record: AccessRecord): void {
+    if (!this.enabled) return;
     const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n';
     this.pending.push(line);
     this.pendingBytes += line.length;

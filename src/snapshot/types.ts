@@ -1,6 +1,7 @@
 // The compiled, immutable view of the store that connections read. Built once per store change.
 
 import type { Balancer } from '../proxy/balance/types';
+import type { RouteIndex } from '../proxy/match/route';
 
 /** What is known about a connection when a route is chosen (after any TLS handshake). */
 export interface ConnInfo {
@@ -46,4 +47,28 @@ export interface CompiledRoute {
   /** null when the route cannot forward; `problem` says why (logged per refused connection). */
   upstream: CompiledUpstream | null;
   problem: string | null;
+}
+
+/** A compiled upstream remembered for the next build: reused while its source row's modifiedIndex holds. */
+export interface CachedUpstream {
+  /** modifiedIndex of the row it came from (the upstream, or the route for an inline upstream). */
+  version: number;
+  upstream: CompiledUpstream | null;
+  /** Why `upstream` is null, or a note about it (e.g. a balancer type not implemented yet). */
+  problems: readonly string[];
+}
+
+/**
+ * Everything a new connection needs, immutable once built. Live connections keep the snapshot they
+ * started with; a store change builds a new one (src/snapshot/build.ts) and swaps one reference.
+ */
+export interface Snapshot {
+  /** Store revision this was built from. */
+  revision: number;
+  /** Routes that compiled, in precedence order (id byte order). */
+  routes: readonly CompiledRoute[];
+  /** What selectRoute reads. */
+  routeIndex: RouteIndex;
+  /** Compiled upstreams by key ("/apisix/upstreams/1", "/apisix/stream_routes/2" for inline ones). */
+  upstreams: ReadonlyMap<string, CachedUpstream>;
 }

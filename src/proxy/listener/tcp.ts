@@ -1,0 +1,203 @@
+// The TCP proxy flow: accept -> select route (current snapshot) -> dial with retries -> pipe -> access log.
+// Also owns the listener set and the graceful shutdown of open connections.
+
+import type { TcpListenSpec } from '../../config/types';
+import { formatHostPort } from '../../lib/ip';
+import { listenError } from '../../lib/listen-error';
+import { type AccessLog, logger } from '../../log/logger';
+import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
+import type { CompiledRoute, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
+import { type DialFailure, type DialSuccess, dialUpstream } from '../connect/dial';
+import { selectRoute } from '../match/route';
+
+export interface TcpProxyOptions {
+  plane: TcpDataPlane;
+  listeners: TcpListenSpec[];
+  /** The snapshot new connections use; read once per accepted connection. */
+  snapshot: () => Snapshot;
+  accessLog: AccessLog;
+}
+
+export interface BoundTcpListener {
+  host: string;
+  port: number;
+  origin: string;
+}
+
+export interface TcpProxy {
+  /** The addresses actually bound (port 0 in the config becomes the real port). */
+  readonly listeners: readonly BoundTcpListener[];
+  /** Connections accepted and not yet finished (dialling or piping). */
+  activeConnections(): number;
+  /** Stop accepting; open connections continue. */
+  stopAccepting(): Promise<void>;
+  /** Stop accepting, wait up to graceMs for open connections to finish, then abort the rest. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** One accepted connection between accept and its access record. */
+class ProxyConn {
+  upstreamConn: OutboundConn | null = null;
+  node: UpstreamNode | null = null;
+  /** Set when shutdown aborted it while the upstream was still being dialled. */
+  aborted = false;
+  constructor(
+    readonly client: InboundConn,
+    readonly info: ConnInfo,
+    readonly route: CompiledRoute,
+    readonly startedAt: number,
+  ) {}
+}
+
+class TcpProxyImpl implements TcpProxy {
+  readonly listeners: BoundTcpListener[] = [];
+  readonly handles: TcpListener[] = [];
+  private readonly active = new Set<ProxyConn>();
+  /** Resolved when `active` becomes empty (shutdown waits on it). */
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: TcpProxyOptions) {}
+
+  readonly onConn = (client: InboundConn): void => {
+    const startedAt = Date.now();
+    const info: ConnInfo = {
+      protocol: 'tcp',
+      remoteAddr: client.remoteAddress,
+      remotePort: client.remotePort,
+      serverAddr: client.localAddress,
+      serverPort: client.localPort,
+      sni: null,
+    };
+    const route = selectRoute(this.opts.snapshot(), info);
+    if (route === undefined) {
+      this.opts.plane.destroy(client);
+      logger.debug('not hit any route', { client: formatHostPort(info.remoteAddr, info.remotePort), port: info.serverPort });
+      return this.record(info, null, null, startedAt, 0, 0, 'no_route');
+    }
+    const upstream = route.upstream;
+    if (upstream === null) {
+      this.opts.plane.destroy(client);
+      logger.warn('route cannot forward', { route: route.id, problem: route.problem ?? undefined });
+      return this.record(info, route, null, startedAt, 0, 0, 'no_upstream', route.problem ?? undefined);
+    }
+    const pc = new ProxyConn(client, info, route, startedAt);
+    this.active.add(pc);
+    dialUpstream(this.opts.plane, upstream, info, (err, ok) => this.onDialed(pc, err, ok));
+  };
+
+  private onDialed(pc: ProxyConn, err: DialFailure | null, ok: DialSuccess | null): void {
+    const { plane } = this.opts;
+    if (pc.aborted) {
+      if (ok !== null) plane.destroy(ok.conn);
+      return;
+    }
+    if (ok === null) {
+      plane.destroy(pc.client);
+      this.finish(pc);
+      return this.record(pc.info, pc.route, err!.node, pc.startedAt, 0, 0, 'connect_failed', err!.message);
+    }
+    pc.upstreamConn = ok.conn;
+    pc.node = ok.node;
+    plane.pipe(pc.client, ok.conn, { idleTimeoutMs: pc.route.upstream!.idleTimeoutMs }, (r) => this.onPiped(pc, r));
+  }
+
+  private onPiped(pc: ProxyConn, r: PipeResult): void {
+    this.finish(pc);
+    this.record(pc.info, pc.route, pc.node, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
+  }
+
+  private finish(pc: ProxyConn): void {
+    this.active.delete(pc);
+    if (this.active.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private record(
+    info: ConnInfo,
+    route: CompiledRoute | null,
+    node: UpstreamNode | null,
+    startedAt: number,
+    fromClient: number,
+    toClient: number,
+    end: string,
+    error?: string,
+  ): void {
+    this.opts.accessLog.write({
+      protocol: 'tcp',
+      route: route === null ? null : route.id,
+      client: formatHostPort(info.remoteAddr, info.remotePort),
+      server: formatHostPort(info.serverAddr, info.serverPort),
+      upstream: node === null ? null : node.address,
+      bytes_from_client: fromClient,
+      bytes_to_client: toClient,
+      duration_ms: Date.now() - startedAt,
+      end,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  activeConnections(): number {
+    return this.active.size;
+  }
+
+  async stopAccepting(): Promise<void> {
+    await Promise.all(this.handles.map((h) => h.stop()));
+  }
+
+  /** Resolves when no connection is open, or after `ms`, whichever is first. */
+  private waitIdle(ms: number): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    await this.stopAccepting();
+    await this.waitIdle(graceMs);
+    for (const pc of [...this.active]) {
+      if (pc.upstreamConn !== null) {
+        this.opts.plane.destroy(pc.client); // running pipe: its done() writes the 'aborted' record
+      } else {
+        pc.aborted = true;
+        this.opts.plane.destroy(pc.client);
+        this.finish(pc);
+        this.record(pc.info, pc.route, null, pc.startedAt, 0, 0, 'aborted', 'shutdown while connecting upstream');
+      }
+    }
+    // aborted pipes report on their close events; a bounded wait keeps shutdown from hanging
+    await this.waitIdle(2000);
+  }
+}
+
+/**
+ * Bind every TCP listener and start proxying. If one address cannot be bound, the ones already bound
+ * are closed and the promise rejects with an Error naming the address and its config origin.
+ */
+export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
+  const proxy = new TcpProxyImpl(opts);
+  for (const spec of opts.listeners) {
+    if (spec.tls) {
+      // TODO(TLS issue): terminate TLS here; binding it as plain TCP would silently drop the encryption.
+      logger.warn('TLS listeners are not served yet; listener skipped', { origin: spec.origin, port: spec.port });
+      continue;
+    }
+    let handle: TcpListener;
+    try {
+      handle = await opts.plane.listen({ host: spec.host, port: spec.port }, proxy.onConn);
+    } catch (err) {
+      await proxy.stopAccepting();
+      throw listenError(err, spec.host, spec.port, spec.origin);
+    }
+    proxy.handles.push(handle);
+    proxy.listeners.push({ host: handle.host, port: handle.port, origin: spec.origin });
+  }
+  return proxy;
+}

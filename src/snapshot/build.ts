@@ -1,0 +1,158 @@
+// Store rows -> immutable Snapshot: validated routes in precedence order, their match index and their
+// compiled upstreams (balancer, timeouts, retries). Runs once per store change; never throws.
+
+import { formatHostPort } from '../lib/ip';
+import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
+import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
+import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import type { JsonObject, StoreContents, StoredObject } from '../store/types';
+import type { CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
+
+/** The schema functions the build relies on; injectable so tests can pin them. */
+export interface BuildDeps {
+  validateStreamRoute: (body: unknown) => SchemaResult;
+  validateUpstream: (body: unknown) => SchemaResult;
+  normalizeNodes: (nodes: unknown) => UpstreamNode[];
+}
+
+const schemaDeps: BuildDeps = { validateStreamRoute, validateUpstream, normalizeNodes };
+
+/** nginx stream defaults when an upstream has no `timeout` (spec 5.4). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+
+function byId(a: StoredObject, b: StoredObject): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function seconds(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.round(value * 1000) : null;
+}
+
+function validate(fn: (body: unknown) => SchemaResult, value: unknown): string | null {
+  try {
+    const r = fn(value);
+    return r.ok ? null : r.message;
+  } catch (err) {
+    return `validation failed: ${(err as Error).message}`;
+  }
+}
+
+/** Compile one upstream object (validated already). Problems explain a null upstream or a fallback. */
+export function compileUpstream(key: string, value: JsonObject, deps: BuildDeps = schemaDeps): CachedUpstream & { version: 0 } {
+  const result = (upstream: CompiledUpstream | null, problems: string[]) => ({ version: 0 as const, upstream, problems });
+  let nodes: UpstreamNode[];
+  try {
+    nodes = deps.normalizeNodes(value.nodes);
+  } catch (err) {
+    return result(null, [`invalid nodes: ${(err as Error).message}`]);
+  }
+  if (nodes.length === 0) return result(null, ['upstream has no nodes']);
+  const type = value.type === undefined ? 'roundrobin' : value.type;
+  if (typeof type !== 'string' || !BALANCER_TYPES.includes(type)) return result(null, [`unknown balancer type: ${String(type)}`]);
+  const notes: string[] = [];
+  const note = balancerNote(type);
+  if (note !== null) notes.push(note);
+  const t = (value.timeout ?? {}) as JsonObject;
+  const send = seconds(t.send);
+  const read = seconds(t.read);
+  const retries = value.retries;
+  const scheme = typeof value.scheme === 'string' && value.scheme !== 'http' ? value.scheme : 'tcp';
+  const upstream: CompiledUpstream = {
+    key,
+    nodes: nodes.map((n) => (n.address ? n : { ...n, address: formatHostPort(n.host, n.port) })),
+    balancer: createBalancer(type, nodes),
+    retries: typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? retries : nodes.length - 1,
+    retryTimeoutMs: seconds(value.retry_timeout) ?? 0,
+    connectTimeoutMs: seconds(t.connect) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: send === null && read === null ? DEFAULT_IDLE_TIMEOUT_MS : Math.max(send ?? 0, read ?? 0),
+    scheme,
+  };
+  return result(upstream, notes);
+}
+
+/** Reuse the previous build's compiled upstream (and its balancer state) when its row is unchanged. */
+function cachedOrCompile(
+  key: string,
+  version: number,
+  value: JsonObject,
+  prev: Snapshot | null,
+  deps: BuildDeps,
+): CachedUpstream {
+  const old = prev?.upstreams.get(key);
+  if (old !== undefined && old.version === version) return old;
+  return { ...compileUpstream(key, value, deps), version };
+}
+
+/**
+ * Build a snapshot from one consistent read of the store. Bad rows are skipped and named in
+ * `problems` (the caller logs them once per build); routes that cannot forward keep a `problem`.
+ */
+export function buildSnapshot(
+  contents: StoreContents,
+  prev: Snapshot | null,
+  deps: BuildDeps = schemaDeps,
+): { snapshot: Snapshot; problems: string[] } {
+  const problems: string[] = [];
+  const upstreams = new Map<string, CachedUpstream>();
+  const invalidUpstreams = new Set<string>();
+
+  for (const row of [...contents.upstreams].sort(byId)) {
+    const bad = validate(deps.validateUpstream, row.value);
+    if (bad !== null) {
+      problems.push(`upstreams/${row.id}: skipped: ${bad}`);
+      invalidUpstreams.add(row.id);
+      continue;
+    }
+    const key = `/apisix/upstreams/${row.id}`;
+    const entry = cachedOrCompile(key, row.modifiedIndex, row.value, prev, deps);
+    upstreams.set(key, entry);
+    for (const p of entry.problems) problems.push(`upstreams/${row.id}: ${p}`);
+  }
+
+  const rules: RouteRule[] = [];
+  for (const row of [...contents.streamRoutes].sort(byId)) {
+    const bad = validate(deps.validateStreamRoute, row.value);
+    const key = `/apisix/stream_routes/${row.id}`;
+    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null };
+    const rule = bad === null ? compileRouteRule(route, row.value) : bad;
+    if (typeof rule === 'string') {
+      problems.push(`stream_routes/${row.id}: skipped: ${rule}`);
+      continue;
+    }
+    const v = row.value;
+    if (v.upstream_id !== undefined && v.upstream_id !== null) {
+      const upId = String(v.upstream_id);
+      const entry = upstreams.get(`/apisix/upstreams/${upId}`);
+      if (entry === undefined) {
+        route.problem = invalidUpstreams.has(upId) ? `upstream ${upId} is invalid` : `upstream ${upId} not found`;
+      } else {
+        route.upstream = entry.upstream;
+        if (entry.upstream === null) route.problem = entry.problems[0] ?? `upstream ${upId} cannot be used`;
+      }
+    } else if (v.upstream !== undefined && v.upstream !== null && typeof v.upstream === 'object') {
+      const entry = cachedOrCompile(key, row.modifiedIndex, v.upstream as JsonObject, prev, deps);
+      upstreams.set(key, entry);
+      route.upstream = entry.upstream;
+      if (entry.upstream === null) route.problem = entry.problems[0] ?? 'upstream cannot be used';
+      else for (const p of entry.problems) problems.push(`stream_routes/${row.id}: ${p}`);
+    } else {
+      route.problem = 'missing upstream configuration in Route or Service';
+    }
+    if (route.problem !== null) problems.push(`stream_routes/${row.id}: ${route.problem}`);
+    rules.push(rule);
+  }
+
+  const snapshot: Snapshot = {
+    revision: contents.revision,
+    routes: rules.map((r) => r.route),
+    routeIndex: compileRouteIndex(rules),
+    upstreams,
+  };
+  return { snapshot, problems };
+}
+
+/** A snapshot with no routes: what the proxy serves before the store is first read. */
+export function emptySnapshot(): Snapshot {
+  return buildSnapshot({ revision: 0, streamRoutes: [], upstreams: [], ssls: [] }, null).snapshot;
+}

@@ -1,0 +1,125 @@
+// Test helpers: real servers and clients on 127.0.0.1, all bounded in time and closed by the caller.
+
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+
+/** A free TCP port on host (bind port 0, read it, release it). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestServer {
+  port: number;
+  /** Connections accepted so far. */
+  accepted: number;
+  close(): Promise<void>;
+}
+
+/** Start a TCP server; `onConn` gets each socket. Sockets are destroyed on close(). */
+export async function startServer(onConn: (s: net.Socket) => void, host = '127.0.0.1'): Promise<TestServer> {
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+    result.accepted++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    onConn(s);
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, host, () => resolve());
+  });
+  const result: TestServer = {
+    port: (srv.address() as net.AddressInfo).port,
+    accepted: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  };
+  return result;
+}
+
+/** Echo server: writes back what it reads, prefixed by `tag` once per connection when given. */
+export function startEchoServer(tag = ''): Promise<TestServer> {
+  return startServer((s) => {
+    if (tag) s.write(tag);
+    s.pipe(s);
+  });
+}
+
+/** Connect, send `payload`, half-close, and collect everything until the server closes (bounded by timeoutMs). */
+export function exchange(
+  port: number,
+  payload: string | Buffer,
+  opts: { host?: string; timeoutMs?: number; localAddress?: string } = {},
+): Promise<{ data: Buffer; closedBy: 'end' | 'error' | 'timeout' }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const sock = net.connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress, allowHalfOpen: true });
+    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 3000);
+    let done = false;
+    function finish(closedBy: 'end' | 'error' | 'timeout'): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ data: Buffer.concat(chunks), closedBy });
+    }
+    sock.on('connect', () => sock.end(payload));
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => finish('end'));
+    sock.on('error', () => finish('error'));
+    sock.on('close', () => finish('end'));
+  });
+}
+
+/** Read from a socket until `predicate(received)` holds or the timeout passes. */
+export function readUntil(sock: net.Socket, predicate: (data: Buffer) => boolean, timeoutMs = 3000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let data = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out after ${timeoutMs} ms with ${data.length} bytes: ${JSON.stringify(data.toString().slice(0, 80))}`));
+    }, timeoutMs);
+    const onData = (d: Buffer): void => {
+      data = Buffer.concat([data, d]);
+      if (predicate(data)) {
+        cleanup();
+        resolve(data);
+      }
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error(`closed after ${data.length} bytes: ${JSON.stringify(data.toString().slice(0, 80))}`));
+    };
+    function cleanup(): void {
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('close', onClose);
+    }
+    sock.on('data', onData);
+    sock.on('close', onClose);
+  });
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Connect and wait for the connection (or its failure). */
+export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host, allowHalfOpen: true });
+    sock.once('connect', () => resolve(sock));
+    sock.once('error', reject);
+  });
+}

@@ -1,0 +1,39 @@
+// Real third-party servers for tests. Missing binaries skip the test, unless WEIR_REQUIRE_SERVERS=1 (CI) makes that a failure.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+/** Is `name` on PATH? */
+export function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * The reason to skip when one of `commands` is missing, or null when all exist.
+ * Throws instead when WEIR_REQUIRE_SERVERS=1, so CI never skips silently.
+ */
+export function missingServers(...commands: string[]): string | null {
+  const missing = commands.filter((c) => !hasCommand(c));
+  if (missing.length === 0) return null;
+  const reason = `needs ${missing.join(', ')} (apt-get install ${missing.join(' ')}); .ci/run installs them`;
+  if (process.env.WEIR_REQUIRE_SERVERS === '1') throw new Error(`WEIR_REQUIRE_SERVERS=1 but this test ${reason}`);
+  return reason;
+}
+
+/** Start redis-server on 127.0.0.1:port without persistence; resolves once it accepts commands. */
+export async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 10000;
+  while (!out.includes('Ready to accept connections')) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited: ${out}`);
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`redis-server did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child;
+}
