@@ -1,12 +1,10 @@
 // weir's entry point: parse argv, dispatch a command, map failures to exit codes (2 bad input, 1 runtime error).
 
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { ConfigError } from './config/types';
 import { startWeir, type Weir } from './cli/start';
 import { logger } from './log/logger';
-
-declare const WEIR_VERSION: string | undefined;
+import { VERSION } from './embedded.gen';
 
 export const HELP = `weir: TCP/UDP edge proxy with an APISIX-compatible Admin API and an embedded SQLite store
 
@@ -28,16 +26,6 @@ nginx_config.worker_shutdown_timeout (default 240s); a second signal exits at on
 
 Exit codes: 0 ok, 1 runtime error (e.g. a port in use), 2 bad input (arguments or config).
 `;
-
-function version(): string {
-  if (typeof WEIR_VERSION === 'string') return WEIR_VERSION;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 class UsageError extends Error {}
 
@@ -103,7 +91,7 @@ export async function main(argv: string[]): Promise<number | null> {
     return 0;
   }
   if (cmd.command === 'version') {
-    process.stdout.write(`weir ${version()}\n`);
+    process.stdout.write(`weir ${VERSION}\n`);
     return 0;
   }
   try {

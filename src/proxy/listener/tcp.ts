@@ -53,6 +53,8 @@ class TcpProxyImpl implements TcpProxy {
   readonly listeners: BoundTcpListener[] = [];
   readonly handles: TcpListener[] = [];
   private readonly active = new Set<ProxyConn>();
+  /** Routes whose "cannot forward" warning was logged: once per compiled route, so a client loop cannot flood the log. */
+  private readonly warnedRoutes = new WeakSet<CompiledRoute>();
   /** Resolved when `active` becomes empty (shutdown waits on it). */
   private idleWaiters: Array<() => void> = [];
 
@@ -77,7 +79,10 @@ class TcpProxyImpl implements TcpProxy {
     const upstream = route.upstream;
     if (upstream === null) {
       this.opts.plane.destroy(client);
-      logger.warn('route cannot forward', { route: route.id, problem: route.problem ?? undefined });
+      if (!this.warnedRoutes.has(route)) {
+        this.warnedRoutes.add(route);
+        logger.warn('route cannot forward; its connections are closed', { route: route.id, problem: route.problem ?? undefined });
+      }
       return this.record(info, route, null, startedAt, 0, 0, 'no_upstream', route.problem ?? undefined);
     }
     const pc = new ProxyConn(client, info, route, startedAt);
