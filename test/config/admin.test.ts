@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseError, parseOk } from './helpers';
+import { parseConfig } from '../../src/config/parse';
 
 /** YAML with `body` (already indented by 4) under deployment.admin. */
 function adminYaml(body: string, head = ''): string {
@@ -166,5 +167,20 @@ describe('admin port shared with a stream listener', () => {
     assert.equal(parseOk(`${stream('"127.0.0.2:9180"')}    udp: [9180]\n`).config.stream.tcp.length, 1);
     assert.equal(parseOk(stream('"[::1]:9180"')).config.stream.tcp.length, 1);
     assert.equal(parseOk(`${stream('9180')}  enable_admin: false\n`).config.stream.tcp.length, 1);
+  });
+});
+
+describe('the published APISIX example key', () => {
+  const yaml = (ip: string) =>
+    `deployment:\n  admin:\n    admin_key:\n      - {name: admin, key: edd1c9f034335f136f87ad84b625c8f1, role: admin}\n    admin_listen: {ip: ${ip}, port: 9180}\n`;
+
+  it('is accepted quietly on loopback, where the doc examples run', () => {
+    assert.deepEqual(parseConfig(yaml('127.0.0.1'), 't').warnings, []);
+  });
+
+  it('is warned about when the Admin API listens beyond loopback', () => {
+    const { warnings } = parseConfig(yaml('0.0.0.0'), 't');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^deployment\.admin\.admin_key\[0\]: this key is published in APISIX's documentation/);
   });
 });

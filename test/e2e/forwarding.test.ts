@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { freePort, startEchoServer, startServer, exchange, connect, readUntil, sha256, type TestServer } from '../helpers/net';
 import { startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
+import { missingServers, startStalledListener } from '../helpers/servers';
 
 describe('forwarding through weir', () => {
   let w: TestWeir;
@@ -134,6 +135,31 @@ describe('forwarding through weir', () => {
     assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/w', retry)).status, 200);
     for (let i = 0; i < 3; i++) assert.equal((await exchange(port, 'r')).data.toString(), 'A:r');
     await w.admin('DELETE', '/apisix/admin/stream_routes/w');
+  });
+
+  it('gives up on a node that does not answer after timeout.connect and retries the next', async (t) => {
+    const skip = missingServers('python3');
+    if (skip) return t.skip(skip);
+    const stalled = await startStalledListener();
+    try {
+      const body = {
+        upstream: {
+          nodes: [
+            { host: '127.0.0.1', port: stalled.port, weight: 100 },
+            { host: '127.0.0.1', port: a.port, weight: 1 },
+          ],
+          timeout: { connect: 0.3, send: 10, read: 10 },
+        },
+      };
+      assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/slow', body)).status, 201);
+      const { data } = await exchange(port, 't', { timeoutMs: 5000 });
+      assert.equal(data.toString(), 'A:t');
+      await waitFor(() => w.access.some((r) => r.route === 'slow'), 3000, 'the access record');
+      assert.equal(w.access.find((r) => r.route === 'slow')!.upstream, `127.0.0.1:${a.port}`);
+    } finally {
+      stalled.close();
+      await w.admin('DELETE', '/apisix/admin/stream_routes/slow');
+    }
   });
 
   it('closes the client when every node refuses, and logs why', async () => {

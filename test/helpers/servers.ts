@@ -37,3 +37,42 @@ export async function startRedis(port: number): Promise<ChildProcess> {
   }
   return child;
 }
+
+export interface StalledListener {
+  port: number;
+  close(): void;
+}
+
+/**
+ * A loopback port whose connects hang: a listener that never accepts, with its accept queue already full,
+ * so the kernel drops further SYNs (the "upstream does not answer" case, without firewall rules).
+ * node:net always accepts, so the listener is a python3 process.
+ */
+export async function startStalledListener(): Promise<StalledListener> {
+  const { connect } = await import('node:net');
+  const script = [
+    'import socket, sys, time',
+    's = socket.socket()',
+    "s.bind(('127.0.0.1', 0))",
+    's.listen(0)',
+    'print(s.getsockname()[1], flush=True)',
+    'time.sleep(60)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('python3 listener did not start')), 10000);
+    child.stdout!.once('data', (d) => {
+      clearTimeout(timer);
+      resolve(Number(String(d).trim()));
+    });
+  });
+  const fillers = Array.from({ length: 4 }, () => connect(port, '127.0.0.1').on('error', () => {}));
+  await new Promise((r) => setTimeout(r, 100));
+  return {
+    port,
+    close() {
+      for (const s of fillers) s.destroy();
+      child.kill();
+    },
+  };
+}

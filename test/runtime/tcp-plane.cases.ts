@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
+import { missingServers, startStalledListener } from '../helpers/servers';
 import type { ConnectError, InboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../src/runtime/types';
 
 /** A loopback proxy built from the plane alone: accept -> connect -> pipe, results collected. */
@@ -295,8 +296,26 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.equal(calls.length, 1);
       assert.equal(calls[0]!.kind, 'refused');
       assert.equal(calls[0]!.code, 'ECONNREFUSED');
-      // The 'timeout' kind needs a peer that never answers a SYN; loopback cannot provide one without
-      // firewall rules, so it is covered at the dial layer (test/proxy/connect/dial.test.ts) with a fake plane.
+    });
+
+    it('reports a connect to a peer that never answers as kind timeout, after the timeout', async (t) => {
+      const skip = missingServers('python3');
+      if (skip) return t.skip(skip);
+      const stalled = await startStalledListener();
+      try {
+        const calls: Array<ConnectError | null> = [];
+        const started = Date.now();
+        plane.connect('127.0.0.1', stalled.port, 300, (err) => calls.push(err));
+        await until(() => calls.length > 0, 5000);
+        const elapsed = Date.now() - started;
+        await wait(50);
+        assert.equal(calls.length, 1);
+        assert.equal(calls[0]!.kind, 'timeout');
+        assert.equal(calls[0]!.code, 'ETIMEDOUT');
+        assert.ok(elapsed >= 250, `gave up after ${elapsed} ms, before the 300 ms timeout`);
+      } finally {
+        stalled.close();
+      }
     });
 
     it('rejects listen on a busy port with code EADDRINUSE', async () => {
