@@ -6,7 +6,7 @@ import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/i
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject, StoreContents, StoredObject } from '../store/types';
-import type { CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
+import type { CachedRule, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
 
 /** The schema functions the build relies on; injectable so tests can pin them. */
 export interface BuildDeps {
@@ -21,6 +21,7 @@ const schemaDeps: BuildDeps = { validateStreamRoute, validateUpstream, normalize
 export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 
+/** Route precedence is id byte order (ids are ASCII, so code-unit order is byte order). */
 function byId(a: StoredObject, b: StoredObject): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -39,8 +40,12 @@ function validate(fn: (body: unknown) => SchemaResult, value: unknown): string |
 }
 
 /** Compile one upstream object (validated already). Problems explain a null upstream or a fallback. */
-export function compileUpstream(key: string, value: JsonObject, deps: BuildDeps = schemaDeps): CachedUpstream & { version: 0 } {
-  const result = (upstream: CompiledUpstream | null, problems: string[]) => ({ version: 0 as const, upstream, problems });
+export function compileUpstream(
+  key: string,
+  value: JsonObject,
+  deps: BuildDeps = schemaDeps,
+): Omit<CachedUpstream, 'source'> {
+  const result = (upstream: CompiledUpstream | null, problems: string[]) => ({ upstream, problems });
   let nodes: UpstreamNode[];
   try {
     nodes = deps.normalizeNodes(value.nodes);
@@ -71,55 +76,69 @@ export function compileUpstream(key: string, value: JsonObject, deps: BuildDeps 
   return result(upstream, notes);
 }
 
-/** Reuse the previous build's compiled upstream (and its balancer state) when its row is unchanged. */
+/** Reuse the previous build's compiled upstream (and its balancer state) when its source row is unchanged. */
 function cachedOrCompile(
   key: string,
-  version: number,
+  source: string,
   value: JsonObject,
   prev: Snapshot | null,
   deps: BuildDeps,
 ): CachedUpstream {
   const old = prev?.upstreams.get(key);
-  if (old !== undefined && old.version === version) return old;
-  return { ...compileUpstream(key, value, deps), version };
+  if (old !== undefined && old.source === source) return old;
+  return { ...compileUpstream(key, value, deps), source };
+}
+
+/** Validate and compile a route row's match rule, or reuse the previous build's outcome for the same text. */
+function cachedRule(key: string, row: StoredObject, prev: Snapshot | null, deps: BuildDeps): CachedRule {
+  const old = prev?.rules.get(key);
+  if (old !== undefined && old.source === row.raw) return old;
+  const bad = validate(deps.validateStreamRoute, row.value);
+  if (bad !== null) return { source: row.raw, rule: bad };
+  const rule = compileRouteRule(row.value);
+  return { source: row.raw, rule };
 }
 
 /**
  * Build a snapshot from one consistent read of the store. Bad rows are skipped and named in
  * `problems` (the caller logs them once per build); routes that cannot forward keep a `problem`.
+ * Rows whose text did not change since `prev` are neither validated nor compiled again, so a write
+ * costs little more than reading the store, however many routes there are.
  */
 export function buildSnapshot(
   contents: StoreContents,
   prev: Snapshot | null,
   deps: BuildDeps = schemaDeps,
 ): { snapshot: Snapshot; problems: string[] } {
-  const problems: string[] = [];
+  const problems: string[] = contents.unreadable.map((why) => `skipped: ${why}`);
   const upstreams = new Map<string, CachedUpstream>();
   const invalidUpstreams = new Set<string>();
 
-  for (const row of [...contents.upstreams].sort(byId)) {
-    const bad = validate(deps.validateUpstream, row.value);
+  for (const row of contents.upstreams) {
+    const key = `/apisix/upstreams/${row.id}`;
+    const old = prev?.upstreams.get(key);
+    const bad = old !== undefined && old.source === row.raw ? null : validate(deps.validateUpstream, row.value);
     if (bad !== null) {
       problems.push(`upstreams/${row.id}: skipped: ${bad}`);
       invalidUpstreams.add(row.id);
       continue;
     }
-    const key = `/apisix/upstreams/${row.id}`;
-    const entry = cachedOrCompile(key, row.modifiedIndex, row.value, prev, deps);
+    const entry = cachedOrCompile(key, row.raw, row.value, prev, deps);
     upstreams.set(key, entry);
     for (const p of entry.problems) problems.push(`upstreams/${row.id}: ${p}`);
   }
 
   const rules: RouteRule[] = [];
+  const ruleCache = new Map<string, CachedRule>();
   for (const row of [...contents.streamRoutes].sort(byId)) {
-    const bad = validate(deps.validateStreamRoute, row.value);
     const key = `/apisix/stream_routes/${row.id}`;
-    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null };
-    const rule = bad === null ? compileRouteRule(route, row.value) : bad;
-    if (typeof rule === 'string') {
-      problems.push(`stream_routes/${row.id}: skipped: ${rule}`);
+    const cached = cachedRule(key, row, prev, deps);
+    ruleCache.set(key, cached);
+    if (typeof cached.rule === 'string') {
+      problems.push(`stream_routes/${row.id}: skipped: ${cached.rule}`);
       continue;
     }
+    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null };
     const v = row.value;
     if (v.upstream_id !== undefined && v.upstream_id !== null) {
       const upId = String(v.upstream_id);
@@ -131,7 +150,7 @@ export function buildSnapshot(
         if (entry.upstream === null) route.problem = entry.problems[0] ?? `upstream ${upId} cannot be used`;
       }
     } else if (v.upstream !== undefined && v.upstream !== null && typeof v.upstream === 'object') {
-      const entry = cachedOrCompile(key, row.modifiedIndex, v.upstream as JsonObject, prev, deps);
+      const entry = cachedOrCompile(key, row.raw, v.upstream as JsonObject, prev, deps);
       upstreams.set(key, entry);
       route.upstream = entry.upstream;
       if (entry.upstream === null) route.problem = entry.problems[0] ?? 'upstream cannot be used';
@@ -140,7 +159,7 @@ export function buildSnapshot(
       route.problem = 'missing upstream configuration in Route or Service';
     }
     if (route.problem !== null) problems.push(`stream_routes/${row.id}: ${route.problem}`);
-    rules.push(rule);
+    rules.push({ ...cached.rule, route });
   }
 
   const snapshot: Snapshot = {
@@ -148,11 +167,12 @@ export function buildSnapshot(
     routes: rules.map((r) => r.route),
     routeIndex: compileRouteIndex(rules),
     upstreams,
+    rules: ruleCache,
   };
   return { snapshot, problems };
 }
 
 /** A snapshot with no routes: what the proxy serves before the store is first read. */
 export function emptySnapshot(): Snapshot {
-  return buildSnapshot({ revision: 0, streamRoutes: [], upstreams: [], ssls: [] }, null).snapshot;
+  return buildSnapshot({ revision: 0, streamRoutes: [], upstreams: [], ssls: [], unreadable: [] }, null).snapshot;
 }

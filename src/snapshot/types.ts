@@ -1,7 +1,7 @@
 // The compiled, immutable view of the store that connections read. Built once per store change.
 
 import type { Balancer } from '../proxy/balance/types';
-import type { RouteIndex } from '../proxy/match/route';
+import type { RouteIndex, RouteRule } from '../proxy/match/route';
 
 /** What is known about a connection when a route is chosen (after any TLS handshake). */
 export interface ConnInfo {
@@ -49,10 +49,10 @@ export interface CompiledRoute {
   problem: string | null;
 }
 
-/** A compiled upstream remembered for the next build: reused while its source row's modifiedIndex holds. */
+/** A compiled upstream remembered for the next build: reused while its source row's text is unchanged. */
 export interface CachedUpstream {
-  /** modifiedIndex of the row it came from (the upstream, or the route for an inline upstream). */
-  version: number;
+  /** JSON text of the row it came from (the upstream, or the route for an inline upstream). */
+  source: string;
   upstream: CompiledUpstream | null;
   /** Why `upstream` is null, or a note about it (e.g. a balancer type not implemented yet). */
   problems: readonly string[];
@@ -71,4 +71,12 @@ export interface Snapshot {
   routeIndex: RouteIndex;
   /** Compiled upstreams by key ("/apisix/upstreams/1", "/apisix/stream_routes/2" for inline ones). */
   upstreams: ReadonlyMap<string, CachedUpstream>;
+  /** Validated and compiled match rules by route key, reused by the next build while the row text holds. */
+  rules: ReadonlyMap<string, CachedRule>;
+}
+
+/** A route row's validation outcome: its compiled rule (without the per-build route object) or why it was skipped. */
+export interface CachedRule {
+  source: string;
+  rule: Omit<RouteRule, 'route'> | string;
 }

@@ -64,9 +64,10 @@ function prepareTable(db: SqlDb, table: Resource): TableStatements {
 
 function toStored(table: Resource, row: Record<string, unknown>): StoredObject {
   const id = String(row.id);
+  const raw = String(row.value);
   let value: unknown;
   try {
-    value = JSON.parse(String(row.value));
+    value = JSON.parse(raw);
   } catch {
     throw new StoreError('ERR_STORE_BAD_ROW', `${table} row "${id}": value is not valid JSON`);
   }
@@ -79,7 +80,21 @@ function toStored(table: Resource, row: Record<string, unknown>): StoredObject {
     value: value as JsonObject,
     createdIndex: Number(row.created_index ?? 0),
     modifiedIndex: Number(row.modified_index ?? 0),
+    raw,
   };
+}
+
+/** All readable rows of one table; a row that cannot be read is reported, not fatal (hand edits happen). */
+function readTolerant(res: Resource, rows: Record<string, unknown>[], unreadable: string[]): StoredObject[] {
+  const out: StoredObject[] = [];
+  for (const row of rows) {
+    try {
+      out.push(toStored(res, row));
+    } catch (err) {
+      unreadable.push((err as Error).message);
+    }
+  }
+  return out;
 }
 
 function intOrNull(v: unknown): number | null {
@@ -141,12 +156,17 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   return {
     path,
     readAll: (): StoreContents =>
-      read(() => ({
-        revision: revision(),
-        streamRoutes: list('stream_routes'),
-        upstreams: list('upstreams'),
-        ssls: list('ssls'),
-      })),
+      read(() => {
+        const unreadable: string[] = [];
+        const rows = (res: Resource) => readTolerant(res, tables[res].list.all(), unreadable);
+        return {
+          revision: revision(),
+          streamRoutes: rows('stream_routes'),
+          upstreams: rows('upstreams'),
+          ssls: rows('ssls'),
+          unreadable,
+        };
+      }),
     revision,
     get,
     list: (res) => read(() => list(res)),
@@ -161,7 +181,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
         if (old) tables[res].update.run(text, ct, ut, index, id);
         else tables[res].insert.run(id, text, ct, ut, index, index);
         const createdIndex = old ? Number(old.created_index ?? 0) : index;
-        return { created: !old, object: { id, value, createdIndex, modifiedIndex: index } };
+        return { created: !old, object: { id, value, createdIndex, modifiedIndex: index, raw: text } };
       }),
     delete: (res, id) => write(() => tables[res].delete.run(id).changes > 0),
     nextId: () =>

@@ -13,6 +13,11 @@ export interface StoredObject {
   /** Store revision at creation / last modification (APISIX's createdIndex / modifiedIndex). */
   createdIndex: number;
   modifiedIndex: number;
+  /**
+   * The JSON text as stored. Equal text means an equal object, whoever wrote the row (rows edited by hand
+   * keep their old indexes), so the snapshot build keys its compile cache on it.
+   */
+  raw: string;
 }
 
 /** Everything the data plane needs to build a snapshot, read in one transaction. */
@@ -22,6 +27,8 @@ export interface StoreContents {
   streamRoutes: StoredObject[];
   upstreams: StoredObject[];
   ssls: StoredObject[];
+  /** Rows that could not be read (not JSON, not an object), e.g. `ERR_STORE_BAD_ROW: upstreams row "7": value is not valid JSON`. */
+  unreadable: string[];
 }
 
 /** What put() did: `created` is false when an existing row was replaced. */

@@ -9,11 +9,12 @@ import type { StoreContents, StoredObject } from '../../src/store/types';
 import type { ConnInfo } from '../../src/snapshot/types';
 
 function row(id: string, value: Record<string, unknown>, modifiedIndex = 1): StoredObject {
-  return { id, value: { id, ...value }, createdIndex: 1, modifiedIndex };
+  const full = { id, ...value };
+  return { id, value: full, createdIndex: 1, modifiedIndex, raw: JSON.stringify(full) };
 }
 
 function contents(streamRoutes: StoredObject[], upstreams: StoredObject[] = [], revision = 5): StoreContents {
-  return { revision, streamRoutes, upstreams, ssls: [] };
+  return { revision, streamRoutes, upstreams, ssls: [], unreadable: [] };
 }
 
 const conn: ConnInfo = { protocol: 'tcp', remoteAddr: '127.0.0.1', remotePort: 1, serverAddr: '127.0.0.1', serverPort: 9100, sni: null };
@@ -116,19 +117,48 @@ describe('buildSnapshot', () => {
     assert.equal(snapshot.routes[0]!.problem, null);
   });
 
-  it('reuses the compiled upstream (and balancer state) while modifiedIndex is unchanged', () => {
-    const up = (mi: number) => row('7', { nodes: { '127.0.0.1:1': 3, '127.0.0.1:2': 1 } }, mi);
+  it('reuses the compiled upstream (and balancer state) while the row text is unchanged', () => {
+    const up = (desc: string, mi = 3) => row('7', { nodes: { '127.0.0.1:1': 3, '127.0.0.1:2': 1 }, desc }, mi);
     const routes = [row('1', { upstream_id: '7' })];
-    const first = buildSnapshot(contents(routes, [up(3)]), null).snapshot;
+    const first = buildSnapshot(contents(routes, [up('x')]), null).snapshot;
     const a = first.routes[0]!.upstream!;
     const pick = () => a.balancer.pick(conn, [])!.port;
     assert.deepEqual([pick(), pick()], [1, 1]);
-    const second = buildSnapshot(contents(routes, [up(3)], 6), first).snapshot;
+    const second = buildSnapshot(contents(routes, [up('x')], 6), first).snapshot;
     assert.equal(second.routes[0]!.upstream, a, 'same object reused');
     assert.deepEqual([pick(), pick()], [2, 1], 'rotation continues: a a | b a');
-    const third = buildSnapshot(contents(routes, [up(4)], 7), second).snapshot;
+    // an edit made by hand keeps the old modifiedIndex: the text still tells the change
+    const third = buildSnapshot(contents(routes, [up('y', 3)], 7), second).snapshot;
     assert.notEqual(third.routes[0]!.upstream, a);
     assert.equal(third.routes[0]!.upstream!.balancer.pick(conn, [])!.port, 1, 'fresh state');
+  });
+
+  it('validates and compiles only rows whose text changed since the previous build', () => {
+    let routeChecks = 0;
+    let upstreamChecks = 0;
+    const counting = {
+      ...defaults(),
+      validateStreamRoute: (b: unknown) => (routeChecks++, validateStreamRoute(b)),
+      validateUpstream: (b: unknown) => (upstreamChecks++, validateUpstream(b)),
+    };
+    const routes = Array.from({ length: 100 }, (_, i) => row(`r${String(i).padStart(3, '0')}`, { server_port: 1000 + i, upstream_id: '7' }));
+    const ups = [row('7', { nodes })];
+    const first = buildSnapshot(contents(routes, ups), null, counting).snapshot;
+    assert.deepEqual([routeChecks, upstreamChecks], [100, 1]);
+    const changed = [...routes];
+    changed[5] = row('r005', { server_port: 2000, upstream_id: '7' });
+    const second = buildSnapshot(contents(changed, ups), first, counting).snapshot;
+    assert.deepEqual([routeChecks, upstreamChecks], [101, 1], 'one route validated again, the upstream not at all');
+    assert.equal(selectRoute(second, { ...conn, serverPort: 2000 })?.id, 'r005');
+    assert.equal(selectRoute(second, { ...conn, serverPort: 1005 }), undefined);
+    assert.equal(selectRoute(second, { ...conn, serverPort: 1006 })?.id, 'r006');
+  });
+
+  it('reports rows the store could not read and builds the rest', () => {
+    const c = { ...contents([row('1', { upstream: { nodes } })]), unreadable: ['stream_routes row "2": value is not valid JSON'] };
+    const { snapshot, problems } = buildSnapshot(c, null);
+    assert.deepEqual(problems, ['skipped: stream_routes row "2": value is not valid JSON']);
+    assert.equal(selectRoute(snapshot, conn)?.id, '1');
   });
 
   it('an empty snapshot matches nothing', () => {

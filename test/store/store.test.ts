@@ -29,7 +29,7 @@ describe('openStore', () => {
   });
 
   it('starts empty at revision 0', () => {
-    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [] });
+    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], unreadable: [] });
     assert.equal(store.path, join(dir, 'data', 'weir.db'));
   });
 
@@ -37,7 +37,13 @@ describe('openStore', () => {
     const a = store.put('upstreams', '1', { id: '1', nodes: { '127.0.0.1:1995': 1 }, create_time: 100, update_time: 100 });
     assert.deepEqual(a, {
       created: true,
-      object: { id: '1', value: { id: '1', nodes: { '127.0.0.1:1995': 1 }, create_time: 100, update_time: 100 }, createdIndex: 1, modifiedIndex: 1 },
+      object: {
+        id: '1',
+        value: { id: '1', nodes: { '127.0.0.1:1995': 1 }, create_time: 100, update_time: 100 },
+        createdIndex: 1,
+        modifiedIndex: 1,
+        raw: '{"id":"1","nodes":{"127.0.0.1:1995":1},"create_time":100,"update_time":100}',
+      },
     });
     const b = store.put('upstreams', '1', { id: '1', nodes: {}, create_time: 100, update_time: 200 });
     assert.equal(b.created, false);
@@ -49,6 +55,7 @@ describe('openStore', () => {
       value: { id: '1', nodes: {}, create_time: 100, update_time: 200 },
       createdIndex: 1,
       modifiedIndex: 2,
+      raw: '{"id":"1","nodes":{},"create_time":100,"update_time":200}',
     });
     // timestamps are mirrored into columns
     assert.deepEqual(raw.prepare(`SELECT create_time, update_time FROM upstreams WHERE id = '1'`).get(), {
@@ -87,8 +94,30 @@ describe('openStore', () => {
     raw.exec(`DELETE FROM upstreams WHERE id = 'nope'`);
     assert.equal(store.revision(), rev + 2);
     // Hand-written rows have no indexes: reported as 0.
-    assert.deepEqual(store.get('ssls', 'hand'), { id: 'hand', value: { id: 'hand', sni: 'b.test' }, createdIndex: 0, modifiedIndex: 0 });
+    assert.deepEqual(store.get('ssls', 'hand'), {
+      id: 'hand',
+      value: { id: 'hand', sni: 'b.test' },
+      createdIndex: 0,
+      modifiedIndex: 0,
+      raw: '{"id":"hand","sni":"b.test"}',
+    });
     assert.equal(store.readAll().revision, rev + 2);
+  });
+
+  it('readAll reports a row it cannot read and returns the rest; get still refuses it', () => {
+    raw.exec(`INSERT INTO upstreams (id, value) VALUES ('broken', '{not json')`);
+    raw.exec(`INSERT INTO upstreams (id, value) VALUES ('list', '[1,2]')`);
+    try {
+      const all = store.readAll();
+      assert.deepEqual(all.unreadable, [
+        'ERR_STORE_BAD_ROW: upstreams row "broken": value is not valid JSON',
+        'ERR_STORE_BAD_ROW: upstreams row "list": value is not a JSON object',
+      ]);
+      assert.ok(all.upstreams.some((o) => o.id === '1'), 'readable rows are still there');
+      assert.throws(() => store.get('upstreams', 'broken'), /value is not valid JSON/);
+    } finally {
+      raw.exec(`DELETE FROM upstreams WHERE id IN ('broken', 'list')`);
+    }
   });
 
   it('finds stream routes by upstream_id, string or number, in id order', () => {

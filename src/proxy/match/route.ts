@@ -45,7 +45,7 @@ export const matchCounters = { checks: 0 };
  * Read the match fields of an (already validated) stream route value. Returns an error string naming
  * the field when a hand-edited row slipped through, so the snapshot build can skip it.
  */
-export function compileRouteRule(route: CompiledRoute, value: JsonObject): RouteRule | string {
+export function compileRouteRule(value: JsonObject): Omit<RouteRule, 'route'> | string {
   let remote: CompiledCidr | null = null;
   let server: CompiledCidr | null = null;
   let port = 0;
@@ -67,7 +67,7 @@ export function compileRouteRule(route: CompiledRoute, value: JsonObject): Route
     if (typeof value.sni !== 'string' || value.sni === '') return `invalid sni: ${String(value.sni)}`;
     sni = normalizeSni(value.sni);
   }
-  return { route, remote, server, port, sni };
+  return { remote, server, port, sni };
 }
 
 function newBucket(): PortBucket {

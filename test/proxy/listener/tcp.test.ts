@@ -62,8 +62,11 @@ async function ask(port: number, msg: string): Promise<string> {
 let revision = 0;
 function snap(routes: Array<[string, Record<string, unknown>]>, prev: Snapshot | null = null, upstreams: StoredObject[] = []): Snapshot {
   revision++;
-  const rows = routes.map(([id, value]): StoredObject => ({ id, value: { id, ...value }, createdIndex: revision, modifiedIndex: revision }));
-  return buildSnapshot({ revision, streamRoutes: rows, upstreams, ssls: [] }, prev).snapshot;
+  const rows = routes.map(([id, value]): StoredObject => {
+    const full = { id, ...value };
+    return { id, value: full, createdIndex: revision, modifiedIndex: revision, raw: JSON.stringify(full) };
+  });
+  return buildSnapshot({ revision, streamRoutes: rows, upstreams, ssls: [], unreadable: [] }, prev).snapshot;
 }
 
 describe('startTcpProxy', () => {

@@ -9,9 +9,9 @@ type RouteDef = [id: string, value: Record<string, unknown>];
 
 function compile(defs: RouteDef[]) {
   const rules: RouteRule[] = defs.map(([id, value]) => {
-    const rule = compileRouteRule({ id, key: `/apisix/stream_routes/${id}`, upstream: null, problem: null }, value);
+    const rule = compileRouteRule(value);
     if (typeof rule === 'string') throw new Error(rule);
-    return rule;
+    return { ...rule, route: { id, key: `/apisix/stream_routes/${id}`, upstream: null, problem: null } };
   });
   return compileRouteIndex(rules);
 }
@@ -25,16 +25,15 @@ function pick(defs: RouteDef[], c: Partial<ConnInfo>): string | undefined {
 }
 
 describe('compileRouteRule', () => {
-  const route = { id: '1', key: '/apisix/stream_routes/1', upstream: null, problem: null };
   it('names the bad field of a hand-edited row', () => {
-    assert.equal(compileRouteRule(route, { remote_addr: ':/8' }), 'invalid remote_addr: :/8');
-    assert.equal(compileRouteRule(route, { server_addr: '127.1' }), 'invalid server_addr: 127.1');
-    assert.equal(compileRouteRule(route, { server_port: 70000 }), 'invalid server_port: 70000');
-    assert.equal(compileRouteRule(route, { server_port: '80' }), 'invalid server_port: 80');
-    assert.equal(compileRouteRule(route, { sni: 5 }), 'invalid sni: 5');
+    assert.equal(compileRouteRule({ remote_addr: ':/8' }), 'invalid remote_addr: :/8');
+    assert.equal(compileRouteRule({ server_addr: '127.1' }), 'invalid server_addr: 127.1');
+    assert.equal(compileRouteRule({ server_port: 70000 }), 'invalid server_port: 70000');
+    assert.equal(compileRouteRule({ server_port: '80' }), 'invalid server_port: 80');
+    assert.equal(compileRouteRule({ sni: 5 }), 'invalid sni: 5');
   });
   it('normalises sni (lowercase, no trailing dot)', () => {
-    const rule = compileRouteRule(route, { sni: 'A.Test.COM.' });
+    const rule = compileRouteRule({ sni: 'A.Test.COM.' });
     assert.equal(typeof rule === 'string' ? rule : rule.sni, 'a.test.com');
   });
 });
