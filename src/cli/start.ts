@@ -52,9 +52,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       new AccessLog(config.log.access.enabled ? { path: config.log.access.path } : { disabled: true });
     cleanup.push(() => accessLog.close());
 
-    let current = compile(store, null);
+    const rebuild = snapshotBuilder(store);
+    let current = rebuild(null);
     const refresh = (): void => {
-      current = compile(store, current);
+      current = rebuild(current);
     };
 
     if (config.stream.udp.length > 0) {
@@ -88,7 +89,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       db: dbPath,
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
-      routes: store.list('stream_routes').length,
+      routes: current.routes.length,
     });
 
     let stopped: Promise<void> | null = null;
@@ -116,8 +117,17 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
   }
 }
 
-function compile(store: Store, prev: Snapshot | null): Snapshot {
-  const { snapshot, problems } = buildSnapshot(store.readAll(), prev);
-  for (const problem of problems) logger.warn(problem);
-  return snapshot;
+/**
+ * Rebuilds the snapshot from the store. Problems (skipped rows, routes that cannot forward) are logged when
+ * they first appear, not again on every rebuild: with many broken rows each write would flood the log.
+ */
+function snapshotBuilder(store: Store): (prev: Snapshot | null) => Snapshot {
+  let known = new Set<string>();
+  return (prev) => {
+    const { snapshot, problems } = buildSnapshot(store.readAll(), prev);
+    const now = new Set(problems);
+    for (const problem of now) if (!known.has(problem)) logger.warn(problem);
+    known = now;
+    return snapshot;
+  };
 }
