@@ -25,6 +25,11 @@ function formatField(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Whether lines of `level` are written: hot paths check it before building a line's fields. */
+export function isLogged(level: Level): boolean {
+  return LEVELS[level] >= minLevel;
+}
+
 /** `2026-11-25T19:41:00.000Z warn message key=value ...` on one line. */
 export function log(level: Level, message: string, fields?: Record<string, unknown>): void {
   if (LEVELS[level] < minLevel) return;

@@ -4,7 +4,7 @@
 import type { TcpListenSpec } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { listenError } from '../../lib/listen-error';
-import { type AccessLog, logger } from '../../log/logger';
+import { type AccessLog, isLogged, logger } from '../../log/logger';
 import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { CompiledRoute, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
 import { type DialFailure, type DialSuccess, dialUpstream } from '../connect/dial';
@@ -73,7 +73,9 @@ class TcpProxyImpl implements TcpProxy {
     const route = selectRoute(this.opts.snapshot(), info);
     if (route === undefined) {
       this.opts.plane.destroy(client);
-      logger.debug('not hit any route', { client: formatHostPort(info.remoteAddr, info.remotePort), port: info.serverPort });
+      if (isLogged('debug')) {
+        logger.debug('not hit any route', { client: formatHostPort(info.remoteAddr, info.remotePort), port: info.serverPort });
+      }
       return this.record(info, null, null, startedAt, 0, 0, 'no_route');
     }
     const upstream = route.upstream;
