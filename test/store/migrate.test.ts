@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../../src/embedded.gen';
-import { openBetterSqlite } from '../../src/runtime/sqlite-better';
+import { openSqlite as openBetterSqlite } from '../../src/runtime/index';
 import type { SqlDb } from '../../src/runtime/types';
 import { MigrationError, applyMigrations, readSchemaVersion } from '../../src/store/migrate';
 

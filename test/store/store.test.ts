@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBetterSqlite } from '../../src/runtime/sqlite-better';
+import { openSqlite as openBetterSqlite } from '../../src/runtime/index';
 import type { SqlDb } from '../../src/runtime/types';
 import { MigrationError } from '../../src/store/migrate';
 import { StoreError, openStore } from '../../src/store/store';

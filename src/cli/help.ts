@@ -1,0 +1,48 @@
+// The text of `weir --help`: every command, option and exit code.
+
+export const HELP = `weir: TCP/UDP edge proxy with an APISIX-compatible Admin API and an embedded SQLite store
+
+Usage:
+  weir [start] [-c FILE] [--db FILE]       run the proxy (default command)
+  weir RESOURCE list                       print all objects (Admin API JSON: {"list":[...],"total":N})
+  weir RESOURCE get ID                     print one object
+  weir RESOURCE put [ID] JSON|@FILE|-      create or replace (ID may come from the body's "id")
+  weir RESOURCE delete ID [--force]        delete (--force: an upstream still used by a stream route)
+  weir export                              print every object as YAML, APISIX standalone layout
+  weir import FILE|- [--dry-run] [--merge] make the store hold FILE's objects, in one transaction
+  weir migrate                             create the database or bring it to this version's schema
+  weir check                               validate the config and every stored object
+  weir --version | --help
+
+  RESOURCE is stream_routes, upstreams or ssls.
+
+Options (every command):
+  -c, --config FILE   config file (default: conf/config.yaml in the working directory if present,
+                      otherwise the built-in default). Keys follow APISIX's config.yaml:
+                      apisix.stream_proxy.tcp, deployment.admin.*, plus deployment.sqlite.path.
+      --db FILE       the SQLite file to use instead of deployment.sqlite.path
+
+Offline editing: the commands above open the SQLite file directly, with the same validation and
+error messages as the Admin API, so they work while weir is stopped. A running weir notices any
+commit to its file (by these commands, the sqlite3 shell or another tool) within a second and
+swaps in the new routes; a row that fails validation is logged with its id and reason and skipped.
+  JSON        inline ('{"nodes":{"10.0.0.5:3306":1},"type":"roundrobin"}'), @file, or - for stdin
+  export      includes timestamps and private keys (ssls), so export | import is lossless
+  import      validates the whole file first (schemas, duplicate ids, references); without --merge
+              objects missing from the file are removed; --dry-run prints the diff
+              (+ add, ~ change with the changed fields, - remove) and writes nothing
+  check       prints each problem on stderr, as the proxy would log it
+
+Routes, upstreams and certificates change live through the Admin API
+(default http://127.0.0.1:9180/apisix/admin/).
+
+Signals: SIGTERM or SIGINT stop accepting and let open connections finish for
+nginx_config.worker_shutdown_timeout (default 240s); a second signal exits at once.
+
+Environment: WEIR_SQLITE=better|node|bun picks the SQLite driver (default: bun:sqlite on Bun,
+node:sqlite on Node >= 22.13 and Deno, better-sqlite3 on Node 20); WEIR_HTTP=node serves the Admin
+API with node:http on every runtime (needed for cluster workers on Deno).
+
+Exit codes: 0 ok; 1 runtime error (port in use, object not found, database missing or busy);
+2 bad input (arguments, config, an invalid object or import file). Errors are one line on stderr.
+`;

@@ -1,0 +1,73 @@
+// `weir migrate` (bring the file to this build's schema) and `weir check` (is the config valid, and would
+// every stored object be served?). Both reuse the start-up code paths: loadConfig, applyMigrations, buildSnapshot.
+
+import { existsSync } from 'node:fs';
+import { MIGRATIONS } from '../embedded.gen';
+import { openSqlite } from '../runtime/index';
+import { applyMigrations, readSchemaVersion } from '../store/migrate';
+import { buildSnapshot } from '../snapshot/build';
+import type { Command } from './args';
+import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';
+
+type MigrateCommand = Extract<Command, { name: 'migrate' }>;
+type CheckCommand = Extract<Command, { name: 'check' }>;
+
+/** Create or upgrade the database file; prints `PATH: schema version A -> B`. */
+export async function runMigrate(cmd: MigrateCommand, io: CliIo): Promise<void> {
+  const config = loadCliConfig(cmd, io);
+  const path = resolveDbPath(cmd, config);
+  let db;
+  try {
+    db = openSqlite(path);
+  } catch (err) {
+    throw new CliError(1, `cannot open database ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const result = applyMigrations(db, MIGRATIONS, path);
+    const applied = result.applied.length > 0 ? ` (applied ${result.applied.join(', ')})` : ' (up to date)';
+    io.out(`${path}: schema version ${result.from} -> ${result.to}${applied}\n`);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new CliError(code === 'ERR_DB_TOO_NEW' ? 2 : 1, (err as Error).message);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Check the config and every stored object. Problems (one per line on stderr, the same lines the proxy logs)
+ * make the exit code 2. A database that does not exist yet is fine: `start` creates it. Never writes
+ * anything, not even a migration.
+ */
+export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
+  const config = loadCliConfig(cmd, io);
+  const path = resolveDbPath(cmd, config);
+  if (!existsSync(path)) {
+    io.out(`config ${config.source}: ok; database ${path} does not exist yet (created on start)\n`);
+    return;
+  }
+  const version = (() => {
+    const db = openSqlite(path);
+    try {
+      return readSchemaVersion(db);
+    } finally {
+      db.close();
+    }
+  })();
+  if (version > MIGRATIONS.length) {
+    throw new CliError(2, `${path} is at schema version ${version} but this weir knows up to ${MIGRATIONS.length}; use a newer weir`);
+  }
+  if (version < MIGRATIONS.length) {
+    throw new CliError(1, `${path} is at schema version ${version}, older than ${MIGRATIONS.length}: run \`weir migrate\` first`);
+  }
+  const contents = await withStore(path, false, (store) => store.readAll());
+  const { snapshot, problems } = buildSnapshot(contents, null);
+  const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length;
+  if (problems.length > 0) {
+    for (const problem of problems) io.err(`weir: ${problem}\n`);
+    throw new CliError(2, `check: ${problems.length} problem(s) in ${path}`);
+  }
+  io.out(
+    `config ${config.source}: ok; database ${path}: ${total} objects ok, ${snapshot.routes.length} stream routes served (revision ${contents.revision})\n`,
+  );
+}

@@ -1,0 +1,70 @@
+// `weir stream_routes|upstreams|ssls list|get|put|delete`: the Admin API's object operations run directly on
+// the SQLite file, with the same validation, envelopes and error messages. Output is the Admin API's JSON.
+
+import { deleteObject, getObject, listObjects, putObject, type ObjectResult } from '../store/objects';
+import { ObjectError } from '../store/errors';
+import type { Store } from '../store/types';
+import type { Command } from './args';
+import { CliError, loadCliConfig, readArgument, resolveDbPath, withStore, type CliIo } from './context';
+
+type ObjectCommand = Extract<Command, { name: 'object' }>;
+
+/** The Admin API's 400 for a body that is not JSON, so scripts see one wording whichever way they write. */
+function parseBody(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ObjectError(400, { error_msg: `invalid request body: ${(err as Error).message}` });
+  }
+}
+
+function runVerb(store: Store, cmd: ObjectCommand, body: unknown): ObjectResult {
+  const ctx = { store };
+  switch (cmd.verb) {
+    case 'list':
+      return listObjects(store, cmd.res);
+    case 'get':
+      return getObject(store, cmd.res, cmd.id!);
+    case 'put':
+      return putObject(ctx, cmd.res, cmd.id, body);
+    case 'delete':
+      return deleteObject(ctx, cmd.res, cmd.id, { force: cmd.force });
+  }
+}
+
+/**
+ * Map an ObjectError to the CLI's exit codes: a refused request (400) is bad input (2); a missing object
+ * (404) or a failing store (503) is a runtime condition (1). The message is the Admin API's.
+ */
+export function objectErrorToCli(err: ObjectError, what: string): CliError {
+  const body = err.body;
+  const text = typeof body === 'string' ? body : String(body.error_msg ?? body.message ?? err.message);
+  return new CliError(err.status === 400 ? 2 : 1, `${what}: ${text}`);
+}
+
+/** Run one object command. Prints the JSON envelope on success; throws CliError otherwise. */
+export async function runObjectCommand(cmd: ObjectCommand, io: CliIo): Promise<void> {
+  const config = loadCliConfig(cmd, io);
+  const path = resolveDbPath(cmd, config);
+  const body = cmd.body === undefined ? undefined : parseBodySafe(await readArgument(cmd.body, io), cmd);
+  const writes = cmd.verb === 'put' || cmd.verb === 'delete';
+  const what = cmd.id === undefined ? `${cmd.res} ${cmd.verb}` : `${cmd.res} ${cmd.verb} ${cmd.id}`;
+  const result = await withStore(path, writes, (store) => {
+    try {
+      return runVerb(store, cmd, body);
+    } catch (err) {
+      if (err instanceof ObjectError) throw objectErrorToCli(err, what);
+      throw err;
+    }
+  });
+  io.out(`${JSON.stringify(result.body, null, 2)}\n`);
+}
+
+function parseBodySafe(text: string, cmd: ObjectCommand): unknown {
+  try {
+    return parseBody(text);
+  } catch (err) {
+    throw objectErrorToCli(err as ObjectError, `${cmd.res} ${cmd.verb}`);
+  }
+}

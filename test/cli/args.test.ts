@@ -1,0 +1,52 @@
+// Command-line parsing: every command's shape and the usage errors (exit code 2).
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCommandLine, UsageError } from '../../src/cli/args';
+
+const none = { config: null, db: null };
+
+describe('parseCommandLine', () => {
+  it('parses each command', () => {
+    assert.deepEqual(parseCommandLine([]), { name: 'start', ...none });
+    assert.deepEqual(parseCommandLine(['-v']), { name: 'version' });
+    assert.deepEqual(parseCommandLine(['help']), { name: 'help' });
+    assert.deepEqual(parseCommandLine(['start', '-c', 'a.yaml', '--db', 'x.db']), { name: 'start', config: 'a.yaml', db: 'x.db' });
+    assert.deepEqual(parseCommandLine(['upstreams', 'list']), {
+      name: 'object', res: 'upstreams', verb: 'list', id: undefined, body: undefined, force: false, ...none,
+    });
+    assert.deepEqual(parseCommandLine(['ssls', 'get', '7']), {
+      name: 'object', res: 'ssls', verb: 'get', id: '7', body: undefined, force: false, ...none,
+    });
+    assert.deepEqual(parseCommandLine(['stream_routes', 'put', '1', '{"a":1}']), {
+      name: 'object', res: 'stream_routes', verb: 'put', id: '1', body: '{"a":1}', force: false, ...none,
+    });
+    // One argument that looks like a body: the id comes from the body.
+    assert.equal((parseCommandLine(['stream_routes', 'put', '@r.json']) as { id?: string }).id, undefined);
+    assert.equal((parseCommandLine(['upstreams', 'put', '-']) as { body?: string }).body, '-');
+    assert.equal(parseCommandLine(['upstreams', 'delete', 'u', '--force']).name, 'object');
+    assert.deepEqual(parseCommandLine(['import', 'f.yaml', '--dry-run']), {
+      name: 'import', file: 'f.yaml', dryRun: true, merge: false, ...none,
+    });
+    assert.deepEqual(parseCommandLine(['check', '-c', 'c.yaml']), { name: 'check', config: 'c.yaml', db: null });
+  });
+
+  const bad: Array<[string[], RegExp]> = [
+    [['frob'], /^unknown command "frob"/],
+    [['upstreams'], /^upstreams: missing action/],
+    [['upstreams', 'patch', '1'], /^upstreams: unknown action "patch"/],
+    [['upstreams', 'get'], /^upstreams get: missing ID/],
+    [['upstreams', 'put', '1'], /^upstreams put 1: missing JSON body/],
+    [['upstreams', 'list', 'extra'], /^unexpected argument "extra"/],
+    [['upstreams', 'list', '--force'], /^--force does not apply to "upstreams list"/],
+    [['export', '--dry-run'], /^--dry-run does not apply to "export"/],
+    [['import'], /^import: missing FILE/],
+    [['start', '--db', ''], /^--db needs a file name/],
+    [['--nope'], /Unknown option '--nope'/],
+  ];
+  for (const [argv, message] of bad) {
+    it(`refuses: weir ${argv.join(' ')}`, () => {
+      assert.throws(() => parseCommandLine(argv), (err) => err instanceof UsageError && message.test(err.message) && err.exitCode === 2);
+    });
+  }
+});

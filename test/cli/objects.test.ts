@@ -1,0 +1,91 @@
+// Offline object commands on a real SQLite file: Admin API envelopes and messages, exit codes 0/1/2.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/weir';
+import { cli, writeCliConfig } from './harness';
+
+describe('weir RESOURCE list|get|put|delete', () => {
+  const dir = tempDir('weir-cli-');
+  let c: string[];
+
+  before(() => {
+    c = ['-c', writeCliConfig(dir.path).configPath];
+  });
+  after(() => dir.remove());
+
+  it('reading a database that does not exist is a runtime error and creates nothing', async () => {
+    const r = await cli(['upstreams', 'list', ...c]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^weir: database .*weir\.db does not exist/);
+    assert.equal(r.err.split('\n').length, 2); // one line
+  });
+
+  it('put creates (inline JSON) and replaces; get and list print the Admin API envelopes', async () => {
+    const put = await cli(['upstreams', 'put', 'u1', '{"nodes":{"127.0.0.1:1995":1},"type":"roundrobin"}', ...c]);
+    assert.equal(put.code, 0, put.err);
+    const created = JSON.parse(put.out);
+    assert.equal(created.key, '/apisix/upstreams/u1');
+    assert.deepEqual(created.value.nodes, { '127.0.0.1:1995': 1 });
+    assert.equal(typeof created.value.create_time, 'number');
+
+    const file = join(dir.path, 'route.json');
+    writeFileSync(file, '{"id":"r1","upstream_id":"u1","server_port":9100}');
+    assert.equal((await cli(['stream_routes', 'put', `@${file}`, ...c])).code, 0);
+    const fromStdin = await cli(['stream_routes', 'put', 'r2', '-', ...c], '{"remote_addr":"10.0.0.0/8","upstream_id":"u1"}');
+    assert.equal(fromStdin.code, 0, fromStdin.err);
+
+    const got = JSON.parse((await cli(['stream_routes', 'get', 'r1', ...c])).out);
+    assert.equal(got.key, '/apisix/stream_routes/r1');
+    assert.equal(got.value.server_port, 9100);
+    assert.equal(typeof got.modifiedIndex, 'number');
+    const list = JSON.parse((await cli(['stream_routes', 'list', ...c])).out);
+    assert.equal(list.total, 2);
+    assert.deepEqual(list.list.map((i: { key: string }) => i.key), ['/apisix/stream_routes/r1', '/apisix/stream_routes/r2']);
+  });
+
+  it('refusals carry the Admin API message and exit 2; a missing object exits 1', async () => {
+    const cases: Array<[string[], string, number, string?]> = [
+      [['stream_routes', 'put', 'r3', '{"upstream_id":"nope"}'], 'weir: stream_routes put r3: failed to fetch upstream info by upstream id [nope], response code: 404\n', 2],
+      [['stream_routes', 'put', 'r3', '{"server_port":"x"}'], '', 2],
+      [['stream_routes', 'put', 'r3', '{"upstream_id":'], 'weir: stream_routes put: invalid request body: ', 2],
+      [['upstreams', 'put', '{"nodes":{"127.0.0.1:1":1}}'], 'weir: upstreams put: missing upstream id\n', 2],
+      [['upstreams', 'delete', 'u1'], 'weir: upstreams delete u1: can not delete this upstream, stream_route [r1] is still using it now\n', 2],
+      [['upstreams', 'get', 'zz'], 'weir: upstreams get zz: Key not found\n', 1],
+      [['stream_routes', 'put', 'r3', `@${join(dir.path, 'missing.json')}`], 'weir: cannot read ', 2],
+    ];
+    for (const [argv, prefix, code] of cases) {
+      const r = await cli([...argv, ...c]);
+      assert.equal(r.code, code, `${argv.join(' ')}: ${r.err}`);
+      assert.ok(r.err.startsWith(prefix), `${argv.join(' ')}: ${r.err}`);
+      assert.equal(r.err.trimEnd().split('\n').length, 1, r.err);
+      assert.equal(r.out, '');
+    }
+  });
+
+  it('delete answers the Admin API body; --force deletes an upstream in use', async () => {
+    assert.deepEqual(JSON.parse((await cli(['stream_routes', 'delete', 'r2', ...c])).out), {
+      deleted: 'r2',
+      key: '/apisix/stream_routes/r2',
+    });
+    assert.equal((await cli(['upstreams', 'delete', 'u1', '--force', ...c])).code, 0);
+    assert.equal((await cli(['upstreams', 'get', 'u1', ...c])).code, 1);
+  });
+
+  it('--db overrides the config path', async () => {
+    const other = join(dir.path, 'other.db');
+    assert.equal((await cli(['upstreams', 'put', 'x', '{"nodes":{"127.0.0.1:2":1}}', '--db', other, ...c])).code, 0);
+    assert.equal(JSON.parse((await cli(['upstreams', 'list', '--db', other, ...c])).out).total, 1);
+    assert.equal((await cli(['upstreams', 'get', 'x', ...c])).code, 1);
+  });
+
+  it('a config error exits 2 with one line', async () => {
+    const bad = join(dir.path, 'bad.yaml');
+    writeFileSync(bad, 'apisix:\n  stream_proxy:\n    tcp: [99999]\n');
+    const r = await cli(['upstreams', 'list', '-c', bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^weir: config error: apisix\.stream_proxy\.tcp\[0\]/);
+  });
+});

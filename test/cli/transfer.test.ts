@@ -1,0 +1,113 @@
+// export / import / migrate / check on a real SQLite file: lossless round trip, dry-run diff, whole-file validation.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/weir';
+import { openSqlite } from '../../src/runtime/index';
+import { cli, writeCliConfig } from './harness';
+
+const UPSTREAM = '{"nodes":[{"host":"10.0.0.5","port":3306,"weight":3}],"type":"roundrobin","timeout":{"connect":3,"send":6,"read":6}}';
+
+describe('weir export / import / migrate / check', () => {
+  const dir = tempDir('weir-cli-io-');
+  let c: string[];
+  let dbPath: string;
+  const file = (name: string, text: string): string => {
+    const path = join(dir.path, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  before(async () => {
+    ({ dbPath } = writeCliConfig(dir.path));
+    c = ['-c', join(dir.path, 'config.yaml')];
+    assert.match((await cli(['migrate', ...c])).out, /schema version 0 -> 1 \(applied 0001_init\.sql\)\n$/);
+    assert.match((await cli(['migrate', ...c])).out, /schema version 1 -> 1 \(up to date\)\n$/);
+    assert.equal((await cli(['upstreams', 'put', 'db', UPSTREAM, ...c])).code, 0);
+    assert.equal((await cli(['stream_routes', 'put', 'mysql', '{"server_port":9101,"upstream_id":"db","name":"mysql: \\"main\\""}', ...c])).code, 0);
+    assert.equal((await cli(['stream_routes', 'put', '2', '{"remote_addr":"::1","upstream":{"nodes":{"[::1]:80":1}}}', ...c])).code, 0);
+  });
+  after(() => dir.remove());
+
+  it('export | import into an empty file gives the same rows, and a second export is identical', async () => {
+    const first = await cli(['export', ...c]);
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, /^# weir export of .* at store revision 3\nstream_routes:\n/);
+    assert.ok(first.out.endsWith('ssls: []\n#END\n'));
+    const other = join(dir.path, 'copy.db');
+    const imported = await cli(['import', '-', '--db', other, ...c], first.out);
+    assert.equal(imported.out, 'import -: 3 added, 0 changed, 0 removed, 0 unchanged\n', imported.err);
+    const again = await cli(['export', '--db', other, ...c]);
+    // Only the header (path) differs: values, ids, timestamps and order are the same.
+    assert.equal(again.out.split('\n').slice(1).join('\n'), first.out.split('\n').slice(1).join('\n'));
+    // Importing the same file again changes nothing (the revision stays put).
+    const noop = await cli(['import', '-', '--db', other, ...c], first.out);
+    assert.equal(noop.out, 'import -: 0 added, 0 changed, 0 removed, 3 unchanged\n');
+  });
+
+  it('--dry-run prints the diff and writes nothing; import then applies exactly that', async () => {
+    const text = [
+      'upstreams:',
+      `  - ${UPSTREAM.replace('3306', '3307').replace('{', '{"id": "db", ')}`,
+      '  - { id: new, nodes: { "127.0.0.1:1": 1 } }',
+      'stream_routes:',
+      '  - { id: mysql, server_port: 9101, upstream_id: db, name: "mysql: \\"main\\"" }',
+      '',
+    ].join('\n');
+    const path = file('next.yaml', text);
+    const before = (await cli(['export', ...c])).out;
+    const dry = await cli(['import', path, '--dry-run', ...c]);
+    assert.equal(dry.code, 0, dry.err);
+    assert.equal(
+      dry.out,
+      `- stream_routes/2\n~ upstreams/db (nodes)\n+ upstreams/new\nimport ${path}: 1 to add, 1 to change, 1 to remove, 1 unchanged (dry run, nothing written)\n`,
+    );
+    assert.equal((await cli(['export', ...c])).out, before);
+    const merge = await cli(['import', path, '--dry-run', '--merge', ...c]);
+    assert.ok(merge.out.endsWith('1 to add, 1 to change, 0 to remove, 1 unchanged (dry run, nothing written)\n'));
+    const real = await cli(['import', path, ...c]);
+    assert.equal(real.out, `import ${path}: 1 added, 1 changed, 1 removed, 1 unchanged\n`);
+    assert.equal(JSON.parse((await cli(['upstreams', 'get', 'db', ...c])).out).value.nodes[0].port, 3307);
+    assert.equal((await cli(['stream_routes', 'get', '2', ...c])).code, 1);
+  });
+
+  it('refuses an invalid file as a whole (exit 2, first problem named, count of the rest) and writes nothing', async () => {
+    const before = (await cli(['export', ...c])).out;
+    const cases: Array<[string, string]> = [
+      ['upstreams:\n  - { id: a, nodes: { "127.0.0.1:1": 1 } }\n  - { id: b, nodes: 5 }\n  - { nodes: {} }\n', 'upstreams[1] (id "b"): invalid configuration: '],
+      ['stream_routes:\n  - { id: r, upstream_id: ghost }\n', 'stream_routes "r": failed to fetch upstream info by upstream id [ghost], response code: 404'],
+      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls)'],
+      ['upstreams:\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n', 'upstreams[1] (id "a"): duplicate id'],
+      ['upstreams: [\n', 'not valid YAML: '],
+      // Removing an upstream that a kept (merge) route still uses.
+    ];
+    for (const [text, message] of cases) {
+      const path = file('bad.yaml', text);
+      const r = await cli(['import', path, ...c]);
+      assert.equal(r.code, 2, r.err);
+      assert.ok(r.err.startsWith(`weir: import ${path}: ${message}`), r.err);
+      assert.equal(r.err.trimEnd().split('\n').length, 1);
+    }
+    const many = await cli(['import', file('bad.yaml', cases[0]![0]), ...c]);
+    assert.ok(many.err.endsWith('(and 1 more)\n'), many.err);
+    assert.equal((await cli(['export', ...c])).out, before);
+  });
+
+  it('check passes a clean store and names a hand-written bad row with its id and reason (exit 2)', async () => {
+    const ok = await cli(['check', ...c]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /: 3 objects ok, 1 stream routes served/);
+    const db = openSqlite(dbPath);
+    db.prepare('INSERT INTO stream_routes (id, value) VALUES (?, ?)').run('hand', '{"id":"hand","server_port":"nope","upstream_id":"db"}');
+    db.prepare('INSERT INTO upstreams (id, value) VALUES (?, ?)').run('broken', '{not json');
+    db.close();
+    const bad = await cli(['check', ...c]);
+    assert.equal(bad.code, 2);
+    const lines = bad.err.trimEnd().split('\n');
+    assert.ok(lines.some((l) => l.startsWith('weir: stream_routes/hand: skipped: ') && l.includes('server_port')), bad.err);
+    assert.ok(lines.some((l) => l.includes('upstreams row "broken": value is not valid JSON')), bad.err);
+    assert.match(lines.at(-1)!, /^weir: check: 2 problem\(s\) in /);
+  });
+});
