@@ -9,6 +9,7 @@ import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleResource, handleSchemaValidate, type ResourceCall } from './resources';
+import { type HealthStatusSource, mountControl } from './control';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
 
 export interface AdminAppOptions {
@@ -22,6 +23,8 @@ export interface AdminAppOptions {
   maxBodyBytes?: number;
   /** Unix seconds; tests pin it. */
   now?: () => number;
+  /** Health checker status for GET /v1/healthcheck (src/admin/control.ts). */
+  health?: HealthStatusSource;
 }
 
 const PREFIX = '/apisix/admin';
@@ -80,6 +83,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     handleSchemaValidate(seg, await withBody(req as unknown as Request, 'POST'));
     return respond(200, null, cors);
   });
+  mountControl(router, opts.health ?? null, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);
   router.all(`${PREFIX}/:res/:id/:sub+`, resourceRoute);

@@ -1,25 +1,32 @@
 // Balancer factory: maps an upstream's `type` to an implementation, once per compiled upstream.
 
 import type { UpstreamNode } from '../../snapshot/types';
+import { createChash } from './chash';
+import { createEwma } from './ewma';
+import { createLeastConn } from './least-conn';
 import { createRoundRobin } from './roundrobin';
-import type { Balancer } from './types';
+import type { Balancer, BalancerOptions } from './types';
 
 /** The type names APISIX knows (spec 3.2: the schema has no enum, unknown names fail at runtime). */
 export const BALANCER_TYPES: readonly string[] = ['roundrobin', 'chash', 'least_conn', 'ewma'];
 
-/** Types still served by roundrobin. TODO(balancers issue): chash, least_conn, ewma. */
-const NOT_YET = new Set(['chash', 'least_conn', 'ewma']);
-
 /**
- * What the snapshot build should report about a type: null when it is served as asked, a note when it
- * falls back to roundrobin. Unknown types are the caller's problem (check BALANCER_TYPES first).
+ * What the snapshot build should report about a type: null when it is served as asked. Every known
+ * type is implemented now; kept so the build's contract (a note per fallback) stays in one place.
  */
 export function balancerNote(type: string): string | null {
-  return NOT_YET.has(type) ? `balancer ${type} is not implemented yet; using roundrobin` : null;
+  return BALANCER_TYPES.includes(type) ? null : `unknown balancer ${type}; using roundrobin`;
 }
 
-/** Build the balancer for one compiled upstream. Runs at snapshot build, never per connection. */
-export function createBalancer(type: string, nodes: readonly UpstreamNode[]): Balancer {
-  void type; // every type is roundrobin for now; see balancerNote
-  return createRoundRobin(nodes);
+/**
+ * Build the balancer for one compiled upstream. Runs at snapshot build, never per connection.
+ * `opts.prev` (the same upstream's previous balancer) hands over per-node state for unchanged nodes.
+ */
+export function createBalancer(type: string, nodes: readonly UpstreamNode[], opts: BalancerOptions = {}): Balancer {
+  switch (type) {
+    case 'chash': return createChash(nodes, opts);
+    case 'least_conn': return createLeastConn(nodes, opts);
+    case 'ewma': return createEwma(nodes, opts);
+    default: return createRoundRobin(nodes, opts);
+  }
 }

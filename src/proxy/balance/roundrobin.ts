@@ -1,62 +1,43 @@
 // Smooth weighted round robin (nginx's algorithm) inside priority groups; the default balancer.
 
 import type { ConnInfo, UpstreamNode } from '../../snapshot/types';
-import type { Balancer } from './types';
+import { adoptStates, groupPeers, isEligible, type Peer, pickByGroups } from './state';
+import type { Balancer, BalancerOptions, HealthView, NodeState } from './types';
 
-interface Peer {
-  node: UpstreamNode;
-  weight: number;
-  /** nginx's current_weight: grows by `weight` each pick, drops by the total when chosen. */
-  current: number;
-}
-
-function wasTried(node: UpstreamNode, tried: readonly UpstreamNode[]): boolean {
-  // By address: the same host:port listed twice is still one endpoint that already failed.
-  for (let i = 0; i < tried.length; i++) if (tried[i] === node || tried[i]!.address === node.address) return true;
-  return false;
-}
-
-/** One smooth-WRR step over the untried peers of a group; undefined when none is eligible. */
-function pickInGroup(group: Peer[], tried: readonly UpstreamNode[]): Peer | undefined {
+/**
+ * One smooth-WRR step over the eligible peers of a group; undefined when none is eligible.
+ * `current` is nginx's current_weight: it grows by `weight` each pick and drops by the total when chosen.
+ */
+function pickInGroup(group: Peer[], _g: number, tried: readonly UpstreamNode[], health: HealthView | null): Peer | undefined {
   let best: Peer | undefined;
   let total = 0;
   for (let i = 0; i < group.length; i++) {
     const peer = group[i]!;
-    if (peer.weight <= 0) continue;
-    if (tried.length > 0 && wasTried(peer.node, tried)) continue;
-    peer.current += peer.weight;
-    total += peer.weight;
-    if (best === undefined || peer.current > best.current) best = peer;
+    if (!isEligible(peer.node, tried, health)) continue;
+    peer.state.current += peer.node.weight;
+    total += peer.node.weight;
+    if (best === undefined || peer.state.current > best.state.current) best = peer;
   }
-  if (best !== undefined) best.current -= total;
+  if (best !== undefined) best.state.current -= total;
   return best;
 }
 
 export class RoundRobinBalancer implements Balancer {
+  readonly states: ReadonlyMap<string, NodeState>;
   /** Priority groups, highest priority first; nodes keep their configured order inside a group. */
   private readonly groups: Peer[][];
 
-  constructor(nodes: readonly UpstreamNode[]) {
-    const byPriority = new Map<number, Peer[]>();
-    for (const node of nodes) {
-      const peer = { node, weight: node.weight, current: 0 };
-      const group = byPriority.get(node.priority);
-      if (group) group.push(peer);
-      else byPriority.set(node.priority, [peer]);
-    }
-    this.groups = [...byPriority.entries()].sort((a, b) => b[0] - a[0]).map((entry) => entry[1]);
+  constructor(nodes: readonly UpstreamNode[], opts: BalancerOptions = {}) {
+    this.states = adoptStates(nodes, opts.prev);
+    this.groups = groupPeers(nodes, this.states);
   }
 
-  /** A lower priority group is used only when every node of the higher ones is tried (spec 5.2). */
-  pick(_conn: ConnInfo, tried: readonly UpstreamNode[]): UpstreamNode | undefined {
-    for (let g = 0; g < this.groups.length; g++) {
-      const peer = pickInGroup(this.groups[g]!, tried);
-      if (peer !== undefined) return peer.node;
-    }
-    return undefined;
+  /** A lower priority group is used only when every node of the higher ones is tried or unhealthy (spec 5.2). */
+  pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: HealthView | null): UpstreamNode | undefined {
+    return pickByGroups(this.groups, tried, health, pickInGroup)?.node;
   }
 }
 
-export function createRoundRobin(nodes: readonly UpstreamNode[]): Balancer {
-  return new RoundRobinBalancer(nodes);
+export function createRoundRobin(nodes: readonly UpstreamNode[], opts?: BalancerOptions): Balancer {
+  return new RoundRobinBalancer(nodes, opts);
 }

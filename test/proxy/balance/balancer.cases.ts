@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Balancer } from '../../../src/proxy/balance/types';
+import type { Balancer, BalancerOptions, HealthView } from '../../../src/proxy/balance/types';
 import type { ConnInfo, UpstreamNode } from '../../../src/snapshot/types';
 
 export const conn: ConnInfo = {
@@ -19,7 +19,12 @@ export function nameOf(n: UpstreamNode | undefined): string | undefined {
   return n === undefined ? undefined : String.fromCharCode(n.port - 1000);
 }
 
-export function runBalancerCases(make: (nodes: readonly UpstreamNode[]) => Balancer): void {
+/** A fixed health view: the named nodes are unhealthy. */
+export function downNodes(...names: string[]): HealthView {
+  return { unhealthyCount: names.length, isUnhealthy: (n) => names.includes(nameOf(n)!) };
+}
+
+export function runBalancerCases(make: (nodes: readonly UpstreamNode[], opts?: BalancerOptions) => Balancer): void {
   describe('balancer generic properties', () => {
     it('always picks one of its nodes', () => {
       const nodes = [node('a', 2), node('b', 1), node('c', 5)];
@@ -56,6 +61,34 @@ export function runBalancerCases(make: (nodes: readonly UpstreamNode[]) => Balan
       assert.deepEqual(order.slice(0, 2).sort(), ['a', 'b']);
       assert.deepEqual(order.slice(2), ['m', 'z']);
     });
+    it('skips unhealthy nodes while a healthy one remains', () => {
+      const b = make([node('a'), node('b', 2), node('c')]);
+      for (let i = 0; i < 20; i++) assert.equal(nameOf(b.pick(conn, [], downNodes('a', 'b'))), 'c');
+    });
+    it('all unhealthy: still picks among them (APISIX: use all nodes)', () => {
+      const b = make([node('a'), node('b')]);
+      const got = new Set<string>();
+      for (let i = 0; i < 20; i++) got.add(nameOf(b.pick(conn, [], downNodes('a', 'b')))!);
+      assert.ok(got.size >= 1 && [...got].every((n) => n === 'a' || n === 'b'));
+      assert.equal(nameOf(b.pick(conn, [node('a')], downNodes('a', 'b'))), 'b');
+      assert.equal(b.pick(conn, [node('a'), node('b')], downNodes('a', 'b')), undefined);
+    });
+    it('healthy nodes of a lower priority come before unhealthy ones of a higher priority', () => {
+      const b = make([node('a', 1, 1), node('b', 1, 1), node('z', 1, 0)]);
+      for (let i = 0; i < 10; i++) assert.equal(nameOf(b.pick(conn, [], downNodes('a', 'b'))), 'z');
+    });
+    it('a healthy tried node is not retried before the unhealthy ones', () => {
+      const b = make([node('a'), node('b')]);
+      assert.equal(nameOf(b.pick(conn, [node('a')], downNodes('b'))), 'b');
+    });
+    it('adopts node states by address from the previous version', () => {
+      const prev = make([node('a'), node('b')]);
+      const next = make([node('b', 5), node('c')], { prev });
+      assert.equal(next.states.size, 2);
+      assert.equal(next.states.get(node('b').address), prev.states.get(node('b').address)); // same object
+      assert.notEqual(next.states.get(node('c').address), undefined);
+      assert.equal(prev.states.get(node('c').address), undefined);
+    });
     it('a single node is always picked until tried', () => {
       const b = make([node('a', 3)]);
       assert.equal(nameOf(b.pick(conn, [])), 'a');
@@ -64,3 +97,4 @@ export function runBalancerCases(make: (nodes: readonly UpstreamNode[]) => Balan
     });
   });
 }
+

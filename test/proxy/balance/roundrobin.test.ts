@@ -46,13 +46,23 @@ describe('roundrobin sequences', () => {
   });
 });
 
+describe('roundrobin state across versions', () => {
+  it('a new version with the same nodes continues the sequence where the old one stopped', () => {
+    // a:3 b:1 -> a a | (new version, same nodes) b a   -- not a restart at "a a b a"
+    const v1 = createRoundRobin([node('a', 3), node('b', 1)]);
+    assert.deepEqual(picks(v1, 2), ['a', 'a']);
+    const v2 = createRoundRobin([node('a', 3), node('b', 1)], { prev: v1 });
+    assert.deepEqual(picks(v2, 2), ['b', 'a']);
+  });
+});
+
 describe('createBalancer', () => {
-  it('serves every known type with roundrobin for now, with a note for the missing ones', () => {
-    for (const type of ['roundrobin', 'chash', 'least_conn', 'ewma']) {
-      assert.deepEqual(picks(createBalancer(type, [node('a', 3), node('b', 1)]), 4), ['a', 'a', 'b', 'a']);
-    }
-    assert.equal(balancerNote('roundrobin'), null);
-    assert.equal(balancerNote('chash'), 'balancer chash is not implemented yet; using roundrobin');
-    assert.equal(balancerNote('least_conn'), 'balancer least_conn is not implemented yet; using roundrobin');
+  it('maps every type to its balancer and notes nothing for known types', () => {
+    assert.deepEqual(picks(createBalancer('roundrobin', [node('a', 3), node('b', 1)]), 4), ['a', 'a', 'b', 'a']);
+    assert.equal(createBalancer('chash', [node('a')]).constructor.name, 'ChashBalancer');
+    assert.equal(createBalancer('least_conn', [node('a')]).constructor.name, 'LeastConnBalancer');
+    assert.equal(createBalancer('ewma', [node('a')]).constructor.name, 'EwmaBalancer');
+    for (const type of ['roundrobin', 'chash', 'least_conn', 'ewma']) assert.equal(balancerNote(type), null);
+    assert.equal(balancerNote('foo'), 'unknown balancer foo; using roundrobin');
   });
 });

@@ -30,6 +30,8 @@ function fakePlane(outcomes: Record<number, ConnectErrorKind | 'ok'>, onConnect?
     listen: () => Promise.reject(new Error('not in this fake')),
     pipe: () => {},
     destroy: () => {},
+    preread: () => {},
+    startTls: () => {},
     connect(host, port, timeoutMs, done) {
       attempts.push({ port, timeoutMs });
       onConnect?.();

@@ -1,0 +1,55 @@
+// Table tests for upstream `checks` (spec 3.4): ranges, types, active required, unknown keys.
+
+import { describe } from 'node:test';
+import { validateStreamRoute, validateUpstream } from '../../src/schema/index';
+import { field, runTable } from './schema.cases';
+
+const up = (checks: unknown) => ({ nodes: { '127.0.0.1:1995': 1 }, checks });
+const tcp = (active: Record<string, unknown>, passive?: Record<string, unknown>) =>
+  up(passive === undefined ? { active: { type: 'tcp', ...active } } : { active: { type: 'tcp', ...active }, passive });
+
+describe('checks: valid', () => {
+  runTable(validateUpstream, [
+    ['active only, empty', up({ active: {} }), null],
+    ['the APISIX stream example', tcp({ timeout: 1, healthy: { interval: 1, successes: 2 }, unhealthy: { interval: 1, tcp_failures: 2, timeouts: 3 } },
+      { type: 'tcp', healthy: { successes: 5 }, unhealthy: { tcp_failures: 2, timeouts: 7 } }), null],
+    ['fractional timeout, port, concurrency', tcp({ timeout: 0.5, port: 8080, concurrency: 3 }), null],
+    ['thresholds at 254', tcp({ healthy: { successes: 254 }, unhealthy: { tcp_failures: 254, timeouts: 254, http_failures: 254 } }), null],
+    ['passive thresholds may be 0', tcp({}, { healthy: { successes: 0 }, unhealthy: { tcp_failures: 0, timeouts: 0, http_failures: 0 } }), null],
+    ['HTTP probe fields', up({ active: { type: 'http', http_path: '/status', host: 'foo.com', https_verify_certificate: false, req_headers: ['A: b'],
+      healthy: { http_statuses: [200, 302] }, unhealthy: { http_statuses: [500], http_failures: 3 } } }), null],
+    ['unknown keys inside healthy/unhealthy are kept', tcp({ healthy: { foo: 1 } }), null],
+  ]);
+});
+
+describe('checks: invalid', () => {
+  runTable(validateUpstream, [
+    ['no active', up({ passive: {} }), field('checks', 'property "active" is required')],
+    ['unknown key beside active', up({ active: {}, extra: 1 }), field('checks', 'additional properties forbidden, found extra')],
+    ['active type udp', tcp({ type: 'udp' }), field('checks.active.type', 'matches none of the enum values')],
+    ['timeout string', tcp({ timeout: '1' }), field('checks.active.timeout', 'wrong type: expected number, got string')],
+    ['concurrency 0', tcp({ concurrency: 0 }), field('checks.active.concurrency', 'expected 0 to be at least 1')],
+    ['port 65536', tcp({ port: 65536 }), field('checks.active.port', 'expected 65536 to be at most 65535')],
+    ['healthy interval 0', tcp({ healthy: { interval: 0 } }), field('checks.active.healthy.interval', 'expected 0 to be at least 1')],
+    ['healthy interval fractional', tcp({ healthy: { interval: 0.5 } }), field('checks.active.healthy.interval', 'wrong type: expected integer, got number')],
+    ['active successes 0', tcp({ healthy: { successes: 0 } }), field('checks.active.healthy.successes', 'expected 0 to be at least 1')],
+    ['active tcp_failures 255', tcp({ unhealthy: { tcp_failures: 255 } }), field('checks.active.unhealthy.tcp_failures', 'expected 255 to be at most 254')],
+    ['active timeouts 0', tcp({ unhealthy: { timeouts: 0 } }), field('checks.active.unhealthy.timeouts', 'expected 0 to be at least 1')],
+    ['unhealthy interval string', tcp({ unhealthy: { interval: '1' } }), field('checks.active.unhealthy.interval', 'wrong type: expected integer, got string')],
+    ['passive tcp_failures -1', tcp({}, { unhealthy: { tcp_failures: -1 } }), field('checks.passive.unhealthy.tcp_failures', 'expected -1 to be at least 0')],
+    ['passive successes 300', tcp({}, { healthy: { successes: 300 } }), field('checks.passive.healthy.successes', 'expected 300 to be at most 254')],
+    ['passive type bad', tcp({}, { type: 'grpc' }), field('checks.passive.type', 'matches none of the enum values')],
+    ['http_statuses empty', tcp({ healthy: { http_statuses: [] } }), field('checks.active.healthy.http_statuses', 'expect array to have at least 1 items')],
+    ['http_statuses 199', tcp({ unhealthy: { http_statuses: [199] } }), field('checks.active.unhealthy.http_statuses[0]', 'expected 199 to be at least 200')],
+    ['http_statuses repeated', tcp({ healthy: { http_statuses: [200, 302, 200] } }),
+      field('checks.active.healthy.http_statuses', 'expected unique items but items 1 and 3 are equal')],
+    ['req_headers not strings', tcp({ req_headers: [1] }), field('checks.active.req_headers[0]', 'wrong type: expected string, got number')],
+  ]);
+});
+
+describe('checks in an inline upstream', () => {
+  runTable(validateStreamRoute, [
+    ['inline checks are checked with the upstream. prefix', { upstream: tcp({ unhealthy: { tcp_failures: 0 } }) },
+      field('upstream.checks.active.unhealthy.tcp_failures', 'expected 0 to be at least 1')],
+  ]);
+});
