@@ -59,6 +59,9 @@ export interface AccessRecord {
   upstream: string | null;
   bytes_from_client: number;
   bytes_to_client: number;
+  /** UDP sessions only: datagrams relayed each way. */
+  datagrams_from_client?: number;
+  datagrams_to_client?: number;
   duration_ms: number;
   /** Why it ended: closed, idle_timeout, no_route, connect_failed, client_error, ... */
   end: string;

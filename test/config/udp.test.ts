@@ -1,0 +1,42 @@
+// nginx_config.stream.udp_max_sessions and proxy_responses: defaults, values, precise errors.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseError, parseOk } from './helpers';
+
+const stream = (lines: string) => `nginx_config:\n  stream:\n${lines}\n`;
+
+describe('UDP session settings', () => {
+  it('default to 10000 sessions and no reply limit', () => {
+    assert.deepEqual(parseOk('').config.udp, { maxSessions: 10_000, responses: null });
+  });
+
+  it('read both keys without warnings', () => {
+    const { config, warnings } = parseOk(stream('    udp_max_sessions: 64\n    proxy_responses: 1'));
+    assert.deepEqual(config.udp, { maxSessions: 64, responses: 1 });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('accept proxy_responses 0 (no reply expected, as in nginx)', () => {
+    assert.equal(parseOk(stream('    proxy_responses: 0')).config.udp.responses, 0);
+  });
+
+  it('name the key and the value when it is not a valid count', () => {
+    assert.equal(
+      parseError(stream('    udp_max_sessions: 0')),
+      'nginx_config.stream.udp_max_sessions: expected an integer 1..1000000, got 0',
+    );
+    assert.equal(
+      parseError(stream('    udp_max_sessions: "many"')),
+      'nginx_config.stream.udp_max_sessions: expected an integer 1..1000000, got "many"',
+    );
+    assert.equal(
+      parseError(stream('    proxy_responses: 1.5')),
+      'nginx_config.stream.proxy_responses: expected an integer 0..2147483647, got 1.5',
+    );
+    assert.equal(
+      parseError(stream('    proxy_responses: -1')),
+      'nginx_config.stream.proxy_responses: expected an integer 0..2147483647, got -1',
+    );
+  });
+});
