@@ -2,6 +2,8 @@
 // Shared handler functions read per-socket state from a symbol slot: no closures per connection.
 
 import net from 'node:net';
+import tls from 'node:tls';
+import { acceptError, clientContextFor, peerChainDepth, serverFor, type TlsServerHooks } from './tls-node';
 import { unmapIpv4 } from '../lib/ip';
 import { logger } from '../log/logger';
 import type {
@@ -12,8 +14,14 @@ import type {
   PipeEndReason,
   PipeOptions,
   PipeResult,
+  PrereadCallback,
+  PrereadState,
   TcpDataPlane,
   TcpListener,
+  TlsAcceptError,
+  TlsAccepted,
+  TlsAcceptOptions,
+  TlsConnectOptions,
 } from './types';
 
 const kSide = Symbol('weir.side');
@@ -27,8 +35,16 @@ class Side {
   /** Outbound only: the connect() callback until it has been called; the connect timer. */
   dialDone: ((err: ConnectError | null, conn: OutboundConn | null) => void) | null = null;
   dialTimer: NodeJS.Timeout | null = null;
+  /** Outbound TLS: TCP is up, the handshake is running (its failures are kind 'tls'). */
+  tlsHandshaking = false;
+  /** Inbound: a running preread, or a running startTls. */
+  pre: Preread | null = null;
+  tlsDone: ((err: TlsAcceptError | null, info: TlsAccepted | null) => void) | null = null;
+  tlsTimer: NodeJS.Timeout | null = null;
+  tlsDepth = 0;
   constructor(
-    readonly socket: WeirSocket,
+    /** Replaced by the TLS socket once startTls() succeeds. */
+    public socket: WeirSocket,
     readonly isClient: boolean,
   ) {
     socket[kSide] = this;
@@ -145,6 +161,7 @@ function onDrain(this: WeirSocket): void {
 /** A FIN arrived: pass it on; the other direction keeps flowing (allowHalfOpen). */
 function onEnd(this: WeirSocket): void {
   const side = this[kSide];
+  if (side.pre !== null) return endPreread(side, 'eof');
   const pair = side.pair;
   if (pair === null) return;
   const peer = pair.peerOf(side);
@@ -154,6 +171,8 @@ function onEnd(this: WeirSocket): void {
 function onError(this: WeirSocket, err: Error): void {
   const side = this[kSide];
   side.error ??= err;
+  if (side.pre !== null) return endPreread(side, 'error');
+  if (side.dialDone !== null && side.tlsHandshaking) return failDial(side, 'tls', err);
   if (side.dialDone !== null) return failDial(side, errorKind((err as NodeJS.ErrnoException).code), err);
   if (side.pair !== null) side.pair.fail(side.isClient ? 'client_error' : 'upstream_error', err.message);
 }
@@ -161,6 +180,7 @@ function onError(this: WeirSocket, err: Error): void {
 function onClose(this: WeirSocket): void {
   const side = this[kSide];
   side.closed = true;
+  if (side.pre !== null) endPreread(side, 'eof');
   if (side.dialDone !== null) {
     failDial(side, 'other', side.error ?? new Error('socket closed before the connection was established'));
   }
@@ -268,7 +288,8 @@ export function createNodeTcpDataPlane(): TcpDataPlane {
       });
     },
 
-    connect(host, port, timeoutMs, done) {
+    connect(host, port, timeoutMs, done, tlsOpts) {
+      if (tlsOpts) return connectTls(host, port, timeoutMs, done, tlsOpts);
       const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true }) as WeirSocket;
       socket.pause(); // no reads until pipe(): bytes the upstream sends first wait in the kernel
       const side = new NodeOutbound(socket, host, port);
@@ -276,6 +297,22 @@ export function createNodeTcpDataPlane(): TcpDataPlane {
       side.dialTimer = setTimeout(onDialTimeout, timeoutMs, side, timeoutMs);
       socket.once('connect', onConnect);
       wire(socket);
+    },
+
+    preread(conn, maxBytes, timeoutMs, cb) {
+      const side = conn as NodeInbound;
+      if (side.closed || side.error !== null) {
+        queueMicrotask(() => cb(EMPTY, side.error !== null ? 'error' : 'eof'));
+        return;
+      }
+      side.pre = new Preread(maxBytes, cb);
+      side.pre.timer = setTimeout(onPrereadTimeout, timeoutMs, side);
+      side.socket.on('data', onPrereadData);
+      side.socket.resume();
+    },
+
+    startTls(conn, opts, done) {
+      startTls(conn as NodeInbound, opts, done);
     },
 
     pipe(client, upstream, opts: PipeOptions, done) {
@@ -308,4 +345,174 @@ export function createNodeTcpDataPlane(): TcpDataPlane {
       else side.socket.destroy();
     },
   };
+}
+
+// ------------------------------------------------------------------ preread (TLS listeners)
+
+const EMPTY = new Uint8Array(0);
+
+/** A running preread: bytes so far (also queued back on the socket before every callback). */
+class Preread {
+  buf: Buffer | null = null;
+  /** Parked bytes that come back as 'data' after a resume: skipped, they are in `buf` already. */
+  replay = 0;
+  timer: NodeJS.Timeout | null = null;
+  constructor(
+    readonly max: number,
+    readonly cb: PrereadCallback,
+  ) {}
+}
+
+/** Stop reading and put the bytes back, so whatever the callback starts (pipe, TLS) sees them first. */
+function park(side: Side, pre: Preread): void {
+  side.socket.off('data', onPrereadData);
+  side.socket.pause();
+  if (pre.buf !== null) side.socket.unshift(pre.buf);
+}
+
+function onPrereadData(this: WeirSocket, chunk: Buffer): void {
+  const side = this[kSide];
+  const pre = side.pre;
+  if (pre === null) return;
+  if (pre.replay > 0) {
+    if (chunk.length <= pre.replay) {
+      pre.replay -= chunk.length;
+      return;
+    }
+    chunk = chunk.subarray(pre.replay);
+    pre.replay = 0;
+  }
+  pre.buf = pre.buf === null ? chunk : Buffer.concat([pre.buf, chunk]);
+  if (pre.buf.length >= pre.max) return endPreread(side, 'full');
+  park(side, pre);
+  if (pre.cb(pre.buf, 'data')) {
+    if (side.pre === pre) side.pre = null;
+    if (pre.timer !== null) clearTimeout(pre.timer);
+    return;
+  }
+  if (side.pre !== pre || side.closed) return;
+  // Wait for more: the parked bytes come back first as 'data'; skip them.
+  pre.replay = pre.buf.length;
+  this.on('data', onPrereadData);
+  this.resume();
+}
+
+function endPreread(side: Side, state: PrereadState): void {
+  const pre = side.pre;
+  if (pre === null) return;
+  side.pre = null;
+  if (pre.timer !== null) clearTimeout(pre.timer);
+  if (!side.closed) park(side, pre);
+  pre.cb(pre.buf ?? EMPTY, state);
+}
+
+function onPrereadTimeout(side: Side): void {
+  endPreread(side, 'timeout');
+}
+
+// ------------------------------------------------------------------ TLS termination
+
+const serverHooks: TlsServerHooks = {
+  secure(socket) {
+    const side = sideOfTls(socket);
+    if (side === null || side.tlsDone === null) return void socket.destroy();
+    if (side.tlsDepth > 0 && peerChainDepth(socket) > side.tlsDepth) {
+      return finishTls(side, { kind: 'client_cert', message: `client certificate chain is deeper than client.depth ${side.tlsDepth}` }, socket);
+    }
+    const s = socket as unknown as WeirSocket;
+    side.socket = s;
+    s[kSide] = side;
+    s.setNoDelay(true);
+    wire(s);
+    const servername = typeof socket.servername === 'string' ? socket.servername : null;
+    finishTls(side, null, null, { servername, protocol: socket.getProtocol() ?? 'unknown' });
+  },
+  failed(err, socket) {
+    const side = sideOfTls(socket);
+    if (side !== null) finishTls(side, acceptError(err, socket), socket);
+    else socket.destroy();
+  },
+};
+
+/** The raw socket a TLS socket wraps carries the Side (node:tls keeps it as `_parent`). */
+function sideOfTls(socket: tls.TLSSocket): Side | null {
+  const raw = (socket as unknown as { _parent?: WeirSocket })._parent;
+  return raw?.[kSide] ?? null;
+}
+
+function finishTls(side: Side, err: TlsAcceptError | null, failed: tls.TLSSocket | null, info: TlsAccepted | null = null): void {
+  const done = side.tlsDone;
+  if (done === null) return;
+  side.tlsDone = null;
+  if (side.tlsTimer !== null) clearTimeout(side.tlsTimer);
+  if (err !== null) {
+    side.closed = true;
+    failed?.destroy();
+    side.socket.destroy();
+    return done(err, null);
+  }
+  done(null, info);
+}
+
+function onTlsTimeout(side: Side, ms: number): void {
+  finishTls(side, { kind: 'timeout', message: `TLS handshake not finished after ${ms} ms` }, null);
+}
+
+function startTls(side: NodeInbound, opts: TlsAcceptOptions, done: (err: TlsAcceptError | null, info: TlsAccepted | null) => void): void {
+  if (side.closed || side.error !== null) {
+    queueMicrotask(() => done({ kind: 'handshake', message: 'client closed before the handshake' }, null));
+    return;
+  }
+  let server: tls.Server;
+  try {
+    server = serverFor(opts.certificate, serverHooks);
+  } catch (err) {
+    side.socket.destroy();
+    queueMicrotask(() => done({ kind: 'handshake', message: `certificate unusable: ${(err as Error).message}` }, null));
+    return;
+  }
+  side.tlsDone = done;
+  side.tlsDepth = opts.certificate.clientCa !== null ? opts.certificate.clientDepth : 0;
+  side.tlsTimer = setTimeout(onTlsTimeout, opts.timeoutMs, side, opts.timeoutMs);
+  const raw = side.socket;
+  // From here the TLS socket reports errors and close; the raw one only needs a listener so an error cannot throw.
+  raw.off('error', onError);
+  raw.off('close', onClose);
+  raw.off('end', onEnd);
+  raw.off('drain', onDrain);
+  raw.on('error', ignoreError);
+  server.emit('connection', raw);
+}
+
+function ignoreError(): void {}
+
+// ------------------------------------------------------------------ upstream TLS
+
+function connectTls(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  done: (err: ConnectError | null, conn: OutboundConn | null) => void,
+  opts: TlsConnectOptions,
+): void {
+  const socket = tls.connect({
+    host,
+    port,
+    servername: opts.servername,
+    secureContext: clientContextFor(opts.config),
+    rejectUnauthorized: opts.config.verify,
+    // net.Socket option, honoured by tls.connect but missing from its option type
+    ...({ allowHalfOpen: true } as object),
+  }) as unknown as WeirSocket;
+  const side = new NodeOutbound(socket, host, port);
+  side.dialDone = done;
+  side.dialTimer = setTimeout(onDialTimeout, timeoutMs, side, timeoutMs);
+  socket.once('connect', onTcpUp);
+  socket.once('secureConnect', onConnect);
+  wire(socket);
+}
+
+function onTcpUp(this: WeirSocket): void {
+  this[kSide].tlsHandshaking = true;
+  this.setNoDelay(true);
 }

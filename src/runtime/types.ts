@@ -66,7 +66,8 @@ export interface OutboundConn {
   readonly remotePort: number;
 }
 
-export type ConnectErrorKind = 'refused' | 'timeout' | 'unreachable' | 'other';
+/** 'tls': TCP connected but the TLS handshake to the upstream failed (only when connect() got TLS options). */
+export type ConnectErrorKind = 'refused' | 'timeout' | 'unreachable' | 'tls' | 'other';
 
 export interface ConnectError {
   kind: ConnectErrorKind;
@@ -111,17 +112,184 @@ export interface TcpListener {
  * running, count bytes, enforce the idle timeout, and on an error on either side close both.
  */
 export interface TcpDataPlane {
-  /** Bind and accept. Rejects with an Error whose `code` is e.g. "EADDRINUSE". */
-  listen(addr: { host: string; port: number }, onConn: (conn: InboundConn) => void): Promise<TcpListener>;
-  /** Dial an upstream; calls back exactly once. */
+  /**
+   * Bind and accept. Rejects with an Error whose `code` is e.g. "EADDRINUSE".
+   * `tls: true` tells the plane that every connection of this listener will go through preread()
+   * and usually startTls(); a plane without its own TLS may hand such a listener to the node plane.
+   */
+  listen(addr: { host: string; port: number; tls?: boolean }, onConn: (conn: InboundConn) => void): Promise<TcpListener>;
+  /**
+   * Dial an upstream; calls back exactly once. With `tls`, the callback comes after the TLS handshake
+   * with the node (its time counts against timeoutMs; a failed handshake is kind 'tls').
+   */
   connect(
     host: string,
     port: number,
     timeoutMs: number,
     done: (err: ConnectError | null, conn: OutboundConn | null) => void,
+    tls?: TlsConnectOptions | null,
   ): void;
+  /**
+   * Look at the client's first bytes without consuming them; see PrereadCallback. Reading stops when
+   * the callback returns true or a final state is reported; the bytes stay queued on the connection:
+   * pipe() forwards them first, startTls() feeds them to the handshake. At most one preread per conn.
+   */
+  preread(conn: InboundConn, maxBytes: number, timeoutMs: number, cb: PrereadCallback): void;
+  /**
+   * Terminate TLS on an accepted connection (after preread, so the certificate is already chosen).
+   * Calls back exactly once; on success the same conn carries plaintext from then on (pipe() works on
+   * it), on failure the conn is already destroyed. The plane caches one secure context per
+   * TlsCertificate object (identity), never one per handshake.
+   */
+  startTls(conn: InboundConn, opts: TlsAcceptOptions, done: (err: TlsAcceptError | null, info: TlsAccepted | null) => void): void;
   /** Start pumping; `done` is called exactly once, after both sockets are closed. */
   pipe(client: InboundConn, upstream: OutboundConn, opts: PipeOptions, done: (r: PipeResult) => void): void;
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
   destroy(conn: InboundConn | OutboundConn): void;
+}
+
+// ---------------------------------------------------------------- TLS (issue 4)
+
+/**
+ * States reported to a preread callback, with every byte read so far (the view is valid only during
+ * the call). 'data': more bytes arrived; return true when enough was seen, false to wait for more.
+ * The others are final (the return value is ignored): 'full' maxBytes reached, 'eof' the client
+ * closed its side, 'timeout' nothing decisive arrived within timeoutMs, 'error' a socket error.
+ */
+export type PrereadState = 'data' | 'full' | 'eof' | 'timeout' | 'error';
+export type PrereadCallback = (bytes: Uint8Array, state: PrereadState) => boolean;
+
+/** One certificate/key pair in PEM. */
+export interface PemPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * A compiled server certificate set (one SSL object), immutable. Its identity is the plane's cache
+ * key for the secure context: the snapshot builds a new object only when the SSL row changes.
+ */
+export interface TlsCertificate {
+  /** First the SSL object's cert/key, then its certs/keys (e.g. RSA + ECDSA). */
+  readonly pairs: readonly PemPair[];
+  /** mTLS: PEM bundle a client certificate must chain to; null = no client certificate asked for. */
+  readonly clientCa: string | null;
+  /** mTLS: maximum client chain verification depth (APISIX client.depth, default 1). */
+  readonly clientDepth: number;
+  /** Allowed versions, e.g. ["TLSv1.2","TLSv1.3"]; empty = the runtime's defaults. */
+  readonly protocols: readonly string[];
+}
+
+export interface TlsAcceptOptions {
+  certificate: TlsCertificate;
+  /** The whole handshake must finish within this. */
+  timeoutMs: number;
+}
+
+export interface TlsAccepted {
+  /** The negotiated SNI as the client sent it, or null. */
+  servername: string | null;
+  /** e.g. "TLSv1.3" */
+  protocol: string;
+}
+
+export interface TlsAcceptError {
+  /** 'timeout' | 'client_cert' (missing or unverified, mTLS) | 'handshake' (anything else) */
+  kind: 'timeout' | 'client_cert' | 'handshake';
+  message: string;
+}
+
+/**
+ * Upstream TLS settings, compiled once per upstream version; the plane caches one client secure
+ * context per object (identity).
+ */
+export interface TlsClientConfig {
+  /** Verify the node's certificate (against `ca`, else the runtime's default roots). Off by default, as in APISIX. */
+  readonly verify: boolean;
+  readonly ca: string | null;
+  /** Upstream mTLS: both set or both null. */
+  readonly cert: string | null;
+  readonly key: string | null;
+}
+
+export interface TlsConnectOptions {
+  config: TlsClientConfig;
+  /** SNI to send: the client's SNI when it came over TLS, else "apisix_backend". */
+  servername: string;
+}
+
+// ---------------------------------------------------------------- UDP data plane (issue 3)
+
+/**
+ * Called for every datagram a listener receives, with the client's address (IPv4-mapped IPv6 reported
+ * as plain IPv4) and port. `data` is valid only during the call: an implementation may reuse its
+ * memory afterwards, so keep a copy of anything needed later. The handler is shared by all datagrams
+ * of a listener; it must not throw.
+ */
+export type UdpListenerHandler = (listener: UdpListener, data: Uint8Array, address: string, port: number) => void;
+
+/** A bound listener socket. Replies to clients leave from it, so clients see the address they sent to. */
+export interface UdpListener {
+  /** The bound address ("0.0.0.0" / "::" for wildcard binds; see README: no per-datagram local address). */
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Send one datagram to a client. Fire and forget (UDP): a full send buffer or a closed socket drops it.
+   * The bytes may be the `data` of the current callback; the implementation is done with them when
+   * send() returns or keeps them valid itself until they are sent.
+   */
+  send(data: Uint8Array, address: string, port: number): void;
+  /** Stop receiving and release the port. */
+  close(): Promise<void>;
+}
+
+/** What went wrong on an upstream socket. 'refused' = ICMP port unreachable (nothing listens there). */
+export interface UdpSocketError {
+  kind: 'refused' | 'unreachable' | 'other';
+  /** e.g. "ECONNREFUSED" */
+  code: string;
+  message: string;
+}
+
+/**
+ * Callbacks shared by every upstream socket of one owner: the socket is passed in, and its `context`
+ * leads back to the owner's state, so no closure is made per session or per datagram.
+ */
+export interface UdpUpstreamHandlers<C> {
+  /** A datagram from the connected node. `data` is valid only during the call. */
+  onDatagram(sock: UdpUpstream<C>, data: Uint8Array): void;
+  /** A socket error (e.g. ICMP refused). The socket stays open; the owner decides to close it. */
+  onError(sock: UdpUpstream<C>, err: UdpSocketError): void;
+}
+
+/** One connected upstream socket (one per session): it only receives datagrams from its node. */
+export interface UdpUpstream<C> {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The owner's state for this socket (the session); never read by the plane. */
+  readonly context: C;
+  /**
+   * Send one datagram to the node. May be called at once after open(): the plane queues a few
+   * datagrams (bounded; more are dropped) until the socket is connected. Same byte rules as UdpListener.send.
+   */
+  send(data: Uint8Array): void;
+  /**
+   * Close the socket; no callback fires afterwards. Datagrams already accepted by send() still go out
+   * (a socket that is still connecting flushes its queue, then closes). Idempotent.
+   */
+  close(): void;
+}
+
+/**
+ * The datagram path of one runtime. Implementations: node:dgram (src/runtime/udp-node.ts); Bun's
+ * Bun.udpSocket may batch sends within one event-loop turn, which the interface allows.
+ */
+export interface UdpDataPlane {
+  /** Bind a listener. Rejects with an Error whose `code` is e.g. "EADDRINUSE". */
+  bind(addr: { host: string; port: number }, onDatagram: UdpListenerHandler): Promise<UdpListener>;
+  /**
+   * Open a UDP socket connected to host:port (host is an IP literal or a name resolved once here).
+   * Never throws for network reasons: failures arrive through handlers.onError.
+   */
+  open<C>(host: string, port: number, handlers: UdpUpstreamHandlers<C>, context: C): UdpUpstream<C>;
 }

@@ -1,4 +1,4 @@
-// SSL object schema (spec 3.3): shape and lengths only. PEM parsing and cert/key checks come with TLS termination.
+// SSL object schema (spec 3.3): shape and lengths, then PEM checks (each pair parses and matches, the CA parses).
 // A cert or key is PEM text (length-limited) or a `$secret://` / `$env://` reference resolved at load time.
 
 import * as v from 'valibot';
@@ -6,6 +6,7 @@ import {
   type AnySchema, arrayOf, charLength, commonEntries, hostSchema, intRange, looseObj, oneOf, opt, runSchema, str,
   strictObj,
 } from './common';
+import { checkCaBundle, checkPemPair } from '../tls/pem';
 
 const SECRET_REF = /^\$(secret|env):\/\//;
 
@@ -85,5 +86,20 @@ export function checkSsl(body: unknown): string | null {
   const certs = Array.isArray(ssl.certs) ? ssl.certs.length : 0;
   const keys = Array.isArray(ssl.keys) ? ssl.keys.length : 0;
   if (certs !== keys) return 'mismatched number of certs and keys';
+  return checkPem(ssl);
+}
+
+/** Every pair parses and matches; client.ca parses. Runs after the shape check, so the fields are strings. */
+function checkPem(ssl: Record<string, unknown>): string | null {
+  const pairError = checkPemPair(ssl.cert as string, ssl.key as string, 'cert', 'key');
+  if (pairError) return pairError;
+  const certs = (ssl.certs ?? []) as string[];
+  const keys = (ssl.keys ?? []) as string[];
+  for (let i = 0; i < certs.length; i++) {
+    const e = checkPemPair(certs[i]!, keys[i]!, `certs[${i}]`, `keys[${i}]`);
+    if (e) return e;
+  }
+  const client = ssl.client as Record<string, unknown> | undefined;
+  if (client !== undefined) return checkCaBundle(client.ca as string, 'client.ca');
   return null;
 }

@@ -4,7 +4,7 @@
 import { parseCidr } from '../lib/ip';
 import {
   type AnySchema, anyObject, arrayOf, clip, commonEntries, hostSchema, idSchema, intRange, looseObj, nameSchema,
-  opt, runSchema, str, strictObj, strLen,
+  opt, runSchema, str, strictObj, strLen, bool,
 } from './common';
 import { checkPlugins } from './plugins';
 import { checkUpstreamRules, inlineUpstreamSchema } from './upstream';
@@ -24,6 +24,9 @@ export const streamRouteSchema: AnySchema = strictObj({
   server_addr: opt(str()),
   server_port: opt(intRange(1, 65535)),
   sni: opt(hostSchema()),
+  // apache/apisix#13911 and #13912: a list of SNIs, and routing by SNI without terminating TLS
+  snis: opt(arrayOf(hostSchema(), 1)),
+  tls_passthrough: opt(bool()),
   upstream: opt(inlineUpstreamSchema),
   upstream_id: opt(idSchema()),
   service_id: opt(idSchema()),
@@ -36,6 +39,7 @@ export function checkStreamRoute(body: unknown): string | null {
   const shapeError = runSchema(streamRouteSchema, body);
   if (shapeError) return shapeError;
   const route = body as Record<string, unknown>;
+  if (route.sni !== undefined && route.snis !== undefined) return 'invalid configuration: sni and snis cannot be used together';
   if (route.plugins !== undefined) {
     const pluginError = checkPlugins(route.plugins as Record<string, unknown>);
     if (pluginError) return pluginError;

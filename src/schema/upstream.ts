@@ -3,10 +3,12 @@
 
 import * as v from 'valibot';
 import {
-  type AnySchema, anyObject, bool, clip, commonEntries, fieldError, hostSchema, idSchema, intRange, looseObj,
+  type AnySchema, bool, clip, commonEntries, fieldError, hostSchema, idSchema, intRange, looseObj,
   nameSchema, numAbove, numMin, oneOf, opt, runSchema, str, strictObj, strLen,
 } from './common';
 import { checkNodes, nodesSchema } from './nodes';
+import { checksSchema } from './checks';
+import { checkPemPair } from '../tls/pem';
 
 /** Balancers weir implements. APISIX accepts any string and fails at runtime; weir rejects at write time. */
 export const BALANCERS: readonly string[] = ['roundrobin', 'chash', 'least_conn', 'ewma'];
@@ -39,23 +41,6 @@ function pairedCert(t: Record<string, unknown>): string | null {
   return null;
 }
 
-// Health checks get their full schema with the health-check issue; for now: active is required,
-// the probe type is known, and the sub-objects are objects.
-const activeSchema = looseObj({
-  type: opt(oneOf(['http', 'https', 'tcp'])),
-  timeout: opt(numMin(0)),
-  concurrency: opt(intRange(1)),
-  host: opt(hostSchema()),
-  port: opt(intRange(1, 65535)),
-  healthy: opt(anyObject()),
-  unhealthy: opt(anyObject()),
-});
-const passiveSchema = looseObj({
-  type: opt(oneOf(['http', 'https', 'tcp'])),
-  healthy: opt(anyObject()),
-  unhealthy: opt(anyObject()),
-});
-const checksSchema = looseObj({ active: activeSchema, passive: opt(passiveSchema) });
 
 const keepaliveSchema = looseObj({ size: opt(intRange(1)), idle_timeout: opt(numMin(0)), requests: opt(intRange(1)) });
 
@@ -100,6 +85,11 @@ const NAME_KEY_SRC = '^[a-zA-Z0-9-_]+$';
 export function checkUpstreamRules(up: Record<string, unknown>, prefix: string): string | null {
   const nodesError = checkNodes(up.nodes, `${prefix}nodes`);
   if (nodesError) return nodesError;
+  const tls = up.tls as Record<string, unknown> | undefined;
+  if (tls !== undefined && typeof tls.client_cert === 'string' && typeof tls.client_key === 'string') {
+    const pemError = checkPemPair(tls.client_cert, tls.client_key, `${prefix}tls.client_cert`, `${prefix}tls.client_key`);
+    if (pemError) return pemError;
+  }
   if (up.type !== 'chash') return null;
   const hashOn = (up.hash_on as string | undefined) ?? 'vars';
   const key = up.key as string | undefined;

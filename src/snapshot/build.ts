@@ -3,10 +3,13 @@
 
 import { formatHostPort } from '../lib/ip';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
+import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject, StoreContents, StoredObject } from '../store/types';
 import type { CachedRule, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
+import type { CachedSsl, CompiledSsl } from './types';
+import { attachUpstreamTls, buildCertificateTable, cachedSsl, upstreamSource } from '../tls/ssl-compile';
 
 /** The schema functions the build relies on; injectable so tests can pin them. */
 export interface BuildDeps {
@@ -44,6 +47,8 @@ export function compileUpstream(
   key: string,
   value: JsonObject,
   deps: BuildDeps = schemaDeps,
+  /** The same key's previous compiled upstream: its balancer hands over per-node state (issue 5). */
+  prevUpstream: CompiledUpstream | null = null,
 ): Omit<CachedUpstream, 'source'> {
   const result = (upstream: CompiledUpstream | null, problems: string[]) => ({ upstream, problems });
   let nodes: UpstreamNode[];
@@ -58,6 +63,9 @@ export function compileUpstream(
   const notes: string[] = [];
   const note = balancerNote(type);
   if (note !== null) notes.push(note);
+  const checks = compileHealthChecks(value.checks);
+  const checksNote = checks === null ? null : healthCheckNote(checks);
+  if (checksNote !== null) notes.push(checksNote);
   const t = (value.timeout ?? {}) as JsonObject;
   const send = seconds(t.send);
   const read = seconds(t.read);
@@ -66,7 +74,13 @@ export function compileUpstream(
   const upstream: CompiledUpstream = {
     key,
     nodes: nodes.map((n) => (n.address ? n : { ...n, address: formatHostPort(n.host, n.port) })),
-    balancer: createBalancer(type, nodes),
+    balancer: createBalancer(type, nodes, {
+      prev: prevUpstream?.balancer ?? null,
+      hashOn: typeof value.hash_on === 'string' ? value.hash_on : undefined,
+      key: typeof value.key === 'string' ? value.key : undefined,
+    }),
+    checks,
+    health: { checker: null }, // src/health/registry.ts fills it after the build
     retries: typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? retries : nodes.length - 1,
     retryTimeoutMs: seconds(value.retry_timeout) ?? 0,
     connectTimeoutMs: seconds(t.connect) ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -79,14 +93,29 @@ export function compileUpstream(
 /** Reuse the previous build's compiled upstream (and its balancer state) when its source row is unchanged. */
 function cachedOrCompile(
   key: string,
-  source: string,
+  rowText: string,
   value: JsonObject,
   prev: Snapshot | null,
   deps: BuildDeps,
+  ssls: ReadonlyMap<string, CachedSsl>,
 ): CachedUpstream {
+  const source = upstreamSource(rowText, value, ssls);
   const old = prev?.upstreams.get(key);
   if (old !== undefined && old.source === source) return old;
-  return { ...compileUpstream(key, value, deps), source };
+  return attachUpstreamTls({ ...compileUpstream(key, value, deps, old?.upstream ?? null), source }, value, ssls);
+}
+
+/** Compile SSL rows (reusing unchanged ones) and index the enabled server certificates by SNI. */
+function buildSsls(contents: StoreContents, prev: Snapshot | null, problems: string[]) {
+  const ssls = new Map<string, CachedSsl>();
+  const usable: Array<[CompiledSsl, JsonObject]> = [];
+  for (const row of contents.ssls) {
+    const entry = cachedSsl(row.id, row.raw, row.value, prev?.ssls ?? null);
+    ssls.set(row.id, entry);
+    if (entry.ssl === null) problems.push(`ssls/${row.id}: skipped: ${entry.problem}`);
+    else usable.push([entry.ssl, row.value]);
+  }
+  return { ssls, certificates: buildCertificateTable(usable) };
 }
 
 /** Validate and compile a route row's match rule, or reuse the previous build's outcome for the same text. */
@@ -113,6 +142,7 @@ export function buildSnapshot(
   const problems: string[] = contents.unreadable.map((why) => `skipped: ${why}`);
   const upstreams = new Map<string, CachedUpstream>();
   const invalidUpstreams = new Set<string>();
+  const { ssls, certificates } = buildSsls(contents, prev, problems);
 
   for (const row of contents.upstreams) {
     const key = `/apisix/upstreams/${row.id}`;
@@ -123,7 +153,7 @@ export function buildSnapshot(
       invalidUpstreams.add(row.id);
       continue;
     }
-    const entry = cachedOrCompile(key, row.raw, row.value, prev, deps);
+    const entry = cachedOrCompile(key, row.raw, row.value, prev, deps, ssls);
     upstreams.set(key, entry);
     for (const p of entry.problems) problems.push(`upstreams/${row.id}: ${p}`);
   }
@@ -138,8 +168,8 @@ export function buildSnapshot(
       problems.push(`stream_routes/${row.id}: skipped: ${cached.rule}`);
       continue;
     }
-    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null };
     const v = row.value;
+    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true };
     if (v.upstream_id !== undefined && v.upstream_id !== null) {
       const upId = String(v.upstream_id);
       const entry = upstreams.get(`/apisix/upstreams/${upId}`);
@@ -150,7 +180,7 @@ export function buildSnapshot(
         if (entry.upstream === null) route.problem = entry.problems[0] ?? `upstream ${upId} cannot be used`;
       }
     } else if (v.upstream !== undefined && v.upstream !== null && typeof v.upstream === 'object') {
-      const entry = cachedOrCompile(key, row.raw, v.upstream as JsonObject, prev, deps);
+      const entry = cachedOrCompile(key, row.raw, v.upstream as JsonObject, prev, deps, ssls);
       upstreams.set(key, entry);
       route.upstream = entry.upstream;
       if (entry.upstream === null) route.problem = entry.problems[0] ?? 'upstream cannot be used';
@@ -168,6 +198,8 @@ export function buildSnapshot(
     routeIndex: compileRouteIndex(rules),
     upstreams,
     rules: ruleCache,
+    ssls,
+    certificates,
   };
   return { snapshot, problems };
 }

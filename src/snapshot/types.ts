@@ -2,6 +2,9 @@
 
 import type { Balancer } from '../proxy/balance/types';
 import type { RouteIndex, RouteRule } from '../proxy/match/route';
+import type { SniTable } from '../proxy/match/sni';
+import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
+import type { HealthCheckConfig, UpstreamHealth } from '../health/types';
 
 /** What is known about a connection when a route is chosen (after any TLS handshake). */
 export interface ConnInfo {
@@ -14,6 +17,8 @@ export interface ConnInfo {
   serverPort: number;
   /** Lowercased SNI without trailing dot, or null (plain TCP, UDP, TLS without SNI). */
   sni: string | null;
+  /** Set on TLS listeners once decided: terminated by weir, or passed through untouched. */
+  tls?: 'terminated' | 'passthrough';
 }
 
 export interface UpstreamNode {
@@ -38,6 +43,17 @@ export interface CompiledUpstream {
   /** max(send, read): idle timeout in both directions. */
   idleTimeoutMs: number;
   scheme: string;
+  /** scheme "tls": the client-side TLS settings (identity = the plane's context cache key); else null. */
+  tls?: TlsClientConfig | null;
+  /** `checks` compiled (src/health/config.ts), or null/absent when the upstream has none. */
+  checks?: HealthCheckConfig | null;
+  /** Filled by the health registry right after the build; the dial path reads it per connection. */
+  health?: HealthSlot;
+}
+
+/** A compiled upstream's link to its running checker (null: no checks, or not synced yet). */
+export interface HealthSlot {
+  checker: UpstreamHealth | null;
 }
 
 export interface CompiledRoute {
@@ -46,6 +62,24 @@ export interface CompiledRoute {
   key: string;
   /** null when the route cannot forward; `problem` says why (logged per refused connection). */
   upstream: CompiledUpstream | null;
+  problem: string | null;
+  /** On a listener with both tls and tls_passthrough: forward the raw TLS bytes instead of terminating. */
+  tlsPassthrough?: boolean;
+}
+
+/** A compiled SSL object (spec 3.3). Server objects serve SNIs; client objects give upstream mTLS. */
+export interface CompiledSsl {
+  id: string;
+  type: 'server' | 'client';
+  /** Normalised patterns: "a.test.com", "*.test.com", "*". */
+  snis: readonly string[];
+  certificate: TlsCertificate;
+}
+
+/** An SSL row's compile outcome, reused by the next build while the row text is unchanged. */
+export interface CachedSsl {
+  source: string;
+  ssl: CompiledSsl | null;
   problem: string | null;
 }
 
@@ -73,6 +107,10 @@ export interface Snapshot {
   upstreams: ReadonlyMap<string, CachedUpstream>;
   /** Validated and compiled match rules by route key, reused by the next build while the row text holds. */
   rules: ReadonlyMap<string, CachedRule>;
+  /** Compiled SSL objects by id (status 0 and broken ones included, ssl null for the broken). */
+  ssls: ReadonlyMap<string, CachedSsl>;
+  /** Server certificates by SNI (exact, then one-label wildcard, then "*"), enabled objects only. */
+  certificates: SniTable<CompiledSsl>;
 }
 
 /** A route row's validation outcome: its compiled rule (without the per-build route object) or why it was skipped. */

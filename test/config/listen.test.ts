@@ -121,7 +121,6 @@ describe('tcp item flags for later issues', () => {
     assert.deepEqual(parseOk(streamYaml([item, '{addr: 9101, tls_passthrough: false}'])).warnings, [
       `${T0}.proxy_protocol: not supported yet (ignored)`,
       `${T0}.proxy_protocol_to_upstream: not supported yet (ignored)`,
-      `${T0}.tls_passthrough: not supported yet (ignored)`,
     ]);
   });
 

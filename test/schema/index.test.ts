@@ -7,6 +7,7 @@ import { normalizeId, normalizeNodes, validateSsl, validateStreamRoute, validate
 import { checkStreamRoute } from '../../src/schema/stream-route';
 import { checkUpstream } from '../../src/schema/upstream';
 import { checkSsl } from '../../src/schema/ssl';
+import { pem as tlsPem } from '../tls/fixtures';
 
 describe('normalizeId', () => {
   const rows: [unknown, string | null][] = [
@@ -35,7 +36,7 @@ describe('valid bodies come back exactly as sent', () => {
   it('no defaults are filled in (type, scheme, priority, status stay absent)', () => {
     const route = { upstream: { nodes: [{ host: '127.0.0.1', port: 1, weight: 1 }] } };
     const upstream = { nodes: { '127.0.0.1:1': 1 } };
-    const ssl = { cert: 'C'.repeat(128), key: 'K'.repeat(64), sni: 'a.com' };
+    const ssl = { cert: tlsPem.a.cert, key: tlsPem.a.key, sni: 'a.com' };
     for (const [validate, body] of [[validateStreamRoute, route], [validateUpstream, upstream], [validateSsl, ssl]] as const) {
       const copy = structuredClone(body);
       const result = validate(body);
@@ -133,7 +134,7 @@ describe('fuzz: ~1000 random JSON values per validator never throw', () => {
   const templates: Record<string, Record<string, unknown>> = {
     route: { remote_addr: '127.0.0.1', server_port: 9100, upstream: { nodes: { '127.0.0.1:1995': 1 }, type: 'chash', key: 'remote_addr' } },
     upstream: { nodes: [{ host: '::1', port: 1, weight: 1 }], timeout: { connect: 1, send: 1, read: 1 } },
-    ssl: { cert: 'C'.repeat(128), key: 'K'.repeat(64), snis: ['a.com'] },
+    ssl: { cert: tlsPem.a.cert, key: tlsPem.a.key, snis: ['a.com'] },
   };
   const checkers: [string, (body: unknown) => string | null, Record<string, unknown>][] = [
     ['stream route', checkStreamRoute, templates.route],

@@ -3,9 +3,11 @@
 import { describe } from 'node:test';
 import { validateSsl } from '../../src/schema/index';
 import { field, pem, runTable } from './schema.cases';
+import { pem as tlsPem } from '../tls/fixtures';
 
-const CERT = pem(128);
-const KEY = pem(64);
+// Real PEM: the schema parses it and checks that key and certificate belong together.
+const CERT = tlsPem.a.cert;
+const KEY = tlsPem.a.key;
 const THEN = 'invalid configuration: then clause did not match';
 const ELSE = 'invalid configuration: else clause did not match';
 const HOST_PAT = String.raw`^\*$|^\*?[0-9a-zA-Z-._\[\]:]+$`;
@@ -20,7 +22,11 @@ describe('ssl: valid bodies', () => {
     ['client type needs no sni', { type: 'client', cert: CERT, key: KEY }, null],
     ['client type may carry sni', { type: 'client', cert: CERT, key: KEY, sni: 'x.com' }, null],
     ['secret references', { cert: '$env://CERT', key: '$secret://vault/1/key', sni: 'a.com' }, null],
-    ['max length cert', server({ cert: pem(65536) }), null],
+    ['max length cert: length passes, then the PEM is parsed', server({ cert: pem(65536) }), 'invalid cert: no PEM certificate found'],
+    ['ECDSA extra pair', server({ certs: [tlsPem.wildEc.cert], keys: [tlsPem.wildEc.key] }), null],
+    ['key of another certificate', server({ key: tlsPem.a2.key }), 'key does not match cert'],
+    ['extra pair mismatched', server({ certs: [tlsPem.wildEc.cert], keys: [tlsPem.wild.key] }), 'keys[0] does not match certs[0]'],
+    ['client.ca is not a certificate', server({ client: { ca: pem(200) } }), 'invalid client.ca: no PEM certificate found'],
     ['extra pairs', server({ certs: [CERT, '$env://C2'], keys: [KEY, KEY] }), null],
     ['mTLS client', server({ client: { ca: CERT, depth: 2, skip_mtls_uri_regex: ['^/x'] } }), null],
     ['status 0 and protocols', server({ status: 0, ssl_protocols: ['TLSv1.2', 'TLSv1.3'] }), null],

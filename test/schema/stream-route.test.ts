@@ -59,7 +59,10 @@ describe('stream_route: whole-body and unknown fields', () => {
     ['string body', 'x', 'invalid configuration: wrong type: expected object, got string'],
     ['number body', 5, 'invalid configuration: wrong type: expected object, got number'],
     ['unknown field', { foo: 1 }, 'invalid configuration: additional properties forbidden, found foo'],
-    ['snis is not a stream_route field', { snis: ['a.com'] }, 'invalid configuration: additional properties forbidden, found snis'],
+    ['snis (apache/apisix#13911)', { snis: ['a.com', '*.b.com'] }, null],
+    ['tls_passthrough (apache/apisix#13912)', { sni: 'a.com', tls_passthrough: true }, null],
+    ['sni and snis together', { sni: 'a.com', snis: ['b.com'] }, 'invalid configuration: sni and snis cannot be used together'],
+    ['tls_passthrough must be a boolean', { tls_passthrough: 'yes' }, 'invalid configuration: property "tls_passthrough" validation failed: wrong type: expected boolean, got string'],
     ['unknown field beats bad plugin', { foo: 1, plugins: { nope: {} } }, 'invalid configuration: additional properties forbidden, found foo'],
   ]);
 });

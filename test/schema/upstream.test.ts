@@ -3,6 +3,7 @@
 import { describe } from 'node:test';
 import { validateUpstream } from '../../src/schema/index';
 import { field, pem, runTable } from './schema.cases';
+import { pem as tlsPem } from '../tls/fixtures';
 
 const IPV6 = "invalid configuration: IPv6 address must be enclosed with '[' and ']'";
 const VARS_PAT = String.raw`^((uri|server_name|server_addr|request_uri|remote_port|remote_addr|query_string|host|hostname|mqtt_client_id)|arg_[0-9a-zA-z_-]+)$`;
@@ -36,7 +37,9 @@ describe('upstream: valid bodies', () => {
     ['timeout fractional', with_({ timeout: { connect: 0.5, send: 1, read: 3 } }), null],
     ['scheme tls', with_({ scheme: 'tls' }), null],
     ['scheme udp', with_({ scheme: 'udp' }), null],
-    ['tls cert pair', with_({ tls: { client_cert: pem(128), client_key: pem(64) } }), null],
+    ['tls cert pair', with_({ tls: { client_cert: tlsPem.client.cert, client_key: tlsPem.client.key } }), null],
+    ['tls cert pair that does not match', with_({ tls: { client_cert: tlsPem.client.cert, client_key: tlsPem.a.key } }), 'tls.client_key does not match tls.client_cert'],
+    ['tls cert that is not PEM', with_({ tls: { client_cert: pem(128), client_key: pem(64) } }), 'invalid tls.client_cert: no PEM certificate found'],
     ['tls cert id + verify', with_({ tls: { client_cert_id: '1', verify: true } }), null],
     ['checks tcp', with_({ checks: { active: { type: 'tcp', healthy: { interval: 1 } }, passive: { type: 'tcp', unhealthy: { tcp_failures: 1 } } } }), null],
     ['HTTP-only fields accepted', with_({ keepalive_pool: { size: 320, idle_timeout: 60, requests: 1000 }, pass_host: 'rewrite', upstream_host: 'example.com' }), null],

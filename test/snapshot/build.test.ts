@@ -102,17 +102,16 @@ describe('buildSnapshot', () => {
     assert.deepEqual(r.problems, ['upstreams/9: skipped: validation failed: boom']);
   });
 
-  it('notes balancer types served by roundrobin once per build, per upstream', () => {
+  it('compiles every balancer type without notes, one compiled upstream per object (issue 5)', () => {
     const { snapshot, problems } = buildSnapshot(
       contents([row('1', { upstream_id: '7' }), row('2', { upstream_id: '7' }), row('3', { upstream: { nodes, type: 'least_conn' } })], [
         row('7', { nodes, type: 'chash', key: 'remote_addr' }),
       ]),
       null,
     );
-    assert.deepEqual(problems, [
-      'upstreams/7: balancer chash is not implemented yet; using roundrobin',
-      'stream_routes/3: balancer least_conn is not implemented yet; using roundrobin',
-    ]);
+    assert.deepEqual(problems, []);
+    assert.equal(snapshot.routes[0]!.upstream!.balancer.constructor.name, 'ChashBalancer');
+    assert.equal(snapshot.routes[2]!.upstream!.balancer.constructor.name, 'LeastConnBalancer');
     assert.equal(snapshot.routes[0]!.upstream, snapshot.routes[1]!.upstream, 'one compiled upstream per object');
     assert.equal(snapshot.routes[0]!.problem, null);
   });

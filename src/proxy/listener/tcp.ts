@@ -7,8 +7,9 @@ import { listenError } from '../../lib/listen-error';
 import { type AccessLog, isLogged, logger } from '../../log/logger';
 import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { CompiledRoute, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
-import { type DialFailure, type DialSuccess, dialUpstream } from '../connect/dial';
+import { type DialFailure, type DialSuccess, dialUpstream, releaseNode } from '../connect/dial';
 import { selectRoute } from '../match/route';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowOptions, type TlsMode, acceptTls, tlsModeOf } from './tls';
 
 export interface TcpProxyOptions {
   plane: TcpDataPlane;
@@ -16,6 +17,8 @@ export interface TcpProxyOptions {
   /** The snapshot new connections use; read once per accepted connection. */
   snapshot: () => Snapshot;
   accessLog: AccessLog;
+  /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
+  tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
 }
 
 export interface BoundTcpListener {
@@ -58,11 +61,34 @@ class TcpProxyImpl implements TcpProxy {
   /** Resolved when `active` becomes empty (shutdown waits on it). */
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly opts: TcpProxyOptions) {}
+  constructor(private readonly opts: TcpProxyOptions) {
+    this.tlsFlow = {
+      plane: opts.plane,
+      snapshot: opts.snapshot,
+      fallbackSni: opts.tls?.fallbackSni ?? null,
+      prereadTimeoutMs: opts.tls?.prereadTimeoutMs ?? DEFAULT_PREREAD_TIMEOUT_MS,
+      handshakeTimeoutMs: opts.tls?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      proceed: (client, info, startedAt) => this.routeConn(client, info, startedAt),
+      reject: (client, info, startedAt, end, error) => {
+        this.opts.plane.destroy(client);
+        this.record(info, null, null, startedAt, 0, 0, end, error);
+      },
+    };
+  }
+
+  private readonly tlsFlow: TlsFlowOptions;
 
   readonly onConn = (client: InboundConn): void => {
-    const startedAt = Date.now();
-    const info: ConnInfo = {
+    this.routeConn(client, this.connInfo(client), Date.now());
+  };
+
+  /** A connection on a TLS listener: ClientHello first (src/proxy/listener/tls.ts), then routeConn. */
+  onTlsConn(client: InboundConn, mode: TlsMode): void {
+    acceptTls(this.tlsFlow, mode, client, this.connInfo(client), Date.now());
+  }
+
+  private connInfo(client: InboundConn): ConnInfo {
+    return {
       protocol: 'tcp',
       remoteAddr: client.remoteAddress,
       remotePort: client.remotePort,
@@ -70,6 +96,10 @@ class TcpProxyImpl implements TcpProxy {
       serverPort: client.localPort,
       sni: null,
     };
+  }
+
+  /** Select the route (after any TLS handshake), then dial and pipe. */
+  private routeConn(client: InboundConn, info: ConnInfo, startedAt: number): void {
     const route = selectRoute(this.opts.snapshot(), info);
     if (route === undefined) {
       this.opts.plane.destroy(client);
@@ -90,12 +120,15 @@ class TcpProxyImpl implements TcpProxy {
     const pc = new ProxyConn(client, info, route, startedAt);
     this.active.add(pc);
     dialUpstream(this.opts.plane, upstream, info, (err, ok) => this.onDialed(pc, err, ok));
-  };
+  }
 
   private onDialed(pc: ProxyConn, err: DialFailure | null, ok: DialSuccess | null): void {
     const { plane } = this.opts;
     if (pc.aborted) {
-      if (ok !== null) plane.destroy(ok.conn);
+      if (ok !== null) {
+        plane.destroy(ok.conn);
+        releaseNode(pc.route.upstream!, ok.node);
+      }
       return;
     }
     if (ok === null) {
@@ -109,6 +142,7 @@ class TcpProxyImpl implements TcpProxy {
   }
 
   private onPiped(pc: ProxyConn, r: PipeResult): void {
+    releaseNode(pc.route.upstream!, pc.node!); // least_conn/ewma stop counting this session
     this.finish(pc);
     this.record(pc.info, pc.route, pc.node, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   }
@@ -191,14 +225,12 @@ class TcpProxyImpl implements TcpProxy {
 export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
   const proxy = new TcpProxyImpl(opts);
   for (const spec of opts.listeners) {
-    if (spec.tls) {
-      // TODO(TLS issue): terminate TLS here; binding it as plain TCP would silently drop the encryption.
-      logger.warn('TLS listeners are not served yet; listener skipped', { origin: spec.origin, port: spec.port });
-      continue;
-    }
+    const mode = tlsModeOf(spec);
     let handle: TcpListener;
     try {
-      handle = await opts.plane.listen({ host: spec.host, port: spec.port }, proxy.onConn);
+      handle = mode === null
+        ? await opts.plane.listen({ host: spec.host, port: spec.port }, proxy.onConn)
+        : await opts.plane.listen({ host: spec.host, port: spec.port, tls: true }, (c) => proxy.onTlsConn(c, mode));
     } catch (err) {
       await proxy.stopAccepting();
       throw listenError(err, spec.host, spec.port, spec.origin);

@@ -15,6 +15,8 @@ export interface RouteRule {
   port: number;
   /** Normalised sni pattern, or null. */
   sni: string | null;
+  /** All normalised patterns of `snis` (apache/apisix#13911); absent or null when the route has none. */
+  snis?: readonly string[] | null;
 }
 
 interface Entry extends RouteRule {
@@ -67,6 +69,14 @@ export function compileRouteRule(value: JsonObject): Omit<RouteRule, 'route'> | 
     if (typeof value.sni !== 'string' || value.sni === '') return `invalid sni: ${String(value.sni)}`;
     sni = normalizeSni(value.sni);
   }
+  if (Array.isArray(value.snis) && value.snis.length > 0) {
+    const snis: string[] = [];
+    for (const p of value.snis) {
+      if (typeof p !== 'string' || p === '') return `invalid snis: ${String(p)}`;
+      snis.push(normalizeSni(p));
+    }
+    return { remote, server, port, sni: snis[0]!, snis };
+  }
   return { remote, server, port, sni };
 }
 
@@ -96,6 +106,10 @@ export function compileRouteIndex(rules: readonly RouteRule[]): RouteIndex {
   const index: RouteIndex = { noRemote: newBucket(), v4: [], v6: [], sni: createSniTable<Entry>(true) };
   rules.forEach((rule, order) => {
     const e: Entry = { ...rule, order };
+    if (e.snis) {
+      for (const pattern of new Set(e.snis)) addSni(index.sni, pattern, e);
+      return;
+    }
     if (e.sni !== null) return addSni(index.sni, e.sni, e);
     if (e.remote === null) return addToBucket(index.noRemote, e);
     let bucket: PortBucket | undefined;

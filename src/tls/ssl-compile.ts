@@ -1,0 +1,129 @@
+// SSL rows -> compiled certificates, the per-snapshot certificate table (by SNI), and upstream TLS
+// settings. Pure apart from reading `$env://` references; runs at snapshot build, never per connection.
+
+import type { PemPair, TlsCertificate, TlsClientConfig } from '../runtime/types';
+import type { JsonObject } from '../store/types';
+import type { CachedSsl, CachedUpstream, CompiledSsl } from '../snapshot/types';
+import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from '../proxy/match/sni';
+import { checkCaBundle, checkPemPair, resolveSecretRef } from './pem';
+
+export type Env = Record<string, string | undefined>;
+
+/** Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. */
+function pem(value: unknown, field: string, env: Env): string {
+  if (typeof value !== 'string') throw new Error(`${field} is missing`);
+  const resolved = resolveSecretRef(value, env);
+  if (resolved === null) throw new Error(`${field}: cannot resolve ${value}`);
+  return resolved;
+}
+
+function pairs(value: JsonObject, env: Env): PemPair[] {
+  const out: PemPair[] = [{ cert: pem(value.cert, 'cert', env), key: pem(value.key, 'key', env) }];
+  const certs = Array.isArray(value.certs) ? value.certs : [];
+  const keys = Array.isArray(value.keys) ? value.keys : [];
+  if (certs.length !== keys.length) throw new Error('mismatched number of certs and keys');
+  for (let i = 0; i < certs.length; i++) {
+    out.push({ cert: pem(certs[i], `certs[${i}]`, env), key: pem(keys[i], `keys[${i}]`, env) });
+  }
+  // References were not checked at write time; check what they resolved to.
+  out.forEach((p, i) => {
+    const problem = checkPemPair(p.cert, p.key, i === 0 ? 'cert' : `certs[${i - 1}]`, i === 0 ? 'key' : `keys[${i - 1}]`);
+    if (problem !== null) throw new Error(problem);
+  });
+  return out;
+}
+
+/** Compile one (schema-valid) SSL object. Throws an Error whose message names the problem. */
+export function compileSsl(id: string, value: JsonObject, env: Env = process.env): CompiledSsl {
+  const type = value.type === 'client' ? 'client' : 'server';
+  const patterns = typeof value.sni === 'string' ? [value.sni] : Array.isArray(value.snis) ? value.snis : [];
+  const client = (value.client ?? null) as JsonObject | null;
+  let clientCa: string | null = null;
+  if (client !== null) {
+    clientCa = pem(client.ca, 'client.ca', env);
+    const problem = checkCaBundle(clientCa, 'client.ca');
+    if (problem !== null) throw new Error(problem);
+  }
+  const certificate: TlsCertificate = {
+    pairs: pairs(value, env),
+    clientCa,
+    clientDepth: client !== null && typeof client.depth === 'number' ? client.depth : 1,
+    protocols: Array.isArray(value.ssl_protocols) ? (value.ssl_protocols as string[]) : [],
+  };
+  return { id, type, snis: patterns.map((p) => normalizeSni(String(p))), certificate };
+}
+
+/** Compile an SSL row, or reuse the previous build's result for the same row text. */
+export function cachedSsl(id: string, raw: string, value: JsonObject, prev: ReadonlyMap<string, CachedSsl> | null): CachedSsl {
+  const old = prev?.get(id);
+  if (old !== undefined && old.source === raw) return old;
+  try {
+    return { source: raw, ssl: compileSsl(id, value), problem: null };
+  } catch (err) {
+    return { source: raw, ssl: null, problem: (err as Error).message };
+  }
+}
+
+/**
+ * The certificate table of a snapshot: enabled server objects under each of their SNIs, in id order.
+ * A certificate wildcard covers exactly one label (spec 6), unlike a route's.
+ */
+export function buildCertificateTable(ssls: Iterable<[CompiledSsl, JsonObject]>): SniTable<CompiledSsl> {
+  const table = createSniTable<CompiledSsl>(false);
+  for (const [ssl, value] of ssls) {
+    if (ssl.type !== 'server' || value.status === 0) continue;
+    for (const pattern of ssl.snis) addSni(table, pattern, ssl);
+  }
+  return table;
+}
+
+const acceptAny = (): boolean => true;
+
+/** The certificate for a client's SNI (any case, trailing dot allowed); null when none matches. Once per handshake. */
+export function findCertificate(table: SniTable<CompiledSsl>, sni: string): CompiledSsl | null {
+  return findSni(table, normalizeSni(sni), acceptAny, null) ?? null;
+}
+
+/**
+ * Upstream `tls` (scheme "tls" only): verify flag, the client cert/key inline or from the `type: client`
+ * SSL object named by client_cert_id. Throws a message naming the problem.
+ */
+export function compileUpstreamTls(
+  tls: unknown,
+  ssls: ReadonlyMap<string, CachedSsl>,
+  env: Env = process.env,
+): TlsClientConfig {
+  const t = (tls ?? {}) as JsonObject;
+  let cert: string | null = null;
+  let key: string | null = null;
+  if (t.client_cert_id !== undefined) {
+    const entry = ssls.get(String(t.client_cert_id));
+    if (entry === undefined) throw new Error(`tls.client_cert_id: ssl ${String(t.client_cert_id)} not found`);
+    if (entry.ssl === null) throw new Error(`tls.client_cert_id: ssl ${String(t.client_cert_id)} is invalid: ${entry.problem}`);
+    cert = entry.ssl.certificate.pairs[0]!.cert;
+    key = entry.ssl.certificate.pairs[0]!.key;
+  } else if (typeof t.client_cert === 'string' && typeof t.client_key === 'string') {
+    cert = pem(t.client_cert, 'tls.client_cert', env);
+    key = pem(t.client_key, 'tls.client_key', env);
+  }
+  return { verify: t.verify === true, ca: null, cert, key };
+}
+
+/** The cache key of an upstream: its row text, plus the SSL row it takes a client cert from. */
+export function upstreamSource(rowText: string, value: JsonObject, ssls: ReadonlyMap<string, CachedSsl>): string {
+  const certId = (value.tls as JsonObject | undefined)?.client_cert_id;
+  if (certId === undefined || value.scheme !== 'tls') return rowText;
+  return `${rowText}\n${ssls.get(String(certId))?.source ?? 'missing ssl'}`;
+}
+
+/** Give a freshly compiled `scheme: tls` upstream its TLS settings; a TLS problem makes it unusable. */
+export function attachUpstreamTls(entry: CachedUpstream, value: JsonObject, ssls: ReadonlyMap<string, CachedSsl>): CachedUpstream {
+  const up = entry.upstream;
+  if (up === null || up.scheme !== 'tls') return entry;
+  try {
+    up.tls = compileUpstreamTls(value.tls, ssls);
+    return entry;
+  } catch (err) {
+    return { ...entry, upstream: null, problems: [(err as Error).message] };
+  }
+}
