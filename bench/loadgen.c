@@ -1,0 +1,205 @@
+/* weir bench helper: small epoll/OpenSSL tools for what iperf3, redis-benchmark and dnsperf do not cover.
+ * Built by bench/setup.ts on every run (gcc -O2 ... -lssl -lcrypto). Loopback addresses only.
+ *
+ *   loadgen echo PORT SECS                 TCP echo server on 127.0.0.1:PORT (upstream of tls and idle tests)
+ *   loadgen dnsecho PORT SECS              UDP responder: every datagram goes back with the DNS QR bit set
+ *   loadgen idle PORT N SECS               N connections to 127.0.0.1:PORT, 1 byte each way to prove the whole
+ *                                          path, then idle for SECS; prints "held OK FAILED" when set up
+ *   loadgen handshakes PORT SNI PROCS SECS PROCS processes loop: connect, TLS handshake with SNI and no resumption,
+ *                                          1 byte echoed, close; prints "ok N failed N rate R"
+ * Every loop ends by the clock.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double clock_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static struct sockaddr_in loopback(int port) {
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sa;
+}
+
+static int bound(int type, int port) {
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0), on = 1;
+  struct sockaddr_in sa = loopback(port);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) { perror("bind"); exit(2); }
+  if (type == SOCK_STREAM && listen(fd, 4096) != 0) { perror("listen"); exit(2); }
+  return fd;
+}
+
+static void watch(int ep, int fd, unsigned events, int op) {
+  struct epoll_event e = {.events = events, .data.fd = fd};
+  epoll_ctl(ep, op, fd, &e);
+}
+
+static int echo_server(int port, double secs) {
+  int lfd = bound(SOCK_STREAM, port), ep = epoll_create1(0);
+  static char buf[1 << 16];
+  struct epoll_event ev[128];
+  watch(ep, lfd, EPOLLIN, EPOLL_CTL_ADD);
+  for (double stop = clock_s() + secs; clock_s() < stop;) {
+    int n = epoll_wait(ep, ev, 128, 250);
+    for (int i = 0; i < n; i++) {
+      int fd = ev[i].data.fd, c;
+      if (fd == lfd) {
+        while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) watch(ep, c, EPOLLIN, EPOLL_CTL_ADD);
+        continue;
+      }
+      ssize_t r;
+      while ((r = read(fd, buf, sizeof buf)) > 0) {
+        if (write(fd, buf, (size_t)r) != r) break; /* small echoes only: a short write just loses bytes */
+      }
+      if (r == 0 || (r < 0 && errno != EAGAIN)) close(fd);
+    }
+  }
+  return 0;
+}
+
+static int dns_echo(int port, double secs) {
+  enum { BATCH = 32 };
+  int fd = bound(SOCK_DGRAM, port), ep = epoll_create1(0);
+  static unsigned char data[BATCH][1500];
+  struct mmsghdr m[BATCH];
+  struct iovec io[BATCH];
+  struct sockaddr_in peer[BATCH];
+  struct epoll_event ev;
+  unsigned long total = 0;
+  watch(ep, fd, EPOLLIN, EPOLL_CTL_ADD);
+  for (double stop = clock_s() + secs; clock_s() < stop;) {
+    if (epoll_wait(ep, &ev, 1, 250) < 1) continue;
+    int got;
+    do {
+      memset(m, 0, sizeof m);
+      for (int i = 0; i < BATCH; i++) {
+        io[i] = (struct iovec){data[i], sizeof data[i]};
+        m[i].msg_hdr = (struct msghdr){.msg_name = &peer[i], .msg_namelen = sizeof peer[i], .msg_iov = &io[i], .msg_iovlen = 1};
+      }
+      got = recvmmsg(fd, m, BATCH, MSG_DONTWAIT, NULL);
+      for (int i = 0; i < got; i++) {
+        io[i].iov_len = m[i].msg_len;
+        if (m[i].msg_len > 2) data[i][2] |= 0x80;
+      }
+      if (got > 0) { sendmmsg(fd, m, (unsigned)got, MSG_DONTWAIT); total += (unsigned long)got; }
+    } while (got == BATCH);
+  }
+  fprintf(stderr, "dnsecho answered %lu\n", total);
+  return 0;
+}
+
+/* connection states for idle: 0 connecting, 1 sent, 2 echoed, 3 failed */
+static int idle_conns(int port, int n, double secs) {
+  struct sockaddr_in sa = loopback(port);
+  int *fd = calloc((size_t)n, sizeof *fd), ep = epoll_create1(0), started = 0, ok = 0, bad = 0;
+  char *st = calloc((size_t)n, 1);
+  struct epoll_event ev[256];
+  double give_up = clock_s() + 40;
+  while (ok + bad < n && clock_s() < give_up) {
+    for (; started < n && started - ok - bad < 256; started++) { /* at most 256 in flight */
+      fd[started] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (fd[started] < 0 || (connect(fd[started], (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS)) {
+        st[started] = 3, bad++;
+        continue;
+      }
+      struct epoll_event e = {.events = EPOLLOUT, .data.u32 = (unsigned)started};
+      epoll_ctl(ep, EPOLL_CTL_ADD, fd[started], &e);
+    }
+    int k = epoll_wait(ep, ev, 256, 100);
+    for (int i = 0; i < k; i++) {
+      int j = (int)ev[i].data.u32;
+      char b;
+      if (ev[i].events & (EPOLLERR | EPOLLHUP)) { st[j] = 3, bad++; epoll_ctl(ep, EPOLL_CTL_DEL, fd[j], NULL); continue; }
+      if (st[j] == 0) {
+        st[j] = write(fd[j], "i", 1) == 1 ? 1 : 3;
+        if (st[j] == 3) { bad++; epoll_ctl(ep, EPOLL_CTL_DEL, fd[j], NULL); continue; }
+        struct epoll_event e = {.events = EPOLLIN, .data.u32 = (unsigned)j};
+        epoll_ctl(ep, EPOLL_CTL_MOD, fd[j], &e);
+      } else if (st[j] == 1) {
+        if (read(fd[j], &b, 1) == 1) st[j] = 2, ok++; else st[j] = 3, bad++;
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd[j], NULL);
+      }
+    }
+  }
+  printf("held %d %d\n", ok, n - ok);
+  fflush(stdout);
+  for (double stop = clock_s() + secs; clock_s() < stop;) usleep(50000);
+  for (int i = 0; i < started; i++) if (fd[i] >= 0) close(fd[i]);
+  return 0;
+}
+
+static int one_handshake(SSL_CTX *ctx, int port, const char *sni) {
+  struct sockaddr_in sa = loopback(port);
+  struct timeval limit = {3, 0};
+  int fd = socket(AF_INET, SOCK_STREAM, 0), on = 1, good = 0;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+    SSL *ssl = SSL_new(ctx);
+    char b = 0;
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, sni);
+    good = SSL_connect(ssl) == 1 && SSL_write(ssl, "h", 1) == 1 && SSL_read(ssl, &b, 1) == 1 && b == 'h';
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+  }
+  close(fd);
+  return good;
+}
+
+static int handshakes(int port, const char *sni, int procs, double secs) {
+  int fds[2];
+  long tally[2], ok = 0, bad = 0;
+  double t0 = clock_s();
+  if (pipe(fds) != 0) return 2;
+  for (int p = 0; p < procs; p++) {
+    if (fork() != 0) continue;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    long mine[2] = {0, 0};
+    for (double stop = clock_s() + secs; clock_s() < stop;) {
+      if (one_handshake(ctx, port, sni)) mine[0]++;
+      else { mine[1]++; usleep(2000); }
+    }
+    _exit(write(fds[1], mine, sizeof mine) == sizeof mine ? 0 : 1);
+  }
+  close(fds[1]);
+  while (read(fds[0], tally, sizeof tally) == sizeof tally) ok += tally[0], bad += tally[1];
+  while (wait(NULL) > 0) {}
+  printf("ok %ld failed %ld rate %.1f\n", ok, bad, (double)ok / (clock_s() - t0));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN);
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "echo") && argc == 4) return echo_server(atoi(argv[2]), atof(argv[3]));
+  if (!strcmp(cmd, "dnsecho") && argc == 4) return dns_echo(atoi(argv[2]), atof(argv[3]));
+  if (!strcmp(cmd, "idle") && argc == 5) return idle_conns(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+  if (!strcmp(cmd, "handshakes") && argc == 6) return handshakes(atoi(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
+  fprintf(stderr, "usage: see the comment at the top of bench/loadgen.c\n");
+  return 2;
+}

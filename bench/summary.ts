@@ -1,0 +1,112 @@
+// Benchmark results: medians over repetitions, ratios to nginx, to direct and to the bare Bun-native
+// reference, the proxy's CPU per unit of work, and the printed tables (Markdown, also saved).
+
+import { MAIN, type Metrics, type Workload, WORKLOADS } from './workloads';
+
+export interface Sample {
+  rep: number;
+  workload: Workload;
+  target: string;
+  metrics?: Metrics;
+  error?: string;
+}
+
+export interface Cell {
+  n: number;
+  median: Metrics;
+  min: number | null;
+  max: number | null;
+  errors: string[];
+  vs_nginx: number | null;
+  vs_direct: number | null;
+  vs_bunnative: number | null;
+  cpu_vs_nginx: number | null;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+const ratio = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || !b || !Number.isFinite(a) ? null : +(a / b).toFixed(2);
+
+export function summarize(samples: Sample[], targets: readonly string[]): Record<string, Record<string, Cell>> {
+  const out: Record<string, Record<string, Cell>> = {};
+  for (const w of WORKLOADS) {
+    const { metric } = MAIN[w];
+    const row: Record<string, Cell> = {};
+    for (const t of targets) {
+      const mine = samples.filter((s) => s.workload === w && s.target === t);
+      if (mine.length === 0) continue;
+      const ok = mine.filter((s) => s.metrics !== undefined).map((s) => s.metrics!);
+      const keys = new Set(ok.flatMap((m) => Object.keys(m)));
+      const med: Metrics = {};
+      for (const k of keys) med[k] = median(ok.map((m) => m[k]!).filter((v) => Number.isFinite(v)));
+      const main = ok.map((m) => m[metric]!).filter((v) => Number.isFinite(v));
+      row[t] = {
+        n: ok.length,
+        median: med,
+        min: main.length ? Math.min(...main) : null,
+        max: main.length ? Math.max(...main) : null,
+        errors: mine.filter((s) => s.error).map((s) => s.error!),
+        vs_nginx: null,
+        vs_direct: null,
+        vs_bunnative: null,
+        cpu_vs_nginx: null,
+      };
+    }
+    for (const cell of Object.values(row)) {
+      const v = cell.median[metric];
+      cell.vs_nginx = ratio(v, row.nginx?.median[metric]);
+      cell.vs_direct = ratio(v, row.direct?.median[metric]);
+      cell.vs_bunnative = ratio(v, row.bunnative?.median[metric]);
+      cell.cpu_vs_nginx = ratio(cell.median.cpu_us_per_op, row.nginx?.median.cpu_us_per_op);
+    }
+    if (Object.keys(row).length > 0) out[w] = row;
+  }
+  return out;
+}
+
+function fmt(v: number | undefined | null, digits = 0): string {
+  if (v === undefined || v === null || !Number.isFinite(v)) return '—';
+  return v >= 100 ? v.toFixed(0) : v.toFixed(Math.max(digits, v < 10 ? 2 : 1));
+}
+
+/** Markdown: one table of rates with ratios, one of CPU per unit; weir-only numbers below. */
+export function renderTables(res: Record<string, Record<string, Cell>>, targets: readonly string[], weirOnly: Record<string, number> | null): string {
+  const lines: string[] = [];
+  lines.push(`| workload | ${targets.join(' | ')} |`, `|---|${targets.map(() => '---').join('|')}|`);
+  for (const [w, row] of Object.entries(res)) {
+    const { metric, unit } = MAIN[w as Workload];
+    const cells = targets.map((t) => {
+      const c = row[t];
+      if (!c) return 'n/a';
+      if (c.n === 0) return `error: ${(c.errors[0] ?? '').slice(0, 40)}`;
+      const parts = [`${fmt(c.median[metric])} ${unit}`];
+      if (t !== 'nginx' && c.vs_nginx !== null) parts.push(`${c.vs_nginx}× nginx`);
+      if (t !== 'direct' && t !== 'nginx' && c.vs_direct !== null && w !== 'mem') parts.push(`${c.vs_direct}× direct`);
+      if (t.startsWith('weir') && c.vs_bunnative !== null) parts.push(`${c.vs_bunnative}× bunnative`);
+      if (w === 'rr' || w === 'conn') parts.push(`p50 ${fmt(c.median.p50_ms, 2)} / p99 ${fmt(c.median.p99_ms, 2)} ms`);
+      if (w === 'udp' && c.median.lost_pct !== undefined) parts.push(`loss ${fmt(c.median.lost_pct, 2)} %`);
+      return parts.join(' · ');
+    });
+    lines.push(`| ${w} | ${cells.join(' | ')} |`);
+  }
+  lines.push('', `Proxy CPU per unit of work (µs; ratio to nginx, lower is better):`, '');
+  lines.push(`| workload | ${targets.join(' | ')} |`, `|---|${targets.map(() => '---').join('|')}|`);
+  for (const [w, row] of Object.entries(res)) {
+    if (w === 'mem') continue;
+    const per = MAIN[w as Workload].per;
+    lines.push(`| ${w} (per ${per}) | ${targets.map((t) => {
+      const c = row[t];
+      if (!c || c.median.cpu_us_per_op === undefined) return '—';
+      return `${fmt(c.median.cpu_us_per_op, 2)}${c.cpu_vs_nginx !== null && t !== 'nginx' ? ` (${c.cpu_vs_nginx}×)` : ''}`;
+    }).join(' | ')} |`);
+  }
+  if (weirOnly !== null) {
+    lines.push('', 'weir only:', '');
+    for (const [k, v] of Object.entries(weirOnly)) lines.push(`- ${k}: ${v}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,118 @@
+// Multi-core: nginx_config.worker_processes > 1 runs that many weir processes on the same listeners (SO_REUSEPORT,
+// the kernel spreads connections and UDP flows). The first process is worker 0: it serves the Admin API and
+// starts the others; every worker notices store changes by itself (the store watcher polls within 1 s).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { logger } from '../log/logger';
+import { detectRuntime } from '../runtime/index';
+
+/** Set in the environment of workers 1..N-1; worker 0 (the process the user started) has none. */
+export const WORKER_ENV = 'WEIR_WORKER';
+/** Restarts of one worker within RESTART_WINDOW_MS before it is given up (a crash loop must not spin). */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+export interface Workers {
+  /** Processes serving the listeners, this one included. */
+  readonly count: number;
+  /** Stop the other workers: SIGTERM (they drain for graceMs), SIGKILL after graceMs + 2 s. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Is this process one of the extra workers (no Admin API, no workers of its own)? */
+export function isExtraWorker(env: Record<string, string | undefined> = process.env): boolean {
+  return env[WORKER_ENV] !== undefined;
+}
+
+/**
+ * How many processes to run. Sharing a port needs SO_REUSEPORT on every listener, which weir's Bun data
+ * plane sets (Bun.listen/udpSocket reusePort); node:net on Node 20 cannot, so other runtimes run one.
+ */
+export function resolveWorkerCount(setting: number | 'auto' | undefined, cpus = availableParallelism()): number {
+  const wanted = setting === 'auto' ? cpus : (setting ?? 1);
+  if (wanted > 1 && detectRuntime() !== 'bun') {
+    logger.warn('nginx_config.worker_processes > 1 needs the Bun build (SO_REUSEPORT listeners); running 1 worker', { wanted });
+    return 1;
+  }
+  return Math.max(1, wanted);
+}
+
+/**
+ * The command line that starts this same program again. A `bun build --compile` binary reports its
+ * embedded entry (/$bunfs/...) as argv[1]; the binary itself is execPath and takes the arguments directly.
+ */
+function selfCommand(): { file: string; args: string[] } {
+  const entry = process.argv[1] ?? '';
+  const compiled = entry.startsWith('/$bunfs/') || entry.startsWith('B:/~BUN/');
+  return { file: process.execPath, args: [...process.execArgv, ...process.argv.slice(compiled ? 2 : 1)] };
+}
+
+/** Start workers 1..count-1 with this process's command line; restart one that dies, within limits. */
+export function startWorkers(count: number): Workers {
+  const children = new Map<number, ChildProcess>();
+  let stopping = false;
+  const restarts: number[][] = [];
+  const launch = (id: number): void => {
+    const { file, args } = selfCommand();
+    // detached: a Ctrl-C on the terminal reaches worker 0 only, which then stops the others once (a second
+    // signal would make them exit without their grace period); an orphaned worker notices by itself (watchPrimary)
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: { ...process.env, [WORKER_ENV]: String(id) } });
+    children.set(id, child);
+    child.on('error', (err) => logger.error('worker could not start', { worker: id, error: err.message }));
+    child.on('exit', (code, signal) => {
+      children.delete(id);
+      if (stopping) return;
+      const now = Date.now();
+      const recent = (restarts[id] ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+      restarts[id] = recent;
+      if (recent.length >= MAX_RESTARTS) {
+        logger.error('worker keeps exiting; not restarted', { worker: id, code, signal });
+        return;
+      }
+      recent.push(now);
+      logger.warn('worker exited; restarting it', { worker: id, code, signal });
+      setTimeout(() => stopping || launch(id), 1000).unref();
+    });
+  };
+  for (let id = 1; id < count; id++) launch(id);
+  if (count > 1) logger.info('workers started', { workers: count, pids: [...children.values()].map((c) => c.pid).join(',') });
+  return {
+    count,
+    async stop(graceMs) {
+      stopping = true;
+      const exits = [...children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const kill = setTimeout(() => child.kill('SIGKILL'), graceMs + 2000);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      );
+      await Promise.all(exits);
+    },
+  };
+}
+
+/** In an extra worker: exit when worker 0 is gone (killed without stopping us), instead of serving alone forever. */
+export function watchPrimary(onOrphaned: () => void): Workers {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onOrphaned();
+    }
+  }, 1000);
+  timer.unref();
+  return {
+    count: 1,
+    stop() {
+      clearInterval(timer);
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// The slice of Bun's native socket API (Bun.listen, Bun.connect, Bun.udpSocket) that weir's Bun data plane uses.
+// Typed here because the project does not depend on bun-types; reached only through bunApi(), on Bun only.
+
+/** A TCP socket as Bun hands it to the shared handler object; `data` is weir's per-connection state. */
+export interface BunTcpSocket<T> {
+  data: T;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Bytes the kernel took (Bun does not buffer): 0..length, or -1 when the socket is closed. */
+  write(data: Uint8Array): number;
+  /** Send a FIN; reading continues (half-close). end() would close both directions, even with allowHalfOpen. */
+  shutdown(): void;
+  /** Flush and close both directions. */
+  end(): void;
+  /** Close at once, dropping anything unsent. */
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(on: boolean): boolean;
+}
+
+/** Shared handlers: one object for every connection of a listener (no per-connection closures). */
+export interface BunTcpHandlers<T> {
+  open?(s: BunTcpSocket<T>): void;
+  data?(s: BunTcpSocket<T>, chunk: Buffer): void;
+  drain?(s: BunTcpSocket<T>): void;
+  /** FIN received (with allowHalfOpen the socket stays writable). */
+  end?(s: BunTcpSocket<T>): void;
+  /** Closed for good; `err` is set when a socket error (e.g. ECONNRESET) ended it. */
+  close?(s: BunTcpSocket<T>, err?: Error & { code?: string }): void;
+  error?(s: BunTcpSocket<T>, err: Error & { code?: string }): void;
+  connectError?(s: BunTcpSocket<T>, err: Error & { code?: string }): void;
+}
+
+export interface BunTcpListener {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stop accepting; `closeActive` false keeps open connections. */
+  stop(closeActive?: boolean): void;
+}
+
+export interface BunUdpSocket {
+  readonly hostname: string;
+  readonly port: number;
+  /** Unconnected: send(data, port, address); connected: send(data). False when the kernel buffer is full. */
+  send(data: Uint8Array, port?: number, address?: string): boolean;
+  /** Unconnected: flat [data, port, address, ...]; connected: [data, ...]. Returns the datagrams sent. */
+  sendMany(packets: ReadonlyArray<Uint8Array | number | string>): number;
+  close(): void;
+  ref?(): void;
+  unref?(): void;
+}
+
+export interface BunUdpHandlers {
+  data?(s: BunUdpSocket, data: Buffer, port: number, address: string): void;
+  drain?(s: BunUdpSocket): void;
+  /** Called with the error only (Bun passes no socket here). */
+  error?(err: Error & { code?: string }): void;
+}
+
+export interface BunApi {
+  listen<T>(opts: {
+    hostname: string;
+    port: number;
+    allowHalfOpen?: boolean;
+    reusePort?: boolean;
+    exclusive?: boolean;
+    backlog?: number;
+    socket: BunTcpHandlers<T>;
+  }): BunTcpListener;
+  connect<T>(opts: {
+    hostname: string;
+    port: number;
+    allowHalfOpen?: boolean;
+    data?: T;
+    socket: BunTcpHandlers<T>;
+  }): Promise<BunTcpSocket<T>>;
+  udpSocket(opts: {
+    hostname?: string;
+    port?: number;
+    reusePort?: boolean;
+    connect?: { hostname: string; port: number };
+    binaryType?: 'buffer';
+    socket: BunUdpHandlers;
+  }): Promise<BunUdpSocket>;
+}
+
+/** Bun's global, typed. Only the Bun data planes call this, and only when detectRuntime() said 'bun'. */
+export function bunApi(): BunApi {
+  const bun = (globalThis as { Bun?: BunApi }).Bun;
+  if (bun === undefined) throw new Error('ERR_RUNTIME: the Bun data plane needs Bun');
+  return bun;
+}

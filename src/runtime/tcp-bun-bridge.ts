@@ -1,0 +1,91 @@
+// A proxied pair where one side is a node:net/node:tls socket (TLS termination or upstream TLS, which the Bun
+// plane hands to tcp-node) and the other a Bun-native socket. The node socket is wrapped so that it looks
+// like a Bun socket (write() takes bytes or says it cannot, shutdown(), pause()...), and its events are fed
+// to the same handlers, so the byte pump, half-close and accounting are the ones of tcp-bun-pair.ts.
+
+import type { Socket } from 'node:net';
+import type { BunTcpSocket } from './bun-api';
+import { BunSide } from './tcp-bun-pair';
+
+/** The handlers of tcp-bun.ts that drive a pair (passed in: no import cycle). */
+export interface PumpHandlers {
+  data(s: BunTcpSocket<BunSide>, chunk: Buffer): void;
+  drain(s: BunTcpSocket<BunSide>): void;
+  end(s: BunTcpSocket<BunSide>): void;
+  close(s: BunTcpSocket<BunSide>, err?: Error): void;
+}
+
+/**
+ * The node socket of a connection made by tcp-node.ts: its `socket` field (the TLS socket once
+ * startTls() or a TLS connect succeeded). Null when the object is not one of tcp-node's.
+ */
+export function nodeSocketOf(conn: object): Socket | null {
+  const s = (conn as { socket?: unknown }).socket;
+  return s !== null && typeof s === 'object' && typeof (s as Socket).write === 'function' ? (s as Socket) : null;
+}
+
+/** node:net socket behind the BunTcpSocket surface the pair code uses. */
+class NodeAsBun implements BunTcpSocket<BunSide> {
+  /** write() returned false: take nothing more until 'drain' (so the reading side gets paused). */
+  full = false;
+  constructor(
+    readonly sock: Socket,
+    public data: BunSide,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {}
+  get localAddress(): string {
+    return this.sock.localAddress ?? '';
+  }
+  get localPort(): number {
+    return this.sock.localPort ?? 0;
+  }
+  write(chunk: Uint8Array): number {
+    if (this.sock.destroyed) return -1;
+    if (this.full) return 0;
+    if (!this.sock.write(chunk)) this.full = true;
+    return chunk.length;
+  }
+  shutdown(): void {
+    if (!this.sock.writableEnded) this.sock.end();
+  }
+  end(): void {
+    // both directions are done: flush, then close (a TLS socket would otherwise sit in CLOSE_WAIT)
+    if (!this.sock.writableEnded) this.sock.end();
+    this.sock.destroySoon();
+  }
+  terminate(): void {
+    this.sock.destroy();
+  }
+  pause(): void {
+    this.sock.pause();
+  }
+  resume(): void {
+    this.sock.resume();
+  }
+  setNoDelay(on: boolean): boolean {
+    this.sock.setNoDelay(on);
+    return true;
+  }
+}
+
+/**
+ * Wrap a node connection as one side of a Bun pair. Its listeners are added once; tcp-node's own
+ * listeners stay and do nothing for a connection it does not pipe.
+ */
+export function adoptNodeSide(conn: { remoteAddress: string; remotePort: number }, sock: Socket, isClient: boolean, h: PumpHandlers): BunSide {
+  const side = new BunSide(isClient);
+  const wrapped = new NodeAsBun(sock, side, conn.remoteAddress, conn.remotePort);
+  side.socket = wrapped;
+  if (sock.destroyed) side.closed = true;
+  let error: Error | undefined;
+  sock.on('data', (chunk: Buffer) => h.data(wrapped, chunk));
+  sock.on('drain', () => {
+    wrapped.full = false;
+    h.drain(wrapped);
+  });
+  sock.on('end', () => h.end(wrapped));
+  sock.on('error', (err: Error) => (error ??= err));
+  sock.on('close', () => h.close(wrapped, error));
+  return side;
+}

@@ -1,0 +1,321 @@
+// The TCP data plane on Bun's native sockets (Bun.listen / Bun.connect): listen, dial, and the byte pump.
+// Same contract as tcp-node.ts (test/runtime/tcp-plane.cases.ts); measured against nginx in bench/.
+//
+// Bun sockets do not buffer: write() returns how many bytes the kernel took. The rest waits in a per-socket
+// queue and the reading side is paused until the writer's `drain`. Chunks Bun hands to `data` are fresh
+// per call, so queueing them is safe. Handlers are shared objects; per-connection state lives in socket.data.
+// Half-close: with allowHalfOpen, end() still closes both directions, so a FIN is sent with shutdown()
+// and end() is only called once both directions are finished.
+// Per connection this does no more socket calls than the bare prototype (bench/bunnative.js), counted with
+// `strace -c`: no setNoDelay (Bun sets TCP_NODELAY itself on accept and connect), no pause()/resume() unless
+// bytes really arrive before pipe() or meet backpressure, no getsockname for a listener bound to one address,
+// no getpeername for the upstream (its address is the one dialled).
+
+import { unmapIpv4 } from '../lib/ip';
+import { bunApi, type BunTcpHandlers, type BunTcpListener, type BunTcpSocket } from './bun-api';
+import { IdleSweeper } from './idle-sweep';
+import { endPreread, onPrereadData, startPreread } from './tcp-bun-preread';
+import { createNodeTcpDataPlane } from './tcp-node';
+import { adoptNodeSide, nodeSocketOf, type PumpHandlers } from './tcp-bun-bridge';
+import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './tcp-bun-pair';
+import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, TcpDataPlane, TcpListener } from './types';
+
+type Sock = BunTcpSocket<BunSide>;
+
+class BunInbound extends BunSide implements InboundConn {
+  constructor(
+    socket: Sock,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+    readonly localAddress: string,
+    readonly localPort: number,
+  ) {
+    super(true);
+    this.socket = socket;
+  }
+}
+
+class BunOutbound extends BunSide implements OutboundConn {
+  /** The connect() callback until it has been called. */
+  dialDone: ((err: ConnectError | null, conn: OutboundConn | null) => void) | null = null;
+  dialTimer: ReturnType<typeof setTimeout> | null = null;
+  constructor(
+    readonly host: string,
+    readonly remotePort: number,
+  ) {
+    super(false);
+  }
+  /** Asked of the socket only when someone wants it (a getpeername each time in Bun); the host otherwise. */
+  get remoteAddress(): string {
+    return (this.socket !== null && !this.closed && this.socket.remoteAddress) || this.host;
+  }
+}
+
+// ------------------------------------------------------------------ shared handlers (both sides)
+
+function onData(s: Sock, chunk: Buffer): void {
+  const side = s.data;
+  const pair = side.pair;
+  if (pair === null) {
+    // preread, or bytes before pipe() (the client's first request while the upstream is dialled): kept
+    // for pipe(), and reading stops until then, so a client cannot make us buffer more than one chunk
+    (side.early ??= []).push(chunk);
+    if (side.preread !== null) onPrereadData(side.preread, chunk.length);
+    else pauseSide(side);
+    return;
+  }
+  const peer = side.isClient ? pair.upstream : pair.client;
+  if (peer.closed) return; // its reader is gone; the bytes have nowhere to go (as in tcp-node)
+  if (side.isClient) pair.bytesFromClient += chunk.length;
+  else pair.bytesToClient += chunk.length;
+  pair.activity++;
+  if (!writeOrQueue(peer, chunk)) pauseSide(side);
+}
+
+/** The socket can take more: write what waits for it, then let its source read again. */
+function onDrain(s: Sock): void {
+  const side = s.data;
+  const pair = side.pair;
+  if (pair === null || side.queue === null) return;
+  pair.activity++;
+  if (!flushQueue(side)) return;
+  const source = side.isClient ? pair.upstream : pair.client;
+  if (source.eof) sendFin(side);
+  else if (!source.closed) resumeSide(source);
+}
+
+/** FIN from this socket: pass it on once everything queued for the peer is written. */
+function onEnd(s: Sock): void {
+  const side = s.data;
+  side.eof = true;
+  if (side.preread !== null) endPreread(side.preread, 'eof');
+  const pair = side.pair;
+  if (pair !== null) {
+    const peer = side.isClient ? pair.upstream : pair.client;
+    if (!peer.closed && peer.queue === null) sendFin(peer);
+  }
+  if (side.finSent) finishSide(side); // both directions of this socket are done
+}
+
+function onClose(s: Sock, err?: Error): void {
+  const side = s.data;
+  side.closed = true;
+  if (err !== undefined && side.error === null) side.error = err.message;
+  if (side.preread !== null) endPreread(side.preread, side.error !== null ? 'error' : 'eof');
+  if (side instanceof BunOutbound && side.dialDone !== null) {
+    return failDial(side, errorKind((err as { code?: string } | undefined)?.code), err ?? new Error('closed while connecting'));
+  }
+  if (side.pair !== null) sideClosed(side.pair, side);
+}
+
+function onError(s: Sock, err: Error): void {
+  const side = s.data;
+  if (side.error === null) side.error = err.message;
+}
+
+// ------------------------------------------------------------------ connect
+
+function errorKind(code: string | undefined): ConnectErrorKind {
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'unreachable';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  return 'other';
+}
+
+function failDial(side: BunOutbound, kind: ConnectErrorKind, err: Error & { code?: string }): void {
+  const done = side.dialDone!;
+  side.dialDone = null;
+  if (side.dialTimer !== null) clearTimeout(side.dialTimer);
+  if (side.socket !== null && !side.closed) side.socket.terminate();
+  const code = err.code ?? (kind === 'timeout' ? 'ETIMEDOUT' : 'ERR_CONNECT');
+  done({ kind, code, message: err.message }, null);
+}
+
+function onDialTimeout(side: BunOutbound, timeoutMs: number): void {
+  if (side.dialDone === null) return;
+  const msg = `connect to ${side.host}:${side.remotePort} timed out after ${timeoutMs} ms`;
+  // Bun.connect cannot be cancelled before it opens: a late open is terminated in onOutboundOpen
+  failDial(side, 'timeout', Object.assign(new Error(msg), { code: 'ETIMEDOUT' }));
+}
+
+const outboundHandlers: BunTcpHandlers<BunSide> = {
+  open(s) {
+    const side = s.data as BunOutbound;
+    side.socket = s;
+    const done = side.dialDone;
+    if (done === null) return s.terminate(); // timed out or destroyed while dialling
+    // not paused: pipe() normally runs inside done(); if it does not, a first chunk waits in `early`
+    side.dialDone = null;
+    if (side.dialTimer !== null) clearTimeout(side.dialTimer);
+    done(null, side);
+  },
+  connectError(s, err) {
+    const side = s.data as BunOutbound;
+    side.closed = true;
+    if (side.dialDone !== null) failDial(side, errorKind(err.code), err);
+  },
+  data: onData,
+  drain: onDrain,
+  end: onEnd,
+  close: onClose,
+  error: onError,
+};
+
+function ignore(): void {}
+
+const PUMP: PumpHandlers = { data: onData, drain: onDrain, end: onEnd, close: onClose };
+
+// ------------------------------------------------------------------ listen
+
+class BunListener implements TcpListener {
+  constructor(
+    private readonly handle: BunTcpListener,
+    readonly host: string,
+    readonly port: number,
+  ) {}
+  stopped = false;
+  stop(): Promise<void> {
+    if (!this.stopped) this.handle.stop(false);
+    this.stopped = true;
+    return Promise.resolve();
+  }
+}
+
+/** True for an address that is not one interface (the accepted socket's own address must then be asked). */
+function isWildcard(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '::' || host === '::0';
+}
+
+/**
+ * `bound` is the listener's own address when it is bound to one interface: every accepted socket then has
+ * it as its local address, and the getsockname() calls behind s.localAddress / s.localPort are saved.
+ */
+function inboundHandlers(onConn: (conn: InboundConn) => void, bound: { host: string; port: number } | null): BunTcpHandlers<BunSide> {
+  return {
+    open(s) {
+      // not paused: reading stops at the first chunk before pipe() (onData), as in the bare prototype
+      const conn = bound !== null
+        ? new BunInbound(s, unmapIpv4(s.remoteAddress), s.remotePort, bound.host, bound.port)
+        : new BunInbound(s, unmapIpv4(s.remoteAddress), s.remotePort, unmapIpv4(s.localAddress), s.localPort);
+      s.data = conn;
+      onConn(conn);
+    },
+    data: onData,
+    drain: onDrain,
+    end: onEnd,
+    close: onClose,
+    error: onError,
+  };
+}
+
+export interface BunTcpOptions {
+  /** SO_REUSEPORT on listeners, so several worker processes can share a port (multi-core). */
+  reusePort?: boolean;
+}
+
+/** The Bun-native data plane. Only valid under Bun (detectRuntime() === 'bun'). */
+export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane {
+  const bun = bunApi();
+  const sweeper = new IdleSweeper();
+  // TLS (termination, upstream TLS) runs on node:tls through the node plane: Bun.listen has no per-handshake
+  // certificate callback. Plain TCP, the hot path, stays native; a pair of one of each is bridged.
+  let nodePlane: TcpDataPlane | null = null;
+  const node = (): TcpDataPlane => (nodePlane ??= createNodeTcpDataPlane());
+  /** node connections taking part in a bridged pair, so that destroy() aborts the pair. */
+  const bridged = new WeakMap<object, BunSide>();
+  const adopt = (conn: InboundConn | OutboundConn, isClient: boolean): BunSide => {
+    const sock = nodeSocketOf(conn);
+    if (sock === null) throw new Error('ERR_TCP_PLANE: pipe() got a connection from another data plane');
+    const side = adoptNodeSide(conn, sock, isClient, PUMP);
+    bridged.set(conn, side);
+    return side;
+  };
+  return {
+    listen(addr, onConn) {
+      if (addr.tls) return node().listen(addr, onConn);
+      try {
+        // the handlers learn the bound port after listen(): the object is filled in before any accept runs
+        const bound = { host: unmapIpv4(addr.host), port: addr.port };
+        const handle = bun.listen<BunSide>({
+          hostname: addr.host,
+          port: addr.port,
+          allowHalfOpen: true,
+          backlog: 4096,
+          ...(options.reusePort ? { reusePort: true } : {}),
+          socket: inboundHandlers(onConn, isWildcard(addr.host) ? null : bound),
+        });
+        bound.port = handle.port;
+        return Promise.resolve(new BunListener(handle, unmapIpv4(handle.hostname), handle.port));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+
+    connect(host, port, timeoutMs, done, tls) {
+      if (tls) return node().connect(host, port, timeoutMs, done, tls);
+      const side = new BunOutbound(host, port);
+      side.dialDone = done;
+      side.dialTimer = setTimeout(onDialTimeout, timeoutMs, side, timeoutMs);
+      // failures arrive in connectError; the promise only needs its rejection handled
+      bun.connect<BunSide>({ hostname: host, port, allowHalfOpen: true, data: side, socket: outboundHandlers }).catch(ignore);
+    },
+
+    preread(conn, maxBytes, timeoutMs, cb) {
+      if (conn instanceof BunInbound) startPreread(conn, maxBytes, timeoutMs, cb);
+      else node().preread(conn, maxBytes, timeoutMs, cb);
+    },
+
+    startTls(conn, opts, done) {
+      if (!(conn instanceof BunInbound)) return node().startTls(conn, opts, done);
+      // cannot happen through listen(): TLS listeners are node ones
+      conn.socket!.terminate();
+      done({ kind: 'handshake', message: 'ERR_TLS_PLANE: startTls() on a connection of a plain Bun listener' }, null);
+    },
+
+    pipe(client, upstream, opts, done) {
+      const cBun = client instanceof BunInbound;
+      const uBun = upstream instanceof BunOutbound;
+      if (!cBun && !uBun) return node().pipe(client, upstream, opts, done);
+      // one side is node:tls (terminated TLS, or TLS to the upstream): wrap it, then pump as usual
+      const c = cBun ? (client as BunInbound) : adopt(client, true);
+      const u = uBun ? (upstream as BunOutbound) : adopt(upstream, false);
+      const pair = new BunPair(c, u, sweeper, done);
+      c.pair = pair;
+      u.pair = pair;
+      if (c.closed || u.closed) {
+        // a side died while the upstream was being dialled; its close event came before the pair existed
+        if (c.closed) fail(pair, 'client_error', c.error ?? 'client closed before the pipe started');
+        else fail(pair, 'upstream_error', u.error ?? 'upstream closed before the pipe started');
+        if (c.closed) sideClosed(pair, c);
+        if (u.closed) sideClosed(pair, u);
+        return;
+      }
+      sweeper.add(pair, opts.idleTimeoutMs);
+      if (c.early !== null) replayEarly(c);
+      if (u.early !== null) replayEarly(u);
+      // a FIN seen before the pipe existed is passed on now
+      if (c.eof && u.queue === null) sendFin(u);
+      if (u.eof && c.queue === null) sendFin(c);
+      resumeSide(c);
+      resumeSide(u);
+    },
+
+    destroy(conn) {
+      if (!(conn instanceof BunSide)) {
+        const side = bridged.get(conn);
+        if (side?.pair && !side.pair.finished) return fail(side.pair, 'aborted');
+        return node().destroy(conn);
+      }
+      const side = conn as BunSide;
+      if (side.pair !== null && !side.pair.finished) return fail(side.pair, 'aborted');
+      if (side instanceof BunOutbound && side.dialDone !== null) side.dialDone = null;
+      if (side.socket !== null && !side.closed) side.socket.end();
+    },
+  };
+}
+
+function replayEarly(side: BunSide): void {
+  const chunks = side.early!;
+  side.early = null;
+  for (const chunk of chunks) onData(side.socket!, chunk);
+}
