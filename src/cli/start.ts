@@ -9,18 +9,26 @@ import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
 import { AccessLog, logger } from '../log/logger';
-import { createTcpDataPlane, detectRuntime, openSqlite, serveHttp } from '../runtime/index';
+import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, serveHttp } from '../runtime/index';
 import type { HttpServerHandle } from '../runtime/types';
 import { ensureAdminKey } from './admin-key';
+import { ensureKeyring } from '../tls/keyring-file';
 import { listenError } from '../lib/listen-error';
+import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
+import { watchStore } from '../store/watch';
+import { HealthRegistry } from '../health/registry';
+import { isExtraWorker, resolveWorkerCount, startWorkers, watchPrimary, type Workers } from './workers';
 
 /** A running weir instance. */
 export interface Weir {
   readonly config: Config;
   readonly store: Store;
   readonly proxy: TcpProxy;
+  readonly udpProxy: UdpProxy;
   readonly admin: HttpServerHandle | null;
   readonly adminKeys: readonly AdminKey[];
+  /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
+  readonly health: HealthRegistry;
   /** The snapshot new connections use now. */
   snapshot(): Snapshot;
   /** Rebuild the snapshot from the store (after a write by this process). */
@@ -35,6 +43,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Access log destination override (tests capture it). */
   accessLog?: AccessLog;
+  /** `--db FILE`: overrides deployment.sqlite.path. */
+  dbPath?: string | null;
 }
 
 /** Start weir. Rejects with ConfigError (bad config) or an Error naming the address (listen failure). */
@@ -42,8 +52,9 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
   const { config, warnings } = loadConfig(opts.configPath, opts.env);
   for (const warning of warnings) logger.warn(warning);
 
-  const dbPath = resolve(config.sqlite.path);
-  const store = openStore(dbPath, { db: openSqlite(dbPath) });
+  const dbPath = resolve(opts.dbPath ?? config.sqlite.path);
+  const db = openSqlite(dbPath);
+  const store = openStore(dbPath, { db, keyring: ensureKeyring(config.tls, dirname(dbPath)) });
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
   try {
     const adminKeys = ensureAdminKey(config, dirname(dbPath));
@@ -52,30 +63,43 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       new AccessLog(config.log.access.enabled ? { path: config.log.access.path } : { disabled: true });
     cleanup.push(() => accessLog.close());
 
-    const rebuild = snapshotBuilder(store);
+    // multi-core (nginx_config.worker_processes): extra workers share the listeners and leave the Admin API to worker 0
+    const extraWorker = isExtraWorker(opts.env ?? process.env);
+    const workerCount = extraWorker ? 1 : resolveWorkerCount(config.workerProcesses);
+    const shareListeners = extraWorker || workerCount > 1;
+    const health = new HealthRegistry(createTcpDataPlane());
+    cleanup.push(() => health.stop());
+    const rebuild = snapshotBuilder(store, health);
     let current = rebuild(null);
     const refresh = (): void => {
       current = rebuild(current);
     };
+    // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
+    const watcher = watchStore(db, refresh);
+    cleanup.push(() => watcher.stop());
 
-    if (config.stream.udp.length > 0) {
-      // TODO(UDP issue): serve apisix.stream_proxy.udp.
-      logger.warn('UDP listeners are not served yet; apisix.stream_proxy.udp is ignored', {
-        listeners: config.stream.udp.map((l) => l.origin).join(','),
-      });
-    }
+    const udpProxy = await startUdpProxy({
+      plane: createUdpDataPlane({ reusePort: shareListeners }),
+      listeners: config.stream.udp,
+      snapshot: () => current,
+      accessLog,
+      maxSessions: config.udp.maxSessions,
+      responses: config.udp.responses,
+    });
+    cleanup.push(() => udpProxy.shutdown(0));
 
     const proxy = await startTcpProxy({
-      plane: createTcpDataPlane(),
+      plane: createTcpDataPlane({ reusePort: shareListeners }),
       listeners: config.stream.tcp,
       snapshot: () => current,
       accessLog,
+      tls: { fallbackSni: config.tls?.fallbackSni ?? null },
     });
     cleanup.push(() => proxy.shutdown(0));
 
     let admin: HttpServerHandle | null = null;
-    if (config.enableAdmin) {
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh });
+    if (config.enableAdmin && !extraWorker) {
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -85,26 +109,36 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     logger.info('weir started', {
       runtime: detectRuntime(),
+      sqlite: db.driver,
       config: config.source,
       db: dbPath,
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
+      udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
       routes: current.routes.length,
     });
 
+    const workers: Workers = extraWorker
+      ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
+      : startWorkers(workerCount);
     let stopped: Promise<void> | null = null;
     return {
       config,
       store,
       proxy,
+      udpProxy,
       admin,
       adminKeys,
+      health,
       snapshot: () => current,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
+          const workersStopped = workers.stop(graceMs);
+          watcher.stop();
+          health.stop();
           await admin?.close();
-          await proxy.shutdown(graceMs);
+          await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();
           store.close();
         })();
@@ -121,13 +155,14 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
  * Rebuilds the snapshot from the store. Problems (skipped rows, routes that cannot forward) are logged when
  * they first appear, not again on every rebuild: with many broken rows each write would flood the log.
  */
-function snapshotBuilder(store: Store): (prev: Snapshot | null) => Snapshot {
+function snapshotBuilder(store: Store, health: HealthRegistry): (prev: Snapshot | null) => Snapshot {
   let known = new Set<string>();
   return (prev) => {
     const { snapshot, problems } = buildSnapshot(store.readAll(), prev);
     const now = new Set(problems);
     for (const problem of now) if (!known.has(problem)) logger.warn(problem);
     known = now;
+    health.sync(snapshot); // before the snapshot serves: fills each upstream's health slot
     return snapshot;
   };
 }

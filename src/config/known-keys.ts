@@ -4,15 +4,17 @@
 /** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   '': ['apisix', 'deployment', 'nginx_config'],
-  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy'],
+  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption'],
+  'apisix.ssl': ['fallback_sni'],
+  'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
   'apisix.stream_proxy': ['only', 'tcp', 'udp'],
   deployment: ['admin', 'sqlite'],
   'deployment.admin': ['admin_key', 'admin_key_required', 'admin_listen', 'allow_admin', 'enable_admin_cors'],
   'deployment.admin.admin_listen': ['ip', 'port'],
   'deployment.admin.admin_key[]': ['name', 'key', 'role'],
   'deployment.sqlite': ['path'],
-  nginx_config: ['worker_shutdown_timeout', 'stream'],
-  'nginx_config.stream': ['enable_access_log', 'access_log'],
+  nginx_config: ['worker_shutdown_timeout', 'stream', 'worker_processes'],
+  'nginx_config.stream': ['enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses'],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'],
 };
 
@@ -46,12 +48,10 @@ const NOT_USED = [
     'router',
     'resolver_timeout',
     'enable_resolv_search_opt',
-    'ssl',
     'enable_control',
     'control',
     'disable_sync_configuration_during_start',
     'worker_startup_time_threshold',
-    'data_encryption',
     'events',
     'lru',
     'dns_resolver',
@@ -59,6 +59,18 @@ const NOT_USED = [
     'proxy_protocol',
     'status',
     'id',
+  ]),
+  // TLS tuning of APISIX's HTTPS listener; weir's TLS listeners use the runtime's defaults.
+  ...prefixed('apisix.ssl', [
+    'enable',
+    'listen',
+    'ssl_trusted_certificate',
+    'ssl_protocols',
+    'ssl_ciphers',
+    'ssl_session_tickets',
+    'ssl_session_cache',
+    'ssl_session_timeout',
+    'key_encrypt_salt',
   ]),
   ...prefixed('deployment', [
     'role',
@@ -73,7 +85,6 @@ const NOT_USED = [
   ...prefixed('nginx_config', [
     'error_log',
     'error_log_level',
-    'worker_processes',
     'enable_cpu_affinity',
     'worker_rlimit_nofile',
     'max_pending_timers',

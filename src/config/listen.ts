@@ -57,9 +57,9 @@ export function readStreamListeners(
   const tcpSet = new ListenerSet(budget);
   tcpItems.forEach((item, i) => {
     const origin = `apisix.stream_proxy.tcp[${i}]`;
-    const { range, tls } = readTcpItem(item, origin, ctx);
+    const { range, tls, tlsPassthrough } = readTcpItem(item, origin, ctx);
     tcpSet.add(range, origin);
-    for (let port = range.start; port <= range.end; port++) tcp.push({ host: range.host, port, tls, origin });
+    for (let port = range.start; port <= range.end; port++) tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), origin });
   });
   const udpSet = new ListenerSet(budget);
   udpItems.forEach((item, i) => {
@@ -78,21 +78,22 @@ export function readStreamListeners(
   return { tcp, udp };
 }
 
-function readTcpItem(item: unknown, origin: string, ctx: ReadCtx): { range: AddrRange; tls: boolean } {
-  if (!isMap(item)) return { range: parseListenAddr(item, origin), tls: false };
+function readTcpItem(item: unknown, origin: string, ctx: ReadCtx): { range: AddrRange; tls: boolean; tlsPassthrough: boolean } {
+  if (!isMap(item)) return { range: parseListenAddr(item, origin), tls: false, tlsPassthrough: false };
   checkKeys(item, origin, ctx, 'apisix.stream_proxy.tcp[]');
   if (item.addr === undefined || item.addr === null) {
     throw new ConfigError(`${origin}.addr`, `missing (expected ${FORMS})`);
   }
   const range = parseListenAddr(item.addr, `${origin}.addr`);
   const tls = readBool(item.tls, `${origin}.tls`, false);
-  for (const flag of ['proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'] as const) {
-    // TODO: PROXY protocol and TLS passthrough come with their own issues; until then say they are off.
+  const tlsPassthrough = readBool(item.tls_passthrough, `${origin}.tls_passthrough`, false);
+  for (const flag of ['proxy_protocol', 'proxy_protocol_to_upstream'] as const) {
+    // TODO: the PROXY protocol comes with its own issue; until then say it is off.
     if (readBool(item[flag], `${origin}.${flag}`, false)) {
       ctx.warnings.push(`${origin}.${flag}: not supported yet (ignored)`);
     }
   }
-  return { range, tls };
+  return { range, tls, tlsPassthrough };
 }
 
 /**

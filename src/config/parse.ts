@@ -6,6 +6,9 @@ import { ConfigError, type Config, type TcpListenSpec, type ListenAddr } from '.
 import { substituteEnv, type Env } from './env';
 import { readStreamListeners } from './listen';
 import { readAdmin } from './admin';
+import { readUdpSettings } from './udp';
+import { readTlsSettings } from './tls';
+import { readWorkerProcesses } from './workers';
 import {
   checkKeys,
   describeValue,
@@ -56,6 +59,8 @@ export function parseConfig(
     stream = { tcp: [], udp: [] };
   }
 
+  const tls = readTlsSettings(apisix, ctx);
+
   const deployment = readMap(top.deployment, 'deployment') ?? {};
   checkKeys(deployment, 'deployment', ctx);
   const admin = readAdmin(readMap(deployment.admin, 'deployment.admin'), enableAdmin, ctx);
@@ -71,7 +76,11 @@ export function parseConfig(
     'nginx_config.worker_shutdown_timeout',
     DEFAULT_SHUTDOWN_GRACE_MS,
   );
-  const access = readAccessLog(readMap(nginx.stream, 'nginx_config.stream') ?? {}, ctx);
+  // only present when set, so configs without the key compare equal to what they were before multi-core
+  const workers = nginx.worker_processes === undefined ? {} : { workerProcesses: readWorkerProcesses(nginx.worker_processes, 'nginx_config.worker_processes') };
+  const nginxStream = readMap(nginx.stream, 'nginx_config.stream') ?? {};
+  const access = readAccessLog(nginxStream, ctx);
+  const udp = readUdpSettings(nginxStream);
 
   if (ctx.notUsed.length > 0) warnings.push(`not used by weir (ignored): ${ctx.notUsed.join(', ')}`);
   const config: Config = {
@@ -79,10 +88,13 @@ export function parseConfig(
     enableAdmin,
     streamEnabled,
     stream,
+    udp,
     admin,
     sqlite: { path: sqlitePath },
     log: { access },
+    tls,
     shutdownGraceMs,
+    ...workers,
   };
   return { config, warnings };
 }

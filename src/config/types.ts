@@ -10,12 +10,32 @@ export interface ListenAddr {
 export interface TcpListenSpec extends ListenAddr {
   /** Terminate TLS on this listener (certificates come from the ssls objects). */
   tls: boolean;
+  /** Route on the ClientHello's SNI and forward the TLS bytes untouched (with `tls`: per route). */
+  tlsPassthrough?: boolean;
   /** Where in the YAML this came from, for messages: "apisix.stream_proxy.tcp[1]". */
   origin: string;
 }
 
 export interface UdpListenSpec extends ListenAddr {
   origin: string;
+}
+
+/** UDP session settings (nginx_config.stream). */
+export interface UdpSettings {
+  /** udp_max_sessions: bound of the session table; the least recently active unproven session goes first. */
+  maxSessions: number;
+  /** proxy_responses: replies expected per client datagram before the session ends; null = unlimited. */
+  responses: number | null;
+}
+
+/** apisix.ssl and apisix.data_encryption. */
+export interface TlsSettings {
+  /** SNI assumed for a TLS client that sends none (normalised), or null: such handshakes fail. */
+  fallbackSni: string | null;
+  /** Secrets encrypting private keys at rest (first encrypts, all decrypt); null = none configured. */
+  keyring: string[] | null;
+  /** apisix.data_encryption.enable_encrypt_fields (default true). */
+  encryptionEnabled: boolean;
 }
 
 export type AdminRole = 'admin' | 'viewer';
@@ -42,6 +62,7 @@ export interface Config {
     tcp: TcpListenSpec[];
     udp: UdpListenSpec[];
   };
+  udp: UdpSettings;
   admin: {
     /** deployment.admin.admin_key_required (default true). */
     keyRequired: boolean;
@@ -58,8 +79,12 @@ export interface Config {
   log: {
     access: AccessLogConfig;
   };
+  /** TLS settings; absent in hand-built test configs (= no fallback SNI, no keyring). */
+  tls?: TlsSettings;
   /** Grace period for open connections on SIGTERM/SIGINT, in milliseconds. */
   shutdownGraceMs: number;
+  /** nginx_config.worker_processes: proxy processes sharing the listeners ("auto" = one per core); absent = 1. */
+  workerProcesses?: number | 'auto';
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

@@ -2,8 +2,16 @@
 
 import type { FetchHandler, HttpServeOptions, HttpServerHandle, SqlDb, TcpDataPlane } from './types';
 import { openBetterSqlite } from './sqlite-better';
+import { loadNodeSqlite, openNodeSqlite } from './sqlite-node';
+import { openBunSqlite } from './sqlite-bun';
 import { serveNodeHttp } from './http-node';
+import { serveBunHttp } from './http-bun';
+import { serveDenoHttp } from './http-deno';
 import { createNodeTcpDataPlane } from './tcp-node';
+import { createBunTcpDataPlane } from './tcp-bun';
+import { createNodeUdpDataPlane } from './udp-node';
+import { createBunUdpDataPlane } from './udp-bun';
+import type { UdpDataPlane } from './types';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -15,19 +23,62 @@ export function detectRuntime(): RuntimeName {
   return 'node';
 }
 
-/** Open (creating if needed) the SQLite file with this runtime's driver. */
-export function openSqlite(path: string): SqlDb {
-  // TODO(single-binary issue): node:sqlite on Node >= 22.13 and Deno, bun:sqlite on Bun.
-  return openBetterSqlite(path);
+export type SqliteDriverName = 'better' | 'node' | 'bun';
+
+const SQLITE_OPENERS: Record<SqliteDriverName, (path: string) => SqlDb> = {
+  better: openBetterSqlite,
+  node: openNodeSqlite,
+  bun: openBunSqlite,
+};
+
+/**
+ * The SQLite driver for this process: `WEIR_SQLITE=better|node|bun` if set, else bun:sqlite on Bun,
+ * node:sqlite where it exists (Node >= 22.13, Deno), else better-sqlite3 (Node 20). Throws on a bad override.
+ */
+export function chooseSqliteDriver(env: Record<string, string | undefined> = process.env): SqliteDriverName {
+  const forced = env.WEIR_SQLITE?.trim();
+  if (forced) {
+    if (forced === 'better' || forced === 'node' || forced === 'bun') return forced;
+    throw new Error(`WEIR_SQLITE: "${forced}" is not one of better, node, bun`);
+  }
+  if (detectRuntime() === 'bun') return 'bun';
+  return loadNodeSqlite() ? 'node' : 'better';
 }
 
-/** Serve a fetch-style handler (the Admin API). */
+/** Open (creating if needed) the SQLite file with this runtime's driver. */
+export function openSqlite(path: string): SqlDb {
+  return SQLITE_OPENERS[chooseSqliteDriver()](path);
+}
+
+/**
+ * Serve a fetch-style handler (the Admin API): Bun.serve on Bun, Deno.serve on Deno, node:http elsewhere.
+ * `WEIR_HTTP=node` forces node:http (needed for cluster workers on Deno, which cannot share a Deno.serve port).
+ */
 export function serveHttp(handler: FetchHandler, opts: HttpServeOptions): Promise<HttpServerHandle> {
+  const runtime = process.env.WEIR_HTTP === 'node' ? 'node' : detectRuntime();
+  if (runtime === 'bun') return serveBunHttp(handler, opts);
+  if (runtime === 'deno') return serveDenoHttp(handler, opts);
   return serveNodeHttp(handler, opts);
 }
 
-/** The TCP byte pump for this runtime. */
-export function createTcpDataPlane(): TcpDataPlane {
-  // TODO(performance issue): a Bun-native implementation (Bun.listen/Bun.connect) on Bun.
+/**
+ * The TCP byte pump for this runtime: Bun-native sockets on Bun (about 1.5-2x cheaper per connection
+ * than Bun's node:net layer, see bench/README.md), node:net elsewhere. `WEIR_DATA_PLANE=node` forces
+ * node:net on Bun (A/B measurements). `reusePort` (multi-core workers, src/cli/workers.ts) lets several
+ * processes bind the same listener with SO_REUSEPORT; only the Bun plane supports it.
+ */
+export function createTcpDataPlane(opts: { reusePort?: boolean } = {}): TcpDataPlane {
+  if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
+    return createBunTcpDataPlane({ reusePort: opts.reusePort === true });
+  }
   return createNodeTcpDataPlane();
+}
+
+/** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
+export function createUdpDataPlane(opts: { reusePort?: boolean } = {}): UdpDataPlane {
+  // Bun.udpSocket batches sends per event-loop turn (sendmmsg); WEIR_DATA_PLANE=node forces node:dgram.
+  if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
+    return createBunUdpDataPlane({ reusePort: opts.reusePort === true });
+  }
+  return createNodeUdpDataPlane();
 }

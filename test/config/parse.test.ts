@@ -12,6 +12,7 @@ const DEFAULTS: Config = {
   enableAdmin: true,
   streamEnabled: true,
   stream: { tcp: [], udp: [] },
+  udp: { maxSessions: 10_000, responses: null },
   admin: {
     keyRequired: true,
     keys: [],
@@ -21,6 +22,7 @@ const DEFAULTS: Config = {
   },
   sqlite: { path: 'data/weir.db' },
   log: { access: { enabled: true, path: null } },
+  tls: { fallbackSni: null, keyring: null, encryptionEnabled: true },
   shutdownGraceMs: 240_000,
 };
 
@@ -179,7 +181,7 @@ describe('warnings for keys weir does not read', () => {
     ].join('\n');
     assert.deepEqual(parseOk(yaml).warnings, [
       'not used by weir (ignored): plugins, stream_plugins, plugin_attr, apisix.node_listen, apisix.enable_reuseport, ' +
-        'apisix.ssl, deployment.role, deployment.role_traditional, deployment.etcd, deployment.admin.admin_api_version, ' +
+        'deployment.role, deployment.role_traditional, deployment.etcd, deployment.admin.admin_api_version, ' +
         'nginx_config.error_log_level, nginx_config.stream.access_log_format',
     ]);
   });

@@ -19,6 +19,8 @@ export function tempDir(prefix = 'weir-test-'): { path: string; remove(): void }
 export interface ConfigOptions {
   /** YAML items of apisix.stream_proxy.tcp, written as given (e.g. `9100`, `"127.0.0.10:9101"`). */
   tcp: string[];
+  /** YAML items of apisix.stream_proxy.udp (none when absent). */
+  udp?: string[];
   adminPort: number;
   dbPath: string;
   extraYaml?: string;
@@ -30,6 +32,7 @@ export function configYaml(o: ConfigOptions): string {
     '  stream_proxy:',
     '    tcp:',
     ...o.tcp.map((item) => `      - ${item}`),
+    ...(o.udp?.length ? ['    udp:', ...o.udp.map((item) => `      - ${item}`)] : []),
     'deployment:',
     '  admin:',
     '    admin_key:',
@@ -60,13 +63,16 @@ export interface TestWeir {
 }
 
 /** Start weir in this process with the given tcp listener items. */
-export async function startTestWeir(tcp: string[], opts: { dir?: string; extraYaml?: string } = {}): Promise<TestWeir> {
+export async function startTestWeir(
+  tcp: string[],
+  opts: { dir?: string; extraYaml?: string; udp?: string[] } = {},
+): Promise<TestWeir> {
   const owned = opts.dir ? null : tempDir();
   const dir = opts.dir ?? owned!.path;
   const adminPort = await freePort();
   const dbPath = join(dir, 'weir.db');
   const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, configYaml({ tcp, adminPort, dbPath, extraYaml: opts.extraYaml }));
+  writeFileSync(configPath, configYaml({ tcp, udp: opts.udp, adminPort, dbPath, extraYaml: opts.extraYaml }));
   const access: AccessRecord[] = [];
   const accessLog = new AccessLog({
     sink: (text) => {
