@@ -3,6 +3,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { freePort, startEchoServer, startServer, exchange, type TestServer } from '../helpers/net';
 import { startTestWeir, DOC_KEY, type TestWeir } from '../helpers/weir';
@@ -147,5 +150,116 @@ describe('APISIX stream-proxy guide: two listeners, server filter (the MySQL exa
   it('127.0.0.10 at the second port reaches the server and gets its greeting', async () => {
     const { data } = await exchange(port9101, 'login', { host: '127.0.0.10' });
     assert.equal(data.toString(), 'GREETING 8.0\nOK login');
+  });
+});
+
+// ---------------------------------------------------------------- "接收 TLS over TCP 连接" and "代理到 TLS over TCP 上游"
+
+const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
+const pem = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
+
+/** A TLS client with SNI `servername` that sends `payload`, half-closes and collects the reply. */
+function tlsExchange(port: number, servername: string, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const sock = tls.connect({ port, host: '127.0.0.1', servername, ca: pem('ca.crt'), allowHalfOpen: true }, () => {
+      sock.end(payload);
+    });
+    const timer = setTimeout(() => sock.destroy(new Error('no reply within 3 s')), 3000);
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString());
+    });
+  });
+}
+
+describe('APISIX stream-proxy guide: TLS over TCP', () => {
+  let w: TestWeir;
+  let first: TestServer;
+  let second: TestServer;
+  let tlsUpstream: tls.Server;
+  let tlsUpstreamPort: number;
+  let tlsPort: number;
+  let plainPort: number;
+
+  before(async () => {
+    first = await startEchoServer('1995 ');
+    second = await startEchoServer('5991 ');
+    // an upstream that terminates TLS itself and tells which SNI the proxy sent
+    tlsUpstream = tls.createServer({ cert: pem('a.test.com.crt'), key: pem('a.test.com.key') }, (s) => {
+      s.end(`sni=${(s as tls.TLSSocket & { servername?: string | false }).servername}`);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => tlsUpstream.listen(0, '127.0.0.1', resolve));
+    tlsUpstreamPort = (tlsUpstream.address() as AddressInfo).port;
+    tlsPort = await freePort();
+    plainPort = await freePort();
+    // the guide's listener item: `- addr: 9100` + `tls: true`
+    w = await startTestWeir([`{ addr: "127.0.0.1:${tlsPort}", tls: true }`, `"127.0.0.1:${plainPort}"`]);
+    const ssl = await curlPut(w, '/apisix/admin/ssls/1', JSON.stringify({
+      cert: pem('a.test.com.crt'),
+      key: pem('a.test.com.key'),
+      snis: ['a.test.com'],
+    }));
+    assert.equal(ssl.status, 201);
+    assert.equal(ssl.json.value.key, undefined, 'the private key is never returned');
+  });
+  after(async () => {
+    await w?.stop();
+    await first?.close();
+    await second?.close();
+    await new Promise<void>((resolve) => (tlsUpstream ? tlsUpstream.close(() => resolve()) : resolve()));
+  });
+
+  it('terminates TLS for a route without sni and proxies the plaintext', async () => {
+    const res = await curlPut(w, '/apisix/admin/stream_routes/1', `
+{
+    "upstream": {
+        "nodes": {
+            "127.0.0.1:${first.port}": 1
+        },
+        "type": "roundrobin"
+    }
+}`);
+    assert.equal(res.status, 201);
+    assert.equal(await tlsExchange(tlsPort, 'a.test.com', 'hi'), '1995 hi');
+  });
+
+  it('routes by the SNI the client sent in its handshake', async () => {
+    const res = await curlPut(w, '/apisix/admin/stream_routes/1', `
+{
+    "sni": "a.test.com",
+    "upstream": {
+        "nodes": {
+            "127.0.0.1:${second.port}": 1
+        },
+        "type": "roundrobin"
+    }
+}`);
+    assert.equal(res.status, 200);
+    assert.equal(await tlsExchange(tlsPort, 'a.test.com', 'hi'), '5991 hi');
+    // a plain connection has no SNI: the route does not match it
+    assert.equal((await exchange(plainPort, 'x')).data.length, 0);
+  });
+
+  it('speaks TLS to a scheme tls upstream, passing the client SNI on, else "apisix_backend"', async () => {
+    const res = await curlPut(w, '/apisix/admin/stream_routes/1', `
+{
+    "upstream": {
+        "scheme": "tls",
+        "nodes": {
+            "127.0.0.1:${tlsUpstreamPort}": 1
+        },
+        "type": "roundrobin"
+    }
+}`);
+    assert.equal(res.status, 200);
+    assert.equal(await tlsExchange(tlsPort, 'a.test.com', ''), 'sni=a.test.com');
+    assert.equal((await exchange(plainPort, '')).data.toString(), 'sni=apisix_backend');
   });
 });
