@@ -162,7 +162,7 @@ const pem = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf
 function tlsExchange(port: number, servername: string, payload: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const sock = tls.connect({ port, host: '127.0.0.1', servername, ca: pem('ca.crt'), allowHalfOpen: true }, () => {
+    const sock = tls.connect({ port, host: '127.0.0.1', servername, ca: pem('ca.crt') }, () => {
       sock.end(payload);
     });
     const timer = setTimeout(() => sock.destroy(new Error('no reply within 3 s')), 3000);
