@@ -1,7 +1,7 @@
 // Admin API server on Bun.serve (native, no node:http emulation). Selected by runtime/index.ts on Bun.
 
 import type { FetchHandler, HttpServeOptions, HttpServerHandle } from './types';
-import { listenFailure, wrapHandler } from './http-common';
+import { listenFailure, serverErrorResponse, wrapHandler } from './http-common';
 
 interface BunServer {
   readonly port: number;
@@ -27,22 +27,20 @@ const BODY_SLACK = 64 * 1024 * 1024;
 export async function serveBunHttp(handler: FetchHandler, opts: HttpServeOptions): Promise<HttpServerHandle> {
   const serve = (globalThis as { Bun?: { serve: BunServe } }).Bun?.serve;
   if (!serve) throw new Error('ERR_RUNTIME: Bun.serve is only available under Bun');
-  const urlHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  let authority = urlHost;
-  const wrapped = wrapHandler(handler, opts, () => authority);
+  const wrapped = wrapHandler(handler, opts);
   let server: BunServer;
   try {
     server = serve({
       hostname: opts.host,
       port: opts.port,
       maxRequestBodySize: opts.maxBodyBytes + BODY_SLACK,
-      fetch: (req, srv) => wrapped(req, srv.requestIP(req)?.address ?? ''),
-      error: (err) => new Response(JSON.stringify({ error_msg: `internal error: ${err.message}` }), { status: 500 }),
+      fetch: (req, srv) => wrapped.fetch(req, srv.requestIP(req)?.address ?? ''),
+      error: serverErrorResponse,
     });
   } catch (err) {
     throw listenFailure(err, opts.host, opts.port);
   }
-  authority = `${urlHost}:${server.port}`;
+  wrapped.listening(server.port);
   return {
     host: opts.host,
     port: server.port,

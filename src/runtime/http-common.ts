@@ -1,5 +1,6 @@
 // Shared by the native fetch servers (Bun.serve, Deno.serve): cap the request body the way the node:http
-// adapter does, so the Admin API sees the same "at most maxBodyBytes + 1 bytes" on every runtime.
+// adapter does, so the Admin API sees the same "at most maxBodyBytes + 1 bytes" on every runtime; the
+// error envelope is shared with the node:http adapter too.
 
 import type { FetchHandler, HttpServeOptions } from './types';
 
@@ -34,22 +35,27 @@ export function jsonError(status: number, message: string): Response {
   return new Response(JSON.stringify({ error_msg: message }), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
+/** The request handler of a native server, and the call that tells it the port once listening. */
+export interface NativeHandler {
+  fetch(req: Request, remoteAddress: string): Promise<Response>;
+  /** Port 0 picks a free port, so the authority of rebuilt URLs is known only after listen. */
+  listening(port: number): void;
+}
+
 /**
  * Wrap a FetchHandler for a native server: rebuild the request with a capped body and a URL built from the
  * bound address (never the client's Host header), and turn a throwing handler into a 500 envelope.
  */
-export function wrapHandler(
-  handler: FetchHandler,
-  opts: HttpServeOptions,
-  authority: () => string,
-): (req: Request, remoteAddress: string) => Promise<Response> {
-  return async (req, remoteAddress) => {
+export function wrapHandler(handler: FetchHandler, opts: HttpServeOptions): NativeHandler {
+  const urlHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  let authority = urlHost;
+  const fetch = async (req: Request, remoteAddress: string): Promise<Response> => {
     let request: Request;
     try {
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
       const bytes = hasBody ? await readCappedBody(req.body, opts.maxBodyBytes + 1) : null;
       const url = new URL(req.url);
-      request = new Request(`http://${authority()}${url.pathname}${url.search}`, {
+      request = new Request(`http://${authority}${url.pathname}${url.search}`, {
         method: req.method,
         headers: req.headers,
         body: bytes && bytes.byteLength > 0 ? bytes : null,
@@ -64,6 +70,17 @@ export function wrapHandler(
       return jsonError(500, `internal error: ${(err as Error).message}`);
     }
   };
+  return {
+    fetch,
+    listening: (port) => {
+      authority = `${urlHost}:${port}`;
+    },
+  };
+}
+
+/** What the server's own error hook answers when something fails outside the wrapped handler. */
+export function serverErrorResponse(err: unknown): Response {
+  return new Response(JSON.stringify({ error_msg: `internal error: ${(err as Error).message}` }), { status: 500 });
 }
 
 /** An Error with a Node-style `code`, so callers report listen failures the same way on every runtime. */

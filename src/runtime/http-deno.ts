@@ -3,7 +3,7 @@
 // which WEIR_HTTP=node selects (runtime/index.ts).
 
 import type { FetchHandler, HttpServeOptions, HttpServerHandle } from './types';
-import { listenFailure, wrapHandler } from './http-common';
+import { listenFailure, serverErrorResponse, wrapHandler } from './http-common';
 
 interface DenoServeInfo {
   remoteAddr: { hostname: string };
@@ -29,9 +29,7 @@ type DenoServe = (opts: DenoServeOptions, handler: (req: Request, info: DenoServ
 export async function serveDenoHttp(handler: FetchHandler, opts: HttpServeOptions): Promise<HttpServerHandle> {
   const serve = (globalThis as { Deno?: { serve: DenoServe } }).Deno?.serve;
   if (!serve) throw new Error('ERR_RUNTIME: Deno.serve is only available under Deno');
-  const urlHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  let authority = urlHost;
-  const wrapped = wrapHandler(handler, opts, () => authority);
+  const wrapped = wrapHandler(handler, opts);
   const abort = new AbortController();
   let server: DenoHttpServer;
   try {
@@ -41,15 +39,14 @@ export async function serveDenoHttp(handler: FetchHandler, opts: HttpServeOption
         port: opts.port,
         signal: abort.signal,
         onListen: () => undefined, // Deno logs "Listening on ..." by default; weir logs its own line.
-        onError: (err) =>
-          new Response(JSON.stringify({ error_msg: `internal error: ${(err as Error).message}` }), { status: 500 }),
+        onError: serverErrorResponse,
       },
-      (req, info) => wrapped(req, info.remoteAddr.hostname),
+      (req, info) => wrapped.fetch(req, info.remoteAddr.hostname),
     );
   } catch (err) {
     throw listenFailure(err, opts.host, opts.port);
   }
-  authority = `${urlHost}:${server.addr.port}`;
+  wrapped.listening(server.addr.port);
   return {
     host: opts.host,
     port: server.addr.port,

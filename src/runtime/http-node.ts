@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FetchHandler, HttpServeOptions, HttpServerHandle } from './types';
+import { jsonError } from './http-common';
 
 /** After an oversized body, this much more is read and thrown away before the socket is cut. */
 const DISCARD_LIMIT = 64 * 1024 * 1024;
@@ -88,10 +89,6 @@ async function writeResponse(res: ServerResponse, response: Response, isHead: bo
   if (body) headers['content-length'] = String(body.length);
   res.writeHead(response.status, headers);
   res.end(body ?? undefined);
-}
-
-function jsonError(status: number, message: string): Response {
-  return new Response(JSON.stringify({ error_msg: message }), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
 async function handle(

@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import type { SqlDb, SqlStatement, SqlValue } from './types';
-import { applyPragmas, ensureParentDir, makeTransaction } from './sqlite-common';
+import { ensureParentDir, toSqlDb } from './sqlite-common';
 
 export { CONNECTION_PRAGMAS, ensureParentDir } from './sqlite-common';
 
@@ -37,18 +37,5 @@ export function openBetterSqlite(path: string): SqlDb {
   ensureParentDir(path);
   const Ctor = loadBetterSqlite();
   const db = new Ctor(path);
-  applyPragmas((sql) => db.exec(sql), () => db.close());
-  return {
-    driver: 'better-sqlite3',
-    exec(sql: string): void {
-      db.exec(sql);
-    },
-    prepare(sql: string): SqlStatement {
-      return wrapStatement(db.prepare(sql));
-    },
-    transaction: makeTransaction((sql) => db.exec(sql), () => db.inTransaction),
-    close(): void {
-      if (db.open) db.close();
-    },
-  };
+  return toSqlDb('better-sqlite3', db, wrapStatement, () => db.inTransaction);
 }

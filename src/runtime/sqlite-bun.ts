@@ -2,7 +2,7 @@
 // process.getBuiltinModule at open time, so esbuild and tsx on Node never try to resolve "bun:sqlite".
 
 import type { SqlDb, SqlStatement, SqlValue } from './types';
-import { applyPragmas, ensureParentDir, makeTransaction } from './sqlite-common';
+import { ensureParentDir, toSqlDb } from './sqlite-common';
 
 /** The part of bun:sqlite weir uses (typed here to keep bun-types out of the Node build). */
 interface BunStatement {
@@ -44,22 +44,5 @@ export function openBunSqlite(path: string): SqlDb {
   ensureParentDir(path);
   // strict: parameters bind without a prefix and a missing one throws instead of binding NULL.
   const db = new mod.Database(path, { create: true, strict: true });
-  let open = true;
-  const close = (): void => {
-    if (!open) return;
-    open = false;
-    db.close();
-  };
-  applyPragmas((sql) => db.exec(sql), close);
-  return {
-    driver: 'bun:sqlite',
-    exec(sql: string): void {
-      db.exec(sql);
-    },
-    prepare(sql: string): SqlStatement {
-      return wrapStatement(db.prepare(sql));
-    },
-    transaction: makeTransaction((sql) => db.exec(sql), () => db.inTransaction),
-    close,
-  };
+  return toSqlDb('bun:sqlite', db, wrapStatement, () => db.inTransaction);
 }

@@ -1,8 +1,10 @@
-// What every SqlDb adapter shares: the connection pragmas, the parent-directory rule and the
-// hand-written BEGIN IMMEDIATE transaction (node:sqlite has no db.transaction(), so nobody uses one).
+// What every SqlDb adapter shares: the connection pragmas, the parent-directory rule, the close-once
+// SqlDb wrapper and the hand-written BEGIN IMMEDIATE transaction (node:sqlite has no db.transaction(),
+// so nobody uses one). The adapters keep only loading their driver and adapting its statements.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { SqlDb, SqlStatement } from './types';
 
 /** Pragmas every weir connection runs, whatever the driver. */
 export const CONNECTION_PRAGMAS: readonly string[] = [
@@ -22,7 +24,7 @@ export function ensureParentDir(path: string): void {
 }
 
 /** Run the connection pragmas; on failure close the connection and rethrow (a half-set-up handle is useless). */
-export function applyPragmas(exec: (sql: string) => void, close: () => void): void {
+function applyPragmas(exec: (sql: string) => void, close: () => void): void {
   try {
     for (const pragma of CONNECTION_PRAGMAS) exec(pragma);
   } catch (err) {
@@ -36,7 +38,7 @@ export function applyPragmas(exec: (sql: string) => void, close: () => void): vo
  * (a failed COMMIT, e.g. SQLITE_FULL, may already have ended it); drivers that cannot tell return true
  * and the "no transaction is active" error of the ROLLBACK is swallowed.
  */
-export function makeTransaction(
+function makeTransaction(
   exec: (sql: string) => void,
   stillOpen: () => boolean,
 ): <T>(fn: () => T) => T {
@@ -64,5 +66,42 @@ export function makeTransaction(
     } finally {
       inTransaction = false;
     }
+  };
+}
+
+/** The calls weir makes on a driver's connection object, whichever driver it is. */
+export interface DriverConnection<S> {
+  exec(sql: string): void;
+  prepare(sql: string): S;
+  close(): void;
+}
+
+/**
+ * Finish opening a driver connection: run the pragmas (closing it if they fail) and present it as the
+ * SqlDb port. `wrap` adapts one of the driver's prepared statements; `stillOpen` is as in makeTransaction.
+ * close() is idempotent: the store and the CLI may both close on the way out.
+ */
+export function toSqlDb<S>(
+  driver: string,
+  db: DriverConnection<S>,
+  wrap: (stmt: S) => SqlStatement,
+  stillOpen: () => boolean,
+): SqlDb {
+  let open = true;
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    db.close();
+  };
+  const exec = (sql: string): void => {
+    db.exec(sql);
+  };
+  applyPragmas(exec, close);
+  return {
+    driver,
+    exec,
+    prepare: (sql: string): SqlStatement => wrap(db.prepare(sql)),
+    transaction: makeTransaction(exec, stillOpen),
+    close,
   };
 }

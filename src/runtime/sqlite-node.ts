@@ -2,7 +2,7 @@
 // process.getBuiltinModule so that Node 20, which lacks it, can still import this module.
 
 import type { SqlDb, SqlStatement, SqlValue } from './types';
-import { applyPragmas, ensureParentDir, makeTransaction } from './sqlite-common';
+import { ensureParentDir, toSqlDb } from './sqlite-common';
 
 /** The part of node:sqlite weir uses (typed here: @types/node 20 does not describe it). */
 interface NodeStatementSync {
@@ -55,24 +55,7 @@ export function openNodeSqlite(path: string): SqlDb {
   if (!mod) throw new Error('ERR_SQLITE_UNAVAILABLE: node:sqlite is not available in this runtime (Node >= 22.13 or Deno)');
   ensureParentDir(path);
   const db = new mod.DatabaseSync(path);
-  let open = true;
-  const close = (): void => {
-    if (!open) return;
-    open = false;
-    db.close();
-  };
-  applyPragmas((sql) => db.exec(sql), close);
   // isTransaction exists from Node 22.16 / 24; without it, ROLLBACK is attempted and its error ignored.
   const stillOpen = (): boolean => (typeof db.isTransaction === 'boolean' ? db.isTransaction : true);
-  return {
-    driver: 'node:sqlite',
-    exec(sql: string): void {
-      db.exec(sql);
-    },
-    prepare(sql: string): SqlStatement {
-      return wrapStatement(db.prepare(sql));
-    },
-    transaction: makeTransaction((sql) => db.exec(sql), stillOpen),
-    close,
-  };
+  return toSqlDb('node:sqlite', db, wrapStatement, stillOpen);
 }

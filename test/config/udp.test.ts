@@ -21,22 +21,15 @@ describe('UDP session settings', () => {
     assert.equal(parseOk(stream('    proxy_responses: 0')).config.udp.responses, 0);
   });
 
-  it('name the key and the value when it is not a valid count', () => {
-    assert.equal(
-      parseError(stream('    udp_max_sessions: 0')),
-      'nginx_config.stream.udp_max_sessions: expected an integer 1..1000000, got 0',
-    );
-    assert.equal(
-      parseError(stream('    udp_max_sessions: "many"')),
-      'nginx_config.stream.udp_max_sessions: expected an integer 1..1000000, got "many"',
-    );
-    assert.equal(
-      parseError(stream('    proxy_responses: 1.5')),
-      'nginx_config.stream.proxy_responses: expected an integer 0..2147483647, got 1.5',
-    );
-    assert.equal(
-      parseError(stream('    proxy_responses: -1')),
-      'nginx_config.stream.proxy_responses: expected an integer 0..2147483647, got -1',
-    );
-  });
+  const invalid: [string, string][] = [
+    ['udp_max_sessions: 0', 'nginx_config.stream.udp_max_sessions: expected an integer 1..1000000, got 0'],
+    ['udp_max_sessions: "many"', 'nginx_config.stream.udp_max_sessions: expected an integer 1..1000000, got "many"'],
+    ['proxy_responses: 1.5', 'nginx_config.stream.proxy_responses: expected an integer 0..2147483647, got 1.5'],
+    ['proxy_responses: -1', 'nginx_config.stream.proxy_responses: expected an integer 0..2147483647, got -1'],
+  ];
+  for (const [line, error] of invalid) {
+    it(`names the key and the value: ${line}`, () => {
+      assert.equal(parseError(stream(`    ${line}`)), error);
+    });
+  }
 });

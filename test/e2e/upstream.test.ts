@@ -4,36 +4,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { configureErrorLog } from '../../src/log/logger';
 import { exchange, freePort, startEchoServer, type TestServer } from '../helpers/net';
 import { adminCall, startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
-
-/** An echo server tagged `tag` on a fixed port (to bring a killed node back on its address). */
-async function echoOn(port: number, tag: string): Promise<TestServer> {
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer({ allowHalfOpen: true }, (s) => {
-    result.accepted++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.write(tag);
-    s.pipe(s);
-  });
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(port, '127.0.0.1', () => resolve());
-  });
-  const result: TestServer = {
-    port,
-    accepted: 0,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      srv.close(() => resolve());
-    }),
-  };
-  return result;
-}
 
 /** Error-log lines, captured for the whole file. */
 const logs: string[] = [];
@@ -108,7 +81,7 @@ describe('upstream engine end to end', () => {
     assert.deepEqual(await clients(10), Array(10).fill('A'));
     assert.equal(connectFailures(bPort), failuresBefore);
 
-    b = await echoOn(bPort, 'B:');
+    b = await startEchoServer('B:', bPort); // back on the address weir knows
     servers.push(b);
     for (let i = 0; i < 150 && (await nodeStatus('act', bPort)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await nodeStatus('act', bPort), 'healthy');
@@ -132,7 +105,7 @@ describe('upstream engine end to end', () => {
     assert.equal(connectFailures(bPort), 1); // exactly one attempt hit the dead node, then it left the rotation
     assert.equal(await nodeStatus('pas', bPort), 'unhealthy');
 
-    b = await echoOn(bPort, 'B:');
+    b = await startEchoServer('B:', bPort); // back on the address weir knows
     servers.push(b);
     for (let i = 0; i < 150 && (await nodeStatus('pas', bPort)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await nodeStatus('pas', bPort), 'healthy');

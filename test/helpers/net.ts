@@ -22,8 +22,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Start a TCP server; `onConn` gets each socket. Sockets are destroyed on close(). */
-export async function startServer(onConn: (s: net.Socket) => void, host = '127.0.0.1'): Promise<TestServer> {
+/**
+ * Start a TCP server; `onConn` gets each socket. Sockets are destroyed on close(). `port` 0 (the default)
+ * takes an ephemeral port; a fixed one brings a killed server back on the address weir already knows.
+ */
+export async function startServer(onConn: (s: net.Socket) => void, host = '127.0.0.1', port = 0): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
     result.accepted++;
@@ -34,7 +37,7 @@ export async function startServer(onConn: (s: net.Socket) => void, host = '127.0
   });
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen(0, host, () => resolve());
+    srv.listen(port, host, () => resolve());
   });
   const result: TestServer = {
     port: (srv.address() as net.AddressInfo).port,
@@ -49,11 +52,15 @@ export async function startServer(onConn: (s: net.Socket) => void, host = '127.0
 }
 
 /** Echo server: writes back what it reads, prefixed by `tag` once per connection when given. */
-export function startEchoServer(tag = ''): Promise<TestServer> {
-  return startServer((s) => {
-    if (tag) s.write(tag);
-    s.pipe(s);
-  });
+export function startEchoServer(tag = '', port = 0): Promise<TestServer> {
+  return startServer(
+    (s) => {
+      if (tag) s.write(tag);
+      s.pipe(s);
+    },
+    '127.0.0.1',
+    port,
+  );
 }
 
 /** Connect, send `payload`, half-close, and collect everything until the server closes (bounded by timeoutMs). */

@@ -1,9 +1,10 @@
 // ewma: prefer the node with the lowest decaying average of connect latency, scaled by the
 // connections it already has and by its weight ("peak EWMA", as APISIX's ewma and Finagle use).
 
-import type { ConnInfo, UpstreamNode } from '../../snapshot/types';
-import { adoptStates, groupPeers, isEligible, type Peer, pickByGroups } from './state';
-import type { Balancer, BalancerOptions, HealthView, NodeState } from './types';
+import type { UpstreamNode } from '../../snapshot/types';
+import { ScoredBalancer } from './scored';
+import type { Peer } from './state';
+import type { Balancer, BalancerOptions, NodeState } from './types';
 
 /** APISIX's DECAY_TIME: an old sample weighs 1/e after 10 s, so a node that was slow gets another chance. */
 export const DECAY_MS = 10_000;
@@ -15,18 +16,16 @@ export const FAILURE_SAMPLE_MS = 1_000;
  */
 const LATENCY_FLOOR_MS = 1;
 
-export class EwmaBalancer implements Balancer {
-  readonly states: ReadonlyMap<string, NodeState>;
-  private readonly groups: Peer[][];
-  /** Rotating scan start per group: ties (e.g. nodes never measured) take turns. */
-  private readonly cursors: number[];
+export class EwmaBalancer extends ScoredBalancer {
   private readonly now: () => number;
 
   constructor(nodes: readonly UpstreamNode[], opts: BalancerOptions = {}) {
-    this.states = adoptStates(nodes, opts.prev);
-    this.groups = groupPeers(nodes, this.states);
-    this.cursors = this.groups.map(() => 0);
+    super(nodes, opts);
     this.now = opts.now ?? Date.now;
+  }
+
+  protected override clock(): number {
+    return this.now();
   }
 
   /** The latency average decayed towards 0 for the time since its last sample. */
@@ -36,39 +35,8 @@ export class EwmaBalancer implements Balancer {
     return age <= 0 ? state.ewma : state.ewma * Math.exp(-age / DECAY_MS);
   }
 
-  private score(peer: Peer, now: number): number {
+  protected override score(peer: Peer, now: number): number {
     return ((this.decayed(peer.state, now) + LATENCY_FLOOR_MS) * (peer.state.active + 1)) / peer.node.weight;
-  }
-
-  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: HealthView | null): Peer | undefined => {
-    const n = group.length;
-    const start = this.cursors[g]! % n;
-    const now = this.now();
-    let best: Peer | undefined;
-    let bestScore = 0;
-    for (let k = 0; k < n; k++) {
-      const peer = group[(start + k) % n]!;
-      if (!isEligible(peer.node, tried, health)) continue;
-      const score = this.score(peer, now);
-      if (best === undefined || score < bestScore) {
-        best = peer;
-        bestScore = score;
-      }
-    }
-    if (best !== undefined) this.cursors[g] = (start + 1) % n;
-    return best;
-  };
-
-  pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: HealthView | null): UpstreamNode | undefined {
-    const peer = pickByGroups(this.groups, tried, health, this.pickInGroup);
-    if (peer === undefined) return undefined;
-    peer.state.active++;
-    return peer.node;
-  }
-
-  release(node: UpstreamNode): void {
-    const state = this.states.get(node.address);
-    if (state !== undefined && state.active > 0) state.active--;
   }
 
   /** Fold one connect latency into the node's average: ewma = ewma*w + sample*(1-w), w = e^(-dt/decay). */

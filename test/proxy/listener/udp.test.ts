@@ -35,8 +35,9 @@ describe('startUdpProxy', () => {
   const clients: UdpClient[] = [];
   const accessLog = new AccessLog({ sink: (text) => records.push(...text.trim().split('\n').map((l) => JSON.parse(l))) });
 
-  async function start(extra: Partial<UdpProxyOptions> = {}): Promise<number> {
-    proxy = await startUdpProxy({
+  /** The options every proxy in this file starts with, overridden by `extra`. */
+  function options(extra: Partial<UdpProxyOptions> = {}): UdpProxyOptions {
+    return {
       plane: createNodeUdpDataPlane(),
       listeners: [{ host: '127.0.0.1', port: 0, origin: 'test' }],
       snapshot: () => current,
@@ -45,7 +46,11 @@ describe('startUdpProxy', () => {
       responses: null,
       tickMs: 20,
       ...extra,
-    });
+    };
+  }
+
+  async function start(extra: Partial<UdpProxyOptions> = {}): Promise<number> {
+    proxy = await startUdpProxy(options(extra));
     return proxy.listeners[0]!.port;
   }
 
@@ -277,14 +282,7 @@ describe('startUdpProxy', () => {
     await flushed(1);
     assert.equal(records[0]!.end, 'aborted');
     proxy = null;
-    const again = await startUdpProxy({
-      plane: createNodeUdpDataPlane(),
-      listeners: [{ host: '127.0.0.1', port, origin: 'again' }],
-      snapshot: () => current,
-      accessLog,
-      maxSessions: 10,
-      responses: null,
-    });
+    const again = await startUdpProxy(options({ listeners: [{ host: '127.0.0.1', port, origin: 'again' }] }));
     assert.equal(again.listeners[0]!.port, port);
     await again.shutdown(0);
   });
@@ -292,14 +290,7 @@ describe('startUdpProxy', () => {
   it('names the config origin when a port is taken', async () => {
     const port = await start();
     await assert.rejects(
-      startUdpProxy({
-        plane: createNodeUdpDataPlane(),
-        listeners: [{ host: '127.0.0.1', port, origin: 'apisix.stream_proxy.udp[0]' }],
-        snapshot: () => current,
-        accessLog,
-        maxSessions: 10,
-        responses: null,
-      }),
+      startUdpProxy(options({ listeners: [{ host: '127.0.0.1', port, origin: 'apisix.stream_proxy.udp[0]' }] })),
       /apisix\.stream_proxy\.udp\[0\]/,
     );
   });
