@@ -2,11 +2,13 @@
 // the same driver, migrations and store code the proxy uses.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { loadConfig } from '../config/load';
 import { ConfigError, type Config } from '../config/types';
 import { openStore, type Store } from '../store/store';
 import { openSqlite } from '../runtime/index';
+import { ensureKeyring } from '../tls/keyring-file';
+import { KeyringError } from '../tls/keyring';
 import type { Common } from './args';
 
 /** Where a command writes and reads; process streams in main.ts, strings in tests. */
@@ -50,17 +52,18 @@ export function resolveDbPath(common: Common, config: Config): string {
  * Open the store for a command. Reading commands refuse a missing file (a typo in --db must not create an
  * empty database and report "no routes"); writing commands create it. Migrations run as on start.
  */
-export function openCliStore(path: string, opts: { create: boolean }): Store {
+export function openCliStore(path: string, config: Config, opts: { create: boolean }): Store {
   if (!opts.create && !existsSync(path)) {
     throw new CliError(1, `database ${path} does not exist (check -c/--db, or run \`weir migrate\` to create it)`);
   }
   try {
-    return openStore(path, { db: openSqlite(path) });
+    // The same keyring as `start`: keys written here are sealed, sealed keys read here are opened.
+    return openStore(path, { db: openSqlite(path), keyring: ensureKeyring(config.tls, dirname(path)) });
   } catch (err) {
     const code = (err as { code?: string }).code;
     // A file from a newer weir is the user's input problem, as on start.
     const msg = (err as Error).message;
-    if (code === 'ERR_DB_TOO_NEW') throw new CliError(2, msg);
+    if (code === 'ERR_DB_TOO_NEW' || err instanceof KeyringError) throw new CliError(2, msg);
     throw new CliError(1, `cannot open database ${path}: ${msg}`);
   }
 }
@@ -80,8 +83,13 @@ export async function readArgument(arg: string, io: CliIo): Promise<string> {
 }
 
 /** Run fn with a store and always close it. */
-export async function withStore<T>(path: string, create: boolean, fn: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = openCliStore(path, { create });
+export async function withStore<T>(
+  path: string,
+  config: Config,
+  create: boolean,
+  fn: (store: Store) => T | Promise<T>,
+): Promise<T> {
+  const store = openCliStore(path, config, { create });
   try {
     return await fn(store);
   } finally {

@@ -27,7 +27,7 @@ export function renderExport(contents: StoreContents, dbPath: string): string {
 export async function runExport(cmd: ExportCommand, io: CliIo): Promise<void> {
   const config = loadCliConfig(cmd, io);
   const path = resolveDbPath(cmd, config);
-  const contents = await withStore(path, false, (store) => store.readAll());
+  const contents = await withStore(path, config, false, (store) => store.readAll());
   for (const why of contents.unreadable) io.err(`weir: warning: not exported: ${why}\n`);
   io.out(renderExport(contents, path));
 }

@@ -69,7 +69,7 @@ export async function runImport(cmd: ImportCommand, io: CliIo, now = () => Math.
   const { objects, errors } = parseImport(await readImportFile(cmd.file, io));
   if (errors.length > 0) throw failAll(cmd.file, errors);
 
-  const plan = await withStore(path, !cmd.dryRun, (store) => {
+  const plan = await withStore(path, config, !cmd.dryRun, (store) => {
     let planned: ImportPlan | null = null;
     try {
       store.transaction(() => {

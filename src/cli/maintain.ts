@@ -60,7 +60,7 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
   if (version < MIGRATIONS.length) {
     throw new CliError(1, `${path} is at schema version ${version}, older than ${MIGRATIONS.length}: run \`weir migrate\` first`);
   }
-  const contents = await withStore(path, false, (store) => store.readAll());
+  const contents = await withStore(path, config, false, (store) => store.readAll());
   const { snapshot, problems } = buildSnapshot(contents, null);
   const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length;
   if (problems.length > 0) {

@@ -50,7 +50,7 @@ export async function runObjectCommand(cmd: ObjectCommand, io: CliIo): Promise<v
   const body = cmd.body === undefined ? undefined : parseBodySafe(await readArgument(cmd.body, io), cmd);
   const writes = cmd.verb === 'put' || cmd.verb === 'delete';
   const what = cmd.id === undefined ? `${cmd.res} ${cmd.verb}` : `${cmd.res} ${cmd.verb} ${cmd.id}`;
-  const result = await withStore(path, writes, (store) => {
+  const result = await withStore(path, config, writes, (store) => {
     try {
       return runVerb(store, cmd, body);
     } catch (err) {

@@ -2,7 +2,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/weir';
 import { cli, writeCliConfig } from './harness';
@@ -87,5 +87,32 @@ describe('weir RESOURCE list|get|put|delete', () => {
     const r = await cli(['upstreams', 'list', '-c', bad]);
     assert.equal(r.code, 2);
     assert.match(r.err, /^weir: config error: apisix\.stream_proxy\.tcp\[0\]/);
+  });
+});
+
+describe('weir ssls put: private keys sealed with the same keyring as start', () => {
+  const dir = tempDir('weir-cli-ssl-');
+  after(() => dir.remove());
+  const fixture = (name: string): string => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8');
+
+  it('stores no key text in the file, hides it on put, and export opens it with the keyring', async () => {
+    const { configPath, dbPath } = writeCliConfig(dir.path);
+    const c = ['-c', configPath];
+    const key = fixture('a.test.com.key');
+    const body = JSON.stringify({ cert: fixture('a.test.com.crt'), key, snis: ['a.test.com'] });
+    const put = await cli(['ssls', 'put', 's1', body, ...c]);
+    assert.equal(put.code, 0, put.err);
+    assert.equal(JSON.parse(put.out).value.key, undefined);
+
+    const keyBody = key.split('\n')[1]!; // the first base64 line of the PEM
+    assert.ok(keyBody.length > 40);
+    const file = readFileSync(dbPath).toString('latin1') + readFileSync(`${dbPath}-wal`, { flag: 'a+' }).toString('latin1');
+    assert.equal(file.includes(keyBody), false, 'the database holds the key in clear');
+    assert.ok(existsSync(join(dir.path, 'keyring')), 'the keyring start would use was created beside the database');
+
+    // export opens the sealed key with the keyring (an export is a complete, secret backup)
+    const exported = await cli(['export', ...c]);
+    assert.equal(exported.code, 0, exported.err);
+    assert.ok(exported.out.includes(keyBody));
   });
 });
