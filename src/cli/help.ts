@@ -7,7 +7,7 @@ Usage:
   weir RESOURCE list                       print all objects (Admin API JSON: {"list":[...],"total":N})
   weir RESOURCE get ID                     print one object
   weir RESOURCE put [ID] JSON|@FILE|-      create or replace (ID may come from the body's "id")
-  weir RESOURCE delete ID [--force]        delete (--force: an upstream still used by a stream route)
+  weir RESOURCE delete ID [--force]        delete (--force: an upstream or ssl still in use)
   weir export                              print every object as YAML, APISIX standalone layout
   weir import FILE|- [--dry-run] [--merge] make the store hold FILE's objects, in one transaction
   weir migrate                             create the database or bring it to this version's schema

@@ -5,7 +5,7 @@
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   '': ['apisix', 'deployment', 'nginx_config'],
   apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption'],
-  'apisix.ssl': ['fallback_sni'],
+  'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
   'apisix.stream_proxy': ['only', 'tcp', 'udp'],
   deployment: ['admin', 'sqlite'],
@@ -14,7 +14,7 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   'deployment.admin.admin_key[]': ['name', 'key', 'role'],
   'deployment.sqlite': ['path'],
   nginx_config: ['worker_shutdown_timeout', 'stream', 'worker_processes'],
-  'nginx_config.stream': ['enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses'],
+  'nginx_config.stream': ['enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses', 'preread_timeout', 'ssl_handshake_timeout'],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'],
 };
 
@@ -64,7 +64,6 @@ const NOT_USED = [
   ...prefixed('apisix.ssl', [
     'enable',
     'listen',
-    'ssl_trusted_certificate',
     'ssl_protocols',
     'ssl_ciphers',
     'ssl_session_tickets',

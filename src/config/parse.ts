@@ -7,7 +7,7 @@ import { substituteEnv, type Env } from './env';
 import { readStreamListeners } from './listen';
 import { readAdmin } from './admin';
 import { readUdpSettings } from './udp';
-import { readTlsSettings } from './tls';
+import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
 import {
   checkKeys,
@@ -81,6 +81,7 @@ export function parseConfig(
   const nginxStream = readMap(nginx.stream, 'nginx_config.stream') ?? {};
   const access = readAccessLog(nginxStream, ctx);
   const udp = readUdpSettings(nginxStream);
+  Object.assign(tls, readTlsTimeouts(nginxStream));
 
   if (ctx.notUsed.length > 0) warnings.push(`not used by weir (ignored): ${ctx.notUsed.join(', ')}`);
   const config: Config = {

@@ -1,8 +1,9 @@
-// apisix.ssl (fallback_sni) and apisix.data_encryption (keyring): the TLS settings of config.yaml.
+// apisix.ssl (fallback_sni, ssl_trusted_certificate), apisix.data_encryption (keyring) and the TLS
+// timeouts of nginx_config.stream: the TLS settings of config.yaml.
 // Runs once at start (pure).
 
 import { ConfigError, type TlsSettings } from './types';
-import { checkKeys, describeValue, readBool, readList, readMap, readString, type ReadCtx, type YamlMap } from './read';
+import { checkKeys, describeValue, readBool, readDurationMs, readList, readMap, readString, type ReadCtx, type YamlMap } from './read';
 import { MIN_KEYRING_ENTRY } from '../tls/keyring';
 
 const HOST = /^[A-Za-z0-9._-]+$/;
@@ -32,9 +33,33 @@ export function readTlsSettings(apisix: YamlMap, ctx: ReadCtx): TlsSettings {
     }
     return text;
   });
+  const trusted = readString(ssl.ssl_trusted_certificate, 'apisix.ssl.ssl_trusted_certificate', ctx);
+  if (trusted !== undefined && trusted.split(',').some((entry) => entry.trim() === '')) {
+    throw new ConfigError('apisix.ssl.ssl_trusted_certificate', `expected "system" or file paths separated by commas, got ${describeValue(trusted)}`);
+  }
   return {
     fallbackSni: fallback === undefined ? null : fallback.toLowerCase().replace(/\.$/, ''),
     keyring: enabled && keyring.length > 0 ? keyring : null,
     encryptionEnabled: enabled,
+    // only present when set, so configs without the key compare equal to what they were before
+    ...(trusted === undefined ? {} : { trustedCertificate: trusted }),
   };
+}
+
+/**
+ * nginx's `preread_timeout` (how long a TLS listener waits for the ClientHello) and `ssl_handshake_timeout`
+ * (how long a terminating handshake may take), under nginx_config.stream like weir's other nginx
+ * directives. Both default to 30 s (nginx's ssl_handshake_timeout is 60 s; weir keeps stalled handshakes
+ * shorter). Only keys that are set appear in the result. 0 is refused: it would close every connection.
+ */
+export function readTlsTimeouts(stream: YamlMap): { prereadTimeoutMs?: number; handshakeTimeoutMs?: number } {
+  const out: { prereadTimeoutMs?: number; handshakeTimeoutMs?: number } = {};
+  for (const [key, field] of [['preread_timeout', 'prereadTimeoutMs'], ['ssl_handshake_timeout', 'handshakeTimeoutMs']] as const) {
+    if (stream[key] === undefined || stream[key] === null) continue;
+    const path = `nginx_config.stream.${key}`;
+    const ms = readDurationMs(stream[key], path, 0);
+    if (ms <= 0) throw new ConfigError(path, `expected a time above 0, got ${describeValue(stream[key])}`);
+    out[field] = ms;
+  }
+  return out;
 }

@@ -36,6 +36,15 @@ export interface TlsSettings {
   keyring: string[] | null;
   /** apisix.data_encryption.enable_encrypt_fields (default true). */
   encryptionEnabled: boolean;
+  /**
+   * apisix.ssl.ssl_trusted_certificate as written: "system" (default) or comma-separated entries, each
+   * "system" or a PEM file path; the CA for upstream `tls.verify: true`. Read by src/tls/trusted-ca.ts at start.
+   */
+  trustedCertificate?: string;
+  /** nginx_config.stream.preread_timeout (ms, default 30 s): ClientHello wait on TLS listeners. */
+  prereadTimeoutMs?: number;
+  /** nginx_config.stream.ssl_handshake_timeout (ms, default 30 s): TLS handshake bound on terminating listeners. */
+  handshakeTimeoutMs?: number;
 }
 
 export type AdminRole = 'admin' | 'viewer';

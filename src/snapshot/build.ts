@@ -98,11 +98,12 @@ function cachedOrCompile(
   prev: Snapshot | null,
   deps: BuildDeps,
   ssls: ReadonlyMap<string, CachedSsl>,
+  trustedCa: string | null = null,
 ): CachedUpstream {
   const source = upstreamSource(rowText, value, ssls);
   const old = prev?.upstreams.get(key);
   if (old !== undefined && old.source === source) return old;
-  return attachUpstreamTls({ ...compileUpstream(key, value, deps, old?.upstream ?? null), source }, value, ssls);
+  return attachUpstreamTls({ ...compileUpstream(key, value, deps, old?.upstream ?? null), source }, value, ssls, trustedCa);
 }
 
 /** Compile SSL rows (reusing unchanged ones) and index the enabled server certificates by SNI. */
@@ -133,12 +134,16 @@ function cachedRule(key: string, row: StoredObject, prev: Snapshot | null, deps:
  * `problems` (the caller logs them once per build); routes that cannot forward keep a `problem`.
  * Rows whose text did not change since `prev` are neither validated nor compiled again, so a write
  * costs little more than reading the store, however many routes there are.
+ * `tls.trustedCa` (apisix.ssl.ssl_trusted_certificate, fixed for the process) is what upstream
+ * `tls.verify` checks against; null = the runtime's roots.
  */
 export function buildSnapshot(
   contents: StoreContents,
   prev: Snapshot | null,
   deps: BuildDeps = schemaDeps,
+  tls: { trustedCa?: string | null } = {},
 ): { snapshot: Snapshot; problems: string[] } {
+  const trustedCa = tls.trustedCa ?? null;
   const problems: string[] = contents.unreadable.map((why) => `skipped: ${why}`);
   const upstreams = new Map<string, CachedUpstream>();
   const invalidUpstreams = new Set<string>();
@@ -153,7 +158,7 @@ export function buildSnapshot(
       invalidUpstreams.add(row.id);
       continue;
     }
-    const entry = cachedOrCompile(key, row.raw, row.value, prev, deps, ssls);
+    const entry = cachedOrCompile(key, row.raw, row.value, prev, deps, ssls, trustedCa);
     upstreams.set(key, entry);
     for (const p of entry.problems) problems.push(`upstreams/${row.id}: ${p}`);
   }
@@ -180,7 +185,7 @@ export function buildSnapshot(
         if (entry.upstream === null) route.problem = entry.problems[0] ?? `upstream ${upId} cannot be used`;
       }
     } else if (v.upstream !== undefined && v.upstream !== null && typeof v.upstream === 'object') {
-      const entry = cachedOrCompile(key, row.raw, v.upstream as JsonObject, prev, deps, ssls);
+      const entry = cachedOrCompile(key, row.raw, v.upstream as JsonObject, prev, deps, ssls, trustedCa);
       upstreams.set(key, entry);
       route.upstream = entry.upstream;
       if (entry.upstream === null) route.problem = entry.problems[0] ?? 'upstream cannot be used';

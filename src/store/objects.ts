@@ -7,7 +7,7 @@ import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type S
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './object-read';
 import { isPlainObject, mergePatch, patchAtPath } from './patch';
-import { checkReferences, checkUpstreamUnused } from './references';
+import { checkReferences, checkSslUnused, checkUpstreamUnused } from './references';
 import type { JsonObject, Resource, Store } from './types';
 
 export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './object-read';
@@ -176,7 +176,7 @@ export function patchObject(
   });
 }
 
-/** DELETE /<res>/<id>: 200 `{"deleted":"<id>","key":...}`; upstreams in use need `force` ([weir] tightening). */
+/** DELETE /<res>/<id>: 200 `{"deleted":"<id>","key":...}`; upstreams and ssls in use need `force` ([weir] tightening). */
 export function deleteObject(
   ctx: ObjectContext,
   res: Resource,
@@ -188,6 +188,7 @@ export function deleteObject(
     const { store } = ctx;
     if (!store.get(res, id)) throw keyNotFound();
     if (res === 'upstreams' && !opts.force) checkUpstreamUnused(store, id);
+    if (res === 'ssls' && !opts.force) checkSslUnused(store, id);
     store.delete(res, id);
     return { status: 200, body: { deleted: id, key: keyOf(res, id) } };
   });

@@ -41,6 +41,19 @@ export function checkReferences(store: Store, res: Resource, value: JsonObject):
   checkClientCert(store, value.upstream);
 }
 
+/**
+ * Refuse to delete an SSL object an upstream or a route's inline upstream names in tls.client_cert_id
+ * ([weir] tightening like the upstream one; APISIX has no SSL delete check): the upstream would stop
+ * working at the next snapshot. Names the first user, upstreams first.
+ */
+export function checkSslUnused(store: Store, sslId: string): void {
+  const users = store.objectsUsingSsl(sslId);
+  if (users.length > 0) {
+    const { res, id } = users[0]!;
+    throw badRequest(`can not delete this ssl, ${res === 'upstreams' ? 'upstream' : 'stream_route'} [${id}] is still using it now`);
+  }
+}
+
 /** Refuse to delete an upstream a stream route still uses (names the first route in id order). */
 export function checkUpstreamUnused(store: Store, upstreamId: string): void {
   const users = store.routesUsingUpstream(upstreamId);

@@ -146,6 +146,13 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
   const writePostId = db.prepare(`UPDATE meta SET value = ? WHERE key = 'post_id'`);
   const byUpstream = db.prepare(`SELECT id FROM stream_routes WHERE upstream_id = ? ORDER BY id`);
+  // a scan, not an index: only an SSL delete asks, and client_cert_id may be a JSON number (compare as text)
+  const bySsl = db.prepare(
+    `SELECT 'upstreams' AS res, id FROM upstreams WHERE CAST(json_extract(value, '$.tls.client_cert_id') AS TEXT) = ?
+     UNION ALL
+     SELECT 'stream_routes' AS res, id FROM stream_routes WHERE CAST(json_extract(value, '$.upstream.tls.client_cert_id') AS TEXT) = ?
+     ORDER BY res DESC, id`,
+  );
   let inTx = false;
 
   const revision = (): number => Number(readRevision.get()?.value ?? 0);
@@ -233,6 +240,8 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
         throw new StoreError('ERR_STORE_ID_EXHAUSTED', `no free POST id after ${MAX_ID_SKIPS} tries`);
       }),
     routesUsingUpstream: (upstreamId) => byUpstream.all(upstreamId).map((row) => String(row.id)),
+    objectsUsingSsl: (sslId) =>
+      bySsl.all(sslId, sslId).map((row) => ({ res: row.res === 'upstreams' ? 'upstreams' : 'stream_routes', id: String(row.id) })),
     transaction,
     close: () => db.close(),
   };

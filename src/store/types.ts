@@ -58,6 +58,8 @@ export interface Store {
   nextId(): string;
   /** Ids of the stream routes whose upstream_id is `upstreamId` (compared as text), ordered by id. */
   routesUsingUpstream(upstreamId: string): string[];
+  /** Upstreams, then stream routes (inline upstream), whose tls.client_cert_id is `sslId` (as text), each ordered by id. */
+  objectsUsingSsl(sslId: string): Array<{ res: 'upstreams' | 'stream_routes'; id: string }>;
   /** Run fn in one write transaction (BEGIN IMMEDIATE); store calls inside it join it. Not reentrant. */
   transaction<T>(fn: () => T): T;
   close(): void;

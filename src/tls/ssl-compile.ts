@@ -86,12 +86,14 @@ export function findCertificate(table: SniTable<CompiledSsl>, sni: string): Comp
 
 /**
  * Upstream `tls` (scheme "tls" only): verify flag, the client cert/key inline or from the `type: client`
- * SSL object named by client_cert_id. Throws a message naming the problem.
+ * SSL object named by client_cert_id. `trustedCa` (apisix.ssl.ssl_trusted_certificate) is what `verify`
+ * checks against; null = the runtime's roots. Throws a message naming the problem.
  */
 export function compileUpstreamTls(
   tls: unknown,
   ssls: ReadonlyMap<string, CachedSsl>,
   env: Env = process.env,
+  trustedCa: string | null = null,
 ): TlsClientConfig {
   const t = (tls ?? {}) as JsonObject;
   let cert: string | null = null;
@@ -106,7 +108,9 @@ export function compileUpstreamTls(
     cert = pem(t.client_cert, 'tls.client_cert', env);
     key = pem(t.client_key, 'tls.client_key', env);
   }
-  return { verify: t.verify === true, ca: null, cert, key };
+  const verify = t.verify === true;
+  // the CA only matters when verifying; leaving it out otherwise keeps the secure context small
+  return { verify, ca: verify ? trustedCa : null, cert, key };
 }
 
 /** The cache key of an upstream: its row text, plus the SSL row it takes a client cert from. */
@@ -117,11 +121,16 @@ export function upstreamSource(rowText: string, value: JsonObject, ssls: Readonl
 }
 
 /** Give a freshly compiled `scheme: tls` upstream its TLS settings; a TLS problem makes it unusable. */
-export function attachUpstreamTls(entry: CachedUpstream, value: JsonObject, ssls: ReadonlyMap<string, CachedSsl>): CachedUpstream {
+export function attachUpstreamTls(
+  entry: CachedUpstream,
+  value: JsonObject,
+  ssls: ReadonlyMap<string, CachedSsl>,
+  trustedCa: string | null = null,
+): CachedUpstream {
   const up = entry.upstream;
   if (up === null || up.scheme !== 'tls') return entry;
   try {
-    up.tls = compileUpstreamTls(value.tls, ssls);
+    up.tls = compileUpstreamTls(value.tls, ssls, process.env, trustedCa);
     return entry;
   } catch (err) {
     return { ...entry, upstream: null, problems: [(err as Error).message] };

@@ -24,6 +24,8 @@ export interface ConfigOptions {
   adminPort: number;
   dbPath: string;
   extraYaml?: string;
+  /** YAML lines added under `apisix:` (indented by two spaces), e.g. `  ssl:\n    fallback_sni: a.test.com`. */
+  apisixYaml?: string;
 }
 
 export function configYaml(o: ConfigOptions): string {
@@ -33,6 +35,7 @@ export function configYaml(o: ConfigOptions): string {
     '    tcp:',
     ...o.tcp.map((item) => `      - ${item}`),
     ...(o.udp?.length ? ['    udp:', ...o.udp.map((item) => `      - ${item}`)] : []),
+    ...(o.apisixYaml ? [o.apisixYaml.replace(/\n$/, '')] : []),
     'deployment:',
     '  admin:',
     '    admin_key:',
@@ -65,14 +68,14 @@ export interface TestWeir {
 /** Start weir in this process with the given tcp listener items. */
 export async function startTestWeir(
   tcp: string[],
-  opts: { dir?: string; extraYaml?: string; udp?: string[] } = {},
+  opts: { dir?: string; extraYaml?: string; apisixYaml?: string; udp?: string[] } = {},
 ): Promise<TestWeir> {
   const owned = opts.dir ? null : tempDir();
   const dir = opts.dir ?? owned!.path;
   const adminPort = await freePort();
   const dbPath = join(dir, 'weir.db');
   const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, configYaml({ tcp, udp: opts.udp, adminPort, dbPath, extraYaml: opts.extraYaml }));
+  writeFileSync(configPath, configYaml({ tcp, udp: opts.udp, adminPort, dbPath, extraYaml: opts.extraYaml, apisixYaml: opts.apisixYaml }));
   const access: AccessRecord[] = [];
   const accessLog = new AccessLog({
     sink: (text) => {

@@ -3,7 +3,7 @@
 // Hands the connection back to the plain flow (route -> dial -> pipe) with ConnInfo.sni/tls filled in.
 
 import type { TcpListenSpec } from '../../config/types';
-import { logger } from '../../log/logger';
+import type { RateLimitedWarn } from '../../log/rate-limit';
 import type { InboundConn, PrereadState, TcpDataPlane } from '../../runtime/types';
 import type { ConnInfo, Snapshot } from '../../snapshot/types';
 import { MAX_CLIENT_HELLO, parseClientHello } from '../../tls/client-hello';
@@ -32,6 +32,8 @@ export interface TlsFlowOptions {
   fallbackSni: string | null;
   prereadTimeoutMs: number;
   handshakeTimeoutMs: number;
+  /** Handshake-failure warnings: one line per kind of failure per period, so a scanner cannot flood the log. */
+  handshakeWarnings: RateLimitedWarn;
   /** Continue with route selection, dial and pipe (the plain TCP flow). */
   proceed(client: InboundConn, info: ConnInfo, startedAt: number): void;
   /** The connection ends here: close it and write its access record (`end` is the record's reason). */
@@ -80,17 +82,23 @@ export function acceptTls(opts: TlsFlowOptions, mode: TlsMode, client: InboundCo
 /** Pick the certificate by SNI and run the handshake; route selection follows it (spec 4.1). */
 function terminate(opts: TlsFlowOptions, snap: Snapshot, client: InboundConn, info: ConnInfo, startedAt: number): void {
   const sni = info.sni;
-  if (sni === null) return fail(opts, client, info, startedAt, 'failed to find SNI');
+  if (sni === null) return fail(opts, client, info, startedAt, 'no_sni', 'failed to find SNI');
   const ssl = findCertificate(snap.certificates, sni);
-  if (ssl === null) return fail(opts, client, info, startedAt, `failed to match any SSL certificate by SNI: ${sni}`);
+  if (ssl === null) return fail(opts, client, info, startedAt, 'unknown_sni', `failed to match any SSL certificate by SNI: ${sni}`);
   opts.plane.startTls(client, { certificate: ssl.certificate, timeoutMs: opts.handshakeTimeoutMs }, (err) => {
-    if (err !== null) return fail(opts, client, info, startedAt, `${err.kind}: ${err.message}`, ssl.id);
+    if (err !== null) return fail(opts, client, info, startedAt, err.kind, `${err.kind}: ${err.message}`, ssl.id);
     info.tls = 'terminated';
     opts.proceed(client, info, startedAt);
   });
 }
 
-function fail(opts: TlsFlowOptions, client: InboundConn, info: ConnInfo, startedAt: number, why: string, ssl?: string): void {
-  logger.warn('TLS handshake failed', { client: `${info.remoteAddr}:${info.remotePort}`, sni: info.sni ?? undefined, ssl, reason: why });
+/** `kind` groups failures for the rate limit (no_sni, unknown_sni, timeout, client_cert, handshake). */
+function fail(opts: TlsFlowOptions, client: InboundConn, info: ConnInfo, startedAt: number, kind: string, why: string, ssl?: string): void {
+  opts.handshakeWarnings.warn(kind, 'TLS handshake failed', {
+    client: `${info.remoteAddr}:${info.remotePort}`,
+    sni: info.sni ?? undefined,
+    ssl,
+    reason: why,
+  });
   opts.reject(client, info, startedAt, 'tls_handshake_failed', why);
 }
