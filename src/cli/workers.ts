@@ -26,16 +26,33 @@ export function isExtraWorker(env: Record<string, string | undefined> = process.
 }
 
 /**
- * How many processes to run. Sharing a port needs SO_REUSEPORT on every listener, which weir's Bun data
- * plane sets (Bun.listen/udpSocket reusePort); node:net on Node 20 cannot, so other runtimes run one.
+ * How many processes to run. Sharing a TCP port needs SO_REUSEPORT, which weir's Bun data plane sets
+ * (Bun.listen reusePort); node:net on Node 20 cannot, so other runtimes run one.
  */
-export function resolveWorkerCount(setting: number | 'auto' | undefined, cpus = availableParallelism()): number {
+export function resolveWorkerCount(
+  setting: number | 'auto' | undefined,
+  cpus = availableParallelism(),
+  env: Record<string, string | undefined> = process.env,
+): number {
   const wanted = setting === 'auto' ? cpus : (setting ?? 1);
-  if (wanted > 1 && detectRuntime() !== 'bun') {
+  // WEIR_DATA_PLANE=node puts Bun on its node:net layer, which has no reusePort either: every extra worker
+  // would fail to bind and be restarted in a loop
+  if (wanted > 1 && (detectRuntime() !== 'bun' || env.WEIR_DATA_PLANE === 'node')) {
     logger.warn('nginx_config.worker_processes > 1 needs the Bun build (SO_REUSEPORT listeners); running 1 worker', { wanted });
     return 1;
   }
   return Math.max(1, wanted);
+}
+
+/**
+ * Bun.udpSocket (Bun 1.4) ignores reusePort: a second process binding the same UDP address gets EADDRINUSE.
+ * So UDP listeners stay with worker 0 alone and only TCP is spread; flip this when Bun.udpSocket shares ports.
+ */
+export const UDP_SHARES_PORTS = false;
+
+/** The UDP listeners this process binds: all of them in worker 0, none in an extra worker (see UDP_SHARES_PORTS). */
+export function udpListenersOf<T>(listeners: T[], extraWorker: boolean): T[] {
+  return extraWorker && !UDP_SHARES_PORTS ? [] : listeners;
 }
 
 /**
@@ -72,11 +89,16 @@ export function startWorkers(count: number): Workers {
       }
       recent.push(now);
       logger.warn('worker exited; restarting it', { worker: id, code, signal });
-      setTimeout(() => stopping || launch(id), 1000).unref();
+      setTimeout(() => {
+        if (stopping) return;
+        launch(id);
+        // the pid list of 'workers started' is stale now: operators (and tests) find the new one here
+        logger.info('worker restarted', { worker: id, pid: children.get(id)?.pid });
+      }, 1000).unref();
     });
   };
   for (let id = 1; id < count; id++) launch(id);
-  if (count > 1) logger.info('workers started', { workers: count, pids: [...children.values()].map((c) => c.pid).join(',') });
+  if (count > 1) logger.info('workers started', { workers: count, pids: [...children.values()].map((c) => c.pid).join(','), udp: UDP_SHARES_PORTS ? 'shared' : 'worker 0' });
   return {
     count,
     async stop(graceMs) {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readWorkerProcesses } from '../../src/config/workers';
 import { ConfigError } from '../../src/config/types';
-import { resolveWorkerCount, isExtraWorker } from '../../src/cli/workers';
+import { resolveWorkerCount, isExtraWorker, udpListenersOf, UDP_SHARES_PORTS } from '../../src/cli/workers';
 import { detectRuntime } from '../../src/runtime/index';
 
 const PATH = 'nginx_config.worker_processes';
@@ -38,6 +38,17 @@ describe('resolveWorkerCount', () => {
     const bun = detectRuntime() === 'bun';
     assert.equal(resolveWorkerCount('auto', 3), bun ? 3 : 1);
     assert.equal(resolveWorkerCount(2, 3), bun ? 2 : 1);
+  });
+
+  it('runs 1 when WEIR_DATA_PLANE=node puts Bun on node:net, which cannot share a port', () => {
+    assert.equal(resolveWorkerCount(2, 3, { WEIR_DATA_PLANE: 'node' }), 1);
+    assert.equal(resolveWorkerCount('auto', 4, { WEIR_DATA_PLANE: 'node' }), 1);
+  });
+
+  it('leaves UDP listeners to worker 0 while Bun.udpSocket cannot share a port', () => {
+    assert.equal(UDP_SHARES_PORTS, false);
+    assert.deepEqual(udpListenersOf(['a', 'b'], false), ['a', 'b']);
+    assert.deepEqual(udpListenersOf(['a', 'b'], true), []);
   });
 
   it('tells extra workers by their environment', () => {

@@ -1,0 +1,233 @@
+// nginx_config.worker_processes end to end: weir run by Bun with 2 workers on real loopback sockets (both accept on
+// one TCP port, Admin API changes reach both, SIGTERM and orphan exits), and the one-process fallback on Node.
+// Which worker served a connection is read from /proc (the process holding the accepted socket), so no log
+// format or weir cooperation is involved, and the tests run on Linux only.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import dgram from 'node:dgram';
+import { freePort, startServer, connect, readUntil, type TestServer } from '../helpers/net';
+import { configYaml, spawnWeir, tempDir, waitFor, adminCall } from '../helpers/weir';
+import { bunBinary } from '../helpers/bun';
+import { childrenOf, commandLine, isRunning, parentOf, socketOwner } from '../helpers/proc';
+
+const linux = process.platform === 'linux';
+/** Connections tried before giving up on seeing both workers: with the kernel's 4-tuple hash each lands on
+ * either worker with p = 1/2, so 64 all on one worker happens with probability 2^-63. */
+const MAX_ATTEMPTS = 64;
+const GRACE_MS = 2000; // worker_shutdown_timeout in configYaml
+
+interface Proc {
+  child: ChildProcess;
+  err: () => string;
+}
+const started: Proc[] = [];
+const pidsToReap = new Set<number>();
+const dirs: Array<{ remove(): void }> = [];
+
+/** `bun src/main.ts start -c FILE`, Bun exec'd directly so child.pid is worker 0 itself (no npx in between). */
+function spawnBunWeir(configPath: string): Proc {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+  delete env.WEIR_WORKER;
+  delete env.WEIR_DATA_PLANE;
+  const child = spawn(bunBinary(), [resolve('src/main.ts'), 'start', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let err = '';
+  child.stdout!.resume(); // access log lines: drained so a full pipe never blocks a worker
+  child.stderr!.on('data', (d) => (err += d));
+  const proc = { child, err: () => err };
+  started.push(proc);
+  if (child.pid) pidsToReap.add(child.pid);
+  return proc;
+}
+
+/** Start weir under Bun with 2 workers; resolves with worker 0's pid and the extra worker's. */
+async function startTwoWorkers(): Promise<{ proc: Proc; w0: number; w1: number; tcpPort: number; udpPort: number; adminUrl: string }> {
+  const dir = tempDir('weir-workers-');
+  dirs.push(dir);
+  const [tcpPort, udpPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const configPath = join(dir.path, 'config.yaml');
+  writeFileSync(
+    configPath,
+    configYaml({
+      tcp: [`"127.0.0.1:${tcpPort}"`],
+      udp: [`"127.0.0.1:${udpPort}"`],
+      adminPort,
+      dbPath: join(dir.path, 'weir.db'),
+      extraYaml: '  worker_processes: 2',
+    }),
+  );
+  const proc = spawnBunWeir(configPath);
+  const bothUp = (): boolean => (proc.err().match(/weir started/g) ?? []).length >= 2 && proc.err().includes('workers started');
+  await waitFor(() => bothUp() || proc.child.exitCode !== null, 10000, 'both workers to start');
+  assert.equal(proc.child.exitCode, null, proc.err());
+  const w1 = Number(/workers started workers=2 pids=(\d+)/.exec(proc.err())?.[1]);
+  pidsToReap.add(w1);
+  return { proc, w0: proc.child.pid!, w1, tcpPort, udpPort, adminUrl: `http://127.0.0.1:${adminPort}` };
+}
+
+/** Upstream TCP server that sends its tag on accept and closes (so no half-open connection outlives a probe). */
+const taggedTcp = (tag: string): Promise<TestServer> => startServer((s) => s.end(tag));
+
+/** Upstream UDP server answering `${tag}${port the datagram came from}`: the proxy's session socket port. */
+async function taggedUdp(tag: string): Promise<{ port: number; close(): void }> {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (_msg, from) => sock.send(`${tag}${from.port}`, from.port, from.address));
+  await new Promise<void>((done) => sock.bind(0, '127.0.0.1', () => done()));
+  return { port: sock.address().port, close: () => sock.close() };
+}
+
+/** Connect through the proxy, read the upstream's tag, and name the worker holding the accepted socket. */
+async function tcpProbe(port: number, pids: number[]): Promise<{ tag: string; owner: number | null }> {
+  const sock = await connect(port);
+  try {
+    // a worker without a matching route closes the connection: tag '' then, and the assertion names it
+    const tag = await readUntil(sock, (d) => d.length >= 1, 3000).then(String, () => '');
+    return { tag, owner: socketOwner('tcp', pids, port, sock.localPort!) };
+  } finally {
+    sock.destroy();
+  }
+}
+
+/** Send one datagram from a fresh client port (a new session), return the tag and the worker owning the session. */
+async function udpProbe(port: number, pids: number[]): Promise<{ tag: string; owner: number | null }> {
+  const client = dgram.createSocket('udp4');
+  try {
+    const reply = new Promise<string>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error('no UDP reply in 3 s')), 3000);
+      client.once('message', (m) => (clearTimeout(timer), done(m.toString())));
+    });
+    client.send('ping', port, '127.0.0.1');
+    const text = await reply;
+    const [tag, sessionPort] = [text[0]!, Number(text.slice(1))];
+    return { tag, owner: socketOwner('udp', pids, sessionPort) };
+  } finally {
+    client.close();
+  }
+}
+
+/** Probe until every one of `pids` has served a connection (bounded by MAX_ATTEMPTS); returns tags per owner. */
+async function tcpUntilAllSeen(port: number, pids: number[]): Promise<Map<number | null, string[]>> {
+  const seen = new Map<number | null, string[]>();
+  for (let i = 0; i < MAX_ATTEMPTS && !pids.every((p) => seen.has(p)); i++) {
+    const { tag, owner } = await tcpProbe(port, pids);
+    seen.set(owner, [...(seen.get(owner) ?? []), tag]);
+  }
+  return seen;
+}
+
+/** The propagation bound the issue sets: every worker serves a change 1 s after it was made. */
+const afterOneSecond = (since: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, since + 1000 - Date.now())));
+
+const route = (serverPort: number, upstreamPort: number) => ({
+  server_port: serverPort,
+  upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } },
+});
+
+after(() => {
+  // children first (a failed start may have left a worker whose pid was never logged), then the pids we know
+  const all = [...pidsToReap].flatMap((pid) => [...childrenOf(pid).filter((c) => commandLine(c).includes('main.ts')), pid]);
+  for (const pid of all) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+  for (const p of started) p.child.stdout?.destroy(), p.child.stderr?.destroy();
+  for (const d of dirs) d.remove();
+});
+
+describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () => {
+  const upstreams: Array<{ close(): unknown }> = [];
+  let w: Awaited<ReturnType<typeof startTwoWorkers>>;
+  let tcpA: TestServer, tcpB: TestServer;
+  let udpA: { port: number; close(): void }, udpB: { port: number; close(): void };
+
+  before(async () => {
+    [tcpA, tcpB, udpA, udpB] = [await taggedTcp('A'), await taggedTcp('B'), await taggedUdp('A'), await taggedUdp('B')];
+    upstreams.push(tcpA, tcpB, udpA, udpB);
+    w = await startTwoWorkers();
+  });
+  after(async () => {
+    for (const u of upstreams) await u.close();
+  });
+
+  it('runs 2 processes: worker 0 and one child of it, each logging its own start', () => {
+    assert.ok(w.w1 > 0 && w.w1 !== w.w0, w.proc.err());
+    assert.equal(parentOf(w.w1), w.w0);
+    assert.deepEqual(childrenOf(w.w0), [w.w1]);
+    const pids = [...w.proc.err().matchAll(/weir started .*? pid=(\d+)/g)].map((m) => Number(m[1])).sort();
+    assert.deepEqual(pids, [w.w0, w.w1].sort());
+  });
+
+  it('both workers accept on the same TCP port; UDP stays with worker 0', async () => {
+    const put = async (id: string, body: unknown) => (await adminCall(w.adminUrl, 'PUT', `/apisix/admin/stream_routes/${id}`, body)).status;
+    assert.equal(await put('tcp', route(w.tcpPort, tcpA.port)), 201);
+    assert.equal(await put('udp', route(w.udpPort, udpA.port)), 201);
+    await afterOneSecond(Date.now()); // worker 1 learns of worker 0's commit through the store watcher
+    const seen = await tcpUntilAllSeen(w.tcpPort, [w.w0, w.w1]);
+    assert.deepEqual([...seen.keys()].sort(), [w.w0, w.w1].sort(), `owners seen in ${MAX_ATTEMPTS} connections`);
+    for (const tags of seen.values()) assert.ok(tags.every((t) => t === 'A'), tags.join(''));
+    // UDP: Bun.udpSocket cannot share a port (UDP_SHARES_PORTS in src/cli/workers.ts), so worker 0 owns every session
+    for (let i = 0; i < 3; i++) assert.deepEqual(await udpProbe(w.udpPort, [w.w0, w.w1]), { tag: 'A', owner: w.w0 });
+  });
+
+  it('an Admin API PUT on worker 0 is served by every worker within 1 s', async () => {
+    const changedAt = Date.now(); // before the request: the 1 s includes the write itself
+    const res = await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/tcp', route(w.tcpPort, tcpB.port));
+    assert.equal(res.status, 200);
+    assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/udp', route(w.udpPort, udpB.port))).status, 200);
+    await afterOneSecond(changedAt);
+    const seen = await tcpUntilAllSeen(w.tcpPort, [w.w0, w.w1]);
+    assert.deepEqual([...seen.keys()].sort(), [w.w0, w.w1].sort());
+    for (const [owner, tags] of seen) assert.ok(tags.every((t) => t === 'B'), `worker ${owner} answered ${tags.join('')}`);
+    assert.deepEqual(await udpProbe(w.udpPort, [w.w0, w.w1]), { tag: 'B', owner: w.w0 });
+  });
+
+  it('SIGTERM to worker 0 stops the other worker too, within the grace period', async () => {
+    const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
+    w.proc.child.kill('SIGTERM');
+    // nothing is open (the upstreams close each probe), so both are gone well within worker_shutdown_timeout
+    await waitFor(() => !isRunning(w.w0) && !isRunning(w.w1), GRACE_MS, 'both workers to exit');
+    assert.equal(await exited, 0);
+    // each stopped gracefully on its own SIGTERM (worker 1's from worker 0), not by the SIGKILL fallback
+    assert.equal((w.proc.err().match(/SIGTERM: stopping/g) ?? []).length, 2, w.proc.err());
+  });
+});
+
+describe('an orphaned worker', { skip: !linux && 'reads /proc' }, () => {
+  it('exits by itself when worker 0 is killed with SIGKILL', async () => {
+    const w = await startTwoWorkers();
+    assert.ok(isRunning(w.w1));
+    w.proc.child.kill('SIGKILL');
+    // it polls its parent pid every second, then drains (no open connections: at once); 5 s bounds both
+    await waitFor(() => !isRunning(w.w1), 5000, 'the orphaned worker to exit');
+    await waitFor(() => /SIGTERM: stopping/.test(w.proc.err()), 1000, 'its shutdown line');
+  });
+});
+
+describe('worker_processes: 2 under Node 20', { skip: !linux && 'reads /proc' }, () => {
+  it('warns and runs one process that serves the listener', async () => {
+    const dir = tempDir('weir-workers-node-');
+    dirs.push(dir);
+    const [tcpPort, adminPort] = [await freePort(), await freePort()];
+    const configPath = join(dir.path, 'config.yaml');
+    const db = join(dir.path, 'weir.db');
+    writeFileSync(configPath, configYaml({ tcp: [`"127.0.0.1:${tcpPort}"`], adminPort, dbPath: db, extraYaml: '  worker_processes: 2' }));
+    const c = spawnWeir(['start', '-c', configPath]);
+    if (c.child.pid) pidsToReap.add(c.child.pid);
+    await waitFor(() => c.stderr().includes('weir started') || c.child.exitCode !== null, 20000, 'weir to start');
+    assert.match(c.stderr(), /warn nginx_config\.worker_processes > 1 needs the Bun build .* wanted=2/);
+    assert.doesNotMatch(c.stderr(), /workers started/);
+    // tsx runs an esbuild service as a child of node: only a second weir would carry the config path
+    assert.deepEqual(childrenOf(c.child.pid!).filter((pid) => commandLine(pid).includes(configPath)), []);
+    const up = await taggedTcp('N');
+    try {
+      const admin = await adminCall(`http://127.0.0.1:${adminPort}`, 'PUT', '/apisix/admin/stream_routes/1', route(tcpPort, up.port));
+      assert.equal(admin.status, 201);
+      assert.deepEqual(await tcpProbe(tcpPort, [c.child.pid!]), { tag: 'N', owner: c.child.pid });
+    } finally {
+      await up.close();
+    }
+    c.child.kill('SIGTERM');
+    assert.equal(await c.exited, 0);
+    assert.equal((c.stderr().match(/weir started/g) ?? []).length, 1);
+  });
+});
