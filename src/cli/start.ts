@@ -13,11 +13,12 @@ import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, serv
 import type { HttpServerHandle } from '../runtime/types';
 import { ensureAdminKey } from './admin-key';
 import { ensureKeyring } from '../tls/keyring-file';
+import { loadTrustedCa } from '../tls/trusted-ca';
 import { listenError } from '../lib/listen-error';
 import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
-import { isExtraWorker, resolveWorkerCount, startWorkers, watchPrimary, type Workers } from './workers';
+import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
 
 /** A running weir instance. */
 export interface Weir {
@@ -50,6 +51,7 @@ export interface StartOptions {
 /** Start weir. Rejects with ConfigError (bad config) or an Error naming the address (listen failure). */
 export async function startWeir(opts: StartOptions): Promise<Weir> {
   const { config, warnings } = loadConfig(opts.configPath, opts.env);
+  const trustedCa = loadTrustedCa(config.tls?.trustedCertificate); // a bad CA file is a config error (exit 2)
   for (const warning of warnings) logger.warn(warning);
 
   const dbPath = resolve(opts.dbPath ?? config.sqlite.path);
@@ -69,7 +71,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry(createTcpDataPlane());
     cleanup.push(() => health.stop());
-    const rebuild = snapshotBuilder(store, health);
+    const rebuild = snapshotBuilder(store, health, trustedCa);
     let current = rebuild(null);
     const refresh = (): void => {
       current = rebuild(current);
@@ -80,7 +82,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     const udpProxy = await startUdpProxy({
       plane: createUdpDataPlane({ reusePort: shareListeners }),
-      listeners: config.stream.udp,
+      listeners: udpListenersOf(config.stream.udp, extraWorker),
       snapshot: () => current,
       accessLog,
       maxSessions: config.udp.maxSessions,
@@ -93,7 +95,11 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       listeners: config.stream.tcp,
       snapshot: () => current,
       accessLog,
-      tls: { fallbackSni: config.tls?.fallbackSni ?? null },
+      tls: {
+        fallbackSni: config.tls?.fallbackSni ?? null,
+        prereadTimeoutMs: config.tls?.prereadTimeoutMs,
+        handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
+      },
     });
     cleanup.push(() => proxy.shutdown(0));
 
@@ -109,6 +115,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     logger.info('weir started', {
       runtime: detectRuntime(),
+      pid: process.pid, // tells the workers' lines apart (they share worker 0's stderr)
       sqlite: db.driver,
       config: config.source,
       db: dbPath,
@@ -155,10 +162,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
  * Rebuilds the snapshot from the store. Problems (skipped rows, routes that cannot forward) are logged when
  * they first appear, not again on every rebuild: with many broken rows each write would flood the log.
  */
-function snapshotBuilder(store: Store, health: HealthRegistry): (prev: Snapshot | null) => Snapshot {
+function snapshotBuilder(store: Store, health: HealthRegistry, trustedCa: string | null): (prev: Snapshot | null) => Snapshot {
   let known = new Set<string>();
   return (prev) => {
-    const { snapshot, problems } = buildSnapshot(store.readAll(), prev);
+    const { snapshot, problems } = buildSnapshot(store.readAll(), prev, undefined, { trustedCa });
     const now = new Set(problems);
     for (const problem of now) if (!known.has(problem)) logger.warn(problem);
     known = now;
