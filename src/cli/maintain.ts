@@ -6,6 +6,8 @@ import { MIGRATIONS } from '../embedded.gen';
 import { openSqlite } from '../runtime/index';
 import { applyMigrations, readSchemaVersion } from '../store/migrate';
 import { buildSnapshot } from '../snapshot/build';
+import { ConfigError, type Config } from '../config/types';
+import { loadTrustedCa } from '../tls/trusted-ca';
 import type { Command } from './args';
 import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';
 
@@ -41,6 +43,7 @@ export async function runMigrate(cmd: MigrateCommand, io: CliIo): Promise<void> 
  */
 export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
   const config = loadCliConfig(cmd, io);
+  const trustedCa = loadCheckedTrustedCa(config);
   const path = resolveDbPath(cmd, config);
   if (!existsSync(path)) {
     io.out(`config ${config.source}: ok; database ${path} does not exist yet (created on start)\n`);
@@ -61,7 +64,7 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
     throw new CliError(1, `${path} is at schema version ${version}, older than ${MIGRATIONS.length}: run \`weir migrate\` first`);
   }
   const contents = await withStore(path, config, false, (store) => store.readAll());
-  const { snapshot, problems } = buildSnapshot(contents, null);
+  const { snapshot, problems } = buildSnapshot(contents, null, undefined, { trustedCa });
   const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length;
   if (problems.length > 0) {
     for (const problem of problems) io.err(`weir: ${problem}\n`);
@@ -70,4 +73,14 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
   io.out(
     `config ${config.source}: ok; database ${path}: ${total} objects ok, ${snapshot.routes.length} stream routes served (revision ${contents.revision})\n`,
   );
+}
+
+/** The CA bundle `start` would load: a missing or broken file is a config error here too (exit 2). */
+function loadCheckedTrustedCa(config: Config): string | null {
+  try {
+    return loadTrustedCa(config.tls?.trustedCertificate);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(2, `config error: ${err.message}`);
+    throw err;
+  }
 }

@@ -110,4 +110,13 @@ describe('weir export / import / migrate / check', () => {
     assert.ok(lines.some((l) => l.includes('upstreams row "broken": value is not valid JSON')), bad.err);
     assert.match(lines.at(-1)!, /^weir: check: 2 problem\(s\) in /);
   });
+
+  it('check loads apisix.ssl.ssl_trusted_certificate as start does: a missing CA file is exit 2', async () => {
+    const config = join(dir.path, 'config-ca.yaml');
+    writeFileSync(config, `apisix:\n  ssl:\n    ssl_trusted_certificate: ${join(dir.path, 'no-such-ca.pem')}\n` +
+      `deployment:\n  sqlite:\n    path: ${JSON.stringify(dbPath)}\n`);
+    const r = await cli(['check', '-c', config]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^weir: config error: apisix\.ssl\.ssl_trusted_certificate: /);
+  });
 });
