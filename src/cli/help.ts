@@ -19,7 +19,10 @@ Usage:
 Options (every command):
   -c, --config FILE   config file (default: conf/config.yaml in the working directory if present,
                       otherwise the built-in default). Keys follow APISIX's config.yaml:
-                      apisix.stream_proxy.tcp, deployment.admin.*, plus deployment.sqlite.path.
+                      apisix.stream_proxy.tcp/udp (port, "ip:port", {addr, tls, tls_passthrough}),
+                      apisix.ssl.*, apisix.data_encryption.keyring, deployment.admin.*,
+                      nginx_config.worker_processes and nginx_config.stream.*, plus weir's
+                      deployment.sqlite.path; conf/config.yaml documents each one.
       --db FILE       the SQLite file to use instead of deployment.sqlite.path
 
 Offline editing: the commands above open the SQLite file directly, with the same validation and
@@ -27,7 +30,8 @@ error messages as the Admin API, so they work while weir is stopped. A running w
 commit to its file (by these commands, the sqlite3 shell or another tool) within a second and
 swaps in the new routes; a row that fails validation is logged with its id and reason and skipped.
   JSON        inline ('{"nodes":{"10.0.0.5:3306":1},"type":"roundrobin"}'), @file, or - for stdin
-  export      includes timestamps and private keys (ssls), so export | import is lossless
+  export      includes timestamps and private keys (ssls, opened with the keyring), so
+              export | import is lossless: treat an export as a secret
   import      validates the whole file first (schemas, duplicate ids, references); without --merge
               objects missing from the file are removed; --dry-run prints the diff
               (+ add, ~ change with the changed fields, - remove) and writes nothing
@@ -41,7 +45,8 @@ nginx_config.worker_shutdown_timeout (default 240s); a second signal exits at on
 
 Environment: WEIR_SQLITE=better|node|bun picks the SQLite driver (default: bun:sqlite on Bun,
 node:sqlite on Node >= 22.13 and Deno, better-sqlite3 on Node 20); WEIR_HTTP=node serves the Admin
-API with node:http on every runtime (needed for cluster workers on Deno).
+API with node:http on every runtime (needed for cluster workers on Deno); WEIR_DATA_PLANE=node
+uses node:net/dgram under Bun instead of Bun's native sockets (for comparisons).
 
 Exit codes: 0 ok; 1 runtime error (port in use, object not found, database missing or busy);
 2 bad input (arguments, config, an invalid object or import file). Errors are one line on stderr.
