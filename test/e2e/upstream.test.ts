@@ -71,7 +71,12 @@ describe('upstream engine end to end', () => {
     // kill B while clients keep connecting; retries (default nodes - 1) cover the window before the probe
     const during: string[] = [];
     const killed = b.close();
-    for (let i = 0; i < 200 && (await nodeStatus('act', bPort)) !== 'unhealthy'; i++) during.push(...(await clients(2)));
+    // bounded by time, not count: the probe runs once a second however fast the clients are
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await nodeStatus('act', bPort)) !== 'unhealthy') {
+      during.push(...(await clients(2)));
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await killed;
     assert.equal(await nodeStatus('act', bPort), 'unhealthy');
     assert.ok(!during.includes(''), `failed clients during the kill: ${during.filter((t) => t === '').length}`);
