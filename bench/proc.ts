@@ -88,25 +88,49 @@ const TICK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim())
 
 /** user+system CPU seconds used so far by a process tree (the proxy and any workers it forked). */
 export function cpuSeconds(root: number): number {
+  return cpuSplit(root).total;
+}
+
+/**
+ * User and total CPU seconds of a process tree. User time is the steadier of the two on a shared box: softirq
+ * work for other processes' loopback traffic can be charged as system time to whatever runs on the core.
+ */
+export function cpuSplit(root: number): { user: number; total: number } {
   let ticks = 0;
+  let user = 0;
   for (const pid of treePids(root)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+      user += Number(f[11]);
     } catch {
       /* exited */
     }
   }
-  return ticks / TICK;
+  return { user: user / TICK, total: ticks / TICK };
 }
 
 /** Resident memory of a process tree in KiB. */
 export function rssKib(root: number): number {
+  return statusKib(root, 'VmRSS');
+}
+
+/**
+ * Anonymous resident memory (RssAnon) of a process tree in KiB: RSS without the clean, shared pages of the
+ * executable and libraries. A bigger program on the same runtime touches more of its executable; this part
+ * is what each process really owns.
+ */
+export function anonKib(root: number): number {
+  return statusKib(root, 'RssAnon');
+}
+
+function statusKib(root: number, field: string): number {
+  const re = new RegExp(`${field}:\\s+(\\d+)`);
   let kib = 0;
   for (const pid of treePids(root)) {
     try {
-      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const m = re.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kib += Number(m[1]);
     } catch {
       /* exited */

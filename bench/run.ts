@@ -5,7 +5,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { alive, busyPct, cpuSeconds, cpuSnap, killAllNow, type Started, startPinned, stopAll, waitTcp, sleep } from './proc';
+import { alive, busyPct, cpuSplit, cpuSnap, killAllNow, type Started, startPinned, stopAll, waitTcp, sleep } from './proc';
 import { buildLoadgen, ensurePackages, makeCert, versions, writeQueries } from './setup';
 import { type Ctx, ports, startTarget, type Target, TARGETS, UP, weirCommand } from './targets';
 import { bulk, mem, type Metrics, type RunSettings, redis, tls, udp, waitPong, type Workload, WORKLOADS } from './workloads';
@@ -42,7 +42,7 @@ async function measure(s: RunSettings, w: Workload, t: Target, index: number, pr
   };
   if (proc !== null && !alive(proc)) throw new Error('proxy died');
   const c0 = cpuSnap();
-  const cpu0 = proc ? cpuSeconds(proc.pid) : 0;
+  const cpu0 = proc ? cpuSplit(proc.pid) : { user: 0, total: 0 };
   let m: Metrics;
   switch (w) {
     case 'bulk1': m = await bulk(s, p.iperf!, 1); break;
@@ -54,9 +54,11 @@ async function measure(s: RunSettings, w: Workload, t: Target, index: number, pr
     case 'mem': m = await mem(s, need(p.idle, 'no proxy process'), proc!.pid); break;
   }
   if (proc !== null && w !== 'mem') {
-    const cpu = cpuSeconds(proc.pid) - cpu0;
+    const now = cpuSplit(proc.pid);
+    const cpu = now.total - cpu0.total;
     m.proxy_cpu_s = +cpu.toFixed(2);
     m.cpu_us_per_op = +((cpu * 1e6) / Math.max(1, m.ops ?? 1)).toFixed(2);
+    m.usr_us_per_op = +(((now.user - cpu0.user) * 1e6) / Math.max(1, m.ops ?? 1)).toFixed(2);
   }
   const c1 = cpuSnap();
   m.cpu_proxy_pct = busyPct(c0, c1, ctx.proxyCpu);

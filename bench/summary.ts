@@ -89,11 +89,12 @@ export function renderTables(res: Record<string, Record<string, Cell>>, targets:
       if (t.startsWith('weir') && c.vs_bunnative !== null) parts.push(`${c.vs_bunnative}× bunnative`);
       if (w === 'rr' || w === 'conn') parts.push(`p50 ${fmt(c.median.p50_ms, 2)} / p99 ${fmt(c.median.p99_ms, 2)} ms`);
       if (w === 'udp' && c.median.lost_pct !== undefined) parts.push(`loss ${fmt(c.median.lost_pct, 2)} %`);
+      if (w === 'mem' && c.median.anon_mb_at_10k !== undefined) parts.push(`anon ${fmt(c.median.anon_mb_at_10k, 1)} MiB`);
       return parts.join(' · ');
     });
     lines.push(`| ${w} | ${cells.join(' | ')} |`);
   }
-  lines.push('', `Proxy CPU per unit of work (µs; ratio to nginx, lower is better):`, '');
+  lines.push('', `Proxy CPU per unit of work (µs, user+system, of which user; ratio to nginx, lower is better):`, '');
   lines.push(`| workload | ${targets.join(' | ')} |`, `|---|${targets.map(() => '---').join('|')}|`);
   for (const [w, row] of Object.entries(res)) {
     if (w === 'mem') continue;
@@ -101,7 +102,8 @@ export function renderTables(res: Record<string, Record<string, Cell>>, targets:
     lines.push(`| ${w} (per ${per}) | ${targets.map((t) => {
       const c = row[t];
       if (!c || c.median.cpu_us_per_op === undefined) return '—';
-      return `${fmt(c.median.cpu_us_per_op, 2)}${c.cpu_vs_nginx !== null && t !== 'nginx' ? ` (${c.cpu_vs_nginx}×)` : ''}`;
+      const usr = c.median.usr_us_per_op === undefined ? '' : ` / usr ${fmt(c.median.usr_us_per_op, 2)}`;
+      return `${fmt(c.median.cpu_us_per_op, 2)}${usr}${c.cpu_vs_nginx !== null && t !== 'nginx' ? ` (${c.cpu_vs_nginx}×)` : ''}`;
     }).join(' | ')} |`);
   }
   if (weirOnly !== null) {

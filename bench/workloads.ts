@@ -3,7 +3,7 @@
 
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { runPinned, rssKib, sleep, startPinned, stop } from './proc';
+import { anonKib, runPinned, rssKib, sleep, startPinned, stop } from './proc';
 
 export type Metrics = Record<string, number>;
 export type Workload = 'mem' | 'bulk1' | 'bulk8' | 'rr' | 'conn' | 'udp' | 'tls';
@@ -77,6 +77,7 @@ export async function tls(s: RunSettings, port: number): Promise<Metrics> {
  */
 export async function mem(s: RunSettings, port: number, proxyPid: number): Promise<Metrics> {
   const before = rssKib(proxyPid);
+  const anonBefore = anonKib(proxyPid);
   const holder = startPinned('idle-holder', s.loadCpu, [s.loadgen, 'idle', String(port), String(s.idleConns), '6'], `${s.logs}/idle-holder.log`);
   let held = -1;
   for (let i = 0; i < 600 && held < 0; i++) {
@@ -86,6 +87,7 @@ export async function mem(s: RunSettings, port: number, proxyPid: number): Promi
   }
   await sleep(1000);
   const during = rssKib(proxyPid);
+  const anonDuring = anonKib(proxyPid);
   await stop(holder, 8000);
   if (held <= 0) throw new Error('no idle connection got through');
   const kbPer = (during - before) / held;
@@ -94,6 +96,8 @@ export async function mem(s: RunSettings, port: number, proxyPid: number): Promi
     rss_loaded_mb: +(during / 1024).toFixed(1),
     kb_per_conn: +kbPer.toFixed(2),
     mb_at_10k: +((before + kbPer * 10_000) / 1024).toFixed(1),
+    anon_idle_mb: +(anonBefore / 1024).toFixed(1),
+    anon_mb_at_10k: +((anonBefore + ((anonDuring - anonBefore) / held) * 10_000) / 1024).toFixed(1),
     conns_held: held,
   };
 }

@@ -1,6 +1,7 @@
 // Error log (human lines on stderr) and access log (one JSON line per closed connection, batched).
 
 import { openSync, writeSync, closeSync } from 'node:fs';
+import { LineEncoder } from './access-line';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -73,13 +74,15 @@ export interface AccessRecord {
  * busy proxy makes one write syscall for many connections instead of one each.
  */
 export class AccessLog {
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** Lines not yet written, as bytes (see access-line.ts for why not strings). */
+  private enc = new LineEncoder();
   private scheduled = false;
+  private readonly flushSoon = (): void => this.flush();
   private fd: number | null;
   private readonly sink: LogSink | null;
 
-  private readonly enabled: boolean;
+  /** False when built with `disabled`: callers may skip building records. */
+  readonly enabled: boolean;
 
   /** `path: null` writes to standard output; `disabled` drops every record before formatting it. */
   constructor(opts: { path: string | null } | { sink: LogSink } | { disabled: true }) {
@@ -98,30 +101,29 @@ export class AccessLog {
 
   write(record: AccessRecord): void {
     if (!this.enabled) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n';
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= 65536) this.flush();
+    this.enc.writeRecord(record);
+    if (this.enc.len >= 65536) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(this.flushSoon);
     }
   }
 
   flush(): void {
     this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const text = this.pending.join('');
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.sink) this.sink(text);
+    if (this.enc.len === 0) return;
+    const bytes = this.enc.take();
+    if (this.sink) this.sink(bytes.toString('utf8'));
     else if (this.fd !== null) {
       try {
-        writeSync(this.fd, text);
+        // a pipe on stdout may take part of it; a regular file takes all
+        for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
       } catch (err) {
         logger.error('access log write failed', { error: (err as Error).message });
       }
     }
+    // one huge line (a long error text) grew the buffer: do not keep that much memory for good
+    if (this.enc.buf.length > 1 << 20) this.enc = new LineEncoder();
   }
 
   close(): void {

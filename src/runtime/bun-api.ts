@@ -19,6 +19,25 @@ export interface BunTcpSocket<T> {
   pause(): void;
   resume(): void;
   setNoDelay(on: boolean): boolean;
+  /**
+   * Wrap this socket in TLS in place (server side with isServer; `initialData` = bytes already read from it,
+   * e.g. a peeked ClientHello). Returns [raw, tls]; from then on the `socket` handlers get the TLS socket's events.
+   */
+  upgradeTLS(opts: {
+    data: T;
+    tls: { secureContext: unknown; requestCert?: boolean; rejectUnauthorized?: boolean };
+    socket: BunTcpHandlers<T>;
+    isServer?: boolean;
+    initialData?: Uint8Array;
+  }): [BunTcpSocket<T>, BunTlsSocket<T>];
+}
+
+/** A TLS socket (from upgradeTLS): the same calls plus what a terminated handshake reports. */
+export interface BunTlsSocket<T> extends BunTcpSocket<T> {
+  getServername(): string | undefined;
+  getTLSVersion(): string | null;
+  /** Native argument is "abbreviated" (the opposite of node:tls's `detailed`): false includes issuerCertificate. */
+  getPeerCertificate(abbreviated?: boolean): unknown;
 }
 
 /** Shared handlers: one object for every connection of a listener (no per-connection closures). */
@@ -32,6 +51,8 @@ export interface BunTcpHandlers<T> {
   close?(s: BunTcpSocket<T>, err?: Error & { code?: string }): void;
   error?(s: BunTcpSocket<T>, err: Error & { code?: string }): void;
   connectError?(s: BunTcpSocket<T>, err: Error & { code?: string }): void;
+  /** TLS sockets: the handshake is over; `authError` is set when the peer's certificate did not verify. */
+  handshake?(s: BunTlsSocket<T>, success: boolean, authError: Error | null): void;
 }
 
 export interface BunTcpListener {

@@ -6,6 +6,8 @@ export interface IdleTracked {
   activity: number;
   seenActivity: number;
   quietSince: number;
+  /** The sweeper's bookkeeping (which timeout group holds the item); null when not tracked. */
+  idleGroup: object | null;
   /** Called once from a sweep when nothing moved for the timeout; the item must remove() itself. */
   onIdle(): void;
 }
@@ -23,7 +25,6 @@ interface Bucket {
  */
 export class IdleSweeper {
   private readonly buckets = new Map<number, Bucket>();
-  private readonly of = new WeakMap<IdleTracked, Bucket>();
 
   add(item: IdleTracked, idleMs: number): void {
     let bucket = this.buckets.get(idleMs);
@@ -34,7 +35,7 @@ export class IdleSweeper {
     item.seenActivity = item.activity;
     item.quietSince = Date.now();
     bucket.items.add(item);
-    this.of.set(item, bucket);
+    item.idleGroup = bucket; // on the item itself: a WeakMap entry per connection costs more
     if (bucket.timer === null) {
       const step = Math.max(10, Math.min(idleMs / 8, 60_000));
       bucket.timer = setInterval(sweep, step, this, bucket);
@@ -43,8 +44,9 @@ export class IdleSweeper {
   }
 
   remove(item: IdleTracked): void {
-    const bucket = this.of.get(item);
-    if (bucket !== undefined) bucket.items.delete(item);
+    const bucket = item.idleGroup as Bucket | null;
+    if (bucket !== null) bucket.items.delete(item);
+    item.idleGroup = null;
   }
 
   /** Items tracked now (tests, stats). */

@@ -67,6 +67,10 @@ class NodeAsBun implements BunTcpSocket<BunSide> {
     this.sock.setNoDelay(on);
     return true;
   }
+  upgradeTLS(): never {
+    // a bridged node connection is TLS already (or plain on purpose); startTls() never reaches it here
+    throw new Error('ERR_TLS_PLANE: upgradeTLS() on a bridged node:net connection');
+  }
 }
 
 /**
@@ -77,6 +81,7 @@ export function adoptNodeSide(conn: { remoteAddress: string; remotePort: number 
   const side = new BunSide(isClient);
   const wrapped = new NodeAsBun(sock, side, conn.remoteAddress, conn.remotePort);
   side.socket = wrapped;
+  side.paused = true; // the node plane holds reads back until pipe(), which resumes it
   if (sock.destroyed) side.closed = true;
   let error: Error | undefined;
   sock.on('data', (chunk: Buffer) => h.data(wrapped, chunk));

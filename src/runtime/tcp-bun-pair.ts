@@ -4,6 +4,7 @@
 import type { BunTcpSocket } from './bun-api';
 import type { IdleSweeper, IdleTracked } from './idle-sweep';
 import type { Preread } from './tcp-bun-preread';
+import type { TlsStart } from './tcp-bun-tls';
 import type { PipeEndReason, PipeResult } from './types';
 
 /** One socket of a pair. `queue` holds bytes waiting to be written TO this socket. */
@@ -14,6 +15,8 @@ export class BunSide {
   early: Buffer[] | null = null;
   /** A running preread() (reads go to `early` and are shown to its callback). */
   preread: Preread | null = null;
+  /** A running startTls() (the socket is the TLS one already; done() waits for its handshake). */
+  tls: TlsStart | null = null;
   queue: Uint8Array[] | null = null;
   /** FIN received from this socket. */
   eof = false;
@@ -33,6 +36,7 @@ export class BunPair implements IdleTracked {
   activity = 0;
   seenActivity = 0;
   quietSince = 0;
+  idleGroup: object | null = null;
   reason: PipeEndReason | null = null;
   error: string | undefined;
   finished = false;

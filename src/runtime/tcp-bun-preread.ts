@@ -8,6 +8,8 @@ import type { PrereadCallback, PrereadState } from './types';
 export class Preread {
   bytes = 0;
   timer: ReturnType<typeof setTimeout> | null = null;
+  /** The callback is running: a close it causes (destroy() closes a Bun socket at once) must not call it again. */
+  calling = false;
   constructor(
     readonly side: BunSide,
     readonly maxBytes: number,
@@ -33,7 +35,9 @@ export function endPreread(p: Preread, state: PrereadState | null): void {
   if (side.preread !== p) return;
   side.preread = null;
   if (p.timer !== null) clearTimeout(p.timer);
-  if (side.socket !== null && !side.closed) pauseSide(side);
+  if (p.calling) return; // the running callback decided already (it closed the connection)
+  // a callback that started TLS has swapped in the TLS socket, which must keep reading for its handshake
+  if (side.socket !== null && !side.closed && side.tls === null) pauseSide(side);
   if (state !== null) p.cb(seen(side), state);
 }
 
@@ -58,8 +62,21 @@ export function onPrereadData(p: Preread, added: number): boolean {
     endPreread(p, 'full');
     return true;
   }
-  if (p.cb(view, 'data')) {
+  p.calling = true;
+  let enough: boolean;
+  try {
+    enough = p.cb(view, 'data');
+  } finally {
+    p.calling = false;
+  }
+  if (enough) {
     endPreread(p, null);
+    return true;
+  }
+  // the socket went away while the callback ran but it asked for more: its final state is reported now
+  if (p.side.preread !== p) {
+    p.side.preread = p;
+    endPreread(p, p.side.error !== null ? 'error' : 'eof');
     return true;
   }
   return false;

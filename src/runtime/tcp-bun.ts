@@ -11,10 +11,12 @@
 // bytes really arrive before pipe() or meet backpressure, no getsockname for a listener bound to one address,
 // no getpeername for the upstream (its address is the one dialled).
 
-import { unmapIpv4 } from '../lib/ip';
+import { parseIp, unmapIpv4 } from '../lib/ip';
 import { bunApi, type BunTcpHandlers, type BunTcpListener, type BunTcpSocket } from './bun-api';
+import { type Deadlined, DeadlineQueue } from './deadline-queue';
 import { IdleSweeper } from './idle-sweep';
 import { endPreread, onPrereadData, startPreread } from './tcp-bun-preread';
+import { onBunHandshake, onTlsClosed, startBunTls } from './tcp-bun-tls';
 import { createNodeTcpDataPlane } from './tcp-node';
 import { adoptNodeSide, nodeSocketOf, type PumpHandlers } from './tcp-bun-bridge';
 import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './tcp-bun-pair';
@@ -35,10 +37,13 @@ class BunInbound extends BunSide implements InboundConn {
   }
 }
 
-class BunOutbound extends BunSide implements OutboundConn {
+class BunOutbound extends BunSide implements OutboundConn, Deadlined {
   /** The connect() callback until it has been called. */
   dialDone: ((err: ConnectError | null, conn: OutboundConn | null) => void) | null = null;
-  dialTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The connect timeout this dial waits in (null once settled). */
+  dialQueue: DeadlineQueue<BunOutbound> | null = null;
+  deadline = 0;
+  slot = 0;
   constructor(
     readonly host: string,
     readonly remotePort: number,
@@ -53,8 +58,17 @@ class BunOutbound extends BunSide implements OutboundConn {
 
 // ------------------------------------------------------------------ shared handlers (both sides)
 
+/**
+ * After startTls() the side's socket is the TLS one; the raw socket it wraps may still report events with the
+ * same `data`: those are not ours. (An outbound side has no socket until it opens.)
+ */
+function stale(s: Sock, side: BunSide): boolean {
+  return side.socket !== null && side.socket !== s;
+}
+
 function onData(s: Sock, chunk: Buffer): void {
   const side = s.data;
+  if (stale(s, side)) return;
   const pair = side.pair;
   if (pair === null) {
     // preread, or bytes before pipe() (the client's first request while the upstream is dialled): kept
@@ -75,6 +89,7 @@ function onData(s: Sock, chunk: Buffer): void {
 /** The socket can take more: write what waits for it, then let its source read again. */
 function onDrain(s: Sock): void {
   const side = s.data;
+  if (stale(s, side)) return;
   const pair = side.pair;
   if (pair === null || side.queue === null) return;
   pair.activity++;
@@ -87,6 +102,7 @@ function onDrain(s: Sock): void {
 /** FIN from this socket: pass it on once everything queued for the peer is written. */
 function onEnd(s: Sock): void {
   const side = s.data;
+  if (stale(s, side)) return;
   side.eof = true;
   if (side.preread !== null) endPreread(side.preread, 'eof');
   const pair = side.pair;
@@ -99,9 +115,11 @@ function onEnd(s: Sock): void {
 
 function onClose(s: Sock, err?: Error): void {
   const side = s.data;
+  if (stale(s, side)) return;
   side.closed = true;
   if (err !== undefined && side.error === null) side.error = err.message;
   if (side.preread !== null) endPreread(side.preread, side.error !== null ? 'error' : 'eof');
+  if (side.tls !== null) return onTlsClosed(side);
   if (side instanceof BunOutbound && side.dialDone !== null) {
     return failDial(side, errorKind((err as { code?: string } | undefined)?.code), err ?? new Error('closed while connecting'));
   }
@@ -110,6 +128,7 @@ function onClose(s: Sock, err?: Error): void {
 
 function onError(s: Sock, err: Error): void {
   const side = s.data;
+  if (stale(s, side)) return;
   if (side.error === null) side.error = err.message;
 }
 
@@ -125,14 +144,21 @@ function errorKind(code: string | undefined): ConnectErrorKind {
 function failDial(side: BunOutbound, kind: ConnectErrorKind, err: Error & { code?: string }): void {
   const done = side.dialDone!;
   side.dialDone = null;
-  if (side.dialTimer !== null) clearTimeout(side.dialTimer);
+  settleDial(side);
   if (side.socket !== null && !side.closed) side.socket.terminate();
   const code = err.code ?? (kind === 'timeout' ? 'ETIMEDOUT' : 'ERR_CONNECT');
   done({ kind, code, message: err.message }, null);
 }
 
-function onDialTimeout(side: BunOutbound, timeoutMs: number): void {
+/** The dial is over (open, error, timeout or destroy): it leaves its timeout queue. */
+function settleDial(side: BunOutbound): void {
+  if (side.dialQueue !== null) side.dialQueue.remove(side);
+  side.dialQueue = null;
+}
+
+function onDialTimeout(side: BunOutbound): void {
   if (side.dialDone === null) return;
+  const timeoutMs = side.dialQueue!.ms;
   const msg = `connect to ${side.host}:${side.remotePort} timed out after ${timeoutMs} ms`;
   // Bun.connect cannot be cancelled before it opens: a late open is terminated in onOutboundOpen
   failDial(side, 'timeout', Object.assign(new Error(msg), { code: 'ETIMEDOUT' }));
@@ -146,7 +172,7 @@ const outboundHandlers: BunTcpHandlers<BunSide> = {
     if (done === null) return s.terminate(); // timed out or destroyed while dialling
     // not paused: pipe() normally runs inside done(); if it does not, a first chunk waits in `early`
     side.dialDone = null;
-    if (side.dialTimer !== null) clearTimeout(side.dialTimer);
+    settleDial(side);
     done(null, side);
   },
   connectError(s, err) {
@@ -165,6 +191,16 @@ function ignore(): void {}
 
 const PUMP: PumpHandlers = { data: onData, drain: onDrain, end: onEnd, close: onClose };
 
+/** The TLS socket of a terminated connection: the same pump, plus the end of its handshake. */
+const tlsHandlers: BunTcpHandlers<BunSide> = {
+  data: onData,
+  drain: onDrain,
+  end: onEnd,
+  close: onClose,
+  error: onError,
+  handshake: onBunHandshake,
+};
+
 // ------------------------------------------------------------------ listen
 
 class BunListener implements TcpListener {
@@ -181,9 +217,15 @@ class BunListener implements TcpListener {
   }
 }
 
-/** True for an address that is not one interface (the accepted socket's own address must then be asked). */
-function isWildcard(host: string): boolean {
-  return host === '' || host === '0.0.0.0' || host === '::' || host === '::0';
+/**
+ * The listener's host when it is one IPv4 address (the common edge setup, and what the config canonicalises
+ * to): accepted sockets then have it as their local address. Null for wildcards, names and IPv6 (whose text
+ * form the kernel may write differently): those ask the socket.
+ */
+function fixedLocalHost(host: string): string | null {
+  const plain = unmapIpv4(host);
+  const ip = parseIp(plain);
+  return ip !== null && ip.family === 4 && plain !== '0.0.0.0' && !plain.includes(':') ? plain : null;
 }
 
 /**
@@ -211,14 +253,28 @@ function inboundHandlers(onConn: (conn: InboundConn) => void, bound: { host: str
 export interface BunTcpOptions {
   /** SO_REUSEPORT on listeners, so several worker processes can share a port (multi-core). */
   reusePort?: boolean;
+  /**
+   * Terminate TLS with node:tls (through the node plane and the bridge) instead of Bun's native upgradeTLS.
+   * For A/B runs and as a way out should a Bun release change upgradeTLS; default false (env WEIR_TLS_PLANE=node).
+   */
+  nodeTls?: boolean;
 }
 
 /** The Bun-native data plane. Only valid under Bun (detectRuntime() === 'bun'). */
 export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane {
   const bun = bunApi();
   const sweeper = new IdleSweeper();
-  // TLS (termination, upstream TLS) runs on node:tls through the node plane: Bun.listen has no per-handshake
-  // certificate callback. Plain TCP, the hot path, stays native; a pair of one of each is bridged.
+  const nodeTls = options.nodeTls ?? process.env.WEIR_TLS_PLANE === 'node';
+  /** Connect timeouts by their length: upstreams share a handful of values. */
+  const dialQueues = new Map<number, DeadlineQueue<BunOutbound>>();
+  const dialQueue = (ms: number): DeadlineQueue<BunOutbound> => {
+    let q = dialQueues.get(ms);
+    if (q === undefined) dialQueues.set(ms, (q = new DeadlineQueue(ms, onDialTimeout)));
+    return q;
+  };
+  // TLS listeners are native too: the ClientHello is peeked natively and the socket upgraded in place with the
+  // certificate chosen from it (tcp-bun-tls.ts). Upstream TLS (and nodeTls) runs on node:tls through the node
+  // plane; a pair of one of each is bridged.
   let nodePlane: TcpDataPlane | null = null;
   const node = (): TcpDataPlane => (nodePlane ??= createNodeTcpDataPlane());
   /** node connections taking part in a bridged pair, so that destroy() aborts the pair. */
@@ -232,17 +288,18 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   };
   return {
     listen(addr, onConn) {
-      if (addr.tls) return node().listen(addr, onConn);
+      if (addr.tls && nodeTls) return node().listen(addr, onConn);
       try {
         // the handlers learn the bound port after listen(): the object is filled in before any accept runs
-        const bound = { host: unmapIpv4(addr.host), port: addr.port };
+        const fixed = fixedLocalHost(addr.host);
+        const bound = { host: fixed ?? '', port: addr.port };
         const handle = bun.listen<BunSide>({
           hostname: addr.host,
           port: addr.port,
           allowHalfOpen: true,
           backlog: 4096,
           ...(options.reusePort ? { reusePort: true } : {}),
-          socket: inboundHandlers(onConn, isWildcard(addr.host) ? null : bound),
+          socket: inboundHandlers(onConn, fixed === null ? null : bound),
         });
         bound.port = handle.port;
         return Promise.resolve(new BunListener(handle, unmapIpv4(handle.hostname), handle.port));
@@ -255,7 +312,8 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       if (tls) return node().connect(host, port, timeoutMs, done, tls);
       const side = new BunOutbound(host, port);
       side.dialDone = done;
-      side.dialTimer = setTimeout(onDialTimeout, timeoutMs, side, timeoutMs);
+      side.dialQueue = dialQueue(timeoutMs);
+      side.dialQueue.add(side, Date.now());
       // failures arrive in connectError; the promise only needs its rejection handled
       bun.connect<BunSide>({ hostname: host, port, allowHalfOpen: true, data: side, socket: outboundHandlers }).catch(ignore);
     },
@@ -267,9 +325,7 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
 
     startTls(conn, opts, done) {
       if (!(conn instanceof BunInbound)) return node().startTls(conn, opts, done);
-      // cannot happen through listen(): TLS listeners are node ones
-      conn.socket!.terminate();
-      done({ kind: 'handshake', message: 'ERR_TLS_PLANE: startTls() on a connection of a plain Bun listener' }, null);
+      startBunTls(conn, opts, done, tlsHandlers);
     },
 
     pipe(client, upstream, opts, done) {
@@ -308,7 +364,10 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       }
       const side = conn as BunSide;
       if (side.pair !== null && !side.pair.finished) return fail(side.pair, 'aborted');
-      if (side instanceof BunOutbound && side.dialDone !== null) side.dialDone = null;
+      if (side instanceof BunOutbound && side.dialDone !== null) {
+        side.dialDone = null;
+        settleDial(side);
+      }
       if (side.socket !== null && !side.closed) side.socket.end();
     },
   };

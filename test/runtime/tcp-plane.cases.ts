@@ -125,7 +125,8 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       return portOf(srv);
     }
 
-    async function proxyTo(upPort: number, idleTimeoutMs = 5000): Promise<TestProxy> {
+    /** pipeDelayMs > 0: pipe() runs that long after the connect, so both sides can send before it. */
+    async function proxyTo(upPort: number, idleTimeoutMs = 5000, pipeDelayMs = 0): Promise<TestProxy> {
       const proxy: TestProxy = { port: 0, results: [], doneCalls: [], inbound: [], next: () => Promise.reject(new Error('unset')) };
       let served = 0;
       proxy.next = async () => {
@@ -138,10 +139,13 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
         proxy.doneCalls[i] = 0;
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
-          plane.pipe(conn, out, { idleTimeoutMs }, (r) => {
-            proxy.doneCalls[i]!++;
-            proxy.results.push(r);
-          });
+          const start = (): void =>
+            plane.pipe(conn, out, { idleTimeoutMs }, (r) => {
+              proxy.doneCalls[i]!++;
+              proxy.results.push(r);
+            });
+          if (pipeDelayMs > 0) setTimeout(start, pipeDelayMs);
+          else start();
         });
       });
       cleanups.push(() => listener.stop());
@@ -207,6 +211,33 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.equal(reply.length, 1 << 20);
       assert.equal(reply[0], 3);
       assert.deepEqual(await proxy.next(), { bytesFromClient: 3, bytesToClient: 1 << 20, reason: 'closed' });
+    });
+
+    it('delivers, in order, what both sides sent before pipe() started', async () => {
+      // the upstream greets at once (as MySQL does); the client writes three requests while pipe() waits
+      let upstreamGot: Promise<Buffer> | null = null;
+      const proxy = await proxyTo(
+        await server((s) => {
+          s.write('greeting;');
+          const chunks: Buffer[] = [];
+          s.on('data', (d: Buffer) => chunks.push(d));
+          upstreamGot = new Promise((resolve) => s.once('end', () => resolve(Buffer.concat(chunks))));
+          s.once('end', () => s.end('bye'));
+        }),
+        5000,
+        150,
+      );
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      for (const part of ['one;', 'two;', 'three;']) {
+        c.write(part);
+        await wait(20);
+      }
+      c.end();
+      assert.equal((await got).toString(), 'greeting;bye');
+      await until(() => upstreamGot !== null);
+      assert.equal((await upstreamGot!).toString(), 'one;two;three;');
+      assert.deepEqual(await proxy.next(), { bytesFromClient: 14, bytesToClient: 12, reason: 'closed' });
     });
 
     it('passes an upstream half-close on while the client keeps sending', async () => {

@@ -5,6 +5,7 @@ import type { TcpListenSpec } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { listenError } from '../../lib/listen-error';
 import { type AccessLog, isLogged, logger } from '../../log/logger';
+import { RateLimitedWarn } from '../../log/rate-limit';
 import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { CompiledRoute, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
 import { type DialFailure, type DialSuccess, dialUpstream, releaseNode } from '../connect/dial';
@@ -30,7 +31,7 @@ export interface BoundTcpListener {
 export interface TcpProxy {
   /** The addresses actually bound (port 0 in the config becomes the real port). */
   readonly listeners: readonly BoundTcpListener[];
-  /** Connections accepted and not yet finished (dialling or piping). */
+  /** Connections accepted and not yet finished (ClientHello preread, TLS handshake, dialling or piping). */
   activeConnections(): number;
   /** Stop accepting; open connections continue. */
   stopAccepting(): Promise<void>;
@@ -56,6 +57,9 @@ class TcpProxyImpl implements TcpProxy {
   readonly listeners: BoundTcpListener[] = [];
   readonly handles: TcpListener[] = [];
   private readonly active = new Set<ProxyConn>();
+  /** TLS listener connections still in preread or handshake (no route, no upstream yet). */
+  private readonly handshaking = new Map<InboundConn, { info: ConnInfo; startedAt: number }>();
+  private readonly handshakeWarnings = new RateLimitedWarn();
   /** Routes whose "cannot forward" warning was logged: once per compiled route, so a client loop cannot flood the log. */
   private readonly warnedRoutes = new WeakSet<CompiledRoute>();
   /** Resolved when `active` becomes empty (shutdown waits on it). */
@@ -68,9 +72,15 @@ class TcpProxyImpl implements TcpProxy {
       fallbackSni: opts.tls?.fallbackSni ?? null,
       prereadTimeoutMs: opts.tls?.prereadTimeoutMs ?? DEFAULT_PREREAD_TIMEOUT_MS,
       handshakeTimeoutMs: opts.tls?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-      proceed: (client, info, startedAt) => this.routeConn(client, info, startedAt),
+      handshakeWarnings: this.handshakeWarnings,
+      proceed: (client, info, startedAt) => {
+        // shutdown closed it and wrote its record already
+        if (!this.handshakeDone(client)) return this.opts.plane.destroy(client);
+        this.routeConn(client, info, startedAt);
+      },
       reject: (client, info, startedAt, end, error) => {
         this.opts.plane.destroy(client);
+        if (!this.handshakeDone(client)) return;
         this.record(info, null, null, startedAt, 0, 0, end, error);
       },
     };
@@ -84,7 +94,16 @@ class TcpProxyImpl implements TcpProxy {
 
   /** A connection on a TLS listener: ClientHello first (src/proxy/listener/tls.ts), then routeConn. */
   onTlsConn(client: InboundConn, mode: TlsMode): void {
-    acceptTls(this.tlsFlow, mode, client, this.connInfo(client), Date.now());
+    const pending = { info: this.connInfo(client), startedAt: Date.now() };
+    this.handshaking.set(client, pending);
+    acceptTls(this.tlsFlow, mode, client, pending.info, pending.startedAt);
+  }
+
+  /** Preread/handshake over: false when shutdown had already closed the connection. */
+  private handshakeDone(client: InboundConn): boolean {
+    if (!this.handshaking.delete(client)) return false;
+    if (this.handshaking.size === 0) this.wakeIfIdle();
+    return true;
   }
 
   private connInfo(client: InboundConn): ConnInfo {
@@ -149,7 +168,11 @@ class TcpProxyImpl implements TcpProxy {
 
   private finish(pc: ProxyConn): void {
     this.active.delete(pc);
-    if (this.active.size === 0 && this.idleWaiters.length > 0) {
+    this.wakeIfIdle();
+  }
+
+  private wakeIfIdle(): void {
+    if (this.active.size === 0 && this.handshaking.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const wake of waiters) wake();
@@ -166,6 +189,8 @@ class TcpProxyImpl implements TcpProxy {
     end: string,
     error?: string,
   ): void {
+    if (!this.opts.accessLog.enabled) return;
+    // one flat object, `error` last and undefined when absent (the log line leaves it out): no spread per connection
     this.opts.accessLog.write({
       protocol: 'tcp',
       route: route === null ? null : route.id,
@@ -176,12 +201,12 @@ class TcpProxyImpl implements TcpProxy {
       bytes_to_client: toClient,
       duration_ms: Date.now() - startedAt,
       end,
-      ...(error === undefined ? {} : { error }),
+      error,
     });
   }
 
   activeConnections(): number {
-    return this.active.size;
+    return this.active.size + this.handshaking.size;
   }
 
   async stopAccepting(): Promise<void> {
@@ -190,7 +215,7 @@ class TcpProxyImpl implements TcpProxy {
 
   /** Resolves when no connection is open, or after `ms`, whichever is first. */
   private waitIdle(ms: number): Promise<void> {
-    if (this.active.size === 0) return Promise.resolve();
+    if (this.active.size === 0 && this.handshaking.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.idleWaiters.push(() => {
@@ -202,6 +227,7 @@ class TcpProxyImpl implements TcpProxy {
 
   async shutdown(graceMs: number): Promise<void> {
     await this.stopAccepting();
+    this.closeHandshaking();
     await this.waitIdle(graceMs);
     for (const pc of [...this.active]) {
       if (pc.upstreamConn !== null) {
@@ -215,6 +241,22 @@ class TcpProxyImpl implements TcpProxy {
     }
     // aborted pipes report on their close events; a bounded wait keeps shutdown from hanging
     await this.waitIdle(2000);
+    this.handshakeWarnings.close();
+  }
+
+  /**
+   * Shutdown does not wait for connections still in ClientHello preread or TLS handshake: they have no
+   * route and no upstream, so closing them loses nothing, and a client stalling its handshake must not
+   * hold the grace period open. Their plane callbacks (if any come) are ignored by handshakeDone().
+   */
+  private closeHandshaking(): void {
+    const pending = [...this.handshaking];
+    this.handshaking.clear();
+    for (const [client, { info, startedAt }] of pending) {
+      this.opts.plane.destroy(client);
+      this.record(info, null, null, startedAt, 0, 0, 'aborted', 'shutdown during ClientHello preread or TLS handshake');
+    }
+    this.wakeIfIdle();
   }
 }
 

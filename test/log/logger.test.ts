@@ -1,0 +1,52 @@
+// AccessLog: records of one event-loop turn leave in one write, to a sink or a file.
+
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AccessLog, type AccessRecord } from '../../src/log/logger';
+
+const base: AccessRecord = {
+  protocol: 'tcp',
+  route: '1',
+  client: '127.0.0.1:45678',
+  server: '[::1]:9100',
+  upstream: '10.0.0.5:3306',
+  bytes_from_client: 14,
+  bytes_to_client: 7,
+  duration_ms: 3,
+  end: 'closed',
+};
+
+describe('AccessLog', () => {
+  it('batches lines of one event-loop turn into one sink write', async () => {
+    const writes: string[] = [];
+    const log = new AccessLog({ sink: (text) => writes.push(text) });
+    log.write(base);
+    log.write({ ...base, route: '2' });
+    assert.equal(writes.length, 0);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 1);
+    assert.deepEqual(writes[0]!.trimEnd().split('\n').map((l) => (JSON.parse(l) as { route: string }).route), ['1', '2']);
+    log.close();
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'weir-accesslog-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('appends whole lines to a file, also past its 64 KiB batch, and nothing once disabled', async () => {
+    const path = join(dir, 'access.log');
+    const log = new AccessLog({ path });
+    for (let i = 0; i < 1000; i++) log.write({ ...base, route: String(i) }); // ~200 KB: several batches
+    log.close();
+    const routes = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as AccessRecord).route);
+    assert.equal(routes.length, 1000);
+    assert.deepEqual(routes.slice(0, 3), ['0', '1', '2']);
+    assert.equal(routes[999], '999');
+    const off = new AccessLog({ disabled: true });
+    assert.equal(off.enabled, false);
+    off.write(base);
+    off.close();
+  });
+});
