@@ -21,7 +21,15 @@ describe('dnsmasq behind weir, asked by dig', { skip: skip ?? false }, () => {
   let port: number; // weir's UDP and TCP listeners share this port number
 
   before(async () => {
-    dns = await startDnsmasq(await deadUdpPort(), dir.path);
+    // dnsmasq binds TCP and UDP on its port; a port free for UDP may be taken for TCP: try a few
+    for (let attempt = 1; ; attempt++) {
+      try {
+        dns = await startDnsmasq(await deadUdpPort(), dir.path);
+        break;
+      } catch (err) {
+        if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
+      }
+    }
     port = await freePort();
     w = await startTestWeir([`"127.0.0.1:${port}"`], {
       udp: [`"127.0.0.1:${port}"`],
