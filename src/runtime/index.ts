@@ -4,7 +4,6 @@ import type { FetchHandler, HttpServeOptions, HttpServerHandle, SqlDb, TcpDataPl
 import { openBetterSqlite } from './sqlite-better';
 import { loadNodeSqlite, openNodeSqlite } from './sqlite-node';
 import { openBunSqlite } from './sqlite-bun';
-import { serveNodeHttp } from './http-node';
 import { serveBunHttp } from './http-bun';
 import { serveDenoHttp } from './http-deno';
 import { createNodeTcpDataPlane } from './tcp-node';
@@ -58,7 +57,20 @@ export function serveHttp(handler: FetchHandler, opts: HttpServeOptions): Promis
   const runtime = process.env.WEIR_HTTP === 'node' ? 'node' : detectRuntime();
   if (runtime === 'bun') return serveBunHttp(handler, opts);
   if (runtime === 'deno') return serveDenoHttp(handler, opts);
-  return serveNodeHttp(handler, opts);
+  // loaded only here: node:http is the heaviest builtin weir names (~2.3 MiB resident under Bun, unused there)
+  return import('./http-node').then((m) => m.serveNodeHttp(handler, opts));
+}
+
+/**
+ * Hand the memory start-up (and a burst of Admin API writes) left behind back to the system: a full GC, then
+ * Bun.shrink() returns the freed heap pages (about 2-3 MiB of RSS). A no-op outside Bun. Costs one full GC
+ * (milliseconds; more with many routes), so callers debounce it (src/cli/start.ts).
+ */
+export function releaseIdleMemory(): void {
+  const bun = (globalThis as { Bun?: { gc?(sync: boolean): void; shrink?(): void } }).Bun;
+  if (bun === undefined || typeof bun.gc !== 'function') return;
+  bun.gc(true);
+  if (typeof bun.shrink === 'function') bun.shrink();
 }
 
 /**
