@@ -2,6 +2,7 @@
 // Sends are collected during one event-loop turn and leave with one sendMany() per socket (sendmmsg),
 // flushed from a single setImmediate; Bun receives with recvmmsg and calls `data` once per datagram.
 
+import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { unmapIpv4 } from '../lib/ip';
 import { logger } from '../log/logger';
@@ -12,6 +13,44 @@ import type { UdpDataPlane, UdpListener, UdpListenerHandler, UdpSocketError, Udp
 const MAX_QUEUED = 16;
 /** Datagrams one socket may have waiting for the end of the turn; beyond that they are dropped, as a full kernel buffer would. */
 const MAX_BATCH = 4096;
+/**
+ * SO_RCVBUF asked for on listeners, as udp-node.ts does; Linux caps it at net.core.rmem_max. The default
+ * (rmem_default, 212992 bytes) holds only 256 small datagrams: a burst of 600 from 200 clients lost 344.
+ */
+export const LISTENER_RECV_BUFFER = 4 * 1024 * 1024;
+
+type BufferSizeHolder = Record<symbol, { handle: { socket: BunUdpSocket } }>;
+type BufferSizeCall = (this: BufferSizeHolder, size?: number) => number;
+let bufferSymbol: symbol | null | undefined;
+
+/**
+ * Bun.udpSocket takes no buffer-size option, but Bun's node:dgram sets SO_RCVBUF natively on the
+ * Bun.udpSocket it wraps, found under its private "state symbol". Handing it ours reaches the same setsockopt
+ * on every platform Bun supports. Returns the size the kernel granted (Linux reports twice the request),
+ * or throws with the reason when this Bun has no such path.
+ */
+export function setRecvBufferSize(socket: BunUdpSocket, size: number): number {
+  if (bufferSymbol === undefined) {
+    const probe = dgram.createSocket('udp4');
+    bufferSymbol = Object.getOwnPropertySymbols(probe).find((sym) => sym.description === 'state symbol') ?? null;
+  }
+  if (bufferSymbol === null) throw new Error("this Bun's node:dgram has no state symbol");
+  const proto = dgram.Socket.prototype as unknown as { setRecvBufferSize: BufferSizeCall; getRecvBufferSize: BufferSizeCall };
+  const holder: BufferSizeHolder = { [bufferSymbol]: { handle: { socket } } };
+  proto.setRecvBufferSize.call(holder, size);
+  return proto.getRecvBufferSize.call(holder);
+}
+
+let bufferWarned = false;
+function enlargeRecvBuffer(socket: BunUdpSocket, listen: string): void {
+  try {
+    setRecvBufferSize(socket, LISTENER_RECV_BUFFER);
+  } catch (err) {
+    // a smaller buffer only means earlier drops under a burst: say so once, keep serving
+    if (!bufferWarned) logger.warn('udp receive buffer not enlarged', { listen, error: (err as Error).message });
+    bufferWarned = true;
+  }
+}
 
 type Owned<T> = BunUdpSocket & { owner: T };
 
@@ -206,6 +245,7 @@ export function createBunUdpDataPlane(options: BunUdpOptions = {}): UdpDataPlane
         ...(options.reusePort ? { reusePort: true } : {}),
         socket: listenerHandlers,
       })) as Owned<BunListener>;
+      enlargeRecvBuffer(socket, `${addr.host}:${socket.port}`);
       return new BunListener(socket, addr.host, socket.port, onDatagram);
     },
 

@@ -66,7 +66,8 @@ describe('weir UDP proxy', () => {
     const many: UdpClient[] = [];
     for (let i = 0; i < 200; i++) many.push(await client());
     for (let round = 0; round < 3; round++) many.forEach((c, i) => c.send(`c${i}-r${round}`, p1));
-    // bounded: a lost datagram fails the wait instead of hanging
+    // 600 small datagrams in one burst: more than the 212992-byte default buffer holds (256). weir asks for
+    // 4 MiB, capped at net.core.rmem_max (a stock 212992 would leave room for ~512). Bounded: a loss fails the wait.
     await until(() => many.every((c) => c.replies.length >= 3), 10000, 'every client answered 3 times');
     await wait(50);
     many.forEach((c, i) => {

@@ -28,7 +28,9 @@ export interface UdpEcho {
  * tests). A tag tells tests which node answered.
  */
 export async function startUdpEcho(tag = '', copies = 1, host = '127.0.0.1'): Promise<UdpEcho> {
-  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  // A real upstream sizes its own buffer. This one needs room for a test's whole burst: weir on Bun forwards
+  // a turn's datagrams back to back (sendmmsg), and the 212992-byte default holds only 256 small datagrams.
+  const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   const received: string[] = [];
   const sources = new Set<number>();
   sock.on('message', (msg, rinfo) => {
