@@ -1,12 +1,19 @@
 /* weir bench helper: small epoll/OpenSSL tools for what iperf3, redis-benchmark and dnsperf do not cover.
  * Built by bench/setup.ts on every run (gcc -O2 ... -lssl -lcrypto). Loopback addresses only.
  *
- *   loadgen echo PORT SECS                 TCP echo server on 127.0.0.1:PORT (upstream of tls and idle tests)
+ *   loadgen echo PORT SECS                 TCP echo server on 127.0.0.1:PORT (upstream of tls, tlsbulk and idle
+ *                                          tests); a connection whose first byte is 'S' is a sink: read, discarded
  *   loadgen dnsecho PORT SECS              UDP responder: every datagram goes back with the DNS QR bit set
  *   loadgen idle PORT N SECS               N connections to 127.0.0.1:PORT, 1 byte each way to prove the whole
  *                                          path, then idle for SECS; prints "held OK FAILED" when set up
  *   loadgen handshakes PORT SNI PROCS SECS PROCS processes loop: connect, TLS handshake with SNI and no resumption,
  *                                          1 byte echoed, close; prints "ok N failed N rate R"
+ *   loadgen tlssink PORT CERT KEY SECS     TLS server (the direct target of tlsbulk): a process per connection
+ *                                          reads and discards until the peer closes, lingers 2 s, exits
+ *   loadgen tlsbulk PORT SNI CONNS SECS    CONNS processes: TLS 1.3 (TLS_AES_128_GCM_SHA256 only, so every server
+ *                                          negotiates the same suite) with SNI, then 'S' bytes in 64 KiB writes for
+ *                                          SECS, close_notify + FIN, wait for the proxy to close; prints
+ *                                          "bytes B secs S gbps G failed F drain_ms D cipher C"
  * Every loop ends by the clock.
  */
 #define _GNU_SOURCE
@@ -15,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +62,13 @@ static void watch(int ep, int fd, unsigned events, int op) {
   epoll_ctl(ep, op, fd, &e);
 }
 
+enum { MAX_FD = 1 << 16 };
+
 static int echo_server(int port, double secs) {
   int lfd = bound(SOCK_STREAM, port), ep = epoll_create1(0);
-  static char buf[1 << 16];
+  static char buf[1 << 17];
+  /* per fd: 0 nothing read yet, 1 echo, 2 sink (tlsbulk's upstream: the sender counts the bytes) */
+  static unsigned char mode[MAX_FD];
   struct epoll_event ev[128];
   watch(ep, lfd, EPOLLIN, EPOLL_CTL_ADD);
   for (double stop = clock_s() + secs; clock_s() < stop;) {
@@ -64,11 +76,17 @@ static int echo_server(int port, double secs) {
     for (int i = 0; i < n; i++) {
       int fd = ev[i].data.fd, c;
       if (fd == lfd) {
-        while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) watch(ep, c, EPOLLIN, EPOLL_CTL_ADD);
+        while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          if (c >= MAX_FD) { close(c); continue; }
+          mode[c] = 0;
+          watch(ep, c, EPOLLIN, EPOLL_CTL_ADD);
+        }
         continue;
       }
       ssize_t r;
       while ((r = read(fd, buf, sizeof buf)) > 0) {
+        if (mode[fd] == 0) mode[fd] = buf[0] == 'S' ? 2 : 1;
+        if (mode[fd] == 2) continue;
         if (write(fd, buf, (size_t)r) != r) break; /* small echoes only: a short write just loses bytes */
       }
       if (r == 0 || (r < 0 && errno != EAGAIN)) close(fd);
@@ -193,6 +211,131 @@ static int handshakes(int port, const char *sni, int procs, double secs) {
   return 0;
 }
 
+static void set_timeouts(int fd, int secs) {
+  struct timeval limit = {secs, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+}
+
+/* one tlssink connection, in its own process: a stalled peer ends it through the 5 s socket timeouts */
+static void sink_one(SSL_CTX *ctx, int fd) {
+  static char buf[1 << 17];
+  SSL *ssl = SSL_new(ctx);
+  set_timeouts(fd, 5);
+  SSL_set_fd(ssl, fd);
+  if (SSL_accept(ssl) == 1) while (SSL_read(ssl, buf, sizeof buf) > 0) {}
+  SSL_shutdown(ssl);
+  SSL_free(ssl);
+  close(fd);
+  /* the bench reads this process's CPU time from /proc right after the client sees the close: an
+     auto-reaped child's time is counted nowhere once it has exited */
+  sleep(2);
+}
+
+static int tls_sink(int port, const char *cert, const char *key, double secs) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    fprintf(stderr, "tlssink: cannot load %s / %s\n", cert, key);
+    return 2;
+  }
+  int lfd = bound(SOCK_STREAM, port);
+  struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+  signal(SIGCHLD, SIG_IGN); /* the kernel reaps the per-connection processes */
+  for (double stop = clock_s() + secs; clock_s() < stop;) {
+    if (poll(&pfd, 1, 250) < 1) continue;
+    int c = accept4(lfd, NULL, NULL, 0); /* blocking: the child reads with plain SSL_read */
+    if (c < 0) continue;
+    if (fork() == 0) {
+      close(lfd);
+      sink_one(ctx, c);
+      _exit(0);
+    }
+    close(c);
+  }
+  return 0;
+}
+
+/* what one tlsbulk process reports through the pipe (well under PIPE_BUF, so one atomic write) */
+struct bulk_result {
+  long bytes;
+  double started, wrote_until, ended; /* CLOCK_MONOTONIC is system-wide: comparable between processes */
+  int ok;
+  char cipher[48];
+};
+
+/*
+ * One connection: handshake, stream for secs, then close_notify and FIN and wait until the proxy closes. The
+ * proxy closes only after passing the FIN on and the sink closing, so [started, ended] covers every byte's
+ * delivery, like iperf3's receiver-side count. ok = 0 when the handshake, a write, or the close did not happen.
+ */
+static struct bulk_result bulk_one(int port, const char *sni, double secs) {
+  static char buf[1 << 16];
+  struct bulk_result res = {0};
+  struct sockaddr_in sa = loopback(port);
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256");
+  memset(buf, 'S', sizeof buf); /* the first byte tells loadgen echo to act as a sink */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  set_timeouts(fd, 5);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, sni);
+    if (SSL_connect(ssl) == 1) {
+      snprintf(res.cipher, sizeof res.cipher, "%s", SSL_get_cipher_name(ssl));
+      res.started = clock_s();
+      int n = 1;
+      for (double stop = res.started + secs; n > 0 && clock_s() < stop;) {
+        n = SSL_write(ssl, buf, sizeof buf);
+        if (n > 0) res.bytes += n;
+      }
+      res.wrote_until = clock_s();
+      if (n > 0) {
+        SSL_shutdown(ssl);
+        shutdown(fd, SHUT_WR);
+        ssize_t r;
+        while ((r = recv(fd, buf, sizeof buf, 0)) > 0) {}
+        res.ended = clock_s();
+        res.ok = r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK); /* closed, not timed out */
+      }
+    }
+    SSL_free(ssl);
+  }
+  close(fd);
+  SSL_CTX_free(ctx);
+  return res;
+}
+
+static int tls_bulk(int port, const char *sni, int conns, double secs) {
+  int fds[2], failed = 0;
+  struct bulk_result r, all = {0};
+  double first = 0, wrote = 0, last = 0;
+  if (pipe(fds) != 0) return 2;
+  for (int p = 0; p < conns; p++) {
+    if (fork() != 0) continue;
+    r = bulk_one(port, sni, secs);
+    _exit(write(fds[1], &r, sizeof r) == sizeof r ? 0 : 1);
+  }
+  close(fds[1]);
+  snprintf(all.cipher, sizeof all.cipher, "none");
+  while (read(fds[0], &r, sizeof r) == sizeof r) {
+    all.bytes += r.bytes;
+    if (!r.ok) { failed++; continue; }
+    if (first == 0 || r.started < first) first = r.started;
+    if (r.wrote_until > wrote) wrote = r.wrote_until;
+    if (r.ended > last) last = r.ended;
+    snprintf(all.cipher, sizeof all.cipher, "%s", r.cipher);
+  }
+  while (wait(NULL) > 0) {}
+  double span = last > first ? last - first : 1;
+  printf("bytes %ld secs %.3f gbps %.3f failed %d drain_ms %.1f cipher %s\n", all.bytes, span,
+         (double)all.bytes * 8 / span / 1e9, failed, last > wrote ? (last - wrote) * 1e3 : 0, all.cipher);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -200,6 +343,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "dnsecho") && argc == 4) return dns_echo(atoi(argv[2]), atof(argv[3]));
   if (!strcmp(cmd, "idle") && argc == 5) return idle_conns(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
   if (!strcmp(cmd, "handshakes") && argc == 6) return handshakes(atoi(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
+  if (!strcmp(cmd, "tlssink") && argc == 6) return tls_sink(atoi(argv[2]), argv[3], argv[4], atof(argv[5]));
+  if (!strcmp(cmd, "tlsbulk") && argc == 6) return tls_bulk(atoi(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
   fprintf(stderr, "usage: see the comment at the top of bench/loadgen.c\n");
   return 2;
 }

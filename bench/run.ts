@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { alive, busyPct, cpuSplit, cpuSnap, killAllNow, type Started, startPinned, stopAll, waitTcp, sleep } from './proc';
 import { buildLoadgen, ensurePackages, makeCert, versions, writeQueries } from './setup';
 import { type Ctx, ports, startTarget, type Target, TARGETS, UP, weirCommand } from './targets';
-import { bulk, mem, type Metrics, type RunSettings, redis, tls, udp, waitPong, type Workload, WORKLOADS } from './workloads';
+import { bulk, mem, type Metrics, type RunSettings, redis, tls, tlsBulk, udp, waitPong, type Workload, WORKLOADS } from './workloads';
 import { type Sample, renderTables, summarize } from './summary';
 import { weirOnly } from './weir-only';
 
@@ -25,11 +25,14 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const runDir = join(out, stamp);
 const ctx: Ctx = { work: join(runDir, 'work'), logs: join(runDir, 'logs'), proxyCpu: Number(process.env.PROXY_CPU ?? 1), root, bun: join(root, 'node_modules/.bin/bun'), fromSource: flag('--src') };
 const targets = opt('--targets', 'direct,nginx,haproxy,bunnative,weir').split(',') as Target[];
-const workloads = opt('--only', WORKLOADS.join(',')).split(',') as Workload[];
+// `--only bulk` / `--only tlsbulk` stand for both connection counts (bulk1,bulk8 / tlsbulk1,tlsbulk8)
+const group = (w: string): string[] => (WORKLOADS.includes(w as Workload) ? [w] : WORKLOADS.filter((x) => x === `${w}1` || x === `${w}8`));
+const onlyArg = opt('--only', WORKLOADS.join(',')).split(',');
+const workloads = onlyArg.flatMap(group) as Workload[];
 const reps = Number(opt('--reps', quick ? '1' : '3'));
 const LIFE_S = 900; // every upstream server exits by itself after this
 for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`--targets: unknown target "${t}" (one of ${TARGETS.join(', ')})`);
-for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload "${w}" (one of ${WORKLOADS.join(', ')})`);
+for (const w of onlyArg) if (group(w).length === 0) throw new Error(`--only: unknown workload "${w}" (one of ${WORKLOADS.join(', ')}, bulk, tlsbulk)`);
 
 process.on('exit', killAllNow);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
@@ -51,6 +54,8 @@ async function measure(s: RunSettings, w: Workload, t: Target, index: number, pr
     case 'conn': m = await redis(s, p.redis!, false, s.connN); break;
     case 'udp': m = await udp(s, need(p.udp, 'no UDP proxying')); break;
     case 'tls': m = await tls(s, need(p.tls, 'no TLS server without a proxy')); break;
+    case 'tlsbulk1': m = await tlsBulk(s, p.tlsbulk!, 1); break;
+    case 'tlsbulk8': m = await tlsBulk(s, p.tlsbulk!, 8); break;
     case 'mem': m = await mem(s, need(p.idle, 'no proxy process'), proc!.pid); break;
   }
   if (proc !== null && w !== 'mem') {
@@ -89,11 +94,14 @@ async function main(): Promise<void> {
   startPinned('iperf3-server', L, ['timeout', String(LIFE_S), 'iperf3', '-s', '-B', '127.0.0.1', '-p', String(UP.iperf)], lg('iperf3-server'));
   startPinned('dnsecho', L, [loadgen, 'dnsecho', String(UP.udp), String(LIFE_S)], lg('dnsecho'));
   startPinned('echo', L, [loadgen, 'echo', String(UP.echo), String(LIFE_S)], lg('echo'));
+  // on the proxy core: direct tlsbulk is then termination alone, split over the cores like the proxied runs,
+  // and its CPU per MB (measured like a proxy's) is the floor for decrypting and reading the stream
+  const tlsSink = startPinned('tlssink', ctx.proxyCpu, [loadgen, 'tlssink', String(UP.tlsSink), join(ctx.work, 'cert.pem'), join(ctx.work, 'key.pem'), String(LIFE_S)], lg('tlssink'));
   targets.forEach((t, i) =>
     startPinned(`redis-${t}`, L, ['timeout', String(LIFE_S), 'redis-server', '--bind', '127.0.0.1', '--port', String(UP.redisBase + i),
       '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--maxclients', '1000', '--dir', ctx.work], lg(`redis-${t}`)),
   );
-  for (const port of [UP.iperf, UP.echo, ...targets.map((_, i) => UP.redisBase + i)]) {
+  for (const port of [UP.iperf, UP.echo, UP.tlsSink, ...targets.map((_, i) => UP.redisBase + i)]) {
     if (!(await waitTcp(port))) throw new Error(`upstream on port ${port} did not start`);
   }
   const procs = new Map<Target, Started | null>();
@@ -118,7 +126,8 @@ async function main(): Promise<void> {
         const t = targets[i]!;
         if (t !== 'direct' && procs.get(t) === null) { samples.push({ rep, workload: w, target: t, error: 'not running' }); continue; }
         try {
-          const metrics = await measure(settings, w, t, i, procs.get(t) ?? null);
+          const proc = t === 'direct' && w.startsWith('tlsbulk') ? tlsSink : procs.get(t) ?? null;
+          const metrics = await measure(settings, w, t, i, proc);
           samples.push({ rep, workload: w, target: t, metrics });
           console.log(`rep ${rep} ${w.padEnd(5)} ${t.padEnd(9)} ${JSON.stringify(metrics)}`);
         } catch (err) {

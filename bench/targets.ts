@@ -7,18 +7,22 @@ import { type Started, startPinned, waitTcp, sleep } from './proc';
 
 /** Upstream servers, shared by every target except redis (one per target, see ports()). */
 // All below 32768, the start of the kernel's ephemeral range, so no outgoing connection of anyone else takes them.
-export const UP = { iperf: 22201, udp: 22353, echo: 22400, redisBase: 22300, admin: 22180 } as const;
+export const UP = { iperf: 22201, udp: 22353, echo: 22400, tlsSink: 22410, redisBase: 22300, admin: 22180 } as const;
 export const ADMIN_KEY = 'b3e1c2d4f5a6978812345678deadbeef';
 
-export type Kind = 'iperf' | 'redis' | 'udp' | 'tls' | 'idle';
+export type Kind = 'iperf' | 'redis' | 'udp' | 'tls' | 'tlsbulk' | 'idle';
 export const TARGETS = ['direct', 'nginx', 'haproxy', 'bunnative', 'weir', 'weir2', 'weirb'] as const;
 export type Target = (typeof TARGETS)[number];
 
-/** Listener ports of target i: base+1 iperf3, +2 redis, +3 udp, +4 tls, +5 idle (echo upstream). */
+/**
+ * Listener ports of target i: base+1 iperf3, +2 redis, +3 udp, +4 tls (also tlsbulk: the same terminating
+ * listener, its echo upstream turns sink), +5 idle (echo upstream). Direct has no TLS echo server; for
+ * tlsbulk it is `loadgen tlssink`, a TLS server that terminates and discards.
+ */
 export function ports(target: Target, index: number): Record<Kind, number | null> {
-  if (target === 'direct') return { iperf: UP.iperf, redis: UP.redisBase + index, udp: UP.udp, tls: null, idle: null };
+  if (target === 'direct') return { iperf: UP.iperf, redis: UP.redisBase + index, udp: UP.udp, tls: null, tlsbulk: UP.tlsSink, idle: null };
   const b = 23000 + 100 * index;
-  return { iperf: b + 1, redis: b + 2, udp: target === 'haproxy' ? null : b + 3, tls: b + 4, idle: b + 5 };
+  return { iperf: b + 1, redis: b + 2, udp: target === 'haproxy' ? null : b + 3, tls: b + 4, tlsbulk: b + 4, idle: b + 5 };
 }
 
 export interface Ctx {

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { anonKib, runPinned, rssKib, sleep, startPinned, stop } from './proc';
 
 export type Metrics = Record<string, number>;
-export type Workload = 'mem' | 'bulk1' | 'bulk8' | 'rr' | 'conn' | 'udp' | 'tls';
-export const WORKLOADS: readonly Workload[] = ['mem', 'bulk1', 'bulk8', 'rr', 'conn', 'udp', 'tls'];
+export type Workload = 'mem' | 'bulk1' | 'bulk8' | 'rr' | 'conn' | 'udp' | 'tls' | 'tlsbulk1' | 'tlsbulk8';
+export const WORKLOADS: readonly Workload[] = ['mem', 'bulk1', 'bulk8', 'rr', 'conn', 'udp', 'tls', 'tlsbulk1', 'tlsbulk8'];
 
 export interface RunSettings {
   loadCpu: number;
@@ -28,6 +28,8 @@ export const MAIN: Record<Workload, { metric: string; unit: string; higher: bool
   conn: { metric: 'rps', unit: 'conn/s', higher: true, per: 'conn', title: 'new connection per request (redis-benchmark -k 0)' },
   udp: { metric: 'qps', unit: 'dgram/s', higher: true, per: 'dgram', title: 'UDP request/response (dnsperf -c 8 -q 256)' },
   tls: { metric: 'hs_per_s', unit: 'hs/s', higher: true, per: 'hs', title: 'TLS 1.3 full handshakes with SNI, 1-byte echo' },
+  tlsbulk1: { metric: 'gbps', unit: 'Gbit/s', higher: true, per: 'MB', title: 'bulk over TLS 1.3 (AES-128-GCM), terminated, 1 conn' },
+  tlsbulk8: { metric: 'gbps', unit: 'Gbit/s', higher: true, per: 'MB', title: 'bulk over TLS 1.3 (AES-128-GCM), terminated, 8 conns' },
   mem: { metric: 'mb_at_10k', unit: 'MiB', higher: false, per: '', title: 'RSS with 10k idle proxied conns (extrapolated)' },
 };
 
@@ -68,6 +70,20 @@ export async function tls(s: RunSettings, port: number): Promise<Metrics> {
   if (!m) throw new Error(`loadgen handshakes: ${r.err.slice(-200) || 'no result'}`);
   if (Number(m[1]) === 0) throw new Error(`no handshake succeeded (${m[2]} failed)`);
   return { hs_per_s: Number(m[3]), failed: Number(m[2]), ops: Number(m[1]) };
+}
+
+/**
+ * Bulk upload over TLS through the proxy's terminating listener (the `tls` one) to a plaintext sink (loadgen
+ * echo switched to sink mode by the first byte). Every byte is delivered within the measured span: the client
+ * waits for the proxy to close after its FIN. A connection that fails or is not closed fails the sample.
+ */
+export async function tlsBulk(s: RunSettings, port: number, conns: number): Promise<Metrics> {
+  const r = await runPinned(s.loadCpu, [s.loadgen, 'tlsbulk', String(port), 'perf.test', String(conns), String(s.durS)], (s.durS + 20) * 1000);
+  const m = /bytes (\d+) secs ([\d.]+) gbps ([\d.]+) failed (\d+) drain_ms ([\d.]+) cipher (\S+)/.exec(r.out);
+  if (!m) throw new Error(`loadgen tlsbulk: ${r.err.slice(-200) || 'no result'}`);
+  if (Number(m[4]) > 0) throw new Error(`${m[4]} of ${conns} TLS streams failed or were not closed`);
+  if (m[6] !== 'TLS_AES_128_GCM_SHA256') throw new Error(`negotiated ${m[6]}, not TLS_AES_128_GCM_SHA256`);
+  return { gbps: Number(m[3]), drain_ms: Number(m[5]), ops: Number(m[1]) / 1e6 };
 }
 
 /**
