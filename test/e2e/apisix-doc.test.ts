@@ -3,12 +3,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { freePort, startEchoServer, startServer, exchange, type TestServer } from '../helpers/net';
 import { startTestWeir, DOC_KEY, type TestWeir } from '../helpers/weir';
+import { fixture } from '../tls/fixtures';
 
 const run = promisify(execFile);
 
@@ -155,8 +155,7 @@ describe('APISIX stream-proxy guide: two listeners, server filter (the MySQL exa
 
 // ---------------------------------------------------------------- "接收 TLS over TCP 连接" and "代理到 TLS over TCP 上游"
 
-const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
-const pem = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
+const pem = fixture;
 
 /** A TLS client with SNI `servername` that sends `payload`, half-closes and collects the reply. */
 function tlsExchange(port: number, servername: string, payload: string): Promise<string> {

@@ -10,30 +10,9 @@ import tls from 'node:tls';
 import { configureErrorLog } from '../../src/log/logger';
 import { freePort } from '../helpers/net';
 import { startTestWeir, type TestWeir } from '../helpers/weir';
-import { pem } from '../tls/fixtures';
+import { pem, startTlsEcho } from '../tls/fixtures';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tls');
-
-/** TLS upstream with the fixture cert for a.test.com (signed by the fixture CA), answering "hello <sni>\n" then echoing. */
-async function startTlsEcho(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<tls.TLSSocket>();
-  const srv = tls.createServer(pem.a2, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.write(`hello ${s.servername || '-'}\n`);
-    s.pipe(s);
-  });
-  srv.on('tlsClientError', () => {});
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      srv.close(() => r());
-    }),
-  };
-}
 
 /** Handshake with `servername`, send "x", collect until "x" comes back or the peer closes (5 s bound). */
 function exchange(port: number, servername?: string): Promise<string> {

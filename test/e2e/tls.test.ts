@@ -10,36 +10,7 @@ import tls from 'node:tls';
 import { freePort, startEchoServer, type TestServer } from '../helpers/net';
 import { hasCommand } from '../helpers/servers';
 import { startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
-import { pem, pemBodyLine } from '../tls/fixtures';
-
-interface TlsEcho {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** A TLS upstream (cert a2.test.com, O=second) answering "hello <sni>\n", then echoing; optional mTLS. */
-async function startTlsEcho(requireClientCert = false): Promise<TlsEcho> {
-  const sockets = new Set<tls.TLSSocket>();
-  const srv = tls.createServer(
-    { ...pem.a2, ...(requireClientCert ? { ca: pem.ca, requestCert: true, rejectUnauthorized: true } : {}) },
-    (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-      s.write(`hello ${s.servername || '-'}\n`);
-      s.pipe(s);
-    },
-  );
-  srv.on('tlsClientError', () => {});
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      srv.close(() => r());
-    }),
-  };
-}
+import { pem, pemBodyLine, startTlsEcho, type TlsEcho } from '../tls/fixtures';
 
 interface TlsResult {
   ok: boolean;

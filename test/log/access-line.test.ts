@@ -4,18 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineEncoder, formatAccessLine } from '../../src/log/access-line';
 import type { AccessRecord } from '../../src/log/logger';
+import { base } from './records';
 
-const base: AccessRecord = {
-  protocol: 'tcp',
-  route: '1',
-  client: '127.0.0.1:45678',
-  server: '[::1]:9100',
-  upstream: '10.0.0.5:3306',
-  bytes_from_client: 14,
-  bytes_to_client: 7,
-  duration_ms: 3,
-  end: 'closed',
-};
 
 /** The reference: the generic serializer with the line's own time. */
 function reference(line: string, record: AccessRecord): string {

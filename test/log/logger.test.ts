@@ -6,18 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessLog, type AccessRecord } from '../../src/log/logger';
+import { base } from './records';
 
-const base: AccessRecord = {
-  protocol: 'tcp',
-  route: '1',
-  client: '127.0.0.1:45678',
-  server: '[::1]:9100',
-  upstream: '10.0.0.5:3306',
-  bytes_from_client: 14,
-  bytes_to_client: 7,
-  duration_ms: 3,
-  end: 'closed',
-};
 
 describe('AccessLog', () => {
   it('batches lines of one event-loop turn into one sink write', async () => {

@@ -1,9 +1,11 @@
 // Shared test bodies and a temp-dir store for the store and admin tests. The PEM texts are the real
 // fixtures of test/fixtures/tls, because SSL validation parses them and checks that key and cert match.
 
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ObjectError } from '../../src/store/errors';
 import { openStore } from '../../src/store/store';
 import type { Store } from '../../src/store/types';
 import { pem as tlsPem } from '../tls/fixtures';
@@ -38,4 +40,15 @@ export function tempStore(prefix = 'weir-objects-'): TempStore {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Run fn, expecting an ObjectError; return [status, body] for one deepEqual. */
+export function failure(fn: () => unknown): [number, unknown] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ObjectError) return [err.status, err.body];
+    throw err;
+  }
+  assert.fail('expected an ObjectError');
 }

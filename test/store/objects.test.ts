@@ -2,7 +2,6 @@
 
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ObjectError } from '../../src/store/errors';
 import {
   deleteObject,
   getObject,
@@ -13,18 +12,7 @@ import {
   type ObjectContext,
 } from '../../src/store/objects';
 import type { Store } from '../../src/store/types';
-import { CLIENT_SSL, SERVER_SSL, UPSTREAM, tempStore, type TempStore } from './fixtures';
-
-/** Run fn, expecting an ObjectError; return [status, body] for one deepEqual. */
-function failure(fn: () => unknown): [number, unknown] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ObjectError) return [err.status, err.body];
-    throw err;
-  }
-  assert.fail('expected an ObjectError');
-}
+import { CLIENT_SSL, SERVER_SSL, UPSTREAM, failure, tempStore, type TempStore } from './fixtures';
 
 describe('object operations', () => {
   let t: TempStore;

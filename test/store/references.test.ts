@@ -3,19 +3,8 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ObjectError } from '../../src/store/errors';
 import { deleteObject, putObject, type ObjectContext } from '../../src/store/objects';
-import { CLIENT_SSL, UPSTREAM, tempStore, type TempStore } from './fixtures';
-
-function failure(fn: () => unknown): [number, unknown] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ObjectError) return [err.status, err.body];
-    throw err;
-  }
-  assert.fail('expected an ObjectError');
-}
+import { CLIENT_SSL, UPSTREAM, failure, tempStore, type TempStore } from './fixtures';
 
 describe('client_cert_id references', () => {
   let t: TempStore;

@@ -1,7 +1,9 @@
 // The committed TLS test fixtures (test/fixtures/tls, made by make.sh there), read once.
 
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import tls from 'node:tls';
 
 const dir = join(import.meta.dirname, '..', 'fixtures', 'tls');
 
@@ -23,4 +25,33 @@ export const pem = {
 export function pemBodyLine(text: string): string {
   const body = text.split('\n').filter((l) => l.length > 0 && !l.startsWith('-----'));
   return body[1]!;
+}
+
+export interface TlsEcho {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A TLS upstream (cert a2.test.com, O=second) answering "hello <sni>\n", then echoing; optional mTLS. */
+export async function startTlsEcho(requireClientCert = false): Promise<TlsEcho> {
+  const sockets = new Set<tls.TLSSocket>();
+  const srv = tls.createServer(
+    { ...pem.a2, ...(requireClientCert ? { ca: pem.ca, requestCert: true, rejectUnauthorized: true } : {}) },
+    (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+      s.write(`hello ${s.servername || '-'}\n`);
+      s.pipe(s);
+    },
+  );
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => {
+      for (const sock of sockets) sock.destroy();
+      srv.close(() => r());
+    }),
+  };
 }
