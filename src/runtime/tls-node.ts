@@ -5,7 +5,7 @@
 import tls from 'node:tls';
 import type { TlsAcceptError, TlsCertificate, TlsClientConfig } from './types';
 
-/** What the plane does when a handshake on one of these servers ends. Set once by tcp-node.ts. */
+/** What the plane does when a handshake on one of these servers ends. Set once by tcp-node-tls.ts. */
 export interface TlsServerHooks {
   secure(socket: tls.TLSSocket): void;
   failed(err: Error & { code?: string }, socket: tls.TLSSocket): void;
