@@ -1,6 +1,10 @@
 // Dial an upstream for one connection: pick a node, connect with the upstream's timeout, and on a
 // failed connect retry the next untried node within `retries` and `retry_timeout` (spec 5.3).
 // Every attempt's outcome goes to passive health and to the balancer (least_conn counts, ewma latency).
+//
+// Runs once per proxied connection, so the dial state is a base class the caller's own per-connection
+// record extends (src/proxy/listener/tcp.ts): no separate dial object, no result object on success, and
+// the list of failed nodes only exists once a retry happens.
 
 import type { ConnectError, OutboundConn, TcpDataPlane, TlsConnectOptions } from '../../runtime/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
@@ -29,6 +33,9 @@ export type DialDone = (err: DialFailure | null, ok: DialSuccess | null) => void
 /** Clock seam for retry_timeout tests. */
 export type Clock = () => number;
 
+/** What pick() skips before any attempt failed: shared, never written. */
+const NONE_TRIED: readonly UpstreamNode[] = Object.freeze([]);
+
 /**
  * scheme "tls" (spec 5.6): send the client's SNI when it came over terminated TLS, else "apisix_backend".
  * A passed-through connection is TLS already: its bytes go to the node as they are.
@@ -39,69 +46,108 @@ function upstreamTls(upstream: CompiledUpstream, conn: ConnInfo): TlsConnectOpti
   return { config, servername: conn.tls === 'terminated' && conn.sni !== null ? conn.sni : 'apisix_backend' };
 }
 
-/** One dial in progress. Lives until `done` is called; one per connection. */
-class Dial {
-  readonly tried: UpstreamNode[] = [];
-  readonly startedAt: number;
-  current: UpstreamNode | null = null;
-  last: ConnectError | null = null;
+/**
+ * One dial in progress, as the base of a per-connection object. startDial() begins it; exactly one of
+ * dialed() / dialFailed() is called once it is over. Every field is set in the constructor, so all
+ * instances keep one shape.
+ */
+export abstract class UpstreamDial {
+  private dialPlane: TcpDataPlane | null = null;
+  private dialUpstreamOf: CompiledUpstream | null = null;
+  private dialConn: ConnInfo | null = null;
+  private dialClock: Clock = Date.now;
+  private dialStartedAt = 0;
   /** When the current attempt started (ewma's latency sample). */
-  attemptAt = 0;
-  constructor(
-    readonly plane: TcpDataPlane,
-    readonly upstream: CompiledUpstream,
-    readonly conn: ConnInfo,
-    readonly done: DialDone,
-    readonly now: Clock,
-  ) {
-    this.startedAt = now();
+  private attemptAt = 0;
+  /** Nodes whose connect failed, in order; null until the first failure. */
+  private tried: UpstreamNode[] | null = null;
+  private last: ConnectError | null = null;
+  /** The node of the attempt in progress (or the last one). */
+  current: UpstreamNode | null = null;
+  /** The plane's connect callback: made once per dial, on its first attempt. */
+  private onConnect: ((err: ConnectError | null, out: OutboundConn | null) => void) | null = null;
+
+  /** Connected: the caller owns the node's balancer slot (releaseNode() when the session ends). */
+  protected abstract dialed(conn: OutboundConn, node: UpstreamNode, attempts: number): void;
+  protected abstract dialFailed(failure: DialFailure): void;
+
+  /** `startedAt`: the clock's current reading, when the caller has just taken it (saves a clock read). */
+  protected startDial(plane: TcpDataPlane, upstream: CompiledUpstream, conn: ConnInfo, now: Clock, startedAt = now()): void {
+    this.dialPlane = plane;
+    this.dialUpstreamOf = upstream;
+    this.dialConn = conn;
+    this.dialClock = now;
+    this.dialStartedAt = startedAt;
+    this.attemptAt = startedAt;
+    this.attempt();
   }
 
-  next(): void {
-    const health = this.upstream.health?.checker ?? null;
-    const node = this.upstream.balancer.pick(this.conn, this.tried, health);
+  private attempt(): void {
+    const upstream = this.dialUpstreamOf!;
+    const node = upstream.balancer.pick(this.dialConn!, this.tried ?? NONE_TRIED, upstream.health?.checker ?? null);
     if (node === undefined) return this.fail('ERR_NO_UPSTREAM_NODE');
     this.current = node;
-    this.attemptAt = this.now();
-    this.plane.connect(node.host, node.port, this.upstream.connectTimeoutMs, (err, out) => this.settle(node, err, out), upstreamTls(this.upstream, this.conn));
+    const onConnect = (this.onConnect ??= (err, out) => this.settle(err, out));
+    this.dialPlane!.connect(node.host, node.port, upstream.connectTimeoutMs, onConnect, upstreamTls(upstream, this.dialConn!));
   }
 
-  settle(node: UpstreamNode, err: ConnectError | null, out: OutboundConn | null): void {
-    const { balancer, health } = this.upstream;
+  private settle(err: ConnectError | null, out: OutboundConn | null): void {
+    const upstream = this.dialUpstreamOf!;
+    const { balancer, health } = upstream;
+    const node = this.current!;
     const ok = err === null && out !== null;
-    balancer.observe?.(node, this.now() - this.attemptAt, ok);
+    if (balancer.observe !== undefined) balancer.observe(node, this.dialClock() - this.attemptAt, ok);
     if (ok) {
       health?.checker?.reportConnect(node, null);
-      this.done(null, { conn: out, node, attempts: this.tried.length + 1 });
-      return;
+      return this.dialed(out, node, this.tried === null ? 1 : this.tried.length + 1);
     }
     balancer.release?.(node); // the session that pick() counted never started
-    this.last = err ?? { kind: 'other', code: 'ERR_CONNECT', message: 'connect failed' };
-    health?.checker?.reportConnect(node, this.last.kind === 'timeout' ? 'timeout' : 'tcp_failure');
-    logger.warn('connect() failed', { upstream: this.upstream.key, node: node.address, error: this.last.code });
-    this.tried.push(node);
-    if (this.tried.length > this.upstream.retries) return this.fail('ERR_UPSTREAM_CONNECT');
-    const limit = this.upstream.retryTimeoutMs;
-    if (limit > 0 && this.now() - this.startedAt >= limit) return this.fail('ERR_UPSTREAM_CONNECT');
-    this.next();
+    const last = (this.last = err ?? { kind: 'other', code: 'ERR_CONNECT', message: 'connect failed' });
+    health?.checker?.reportConnect(node, last.kind === 'timeout' ? 'timeout' : 'tcp_failure');
+    logger.warn('connect() failed', { upstream: upstream.key, node: node.address, error: last.code });
+    const tried = (this.tried ??= []);
+    tried.push(node);
+    if (tried.length > upstream.retries) return this.fail('ERR_UPSTREAM_CONNECT');
+    const limit = upstream.retryTimeoutMs;
+    const now = this.dialClock();
+    if (limit > 0 && now - this.dialStartedAt >= limit) return this.fail('ERR_UPSTREAM_CONNECT');
+    this.attemptAt = now;
+    this.attempt();
   }
 
-  fail(code: DialFailure['code']): void {
-    const attempts = this.tried.length;
+  private fail(code: DialFailure['code']): void {
+    const attempts = this.tried === null ? 0 : this.tried.length;
     const message =
       attempts === 0
         ? 'no valid upstream node'
         : `connect to ${this.current!.address} failed after ${attempts} attempt${attempts > 1 ? 's' : ''}: ${this.last!.code}`;
     // A picker with nothing left after failures is still a connect failure for the caller.
     const finalCode = attempts === 0 ? code : 'ERR_UPSTREAM_CONNECT';
-    this.done({ code: finalCode, message, last: this.last, node: this.current, attempts }, null);
+    this.dialFailed({ code: finalCode, message, last: this.last, node: this.current, attempts });
+  }
+}
+
+/** A dial reported through one callback (dialUpstream()). */
+class CallbackDial extends UpstreamDial {
+  constructor(private readonly done: DialDone) {
+    super();
+  }
+  run(plane: TcpDataPlane, upstream: CompiledUpstream, conn: ConnInfo, now: Clock): void {
+    this.startDial(plane, upstream, conn, now);
+  }
+  protected dialed(conn: OutboundConn, node: UpstreamNode, attempts: number): void {
+    this.done(null, { conn, node, attempts });
+  }
+  protected dialFailed(failure: DialFailure): void {
+    this.done(failure, null);
   }
 }
 
 /**
  * Connect to one of the upstream's nodes for `conn`. Calls `done` exactly once, with the connected
- * socket and its node, or with the failure after the allowed attempts. Runs once per connection.
+ * socket and its node, or with the failure after the allowed attempts.
  * On success the caller owns the node's balancer slot: call releaseNode() when the session ends.
+ * The TCP proxy extends UpstreamDial instead (one object per connection).
  */
 export function dialUpstream(
   plane: TcpDataPlane,
@@ -110,7 +156,7 @@ export function dialUpstream(
   done: DialDone,
   now: Clock = Date.now,
 ): void {
-  new Dial(plane, upstream, conn, done, now).next();
+  new CallbackDial(done).run(plane, upstream, conn, now);
 }
 
 /** A dialled session is over: least_conn and ewma stop counting it. Call once per DialSuccess. */

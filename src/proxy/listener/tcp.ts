@@ -6,9 +6,10 @@ import { formatHostPort } from '../../lib/ip';
 import { listenError } from '../../lib/listen-error';
 import { type AccessLog, isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
-import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
-import type { CompiledRoute, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
-import { type DialFailure, type DialSuccess, dialUpstream, releaseNode } from '../connect/dial';
+import type { InboundConn, OutboundConn, PipeOptions, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
+import type { AccessRecord } from '../../log/logger';
+import type { CompiledRoute, CompiledUpstream, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
+import { type DialFailure, UpstreamDial, releaseNode } from '../connect/dial';
 import { selectRoute } from '../match/route';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowOptions, type TlsMode, acceptTls, tlsModeOf } from './tls';
 
@@ -39,18 +40,67 @@ export interface TcpProxy {
   shutdown(graceMs: number): Promise<void>;
 }
 
-/** One accepted connection between accept and its access record. */
-class ProxyConn {
+/**
+ * One accepted connection, from its route selection to its access record. It is the connection's ConnInfo,
+ * its dial state (UpstreamDial) and its pipe options at once: per plain TCP connection the proxy allocates
+ * this object and the pipe's callback, and nothing else of its own (bench/README.md, issue 7).
+ */
+class ProxyConn extends UpstreamDial implements ConnInfo, PipeOptions {
+  readonly protocol = 'tcp' as const;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  readonly serverAddr: string;
+  readonly serverPort: number;
+  readonly sni: string | null;
+  readonly tls: 'terminated' | 'passthrough' | undefined;
+  /** Set once a route with an upstream is selected (dial()). */
+  route: CompiledRoute | null = null;
+  upstream: CompiledUpstream | null = null;
+  idleTimeoutMs = 0;
   upstreamConn: OutboundConn | null = null;
   node: UpstreamNode | null = null;
   /** Set when shutdown aborted it while the upstream was still being dialled. */
   aborted = false;
+  /** `info`: what a TLS listener learnt (SNI, terminated or passed through); null reads the socket. */
   constructor(
+    private readonly proxy: TcpProxyImpl,
     readonly client: InboundConn,
-    readonly info: ConnInfo,
-    readonly route: CompiledRoute,
+    info: ConnInfo | null,
     readonly startedAt: number,
-  ) {}
+  ) {
+    super();
+    if (info === null) {
+      this.remoteAddr = client.remoteAddress;
+      this.remotePort = client.remotePort;
+      this.serverAddr = client.localAddress;
+      this.serverPort = client.localPort;
+      this.sni = null;
+      this.tls = undefined;
+    } else {
+      this.remoteAddr = info.remoteAddr;
+      this.remotePort = info.remotePort;
+      this.serverAddr = info.serverAddr;
+      this.serverPort = info.serverPort;
+      this.sni = info.sni;
+      this.tls = info.tls;
+    }
+  }
+
+  /** `now`: Date.now() when the caller has just read it (a plain accept), else undefined. */
+  dial(plane: TcpDataPlane, route: CompiledRoute, upstream: CompiledUpstream, now: number | undefined): void {
+    this.route = route;
+    this.upstream = upstream;
+    this.idleTimeoutMs = upstream.idleTimeoutMs;
+    this.startDial(plane, upstream, this, Date.now, now);
+  }
+
+  protected dialed(conn: OutboundConn, node: UpstreamNode): void {
+    this.proxy.onDialed(this, conn, node);
+  }
+
+  protected dialFailed(failure: DialFailure): void {
+    this.proxy.onDialFailed(this, failure);
+  }
 }
 
 class TcpProxyImpl implements TcpProxy {
@@ -76,7 +126,7 @@ class TcpProxyImpl implements TcpProxy {
       proceed: (client, info, startedAt) => {
         // shutdown closed it and wrote its record already
         if (!this.handshakeDone(client)) return this.opts.plane.destroy(client);
-        this.routeConn(client, info, startedAt);
+        this.routeConn(new ProxyConn(this, client, info, startedAt), undefined);
       },
       reject: (client, info, startedAt, end, error) => {
         this.opts.plane.destroy(client);
@@ -89,7 +139,8 @@ class TcpProxyImpl implements TcpProxy {
   private readonly tlsFlow: TlsFlowOptions;
 
   readonly onConn = (client: InboundConn): void => {
-    this.routeConn(client, this.connInfo(client), Date.now());
+    const now = Date.now();
+    this.routeConn(new ProxyConn(this, client, null, now), now);
   };
 
   /** A connection on a TLS listener: ClientHello first (src/proxy/listener/tls.ts), then routeConn. */
@@ -117,53 +168,57 @@ class TcpProxyImpl implements TcpProxy {
     };
   }
 
-  /** Select the route (after any TLS handshake), then dial and pipe. */
-  private routeConn(client: InboundConn, info: ConnInfo, startedAt: number): void {
-    const route = selectRoute(this.opts.snapshot(), info);
+  /**
+   * Select the route (after any TLS handshake), then dial and pipe. `now`: Date.now() if read just before
+   * (the dial's start time), else undefined.
+   */
+  private routeConn(pc: ProxyConn, now: number | undefined): void {
+    const route = selectRoute(this.opts.snapshot(), pc);
     if (route === undefined) {
-      this.opts.plane.destroy(client);
+      this.opts.plane.destroy(pc.client);
       if (isLogged('debug')) {
-        logger.debug('not hit any route', { client: formatHostPort(info.remoteAddr, info.remotePort), port: info.serverPort });
+        logger.debug('not hit any route', { client: formatHostPort(pc.remoteAddr, pc.remotePort), port: pc.serverPort });
       }
-      return this.record(info, null, null, startedAt, 0, 0, 'no_route');
+      return this.record(pc, null, null, pc.startedAt, 0, 0, 'no_route');
     }
     const upstream = route.upstream;
     if (upstream === null) {
-      this.opts.plane.destroy(client);
+      this.opts.plane.destroy(pc.client);
       if (!this.warnedRoutes.has(route)) {
         this.warnedRoutes.add(route);
         logger.warn('route cannot forward; its connections are closed', { route: route.id, problem: route.problem ?? undefined });
       }
-      return this.record(info, route, null, startedAt, 0, 0, 'no_upstream', route.problem ?? undefined);
+      return this.record(pc, route, null, pc.startedAt, 0, 0, 'no_upstream', route.problem ?? undefined);
     }
-    const pc = new ProxyConn(client, info, route, startedAt);
     this.active.add(pc);
-    dialUpstream(this.opts.plane, upstream, info, (err, ok) => this.onDialed(pc, err, ok));
+    pc.dial(this.opts.plane, route, upstream, now);
   }
 
-  private onDialed(pc: ProxyConn, err: DialFailure | null, ok: DialSuccess | null): void {
+  /** From ProxyConn.dialed(). */
+  onDialed(pc: ProxyConn, conn: OutboundConn, node: UpstreamNode): void {
     const { plane } = this.opts;
     if (pc.aborted) {
-      if (ok !== null) {
-        plane.destroy(ok.conn);
-        releaseNode(pc.route.upstream!, ok.node);
-      }
+      plane.destroy(conn);
+      releaseNode(pc.upstream!, node);
       return;
     }
-    if (ok === null) {
-      plane.destroy(pc.client);
-      this.finish(pc);
-      return this.record(pc.info, pc.route, err!.node, pc.startedAt, 0, 0, 'connect_failed', err!.message);
-    }
-    pc.upstreamConn = ok.conn;
-    pc.node = ok.node;
-    plane.pipe(pc.client, ok.conn, { idleTimeoutMs: pc.route.upstream!.idleTimeoutMs }, (r) => this.onPiped(pc, r));
+    pc.upstreamConn = conn;
+    pc.node = node;
+    plane.pipe(pc.client, conn, pc, (r) => this.onPiped(pc, r));
+  }
+
+  /** From ProxyConn.dialFailed(). */
+  onDialFailed(pc: ProxyConn, err: DialFailure): void {
+    if (pc.aborted) return;
+    this.opts.plane.destroy(pc.client);
+    this.finish(pc);
+    this.record(pc, pc.route, err.node, pc.startedAt, 0, 0, 'connect_failed', err.message);
   }
 
   private onPiped(pc: ProxyConn, r: PipeResult): void {
-    releaseNode(pc.route.upstream!, pc.node!); // least_conn/ewma stop counting this session
+    releaseNode(pc.upstream!, pc.node!); // least_conn/ewma stop counting this session
     this.finish(pc);
-    this.record(pc.info, pc.route, pc.node, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
+    this.record(pc, pc.route, pc.node, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   }
 
   private finish(pc: ProxyConn): void {
@@ -190,19 +245,47 @@ class TcpProxyImpl implements TcpProxy {
     error?: string,
   ): void {
     if (!this.opts.accessLog.enabled) return;
-    // one flat object, `error` last and undefined when absent (the log line leaves it out): no spread per connection
-    this.opts.accessLog.write({
-      protocol: 'tcp',
-      route: route === null ? null : route.id,
-      client: formatHostPort(info.remoteAddr, info.remotePort),
-      server: formatHostPort(info.serverAddr, info.serverPort),
-      upstream: node === null ? null : node.address,
-      bytes_from_client: fromClient,
-      bytes_to_client: toClient,
-      duration_ms: Date.now() - startedAt,
-      end,
-      error,
-    });
+    // write() encodes the record before it returns, so one record object serves every connection;
+    // `error` stays last and undefined when absent (the log line leaves it out)
+    const rec = this.rec;
+    rec.route = route === null ? null : route.id;
+    rec.client = formatHostPort(info.remoteAddr, info.remotePort);
+    rec.server = this.serverText(info.serverAddr, info.serverPort);
+    rec.upstream = node === null ? null : node.address;
+    rec.bytes_from_client = fromClient;
+    rec.bytes_to_client = toClient;
+    rec.duration_ms = Date.now() - startedAt;
+    rec.end = end;
+    rec.error = error;
+    this.opts.accessLog.write(rec);
+    rec.client = rec.server = rec.end = '';
+    rec.error = undefined;
+  }
+
+  private readonly rec: AccessRecord = {
+    protocol: 'tcp',
+    route: null,
+    client: '',
+    server: '',
+    upstream: null,
+    bytes_from_client: 0,
+    bytes_to_client: 0,
+    duration_ms: 0,
+    end: '',
+    error: undefined,
+  };
+
+  /** The listener address as logged: a proxy has a few, so the last one's text is kept. */
+  private lastServerAddr = '';
+  private lastServerPort = -1;
+  private lastServerText = '';
+  private serverText(addr: string, port: number): string {
+    if (port !== this.lastServerPort || addr !== this.lastServerAddr) {
+      this.lastServerAddr = addr;
+      this.lastServerPort = port;
+      this.lastServerText = formatHostPort(addr, port);
+    }
+    return this.lastServerText;
   }
 
   activeConnections(): number {
@@ -236,7 +319,7 @@ class TcpProxyImpl implements TcpProxy {
         pc.aborted = true;
         this.opts.plane.destroy(pc.client);
         this.finish(pc);
-        this.record(pc.info, pc.route, null, pc.startedAt, 0, 0, 'aborted', 'shutdown while connecting upstream');
+        this.record(pc, pc.route, null, pc.startedAt, 0, 0, 'aborted', 'shutdown while connecting upstream');
       }
     }
     // aborted pipes report on their close events; a bounded wait keeps shutdown from hanging
