@@ -16,7 +16,7 @@ export interface PumpHandlers {
 }
 
 /**
- * The node socket of a connection made by tcp-node.ts: its `socket` field (the TLS socket once
+ * The node socket of a connection made by the node plane (tcp-node-side.ts): its `socket` field (the TLS socket once
  * startTls() or a TLS connect succeeded). Null when the object is not one of tcp-node's.
  */
 export function nodeSocketOf(conn: object): Socket | null {

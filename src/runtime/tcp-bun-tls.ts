@@ -17,7 +17,7 @@ export class TlsStart {
     readonly done: Done,
     /** A client certificate is asked for (the SSL object has client.ca). */
     readonly mtls: boolean,
-    /** mTLS: the longest client chain allowed (client.depth); 0 = not checked, as in tcp-node.ts. */
+    /** mTLS: the longest client chain allowed (client.depth); 0 = not checked, as in tcp-node-tls.ts. */
     readonly depth: number,
   ) {}
 }
