@@ -3,8 +3,10 @@
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 
-/** A free TCP port on host (bind port 0, read it, release it). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/** Ports freePort() handed out in this process: the kernel may offer a just-released port again. */
+const handedOut = new Set<number>();
+
+function probePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -13,6 +15,21 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A free TCP port on host (bind port 0, read it, release it), never one this process was given before:
+ * two calls before either port is bound (listener, then admin port) must not get the same number.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await probePort(host);
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the kernel kept offering ports already handed out');
 }
 
 export interface TestServer {
