@@ -5,7 +5,7 @@ import type { BunTcpSocket } from './bun-api';
 import type { IdleSweeper, IdleTracked } from './idle-sweep';
 import type { Preread } from './tcp-bun-preread';
 import type { TlsStart } from './tcp-bun-tls';
-import type { PipeEndReason, PipeResult } from './types';
+import type { PipeDone, PipeEndReason, PipeOptions, PipeResult } from './types';
 
 /** One socket of a pair. `queue` holds bytes waiting to be written TO this socket. */
 export class BunSide {
@@ -44,7 +44,8 @@ export class BunPair implements IdleTracked {
     readonly client: BunSide,
     readonly upstream: BunSide,
     readonly sweeper: IdleSweeper,
-    readonly done: (r: PipeResult) => void,
+    readonly opts: PipeOptions,
+    readonly done: PipeDone<PipeOptions>,
   ) {}
 
   onIdle(): void {
@@ -154,5 +155,5 @@ export function sideClosed(pair: BunPair, side: BunSide): void {
     reason: pair.reason ?? 'closed',
   };
   if (pair.error !== undefined) result.error = pair.error;
-  pair.done(result);
+  pair.done(result, pair.opts);
 }

@@ -20,7 +20,7 @@ import { onBunHandshake, onTlsClosed, startBunTls } from './tcp-bun-tls';
 import { createNodeTcpDataPlane } from './tcp-node';
 import { adoptNodeSide, nodeSocketOf, type PumpHandlers } from './tcp-bun-bridge';
 import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './tcp-bun-pair';
-import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, TcpDataPlane, TcpListener } from './types';
+import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from './types';
 
 type Sock = BunTcpSocket<BunSide>;
 
@@ -335,7 +335,7 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       // one side is node:tls (terminated TLS, or TLS to the upstream): wrap it, then pump as usual
       const c = cBun ? (client as BunInbound) : adopt(client, true);
       const u = uBun ? (upstream as BunOutbound) : adopt(upstream, false);
-      const pair = new BunPair(c, u, sweeper, done);
+      const pair = new BunPair(c, u, sweeper, opts, done as PipeDone<PipeOptions>);
       c.pair = pair;
       u.pair = pair;
       if (c.closed || u.closed) {

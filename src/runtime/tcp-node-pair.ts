@@ -3,7 +3,7 @@
 
 import type net from 'node:net';
 import { kSide, type NodeInbound, type NodeOutbound, type Side, type WeirSocket } from './tcp-node-side';
-import type { PipeEndReason, PipeOptions, PipeResult } from './types';
+import type { PipeDone, PipeEndReason, PipeOptions, PipeResult } from './types';
 
 /** One proxied connection. Finishes (calls done) once, when both sockets have closed. */
 export class Pair {
@@ -20,9 +20,12 @@ export class Pair {
   constructor(
     readonly client: NodeInbound,
     readonly upstream: NodeOutbound,
-    readonly idleTimeoutMs: number,
-    readonly done: (r: PipeResult) => void,
-  ) {}
+    readonly opts: PipeOptions,
+    readonly done: PipeDone<PipeOptions>,
+  ) {
+    this.idleTimeoutMs = opts.idleTimeoutMs;
+  }
+  readonly idleTimeoutMs: number;
 
   peerOf(side: Side): Side {
     return side === this.client ? this.upstream : this.client;
@@ -54,7 +57,7 @@ export class Pair {
       reason: this.reason ?? 'closed',
     };
     if (this.error !== undefined) result.error = this.error;
-    this.done(result);
+    this.done(result, this.opts);
   }
 }
 
@@ -98,8 +101,8 @@ function onIdleTick(pair: Pair): void {
 }
 
 /** pipe(): join a client and its dialled upstream and start reading both. Calls done once. */
-export function startPipe(c: NodeInbound, u: NodeOutbound, opts: PipeOptions, done: (r: PipeResult) => void): void {
-  const pair = new Pair(c, u, opts.idleTimeoutMs, done);
+export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound, opts: O, done: PipeDone<O>): void {
+  const pair = new Pair(c, u, opts, done as PipeDone<PipeOptions>);
   c.pair = pair;
   u.pair = pair;
   const step = Math.max(10, Math.min(opts.idleTimeoutMs / 8, 60_000));

@@ -12,7 +12,7 @@ import { startPipe } from './tcp-node-pair';
 import { startPreread } from './tcp-node-preread';
 import { NodeInbound, type NodeOutbound, type Side, type WeirSocket } from './tcp-node-side';
 import { startTls } from './tcp-node-tls';
-import type { PipeOptions, TcpDataPlane, TcpListener } from './types';
+import type { TcpDataPlane, TcpListener } from './types';
 
 class NodeListener implements TcpListener {
   constructor(
@@ -72,7 +72,7 @@ export function createNodeTcpDataPlane(): TcpDataPlane {
       startTls(conn as NodeInbound, opts, done);
     },
 
-    pipe(client, upstream, opts: PipeOptions, done) {
+    pipe(client, upstream, opts, done) {
       startPipe(client as NodeInbound, upstream as NodeOutbound, opts, done);
     },
 

@@ -98,6 +98,8 @@ export interface PipeResult {
   error?: string;
 }
 
+export type PipeDone<O extends PipeOptions = PipeOptions> = (r: PipeResult, opts: O) => void;
+
 export interface TcpListener {
   readonly host: string;
   readonly port: number;
@@ -142,8 +144,11 @@ export interface TcpDataPlane {
    * TlsCertificate object (identity), never one per handshake.
    */
   startTls(conn: InboundConn, opts: TlsAcceptOptions, done: (err: TlsAcceptError | null, info: TlsAccepted | null) => void): void;
-  /** Start pumping; `done` is called exactly once, after both sockets are closed. */
-  pipe(client: InboundConn, upstream: OutboundConn, opts: PipeOptions, done: (r: PipeResult) => void): void;
+  /**
+   * Start pumping; `done` is called exactly once, after both sockets are closed, with `opts` handed back:
+   * one shared callback can serve every connection (no closure kept per proxied connection).
+   */
+  pipe<O extends PipeOptions>(client: InboundConn, upstream: OutboundConn, opts: O, done: PipeDone<O>): void;
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
   destroy(conn: InboundConn | OutboundConn): void;
 }

@@ -13,6 +13,8 @@ interface TestProxy {
   results: PipeResult[];
   /** pipe `done` calls per connection, in accept order */
   doneCalls: number[];
+  /** per connection: `done` got the very options object given to pipe() back */
+  optsBack: boolean[];
   inbound: InboundConn[];
   next(): Promise<PipeResult>;
 }
@@ -127,7 +129,7 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
 
     /** pipeDelayMs > 0: pipe() runs that long after the connect, so both sides can send before it. */
     async function proxyTo(upPort: number, idleTimeoutMs = 5000, pipeDelayMs = 0): Promise<TestProxy> {
-      const proxy: TestProxy = { port: 0, results: [], doneCalls: [], inbound: [], next: () => Promise.reject(new Error('unset')) };
+      const proxy: TestProxy = { port: 0, results: [], doneCalls: [], optsBack: [], inbound: [], next: () => Promise.reject(new Error('unset')) };
       let served = 0;
       proxy.next = async () => {
         const want = ++served;
@@ -139,8 +141,10 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
         proxy.doneCalls[i] = 0;
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
+          const opts = { idleTimeoutMs };
           const start = (): void =>
-            plane.pipe(conn, out, { idleTimeoutMs }, (r) => {
+            plane.pipe(conn, out, opts, (r, back) => {
+              proxy.optsBack[i] = back === opts;
               proxy.doneCalls[i]!++;
               proxy.results.push(r);
             });
@@ -172,6 +176,7 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.equal(proxy.inbound[0]!.localPort, proxy.port);
       await wait(50);
       assert.deepEqual(proxy.doneCalls, [1]);
+      assert.deepEqual(proxy.optsBack, [true], 'done() hands the pipe options back (one shared callback serves all)');
     });
 
     it('moves 64 MiB each way at once with slow readers, intact (sha256) and counted', { timeout: 120_000 }, async () => {

@@ -64,8 +64,6 @@ export abstract class UpstreamDial {
   private last: ConnectError | null = null;
   /** The node of the attempt in progress (or the last one). */
   current: UpstreamNode | null = null;
-  /** The plane's connect callback: made once per dial, on its first attempt. */
-  private onConnect: ((err: ConnectError | null, out: OutboundConn | null) => void) | null = null;
 
   /** Connected: the caller owns the node's balancer slot (releaseNode() when the session ends). */
   protected abstract dialed(conn: OutboundConn, node: UpstreamNode, attempts: number): void;
@@ -87,8 +85,9 @@ export abstract class UpstreamDial {
     const node = upstream.balancer.pick(this.dialConn!, this.tried ?? NONE_TRIED, upstream.health?.checker ?? null);
     if (node === undefined) return this.fail('ERR_NO_UPSTREAM_NODE');
     this.current = node;
-    const onConnect = (this.onConnect ??= (err, out) => this.settle(err, out));
-    this.dialPlane!.connect(node.host, node.port, upstream.connectTimeoutMs, onConnect, upstreamTls(upstream, this.dialConn!));
+    // a closure per attempt, not a field: the plane drops it once the dial is over, so an open connection
+    // does not keep it (tens of thousands of idle connections would)
+    this.dialPlane!.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), upstreamTls(upstream, this.dialConn!));
   }
 
   private settle(err: ConnectError | null, out: OutboundConn | null): void {

@@ -204,7 +204,7 @@ class TcpProxyImpl implements TcpProxy {
     }
     pc.upstreamConn = conn;
     pc.node = node;
-    plane.pipe(pc.client, conn, pc, (r) => this.onPiped(pc, r));
+    plane.pipe(pc.client, conn, pc, this.onPiped);
   }
 
   /** From ProxyConn.dialFailed(). */
@@ -215,11 +215,12 @@ class TcpProxyImpl implements TcpProxy {
     this.record(pc, pc.route, err.node, pc.startedAt, 0, 0, 'connect_failed', err.message);
   }
 
-  private onPiped(pc: ProxyConn, r: PipeResult): void {
+  /** The pipe's end, shared by every connection (the pipe hands the ProxyConn back). */
+  private readonly onPiped = (r: PipeResult, pc: ProxyConn): void => {
     releaseNode(pc.upstream!, pc.node!); // least_conn/ewma stop counting this session
     this.finish(pc);
     this.record(pc, pc.route, pc.node, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
-  }
+  };
 
   private finish(pc: ProxyConn): void {
     this.active.delete(pc);
