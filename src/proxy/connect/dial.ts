@@ -53,9 +53,8 @@ function upstreamTls(upstream: CompiledUpstream, conn: ConnInfo): TlsConnectOpti
  */
 export abstract class UpstreamDial {
   private dialPlane: TcpDataPlane | null = null;
-  private dialUpstreamOf: CompiledUpstream | null = null;
-  private dialConn: ConnInfo | null = null;
-  private dialClock: Clock = Date.now;
+  /** The upstream being (or that was) dialled. */
+  upstream: CompiledUpstream | null = null;
   private dialStartedAt = 0;
   /** When the current attempt started (ewma's latency sample). */
   private attemptAt = 0;
@@ -68,34 +67,39 @@ export abstract class UpstreamDial {
   /** Connected: the caller owns the node's balancer slot (releaseNode() when the session ends). */
   protected abstract dialed(conn: OutboundConn, node: UpstreamNode, attempts: number): void;
   protected abstract dialFailed(failure: DialFailure): void;
+  /** The connection being served: the balancer's hash keys and the upstream TLS SNI come from it. */
+  protected abstract dialInfo(): ConnInfo;
+  /** Milliseconds for retry_timeout and ewma's latency; a method, not a field, so tests can stop time. */
+  protected clock(): number {
+    return Date.now();
+  }
 
   /** `startedAt`: the clock's current reading, when the caller has just taken it (saves a clock read). */
-  protected startDial(plane: TcpDataPlane, upstream: CompiledUpstream, conn: ConnInfo, now: Clock, startedAt = now()): void {
+  protected startDial(plane: TcpDataPlane, upstream: CompiledUpstream, startedAt = this.clock()): void {
     this.dialPlane = plane;
-    this.dialUpstreamOf = upstream;
-    this.dialConn = conn;
-    this.dialClock = now;
+    this.upstream = upstream;
     this.dialStartedAt = startedAt;
     this.attemptAt = startedAt;
     this.attempt();
   }
 
   private attempt(): void {
-    const upstream = this.dialUpstreamOf!;
-    const node = upstream.balancer.pick(this.dialConn!, this.tried ?? NONE_TRIED, upstream.health?.checker ?? null);
+    const upstream = this.upstream!;
+    const info = this.dialInfo();
+    const node = upstream.balancer.pick(info, this.tried ?? NONE_TRIED, upstream.health?.checker ?? null);
     if (node === undefined) return this.fail('ERR_NO_UPSTREAM_NODE');
     this.current = node;
     // a closure per attempt, not a field: the plane drops it once the dial is over, so an open connection
     // does not keep it (tens of thousands of idle connections would)
-    this.dialPlane!.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), upstreamTls(upstream, this.dialConn!));
+    this.dialPlane!.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), upstreamTls(upstream, info));
   }
 
   private settle(err: ConnectError | null, out: OutboundConn | null): void {
-    const upstream = this.dialUpstreamOf!;
+    const upstream = this.upstream!;
     const { balancer, health } = upstream;
     const node = this.current!;
     const ok = err === null && out !== null;
-    if (balancer.observe !== undefined) balancer.observe(node, this.dialClock() - this.attemptAt, ok);
+    if (balancer.observe !== undefined) balancer.observe(node, this.clock() - this.attemptAt, ok);
     if (ok) {
       health?.checker?.reportConnect(node, null);
       return this.dialed(out, node, this.tried === null ? 1 : this.tried.length + 1);
@@ -108,7 +112,7 @@ export abstract class UpstreamDial {
     tried.push(node);
     if (tried.length > upstream.retries) return this.fail('ERR_UPSTREAM_CONNECT');
     const limit = upstream.retryTimeoutMs;
-    const now = this.dialClock();
+    const now = this.clock();
     if (limit > 0 && now - this.dialStartedAt >= limit) return this.fail('ERR_UPSTREAM_CONNECT');
     this.attemptAt = now;
     this.attempt();
@@ -128,11 +132,21 @@ export abstract class UpstreamDial {
 
 /** A dial reported through one callback (dialUpstream()). */
 class CallbackDial extends UpstreamDial {
-  constructor(private readonly done: DialDone) {
+  constructor(
+    private readonly done: DialDone,
+    private readonly info: ConnInfo,
+    private readonly now: Clock,
+  ) {
     super();
   }
-  run(plane: TcpDataPlane, upstream: CompiledUpstream, conn: ConnInfo, now: Clock): void {
-    this.startDial(plane, upstream, conn, now);
+  run(plane: TcpDataPlane, upstream: CompiledUpstream): void {
+    this.startDial(plane, upstream);
+  }
+  protected dialInfo(): ConnInfo {
+    return this.info;
+  }
+  protected override clock(): number {
+    return this.now();
   }
   protected dialed(conn: OutboundConn, node: UpstreamNode, attempts: number): void {
     this.done(null, { conn, node, attempts });
@@ -155,7 +169,7 @@ export function dialUpstream(
   done: DialDone,
   now: Clock = Date.now,
 ): void {
-  new CallbackDial(done).run(plane, upstream, conn, now);
+  new CallbackDial(done, conn, now).run(plane, upstream);
 }
 
 /** A dialled session is over: least_conn and ewma stop counting it. Call once per DialSuccess. */

@@ -43,25 +43,20 @@ export interface TcpProxy {
 /**
  * One accepted connection, from its route selection to its access record. It is the connection's ConnInfo,
  * its dial state (UpstreamDial) and its pipe options at once: per plain TCP connection the proxy allocates
- * this object and the pipe's callback, and nothing else of its own (bench/README.md, issue 7).
+ * this object and nothing else of its own (bench/README.md, issue 7). Tens of thousands of these live as long
+ * as their connections, so nothing the client connection or the dial state already holds is copied here:
+ * the endpoints are read from the client, the upstream and node from the dial.
  */
 class ProxyConn extends UpstreamDial implements ConnInfo, PipeOptions {
-  readonly protocol = 'tcp' as const;
-  readonly remoteAddr: string;
-  readonly remotePort: number;
-  readonly serverAddr: string;
-  readonly serverPort: number;
   readonly sni: string | null;
   readonly tls: 'terminated' | 'passthrough' | undefined;
   /** Set once a route with an upstream is selected (dial()). */
   route: CompiledRoute | null = null;
-  upstream: CompiledUpstream | null = null;
-  idleTimeoutMs = 0;
+  /** Set once connected (the node is then `current`). */
   upstreamConn: OutboundConn | null = null;
-  node: UpstreamNode | null = null;
   /** Set when shutdown aborted it while the upstream was still being dialled. */
   aborted = false;
-  /** `info`: what a TLS listener learnt (SNI, terminated or passed through); null reads the socket. */
+  /** `info`: what a TLS listener learnt (SNI, terminated or passed through); null for plain TCP. */
   constructor(
     private readonly proxy: TcpProxyImpl,
     readonly client: InboundConn,
@@ -69,33 +64,42 @@ class ProxyConn extends UpstreamDial implements ConnInfo, PipeOptions {
     readonly startedAt: number,
   ) {
     super();
-    if (info === null) {
-      this.remoteAddr = client.remoteAddress;
-      this.remotePort = client.remotePort;
-      this.serverAddr = client.localAddress;
-      this.serverPort = client.localPort;
-      this.sni = null;
-      this.tls = undefined;
-    } else {
-      this.remoteAddr = info.remoteAddr;
-      this.remotePort = info.remotePort;
-      this.serverAddr = info.serverAddr;
-      this.serverPort = info.serverPort;
-      this.sni = info.sni;
-      this.tls = info.tls;
-    }
+    this.sni = info === null ? null : info.sni;
+    this.tls = info === null ? undefined : info.tls;
+  }
+
+  get protocol(): 'tcp' {
+    return 'tcp';
+  }
+  get remoteAddr(): string {
+    return this.client.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.client.remotePort;
+  }
+  get serverAddr(): string {
+    return this.client.localAddress;
+  }
+  get serverPort(): number {
+    return this.client.localPort;
+  }
+  /** PipeOptions: the upstream's proxy_timeout. */
+  get idleTimeoutMs(): number {
+    return this.upstream!.idleTimeoutMs;
   }
 
   /** `now`: Date.now() when the caller has just read it (a plain accept), else undefined. */
   dial(plane: TcpDataPlane, route: CompiledRoute, upstream: CompiledUpstream, now: number | undefined): void {
     this.route = route;
-    this.upstream = upstream;
-    this.idleTimeoutMs = upstream.idleTimeoutMs;
-    this.startDial(plane, upstream, this, Date.now, now);
+    this.startDial(plane, upstream, now);
   }
 
-  protected dialed(conn: OutboundConn, node: UpstreamNode): void {
-    this.proxy.onDialed(this, conn, node);
+  protected dialInfo(): ConnInfo {
+    return this;
+  }
+
+  protected dialed(conn: OutboundConn): void {
+    this.proxy.onDialed(this, conn);
   }
 
   protected dialFailed(failure: DialFailure): void {
@@ -195,15 +199,14 @@ class TcpProxyImpl implements TcpProxy {
   }
 
   /** From ProxyConn.dialed(). */
-  onDialed(pc: ProxyConn, conn: OutboundConn, node: UpstreamNode): void {
+  onDialed(pc: ProxyConn, conn: OutboundConn): void {
     const { plane } = this.opts;
     if (pc.aborted) {
       plane.destroy(conn);
-      releaseNode(pc.upstream!, node);
+      releaseNode(pc.upstream!, pc.current!);
       return;
     }
     pc.upstreamConn = conn;
-    pc.node = node;
     plane.pipe(pc.client, conn, pc, this.onPiped);
   }
 
@@ -217,9 +220,9 @@ class TcpProxyImpl implements TcpProxy {
 
   /** The pipe's end, shared by every connection (the pipe hands the ProxyConn back). */
   private readonly onPiped = (r: PipeResult, pc: ProxyConn): void => {
-    releaseNode(pc.upstream!, pc.node!); // least_conn/ewma stop counting this session
+    releaseNode(pc.upstream!, pc.current!); // least_conn/ewma stop counting this session
     this.finish(pc);
-    this.record(pc, pc.route, pc.node, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
+    this.record(pc, pc.route, pc.current, pc.startedAt, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   };
 
   private finish(pc: ProxyConn): void {
