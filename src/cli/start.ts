@@ -9,7 +9,7 @@ import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
 import { AccessLog, logger } from '../log/logger';
-import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, releaseIdleMemory, serveHttp } from '../runtime/index';
+import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, releaseIdleCode, releaseIdleMemory, serveHttp } from '../runtime/index';
 import type { HttpServerHandle } from '../runtime/types';
 import { ensureAdminKey } from './admin-key';
 import { ensureKeyring } from '../tls/keyring-file';
@@ -77,6 +77,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     cleanup.push(() => release.stop());
     const refresh = (): void => {
       current = rebuild(current);
+      release.afterChange();
     };
     // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
     const watcher = watchStore(db, refresh);
@@ -163,27 +164,41 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 }
 
 /**
- * Returns the garbage of start-up to the system once, RELEASE_AFTER_MS after start (before traffic builds up).
- * Not after snapshot rebuilds: a forced full GC would pause every open connection after each burst of Admin
- * API writes, for about 2 MiB of RSS; the runtime's own collector handles that garbage.
+ * Returns what start-up left behind to the system, RELEASE_AFTER_MS after start (before traffic builds up):
+ * the heap's garbage and the start-up code pages (releaseIdleMemory). After each change of the objects
+ * (Admin API, CLI, sqlite3), once they have been quiet for CODE_QUIET_MS, the code pages that serving the
+ * change touched are released again (releaseIdleCode): no GC then, since a forced full GC would pause every
+ * open connection after each burst of writes, for about 2 MiB; the runtime's own collector handles that.
  */
 const RELEASE_AFTER_MS = 1000;
-function idleReleaser(): { soon(): void; stop(): void } {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const fire = (): void => {
-    timer = null;
-    releaseIdleMemory();
+const CODE_QUIET_MS = 5000;
+function idleReleaser(): { soon(): void; afterChange(): void; stop(): void } {
+  let memory: ReturnType<typeof setTimeout> | null = null;
+  let code: ReturnType<typeof setTimeout> | null = null;
+  const clear = (): void => {
+    if (memory !== null) clearTimeout(memory);
+    if (code !== null) clearTimeout(code);
+    memory = code = null;
   };
   return {
     soon() {
-      if (timer !== null) clearTimeout(timer);
-      timer = setTimeout(fire, RELEASE_AFTER_MS);
-      timer.unref?.();
+      clear();
+      memory = setTimeout(() => {
+        memory = null;
+        releaseIdleMemory();
+      }, RELEASE_AFTER_MS);
+      memory.unref?.();
     },
-    stop() {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
+    afterChange() {
+      if (memory !== null) return; // the release after start is still to come
+      if (code !== null) clearTimeout(code);
+      code = setTimeout(() => {
+        code = null;
+        releaseIdleCode();
+      }, CODE_QUIET_MS);
+      code.unref?.();
     },
+    stop: clear,
   };
 }
 

@@ -11,6 +11,7 @@ import { createBunTcpDataPlane } from './tcp-bun';
 import { createNodeUdpDataPlane } from './udp-node';
 import { createBunUdpDataPlane } from './udp-bun';
 import type { UdpDataPlane } from './types';
+import { trimCodePages } from './trim-bun';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -62,15 +63,25 @@ export function serveHttp(handler: FetchHandler, opts: HttpServeOptions): Promis
 }
 
 /**
- * Hand the memory start-up (and a burst of Admin API writes) left behind back to the system: a full GC, then
- * Bun.shrink() returns the freed heap pages (about 2-3 MiB of RSS). A no-op outside Bun. Costs one full GC
- * (milliseconds; more with many routes), so callers debounce it (src/cli/start.ts).
+ * Hand the memory start-up left behind back to the system: a full GC, then Bun.shrink() returns the freed
+ * heap pages (about 2-3 MiB of RSS), then releaseIdleCode(). A no-op outside Bun. Costs one full GC
+ * (milliseconds; more with many routes), so callers run it once, after start (src/cli/start.ts).
  */
-export function releaseIdleMemory(): void {
+export function releaseIdleMemory(env: Record<string, string | undefined> = process.env): void {
   const bun = (globalThis as { Bun?: { gc?(sync: boolean): void; shrink?(): void } }).Bun;
   if (bun === undefined || typeof bun.gc !== 'function') return;
   bun.gc(true);
   if (typeof bun.shrink === 'function') bun.shrink();
+  releaseIdleCode(env);
+}
+
+/**
+ * Unmap the executable's code pages that start-up or an Admin API change touched (src/runtime/trim-bun.ts:
+ * about 20 MiB of RSS after start; the data plane's own code faults back in from the page cache at once).
+ * Costs a few milliseconds and pauses nothing. Bun on Linux only; `WEIR_TRIM_CODE=0` keeps the pages.
+ */
+export function releaseIdleCode(env: Record<string, string | undefined> = process.env): void {
+  if (detectRuntime() === 'bun' && env.WEIR_TRIM_CODE !== '0') trimCodePages();
 }
 
 /**
