@@ -5,7 +5,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../../src/embedded.gen';
 import { exchange, freePort, startEchoServer } from '../helpers/net';
@@ -25,9 +25,9 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function startBinary(bin: string, args: string[], cwd: string): Running {
+function startBinary(bin: string, args: string[], cwd: string, env: Record<string, string> = {}): Running {
   // A bare environment: no NODE_OPTIONS, no node_modules, nothing from the build tree.
-  const child = spawn(bin, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin', HOME: cwd } });
+  const child = spawn(bin, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin', HOME: cwd, ...env } });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   return { child, err: () => err, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
@@ -92,3 +92,49 @@ for (const file of ['weir', 'weir-node']) {
     });
   });
 }
+
+/** File-backed resident memory of a process (the executable's pages it has mapped in), KiB. */
+function rssFileKib(pid: number): number {
+  return Number(/RssFile:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
+describe('dist/weir hands its start-up code back (src/runtime/trim-bun.ts)', { skip: skipReason('weir') }, () => {
+  const dir = tempDir('weir-trim-');
+  const running: Running[] = [];
+  after(async () => {
+    for (const r of running) r.child.kill('SIGKILL');
+    await Promise.all(running.map((r) => r.exited));
+    dir.remove();
+  });
+
+  it('maps far fewer pages of the executable once started than with WEIR_TRIM_CODE=0, and keeps proxying', async () => {
+    const echo = await startEchoServer('echo:');
+    try {
+      const start = async (name: string, env: Record<string, string>): Promise<{ r: Running; port: number }> => {
+        const port = await freePort();
+        const adminPort = await freePort();
+        const config = join(dir.path, `${name}.yaml`);
+        writeFileSync(config, configYaml({ tcp: [`"127.0.0.1:${port}"`], adminPort, dbPath: join(dir.path, name, 'weir.db') }));
+        const r = startBinary(join(DIST, 'weir'), ['start', '-c', config], dir.path, env);
+        running.push(r);
+        await waitFor(() => r.err().includes('weir started'), 10000, `${name} start`);
+        const put = await adminCall(`http://127.0.0.1:${adminPort}`, 'PUT', '/apisix/admin/stream_routes/1', {
+          upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 }, type: 'roundrobin' },
+        });
+        assert.equal(put.status, 201);
+        return { r, port };
+      };
+      const trimmed = await start('trimmed', {});
+      const kept = await start('kept', { WEIR_TRIM_CODE: '0' });
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // the release runs 1 s after start
+      const lean = rssFileKib(trimmed.r.child.pid!);
+      const full = rssFileKib(kept.r.child.pid!);
+      assert.ok(lean < full * 0.75, `file-backed RSS ${lean} KiB trimmed vs ${full} KiB kept`);
+      for (let i = 0; i < 20; i++) assert.equal((await exchange(trimmed.port, `m${i}`)).data.toString(), `echo:m${i}`);
+      trimmed.r.child.kill('SIGTERM');
+      assert.equal(await trimmed.r.exited, 0);
+    } finally {
+      await echo.close();
+    }
+  });
+});
