@@ -78,7 +78,7 @@ export function releaseIdleMemory(env: Record<string, string | undefined> = proc
 /**
  * Unmap the executable's code pages that start-up or an Admin API change touched (src/runtime/trim-bun.ts:
  * about 20 MiB of RSS after start; the data plane's own code faults back in from the page cache at once).
- * Costs a few milliseconds and pauses nothing. Bun on Linux only; `WEIR_TRIM_CODE=0` keeps the pages.
+ * Takes 1-4 ms of the event loop. Bun on Linux only; `WEIR_TRIM_CODE=0` keeps the pages.
  */
 export function releaseIdleCode(env: Record<string, string | undefined> = process.env): void {
   if (detectRuntime() === 'bun' && env.WEIR_TRIM_CODE !== '0') trimCodePages();

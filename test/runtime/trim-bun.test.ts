@@ -26,10 +26,10 @@ const MAPS = [
 describe('privateFileMappings', () => {
   it('takes the private mappings of files (code, constants, data), never heap, JIT, shared or anonymous memory', () => {
     assert.deepEqual(privateFileMappings(MAPS), [
-      { start: 0x400000n, length: 0x200000n },
-      { start: 0x600000n, length: 0x1000000n },
-      { start: 0x1600000n, length: 0x100000n },
-      { start: 0x7f0000200000n, length: 0x100000n },
+      { start: 0x400000n, length: 0x200000n, writable: false },
+      { start: 0x600000n, length: 0x1000000n, writable: false },
+      { start: 0x1600000n, length: 0x100000n, writable: true },
+      { start: 0x7f0000200000n, length: 0x100000n, writable: false },
     ]);
   });
 
