@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net';
 import type { BunTcpSocket } from './bun-api';
-import { BunSide } from './tcp-bun-pair';
+import { BunPair, BunSide } from './tcp-bun-pair';
 
 /** The handlers of tcp-bun.ts that drive a pair (passed in: no import cycle). */
 export interface PumpHandlers {
@@ -78,7 +78,8 @@ class NodeAsBun implements BunTcpSocket<BunSide> {
  * listeners stay and do nothing for a connection it does not pipe.
  */
 export function adoptNodeSide(conn: { remoteAddress: string; remotePort: number }, sock: Socket, isClient: boolean, h: PumpHandlers): BunSide {
-  const side = new BunSide(isClient);
+  // the client side carries the pair's state (tcp-bun-pair.ts)
+  const side = isClient ? new BunPair() : new BunSide(false);
   const wrapped = new NodeAsBun(sock, side, conn.remoteAddress, conn.remotePort);
   side.socket = wrapped;
   side.paused = true; // the node plane holds reads back until pipe(), which resumes it

@@ -30,7 +30,14 @@ export class BunSide {
   constructor(readonly isClient: boolean) {}
 }
 
-export class BunPair implements IdleTracked {
+/**
+ * The client side of a proxied connection. From pipe() on it also holds the pair's state (byte counts, idle
+ * tracking, why it ended), and both sides' `pair` point to it: one object per socket and none for the pair,
+ * as tens of thousands of connections may be open at once.
+ */
+export class BunPair extends BunSide implements IdleTracked {
+  /** The other side, from pipe() on. */
+  upstream: BunSide | null = null;
   bytesFromClient = 0;
   bytesToClient = 0;
   activity = 0;
@@ -38,15 +45,25 @@ export class BunPair implements IdleTracked {
   quietSince = 0;
   idleGroup: object | null = null;
   reason: PipeEndReason | null = null;
-  error: string | undefined;
+  /** The error message the pair ended with (the socket's own is `error`). */
+  endError: string | undefined = undefined;
   finished = false;
-  constructor(
-    readonly client: BunSide,
-    readonly upstream: BunSide,
-    readonly sweeper: IdleSweeper,
-    readonly opts: PipeOptions,
-    readonly done: PipeDone<PipeOptions>,
-  ) {}
+  sweeper: IdleSweeper | null = null;
+  opts: PipeOptions | null = null;
+  done: PipeDone<PipeOptions> | null = null;
+  constructor() {
+    super(true);
+  }
+
+  /** pipe(): join the upstream side; both sides report to this object from now on. */
+  join(upstream: BunSide, sweeper: IdleSweeper, opts: PipeOptions, done: PipeDone<PipeOptions>): void {
+    this.upstream = upstream;
+    this.sweeper = sweeper;
+    this.opts = opts;
+    this.done = done;
+    this.pair = this;
+    upstream.pair = this;
+  }
 
   onIdle(): void {
     fail(this, 'idle_timeout');
@@ -122,15 +139,15 @@ export function finishSide(side: BunSide): void {
 export function fail(pair: BunPair, reason: PipeEndReason, error?: string): void {
   if (pair.reason === null) {
     pair.reason = reason;
-    pair.error = error;
+    pair.endError = error;
   }
-  if (!pair.client.closed) pair.client.socket!.terminate();
-  if (!pair.upstream.closed) pair.upstream.socket!.terminate();
+  if (!pair.closed) pair.socket!.terminate();
+  if (!pair.upstream!.closed) pair.upstream!.socket!.terminate();
 }
 
 /** A socket of the pair closed: tear down or half-close the other, and report once both are gone. */
 export function sideClosed(pair: BunPair, side: BunSide): void {
-  const peer = side === pair.client ? pair.upstream : pair.client;
+  const peer = side === pair ? pair.upstream! : pair;
   side.queue = null;
   side.eof = true;
   if (side.error !== null && pair.reason === null) {
@@ -148,12 +165,12 @@ export function sideClosed(pair: BunPair, side: BunSide): void {
   }
   if (pair.finished) return;
   pair.finished = true;
-  pair.sweeper.remove(pair);
+  pair.sweeper!.remove(pair);
   const result: PipeResult = {
     bytesFromClient: pair.bytesFromClient,
     bytesToClient: pair.bytesToClient,
     reason: pair.reason ?? 'closed',
   };
-  if (pair.error !== undefined) result.error = pair.error;
-  pair.done(result, pair.opts);
+  if (pair.endError !== undefined) result.error = pair.endError;
+  pair.done!(result, pair.opts!);
 }

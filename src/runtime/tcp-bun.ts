@@ -24,7 +24,7 @@ import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, PipeDon
 
 type Sock = BunTcpSocket<BunSide>;
 
-class BunInbound extends BunSide implements InboundConn {
+class BunInbound extends BunPair implements InboundConn {
   constructor(
     socket: Sock,
     readonly remoteAddress: string,
@@ -32,7 +32,7 @@ class BunInbound extends BunSide implements InboundConn {
     readonly localAddress: string,
     readonly localPort: number,
   ) {
-    super(true);
+    super();
     this.socket = socket;
   }
 }
@@ -78,7 +78,7 @@ function onData(s: Sock, chunk: Buffer): void {
     else pauseSide(side);
     return;
   }
-  const peer = side.isClient ? pair.upstream : pair.client;
+  const peer = side === pair ? pair.upstream! : pair;
   if (peer.closed) return; // its reader is gone; the bytes have nowhere to go (as in tcp-node)
   if (side.isClient) pair.bytesFromClient += chunk.length;
   else pair.bytesToClient += chunk.length;
@@ -94,7 +94,7 @@ function onDrain(s: Sock): void {
   if (pair === null || side.queue === null) return;
   pair.activity++;
   if (!flushQueue(side)) return;
-  const source = side.isClient ? pair.upstream : pair.client;
+  const source = side === pair ? pair.upstream! : pair;
   if (source.eof) sendFin(side);
   else if (!source.closed) resumeSide(source);
 }
@@ -107,7 +107,7 @@ function onEnd(s: Sock): void {
   if (side.preread !== null) endPreread(side.preread, 'eof');
   const pair = side.pair;
   if (pair !== null) {
-    const peer = side.isClient ? pair.upstream : pair.client;
+    const peer = side === pair ? pair.upstream! : pair;
     if (!peer.closed && peer.queue === null) sendFin(peer);
   }
   if (side.finSent) finishSide(side); // both directions of this socket are done
@@ -279,13 +279,15 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   const node = (): TcpDataPlane => (nodePlane ??= createNodeTcpDataPlane());
   /** node connections taking part in a bridged pair, so that destroy() aborts the pair. */
   const bridged = new WeakMap<object, BunSide>();
-  const adopt = (conn: InboundConn | OutboundConn, isClient: boolean): BunSide => {
+  function adopt(conn: InboundConn, isClient: true): BunPair;
+  function adopt(conn: OutboundConn, isClient: false): BunSide;
+  function adopt(conn: InboundConn | OutboundConn, isClient: boolean): BunSide {
     const sock = nodeSocketOf(conn);
     if (sock === null) throw new Error('ERR_TCP_PLANE: pipe() got a connection from another data plane');
     const side = adoptNodeSide(conn, sock, isClient, PUMP);
     bridged.set(conn, side);
     return side;
-  };
+  }
   return {
     listen(addr, onConn) {
       if (addr.tls && nodeTls) return node().listen(addr, onConn);
@@ -335,18 +337,16 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       // one side is node:tls (terminated TLS, or TLS to the upstream): wrap it, then pump as usual
       const c = cBun ? (client as BunInbound) : adopt(client, true);
       const u = uBun ? (upstream as BunOutbound) : adopt(upstream, false);
-      const pair = new BunPair(c, u, sweeper, opts, done as PipeDone<PipeOptions>);
-      c.pair = pair;
-      u.pair = pair;
+      c.join(u, sweeper, opts, done as PipeDone<PipeOptions>);
       if (c.closed || u.closed) {
         // a side died while the upstream was being dialled; its close event came before the pair existed
-        if (c.closed) fail(pair, 'client_error', c.error ?? 'client closed before the pipe started');
-        else fail(pair, 'upstream_error', u.error ?? 'upstream closed before the pipe started');
-        if (c.closed) sideClosed(pair, c);
-        if (u.closed) sideClosed(pair, u);
+        if (c.closed) fail(c, 'client_error', c.error ?? 'client closed before the pipe started');
+        else fail(c, 'upstream_error', u.error ?? 'upstream closed before the pipe started');
+        if (c.closed) sideClosed(c, c);
+        if (u.closed) sideClosed(c, u);
         return;
       }
-      sweeper.add(pair, opts.idleTimeoutMs);
+      sweeper.add(c, opts.idleTimeoutMs);
       if (c.early !== null) replayEarly(c);
       if (u.early !== null) replayEarly(u);
       // a FIN seen before the pipe existed is passed on now
