@@ -57,7 +57,8 @@ export class UdpProxy {
   private readonly table: SessionTable<Session>;
   private readonly refusedUntil = new Map<string, number>();
   private readonly warnedRoutes = new WeakSet<CompiledRoute>();
-  private readonly timer: NodeJS.Timeout;
+  /** The session clock; none without UDP listeners (a TCP-only weir wakes up for nothing else). */
+  private readonly timer: NodeJS.Timeout | null;
   private readonly expired: Session[] = [];
   private accepting = true;
   /** Shutting down: answered or briefly quiet sessions end instead of waiting for their idle timeout. */
@@ -73,8 +74,8 @@ export class UdpProxy {
 
   constructor(private readonly opts: UdpProxyOptions) {
     this.table = new SessionTable<Session>(opts.maxSessions, Date.now());
-    this.timer = setInterval(() => this.tick(), opts.tickMs ?? 250);
-    this.timer.unref();
+    this.timer = opts.listeners.length === 0 ? null : setInterval(() => this.tick(), opts.tickMs ?? 250);
+    this.timer?.unref();
   }
 
   /** Sessions open now. */
@@ -242,7 +243,7 @@ export class UdpProxy {
       });
     }
     for (const s of this.table.entries()) this.end(s, 'aborted');
-    clearInterval(this.timer);
+    if (this.timer !== null) clearInterval(this.timer);
     await Promise.all(this.handles.map((h) => h.close()));
   }
 }
