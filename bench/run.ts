@@ -3,7 +3,7 @@
 // Options: --quick | --reps N | --dur S | --targets a,b | --only w1,w2 | --no-weir-only | --src | --out DIR
 // (see bench/README.md).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alive, busyPct, cpuSplit, cpuSnap, killAllNow, type Started, startPinned, stopAll, waitTcp, sleep } from './proc';
 import { buildLoadgen, ensurePackages, makeCert, versions, writeQueries } from './setup';
@@ -72,6 +72,13 @@ async function measure(s: RunSettings, w: Workload, t: Target, index: number, pr
 }
 
 async function main(): Promise<void> {
+  const again = opt('--tables', '');
+  if (again !== '') {
+    // print the tables of a saved run again (e.g. after the summary learnt a new column); measures nothing
+    const saved = JSON.parse(readFileSync(resolve(again), 'utf8')) as { samples: Sample[]; targets: string[]; weir_only: Record<string, number> | null };
+    console.log(renderTables(summarize(saved.samples, saved.targets), saved.targets, saved.weir_only));
+    return;
+  }
   const t0 = Date.now();
   mkdirSync(ctx.work, { recursive: true });
   mkdirSync(ctx.logs, { recursive: true });
