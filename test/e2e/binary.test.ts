@@ -33,15 +33,20 @@ function startBinary(bin: string, args: string[], cwd: string, env: Record<strin
   return { child, err: () => err, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
 }
 
+/** A temp directory and the processes a describe() starts, all gone after it (call inside describe). */
+function binaryScope(prefix: string): { dir: ReturnType<typeof tempDir>; running: Running[] } {
+  const scope = { dir: tempDir(prefix), running: [] as Running[] };
+  after(async () => {
+    for (const r of scope.running) r.child.kill('SIGKILL');
+    await Promise.all(scope.running.map((r) => r.exited));
+    scope.dir.remove();
+  });
+  return scope;
+}
+
 for (const file of ['weir', 'weir-node']) {
   describe(`dist/${file} alone in an empty directory`, { skip: skipReason(file) }, () => {
-    const dir = tempDir('weir-bin-');
-    const running: Running[] = [];
-    after(async () => {
-      for (const r of running) r.child.kill('SIGKILL');
-      await Promise.all(running.map((r) => r.exited));
-      dir.remove();
-    });
+    const { dir, running } = binaryScope('weir-bin-');
 
     it('prints --version and --help, proxies through an Admin API route, keeps it across a restart', async () => {
       const bin = join(dir.path, file);
@@ -99,13 +104,7 @@ function rssFileKib(pid: number): number {
 }
 
 describe('dist/weir hands its start-up code back (src/runtime/trim-bun.ts)', { skip: skipReason('weir') }, () => {
-  const dir = tempDir('weir-trim-');
-  const running: Running[] = [];
-  after(async () => {
-    for (const r of running) r.child.kill('SIGKILL');
-    await Promise.all(running.map((r) => r.exited));
-    dir.remove();
-  });
+  const { dir, running } = binaryScope('weir-trim-');
 
   it('maps far fewer pages of the executable once started than with WEIR_TRIM_CODE=0, and keeps proxying', async () => {
     const echo = await startEchoServer('echo:');
