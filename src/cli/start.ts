@@ -69,7 +69,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const extraWorker = isExtraWorker(opts.env ?? process.env);
     const workerCount = extraWorker ? 1 : resolveWorkerCount(config.workerProcesses);
     const shareListeners = extraWorker || workerCount > 1;
-    const health = new HealthRegistry(createTcpDataPlane());
+    const health = new HealthRegistry(await createTcpDataPlane());
     cleanup.push(() => health.stop());
     const rebuild = snapshotBuilder(store, health, trustedCa);
     let current = rebuild(null);
@@ -84,7 +84,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     cleanup.push(() => watcher.stop());
 
     const udpProxy = await startUdpProxy({
-      plane: createUdpDataPlane({ reusePort: shareListeners }),
+      plane: await createUdpDataPlane({ reusePort: shareListeners }),
       listeners: udpListenersOf(config.stream.udp, extraWorker),
       snapshot: () => current,
       accessLog,
@@ -94,7 +94,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     cleanup.push(() => udpProxy.shutdown(0));
 
     const proxy = await startTcpProxy({
-      plane: createTcpDataPlane({ reusePort: shareListeners }),
+      plane: await createTcpDataPlane({ reusePort: shareListeners }),
       listeners: config.stream.tcp,
       snapshot: () => current,
       accessLog,

@@ -6,9 +6,7 @@ import { loadNodeSqlite, openNodeSqlite } from './sqlite-node';
 import { openBunSqlite } from './sqlite-bun';
 import { serveBunHttp } from './http-bun';
 import { serveDenoHttp } from './http-deno';
-import { createNodeTcpDataPlane } from './tcp-node';
 import { createBunTcpDataPlane } from './tcp-bun';
-import { createNodeUdpDataPlane } from './udp-node';
 import { createBunUdpDataPlane } from './udp-bun';
 import type { UdpDataPlane } from './types';
 import { trimCodePages } from './trim-bun';
@@ -88,20 +86,21 @@ export function releaseIdleCode(env: Record<string, string | undefined> = proces
  * The TCP byte pump for this runtime: Bun-native sockets on Bun (about 1.5-2x cheaper per connection
  * than Bun's node:net layer, see bench/README.md), node:net elsewhere. `WEIR_DATA_PLANE=node` forces
  * node:net on Bun (A/B measurements). `reusePort` (multi-core workers, src/cli/workers.ts) lets several
- * processes bind the same listener with SO_REUSEPORT; only the Bun plane supports it.
+ * processes bind the same listener with SO_REUSEPORT; only the Bun plane supports it. The node planes are
+ * imported only when chosen, so that a Bun process never loads node:net/node:dgram for them (builtin.ts).
  */
-export function createTcpDataPlane(opts: { reusePort?: boolean } = {}): TcpDataPlane {
+export async function createTcpDataPlane(opts: { reusePort?: boolean } = {}): Promise<TcpDataPlane> {
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunTcpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return createNodeTcpDataPlane();
+  return (await import('./tcp-node')).createNodeTcpDataPlane();
 }
 
 /** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
-export function createUdpDataPlane(opts: { reusePort?: boolean } = {}): UdpDataPlane {
+export async function createUdpDataPlane(opts: { reusePort?: boolean } = {}): Promise<UdpDataPlane> {
   // Bun.udpSocket batches sends per event-loop turn (sendmmsg); WEIR_DATA_PLANE=node forces node:dgram.
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunUdpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return createNodeUdpDataPlane();
+  return (await import('./udp-node')).createNodeUdpDataPlane();
 }

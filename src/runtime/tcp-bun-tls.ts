@@ -3,7 +3,8 @@
 // secure context per certificate object, so a handshake never parses a key. Measured against node:tls under
 // Bun in bench/README.md: about 0.6x the CPU per handshake.
 
-import tls from 'node:tls';
+import type tlsTypes from 'node:tls';
+import { nodeBuiltin } from './builtin';
 import type { BunTcpHandlers, BunTlsSocket } from './bun-api';
 import type { BunSide } from './tcp-bun-pair';
 import type { TlsAcceptError, TlsAccepted, TlsAcceptOptions, TlsCertificate } from './types';
@@ -22,7 +23,7 @@ export class TlsStart {
   ) {}
 }
 
-const VERSIONS: readonly tls.SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+const VERSIONS: readonly tlsTypes.SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 /** Bun's native context object behind a node:tls SecureContext (what upgradeTLS takes). */
 const contexts = new WeakMap<TlsCertificate, unknown>();
@@ -31,8 +32,8 @@ const contexts = new WeakMap<TlsCertificate, unknown>();
 function contextFor(cert: TlsCertificate): unknown {
   let ctx = contexts.get(cert);
   if (ctx !== undefined) return ctx;
-  const idx = cert.protocols.map((p) => VERSIONS.indexOf(p as tls.SecureVersion)).filter((i) => i >= 0);
-  const secure = tls.createSecureContext({
+  const idx = cert.protocols.map((p) => VERSIONS.indexOf(p as tlsTypes.SecureVersion)).filter((i) => i >= 0);
+  const secure = nodeBuiltin<typeof tlsTypes>('node:tls').createSecureContext({
     cert: cert.pairs.map((p) => p.cert),
     key: cert.pairs.map((p) => p.key),
     ...(cert.clientCa !== null ? { ca: cert.clientCa } : {}),

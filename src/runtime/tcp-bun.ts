@@ -17,7 +17,6 @@ import { type Deadlined, DeadlineQueue } from './deadline-queue';
 import { IdleSweeper } from './idle-sweep';
 import { endPreread, onPrereadData, startPreread } from './tcp-bun-preread';
 import { onBunHandshake, onTlsClosed, startBunTls } from './tcp-bun-tls';
-import { createNodeTcpDataPlane } from './tcp-node';
 import { adoptNodeSide, nodeSocketOf, type PumpHandlers } from './tcp-bun-bridge';
 import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './tcp-bun-pair';
 import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from './types';
@@ -274,9 +273,17 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   };
   // TLS listeners are native too: the ClientHello is peeked natively and the socket upgraded in place with the
   // certificate chosen from it (tcp-bun-tls.ts). Upstream TLS (and nodeTls) runs on node:tls through the node
-  // plane; a pair of one of each is bridged.
+  // plane; a pair of one of each is bridged. The node plane (and node:net/node:tls with it) is imported on its
+  // first use, not at start (builtin.ts says why).
   let nodePlane: TcpDataPlane | null = null;
-  const node = (): TcpDataPlane => (nodePlane ??= createNodeTcpDataPlane());
+  let nodeLoading: Promise<TcpDataPlane> | null = null;
+  const loadNode = (): Promise<TcpDataPlane> =>
+    (nodeLoading ??= import('./tcp-node').then((m) => (nodePlane = m.createNodeTcpDataPlane())));
+  /** The node plane for a connection it made, so it is loaded. */
+  const node = (): TcpDataPlane => {
+    if (nodePlane === null) throw new Error('ERR_TCP_PLANE: a connection of the node plane before it was loaded');
+    return nodePlane;
+  };
   /** node connections taking part in a bridged pair, so that destroy() aborts the pair. */
   const bridged = new WeakMap<object, BunSide>();
   function adopt(conn: InboundConn, isClient: true): BunPair;
@@ -290,7 +297,7 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   }
   return {
     listen(addr, onConn) {
-      if (addr.tls && nodeTls) return node().listen(addr, onConn);
+      if (addr.tls && nodeTls) return loadNode().then((plane) => plane.listen(addr, onConn));
       try {
         // the handlers learn the bound port after listen(): the object is filled in before any accept runs
         const fixed = fixedLocalHost(addr.host);
@@ -311,7 +318,14 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
     },
 
     connect(host, port, timeoutMs, done, tls) {
-      if (tls) return node().connect(host, port, timeoutMs, done, tls);
+      if (tls) {
+        if (nodePlane !== null) return nodePlane.connect(host, port, timeoutMs, done, tls);
+        loadNode().then(
+          (plane) => plane.connect(host, port, timeoutMs, done, tls),
+          (err: Error) => done({ kind: 'other', code: 'ERR_TCP_PLANE', message: err.message }, null),
+        );
+        return;
+      }
       const side = new BunOutbound(host, port);
       side.dialDone = done;
       side.dialQueue = dialQueue(timeoutMs);

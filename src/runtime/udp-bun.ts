@@ -2,8 +2,8 @@
 // Sends are collected during one event-loop turn and leave with one sendMany() per socket (sendmmsg),
 // flushed from a single setImmediate; Bun receives with recvmmsg and calls `data` once per datagram.
 
-import dgram from 'node:dgram';
-import { isIP } from 'node:net';
+import type dgramTypes from 'node:dgram';
+import { nodeBuiltin } from './builtin';
 import { unmapIpv4 } from '../lib/ip';
 import { logger } from '../log/logger';
 import { bunApi, type BunUdpHandlers, type BunUdpSocket } from './bun-api';
@@ -30,6 +30,7 @@ let bufferSymbol: symbol | null | undefined;
  * or throws with the reason when this Bun has no such path.
  */
 export function setRecvBufferSize(socket: BunUdpSocket, size: number): number {
+  const dgram = nodeBuiltin<typeof dgramTypes>('node:dgram');
   if (bufferSymbol === undefined) {
     const probe = dgram.createSocket('udp4');
     bufferSymbol = Object.getOwnPropertySymbols(probe).find((sym) => sym.description === 'state symbol') ?? null;
@@ -95,7 +96,7 @@ class BunListener implements UdpListener {
     readonly onDatagram: UdpListenerHandler,
   ) {
     socket.owner = this;
-    this.mapV4 = isIP(host) === 6;
+    this.mapV4 = host.includes(':'); // an IPv6 address (hostnames and IPv4 have no colon)
   }
 
   send(data: Uint8Array, address: string, port: number): void {
@@ -251,7 +252,7 @@ export function createBunUdpDataPlane(options: BunUdpOptions = {}): UdpDataPlane
 
     open<C>(host: string, port: number, handlers: UdpUpstreamHandlers<C>, context: C): UdpUpstream<C> {
       const up = new BunUpstream<C>(host, port, handlers, context);
-      const local = isIP(host) === 6 ? '::' : '0.0.0.0';
+      const local = host.includes(':') ? '::' : '0.0.0.0';
       bun.udpSocket({ hostname: local, connect: { hostname: host, port }, socket: upstreamHandlers(up as BunUpstream<unknown>) }).then(
         (s) => up.opened(s as Owned<BunUpstream<C>>),
         (err: Error & { code?: string }) => up.failed(err),

@@ -4,7 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import type tlsTypes from 'node:tls';
+import { nodeBuiltin } from '../runtime/builtin';
 import { ConfigError } from '../config/types';
 import { checkCaBundle } from './pem';
 
@@ -23,7 +24,7 @@ export function loadTrustedCa(spec: string | undefined, baseDir: string = proces
   const parts: string[] = [];
   for (const entry of entries) {
     if (entry === 'system') {
-      parts.push(rootCertificates.join('\n'));
+      parts.push(nodeBuiltin<typeof tlsTypes>('node:tls').rootCertificates.join('\n'));
       continue;
     }
     const file = resolve(baseDir, entry);
