@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net';
 import type { BunTcpSocket } from './bun-api';
-import { BunPair, BunSide } from './tcp-bun-pair';
+import type { BunSide } from './tcp-bun-pair';
 
 /** The handlers of tcp-bun.ts that drive a pair (passed in: no import cycle). */
 export interface PumpHandlers {
@@ -77,9 +77,7 @@ class NodeAsBun implements BunTcpSocket<BunSide> {
  * Wrap a node connection as one side of a Bun pair. Its listeners are added once; tcp-node's own
  * listeners stay and do nothing for a connection it does not pipe.
  */
-export function adoptNodeSide(conn: { remoteAddress: string; remotePort: number }, sock: Socket, isClient: boolean, h: PumpHandlers): BunSide {
-  // the client side carries the pair's state (tcp-bun-pair.ts)
-  const side = isClient ? new BunPair() : new BunSide(false);
+export function adoptNodeSide<S extends BunSide>(conn: { remoteAddress: string; remotePort: number }, sock: Socket, side: S, h: PumpHandlers): S {
   const wrapped = new NodeAsBun(sock, side, conn.remoteAddress, conn.remotePort);
   side.socket = wrapped;
   side.paused = true; // the node plane holds reads back until pipe(), which resumes it

@@ -286,12 +286,11 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   };
   /** node connections taking part in a bridged pair, so that destroy() aborts the pair. */
   const bridged = new WeakMap<object, BunSide>();
-  function adopt(conn: InboundConn, isClient: true): BunPair;
-  function adopt(conn: OutboundConn, isClient: false): BunSide;
-  function adopt(conn: InboundConn | OutboundConn, isClient: boolean): BunSide {
+  /** Wrap a node connection as `side` (a client side carries the pair's state: pass a BunPair for it). */
+  function adopt<S extends BunSide>(conn: InboundConn | OutboundConn, side: S): S {
     const sock = nodeSocketOf(conn);
     if (sock === null) throw new Error('ERR_TCP_PLANE: pipe() got a connection from another data plane');
-    const side = adoptNodeSide(conn, sock, isClient, PUMP);
+    adoptNodeSide(conn, sock, side, PUMP);
     bridged.set(conn, side);
     return side;
   }
@@ -349,8 +348,8 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       const uBun = upstream instanceof BunOutbound;
       if (!cBun && !uBun) return node().pipe(client, upstream, opts, done);
       // one side is node:tls (terminated TLS, or TLS to the upstream): wrap it, then pump as usual
-      const c = cBun ? (client as BunInbound) : adopt(client, true);
-      const u = uBun ? (upstream as BunOutbound) : adopt(upstream, false);
+      const c = cBun ? (client as BunInbound) : adopt(client, new BunPair());
+      const u = uBun ? (upstream as BunOutbound) : adopt(upstream, new BunSide(false));
       c.join(u, sweeper, opts, done as PipeDone<PipeOptions>);
       if (c.closed || u.closed) {
         // a side died while the upstream was being dialled; its close event came before the pair existed
