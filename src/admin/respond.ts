@@ -2,7 +2,7 @@
 
 import { logger } from '../log/logger';
 import { ObjectError } from '../store/errors';
-import type { JsonObject } from '../store/types';
+import type { JsonObject } from '../lib/json';
 
 /** Request bodies above this are refused (APISIX allows 1.5 MiB; weir keeps a round 1 MiB). */
 export const MAX_BODY_BYTES = 1048576;

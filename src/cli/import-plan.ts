@@ -3,8 +3,8 @@
 
 import { parseDocument } from 'yaml';
 import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
-import { isPlainObject } from '../store/patch';
-import { RESOURCES, type JsonObject, type Resource, type StoredObject } from '../store/types';
+import { type JsonObject, isPlainObject } from '../lib/json';
+import { RESOURCES, type Resource, type StoredObject } from '../store/types';
 
 const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
   stream_routes: validateStreamRoute,

@@ -1,7 +1,7 @@
 // Validation of Admin API / store objects. Shared by every writer (Admin API, CLI, import, snapshot build).
 // Pure functions; they never throw, whatever the input. Messages follow APISIX (spec 2.5).
 
-import type { JsonObject } from '../store/types';
+import type { JsonObject } from '../lib/json';
 import type { UpstreamNode } from '../snapshot/types';
 import { isValidId } from './common';
 import { normalizeNodes as normalizeNodeList } from './nodes';

@@ -6,7 +6,8 @@ import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/i
 import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
-import type { JsonObject, StoreContents, StoredObject } from '../store/types';
+import type { JsonObject } from '../lib/json';
+import type { StoreContents, StoredObject } from '../store/types';
 import type { CachedRule, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
 import type { CachedSsl, CompiledSsl } from './types';
 import { attachUpstreamTls, buildCertificateTable, cachedSsl, upstreamSource } from '../tls/ssl-compile';

@@ -1,7 +1,8 @@
 // The one error type of object operations: an HTTP-ish status plus the exact APISIX response body.
 // The admin layer turns it into a Response in one place; the CLI prints `body.error_msg`.
 
-import type { JsonObject, Resource } from './types';
+import type { JsonObject } from '../lib/json';
+import type { Resource } from './types';
 
 export type ObjectErrorStatus = 400 | 404 | 503;
 

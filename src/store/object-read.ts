@@ -3,8 +3,8 @@
 
 import { logger } from '../log/logger';
 import { ObjectError, keyNotFound, keyOf, storeFailure } from './errors';
-import { isPlainObject } from './patch';
-import type { JsonObject, Resource, Store, StoredObject } from './types';
+import { type JsonObject, isPlainObject } from '../lib/json';
+import type { Resource, Store, StoredObject } from './types';
 
 /** What an operation answers: the status and the exact body. */
 export interface ObjectResult {

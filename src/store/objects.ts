@@ -6,9 +6,10 @@ import { logger } from '../log/logger';
 import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './object-read';
-import { isPlainObject, mergePatch, patchAtPath } from './patch';
+import { type JsonObject, isPlainObject } from '../lib/json';
+import { mergePatch, patchAtPath } from './patch';
 import { checkReferences, checkSslUnused, checkUpstreamUnused } from './references';
-import type { JsonObject, Resource, Store } from './types';
+import type { Resource, Store } from './types';
 
 export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './object-read';
 

@@ -1,10 +1,6 @@
 // PATCH semantics (pure): APISIX's deep merge and sub-path replacement. Inputs are never mutated.
 
-import type { JsonObject } from './types';
-
-export function isPlainObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+import { type JsonObject, isPlainObject } from '../lib/json';
 
 /** A deep copy of parsed JSON (structuredClone also copies, but this keeps plain prototypes only). */
 function cloneJson<T>(v: T): T {

@@ -2,8 +2,8 @@
 // (after schema validation), where a concurrent delete cannot slip in between check and write.
 
 import { badRequest } from './errors';
-import { isPlainObject } from './patch';
-import type { JsonObject, Resource, Store } from './types';
+import { type JsonObject, isPlainObject } from '../lib/json';
+import type { Resource, Store } from './types';
 
 function present(v: unknown): boolean {
   return v !== undefined && v !== null;

@@ -1,11 +1,13 @@
 // Shapes the store hands out. Values are the objects as the user sent them, plus id and timestamps.
 
+import type { JsonObject } from '../lib/json';
+
+/** Re-exported for the store's own users; other layers import it from lib/json. */
+export type { JsonObject } from '../lib/json';
+
 export type Resource = 'stream_routes' | 'upstreams' | 'ssls';
 
 export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls'];
-
-/** A JSON object as stored: what the user sent, plus `id`, `create_time`, `update_time`. */
-export type JsonObject = { [key: string]: unknown };
 
 export interface StoredObject {
   id: string;

@@ -1,14 +1,11 @@
 // Which stored fields are private keys, and their encryption on write / decryption on read.
 // ssl `key` and `keys[]`, upstream `tls.client_key` (also in a stream route's inline upstream).
 
-import type { JsonObject, Resource } from '../store/types';
+import { type JsonObject, isPlainObject as isObject } from '../lib/json';
+import type { Resource } from '../store/types';
 import { type Keyring, decryptSecret, encryptSecret, isEncrypted } from './keyring';
 
 type Transform = (value: string, what: string) => string;
-
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function mapUpstreamKey(up: unknown, where: string, fn: Transform): unknown {
   if (!isObject(up) || !isObject(up.tls) || typeof up.tls.client_key !== 'string') return up;

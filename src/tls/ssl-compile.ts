@@ -2,7 +2,7 @@
 // settings. Pure apart from reading `$env://` references; runs at snapshot build, never per connection.
 
 import type { PemPair, TlsCertificate, TlsClientConfig } from '../runtime/types';
-import type { JsonObject } from '../store/types';
+import type { JsonObject } from '../lib/json';
 import type { CachedSsl, CachedUpstream, CompiledSsl } from '../snapshot/types';
 import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from '../proxy/match/sni';
 import { checkCaBundle, checkPemPair, resolveSecretRef } from './pem';

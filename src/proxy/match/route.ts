@@ -1,7 +1,7 @@
 // Stream route matching: compile routes into an index once per snapshot, pick one route per connection.
 // Precedence is the order of the rules given to compileRouteIndex (id byte order); first passing route wins.
 
-import type { JsonObject } from '../../store/types';
+import type { JsonObject } from '../../lib/json';
 import type { CompiledRoute, ConnInfo, Snapshot } from '../../snapshot/types';
 import { type CompiledCidr, cidrContains, compileCidr, maskV4, parseIpv4, parseIpv6, v6Key } from './cidr';
 import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from './sni';
