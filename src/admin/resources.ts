@@ -11,7 +11,7 @@ import {
   validateObject,
   type ObjectContext,
   type ObjectResult,
-} from '../store/objects';
+} from '../objects/index';
 import type { Resource } from '../store/types';
 import { AdminError } from './respond';
 

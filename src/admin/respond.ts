@@ -1,7 +1,7 @@
 // Admin API responses: JSON envelope headers, CORS, and THE one place where errors become status codes.
 
 import { logger } from '../log/logger';
-import { ObjectError } from '../store/errors';
+import { ObjectError } from '../objects/errors';
 import type { JsonObject } from '../lib/json';
 
 /** Request bodies above this are refused (APISIX allows 1.5 MiB; weir keeps a round 1 MiB). */

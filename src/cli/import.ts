@@ -2,8 +2,8 @@
 // transaction (references checked inside it, as the Admin API does). A dry run does the same and rolls back.
 
 import { readFileSync } from 'node:fs';
-import { checkReferences } from '../store/references';
-import { ObjectError } from '../store/errors';
+import { checkReferences } from '../objects/references';
+import { ObjectError } from '../objects/errors';
 import { RESOURCES, type Resource, type Store } from '../store/types';
 import type { Command } from './args';
 import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';

@@ -1,8 +1,8 @@
 // `weir stream_routes|upstreams|ssls list|get|put|delete`: the Admin API's object operations run directly on
 // the SQLite file, with the same validation, envelopes and error messages. Output is the Admin API's JSON.
 
-import { deleteObject, getObject, listObjects, putObject, type ObjectResult } from '../store/objects';
-import { ObjectError } from '../store/errors';
+import { deleteObject, getObject, listObjects, putObject, type ObjectResult } from '../objects/index';
+import { ObjectError } from '../objects/errors';
 import type { Store } from '../store/types';
 import type { Command } from './args';
 import { CliError, loadCliConfig, readArgument, resolveDbPath, withStore, type CliIo } from './context';

@@ -41,7 +41,7 @@ export interface PutResult {
 
 /**
  * The SQLite-backed object store (src/store/store.ts). Synchronous; knows nothing about HTTP or APISIX
- * rules (those live in src/store/objects.ts). Every write bumps the revision.
+ * rules (those live in src/objects/). Every write bumps the revision.
  */
 export interface Store {
   /** The database file path (for messages). */

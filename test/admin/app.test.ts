@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLIENT_SSL, FAKE_CERT, FAKE_KEY, SERVER_SSL, UPSTREAM } from '../store/fixtures';
+import { CLIENT_SSL, FAKE_CERT, FAKE_KEY, SERVER_SSL, UPSTREAM } from '../objects/fixtures';
 import { startAdmin, type AdminHarness } from './harness';
 
 const A = '/apisix/admin';

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileAllowList, compileKeyChecker, cookieToken, pickToken } from '../../src/admin/auth';
-import { UPSTREAM } from '../store/fixtures';
+import { UPSTREAM } from '../objects/fixtures';
 import { ADMIN_KEY, KEYS, VIEWER_KEY, startAdmin, testConfig, type AdminHarness } from './harness';
 
 const A = '/apisix/admin';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createAdminApp } from '../../src/admin/app';
 import { configureErrorLog } from '../../src/log/logger';
 import type { Store } from '../../src/store/types';
-import { UPSTREAM, tempStore, type TempStore } from '../store/fixtures';
+import { UPSTREAM, tempStore, type TempStore } from '../objects/fixtures';
 import { ADMIN_KEY, KEYS, startAdmin, testConfig, type AdminHarness } from './harness';
 
 const A = '/apisix/admin';

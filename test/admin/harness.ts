@@ -6,7 +6,7 @@ import { MAX_BODY_BYTES } from '../../src/admin/respond';
 import type { AdminKey, Config } from '../../src/config/types';
 import { serveHttp as serveNodeHttp } from '../../src/runtime/index';
 import type { HttpServerHandle } from '../../src/runtime/types';
-import { tempStore, type TempStore } from '../store/fixtures';
+import { tempStore, type TempStore } from '../objects/fixtures';
 
 export const ADMIN_KEY = 'edd1c9f034335f136f87ad84b625c8f1';
 export const VIEWER_KEY = 'viewer-key-0123456789';

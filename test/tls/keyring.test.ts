@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKeyring, decryptSecret, encryptSecret, KeyringError } from '../../src/tls/keyring';
 import { openStore } from '../../src/store/store';
-import { putObject } from '../../src/store/objects';
+import { putObject } from '../../src/objects/index';
 import { tempDir } from '../helpers/weir';
 import { pem, pemBodyLine } from './fixtures';
 

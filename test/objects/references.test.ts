@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteObject, putObject, type ObjectContext } from '../../src/store/objects';
+import { deleteObject, putObject, type ObjectContext } from '../../src/objects/index';
 import { CLIENT_SSL, UPSTREAM, failure, tempStore, type TempStore } from './fixtures';
 
 describe('client_cert_id references', () => {

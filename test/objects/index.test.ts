@@ -10,7 +10,7 @@ import {
   postObject,
   putObject,
   type ObjectContext,
-} from '../../src/store/objects';
+} from '../../src/objects/index';
 import type { Store } from '../../src/store/types';
 import { CLIENT_SSL, SERVER_SSL, UPSTREAM, failure, tempStore, type TempStore } from './fixtures';
 

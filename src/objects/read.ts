@@ -4,7 +4,7 @@
 import { logger } from '../log/logger';
 import { ObjectError, keyNotFound, keyOf, storeFailure } from './errors';
 import { type JsonObject, isPlainObject } from '../lib/json';
-import type { Resource, Store, StoredObject } from './types';
+import type { Resource, Store, StoredObject } from '../store/types';
 
 /** What an operation answers: the status and the exact body. */
 export interface ObjectResult {
@@ -41,7 +41,7 @@ function hideUpstreamKey(upstream: unknown): unknown {
 
 /**
  * A copy of `value` without private keys: ssl `key`/`keys`, upstream `tls.client_key` (also inside a stream
- * route's inline upstream). weir stores them in clear in the file, so the API must never echo them.
+ * route's inline upstream). The store hands them out decrypted, so the API must never echo them.
  */
 export function hideSecrets(res: Resource, value: JsonObject): JsonObject {
   if (res === 'ssls') {

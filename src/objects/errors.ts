@@ -2,7 +2,7 @@
 // The admin layer turns it into a Response in one place; the CLI prints `body.error_msg`.
 
 import type { JsonObject } from '../lib/json';
-import type { Resource } from './types';
+import type { Resource } from '../store/types';
 
 export type ObjectErrorStatus = 400 | 404 | 503;
 

@@ -1,11 +1,11 @@
-// Shared test bodies and a temp-dir store for the store and admin tests. The PEM texts are the real
+// Shared test bodies and a temp-dir store for the object operation and admin tests. The PEM texts are the real
 // fixtures of test/fixtures/tls, because SSL validation parses them and checks that key and cert match.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ObjectError } from '../../src/store/errors';
+import { ObjectError } from '../../src/objects/errors';
 import { openStore } from '../../src/store/store';
 import type { Store } from '../../src/store/types';
 import { pem as tlsPem } from '../tls/fixtures';

@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergePatch, patchAtPath } from '../../src/store/patch';
+import { mergePatch, patchAtPath } from '../../src/objects/patch';
 
 describe('mergePatch', () => {
   const base = {

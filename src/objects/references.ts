@@ -3,7 +3,7 @@
 
 import { badRequest } from './errors';
 import { type JsonObject, isPlainObject } from '../lib/json';
-import type { Resource, Store } from './types';
+import type { Resource, Store } from '../store/types';
 
 function present(v: unknown): boolean {
   return v !== undefined && v !== null;

@@ -1,17 +1,17 @@
-// Write side of the object operations (PUT / POST / PATCH / DELETE) with APISIX v3 semantics (spec 2.2-2.5).
-// Shared by the Admin API, the CLI and import: validate, check references and write in ONE transaction,
-// then call onChange() after the commit. Nothing invalid reaches the database.
+// The APISIX object operations the Admin API, the CLI and import share. Here the write side (PUT / POST /
+// PATCH / DELETE, APISIX v3 semantics, spec 2.2-2.5): validate, check references and write in ONE store
+// transaction, then call onChange() after the commit. Nothing invalid reaches the database. Reads: read.ts.
 
 import { logger } from '../log/logger';
 import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
-import { hideSecrets, type ObjectResult } from './object-read';
+import { hideSecrets, type ObjectResult } from './read';
 import { type JsonObject, isPlainObject } from '../lib/json';
 import { mergePatch, patchAtPath } from './patch';
 import { checkReferences, checkSslUnused, checkUpstreamUnused } from './references';
-import type { Resource, Store } from './types';
+import type { Resource, Store } from '../store/types';
 
-export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './object-read';
+export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './read';
 
 export interface ObjectContext {
   store: Store;
