@@ -7,8 +7,8 @@ import { loadConfig } from '../config/load';
 import { ConfigError, type Config } from '../config/types';
 import { openStore, type Store } from '../store/store';
 import { openSqlite } from '../runtime/index';
-import { ensureKeyring } from '../tls/keyring-file';
-import { KeyringError } from '../tls/keyring';
+import { ensureKeyring } from '../store/keyring-file';
+import { KeyringError } from '../store/keyring';
 import type { Common } from './args';
 
 /** Where a command writes and reads; process streams in main.ts, strings in tests. */

@@ -12,7 +12,7 @@ import { AccessLog, logger } from '../log/logger';
 import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, releaseIdleCode, releaseIdleMemory, serveHttp } from '../runtime/index';
 import type { HttpServerHandle } from '../runtime/types';
 import { ensureAdminKey } from './admin-key';
-import { ensureKeyring } from '../tls/keyring-file';
+import { ensureKeyring } from '../store/keyring-file';
 import { loadTrustedCa } from '../tls/trusted-ca';
 import { listenError } from '../lib/listen-error';
 import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';

@@ -4,7 +4,7 @@
 
 import { ConfigError, type TlsSettings } from './types';
 import { checkKeys, describeValue, readBool, readDurationMs, readList, readMap, readString, type ReadCtx, type YamlMap } from './read';
-import { MIN_KEYRING_ENTRY } from '../tls/keyring';
+import { MIN_KEYRING_ENTRY } from '../store/keyring';
 
 const HOST = /^[A-Za-z0-9._-]+$/;
 

@@ -4,8 +4,8 @@ import { MIGRATIONS } from '../embedded.gen';
 import { openSqlite } from '../runtime/index';
 import type { SqlDb, SqlStatement } from '../runtime/types';
 import { applyMigrations, type Migration } from './migrate';
-import { type Keyring, KeyringError } from '../tls/keyring';
-import { openSecrets, sealSecrets } from '../tls/secrets';
+import { type Keyring, KeyringError } from './keyring';
+import { openSecrets, sealSecrets } from './secrets';
 import {
   RESOURCES,
   type JsonObject,

@@ -2,7 +2,7 @@
 // ssl `key` and `keys[]`, upstream `tls.client_key` (also in a stream route's inline upstream).
 
 import { type JsonObject, isPlainObject as isObject } from '../lib/json';
-import type { Resource } from '../store/types';
+import type { Resource } from './types';
 import { type Keyring, decryptSecret, encryptSecret, isEncrypted } from './keyring';
 
 type Transform = (value: string, what: string) => string;

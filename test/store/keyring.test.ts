@@ -4,11 +4,11 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKeyring, decryptSecret, encryptSecret, KeyringError } from '../../src/tls/keyring';
+import { createKeyring, decryptSecret, encryptSecret, KeyringError } from '../../src/store/keyring';
 import { openStore } from '../../src/store/store';
 import { putObject } from '../../src/objects/index';
 import { tempDir } from '../helpers/weir';
-import { pem, pemBodyLine } from './fixtures';
+import { pem, pemBodyLine } from '../tls/fixtures';
 
 const OLD = 'qeddd145sfvddff3';
 const NEW = 'edd1c9f0985e76a2';
