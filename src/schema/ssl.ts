@@ -6,7 +6,7 @@ import {
   type AnySchema, arrayOf, charLength, commonEntries, hostSchema, intRange, looseObj, oneOf, opt, runSchema, str,
   strictObj,
 } from './common';
-import { checkCaBundle, checkPemPair } from '../tls/pem';
+import { checkCaBundle, checkPemPair } from './pem';
 
 const SECRET_REF = /^\$(secret|env):\/\//;
 

@@ -8,7 +8,7 @@ import {
 } from './common';
 import { checkNodes, nodesSchema } from './nodes';
 import { checksSchema } from './checks';
-import { checkPemPair } from '../tls/pem';
+import { checkPemPair } from './pem';
 
 /** Balancers weir implements. APISIX accepts any string and fails at runtime; weir rejects at write time. */
 export const BALANCERS: readonly string[] = ['roundrobin', 'chash', 'least_conn', 'ewma'];

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type tlsTypes from 'node:tls';
 import { nodeBuiltin } from '../runtime/builtin';
 import { ConfigError } from '../config/types';
-import { checkCaBundle } from './pem';
+import { checkCaBundle } from '../schema/pem';
 
 const KEY = 'apisix.ssl.ssl_trusted_certificate';
 
