@@ -7,7 +7,7 @@ import { openSqlite } from '../runtime/index';
 import { applyMigrations, readSchemaVersion } from '../store/migrate';
 import { buildSnapshot } from '../snapshot/build';
 import { ConfigError, type Config } from '../config/types';
-import { loadTrustedCa } from '../tls/trusted-ca';
+import { loadTrustedCa } from '../config/trusted-ca';
 import type { Command } from './args';
 import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';
 

@@ -13,7 +13,7 @@ import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, rele
 import type { HttpServerHandle } from '../runtime/types';
 import { ensureAdminKey } from './admin-key';
 import { ensureKeyring } from '../store/keyring-file';
-import { loadTrustedCa } from '../tls/trusted-ca';
+import { loadTrustedCa } from '../config/trusted-ca';
 import { listenError } from '../lib/listen-error';
 import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';

@@ -1,5 +1,5 @@
 // Find and read the config file (or fall back to the default baked into the build), then parse it.
-// The only part of src/config/ that touches the file system.
+// With trusted-ca.ts (the CA files the config names), the only part of src/config/ that touches the file system.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

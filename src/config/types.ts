@@ -38,7 +38,7 @@ export interface TlsSettings {
   encryptionEnabled: boolean;
   /**
    * apisix.ssl.ssl_trusted_certificate as written: "system" (default) or comma-separated entries, each
-   * "system" or a PEM file path; the CA for upstream `tls.verify: true`. Read by src/tls/trusted-ca.ts at start.
+   * "system" or a PEM file path; the CA for upstream `tls.verify: true`. Read by src/config/trusted-ca.ts at start.
    */
   trustedCertificate?: string;
   /** nginx_config.stream.preread_timeout (ms, default 30 s): ClientHello wait on TLS listeners. */

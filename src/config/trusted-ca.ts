@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type tlsTypes from 'node:tls';
 import { nodeBuiltin } from '../runtime/builtin';
-import { ConfigError } from '../config/types';
+import { ConfigError } from './types';
 import { checkCaBundle } from '../schema/pem';
 
 const KEY = 'apisix.ssl.ssl_trusted_certificate';

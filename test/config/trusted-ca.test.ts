@@ -6,9 +6,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { ConfigError } from '../../src/config/types';
-import { loadTrustedCa } from '../../src/tls/trusted-ca';
+import { loadTrustedCa } from '../../src/config/trusted-ca';
 import { tempDir } from '../helpers/weir';
-import { pem } from './fixtures';
+import { pem } from '../tls/fixtures';
 
 function configError(fn: () => unknown): string {
   try {
