@@ -10,7 +10,7 @@ import type { JsonObject } from '../lib/json';
 import type { StoreContents, StoredObject } from '../store/types';
 import type { CachedRule, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
 import type { CachedSsl, CompiledSsl } from './types';
-import { attachUpstreamTls, buildCertificateTable, cachedSsl, upstreamSource } from '../tls/ssl-compile';
+import { attachUpstreamTls, buildCertificateTable, cachedSsl, upstreamSource } from './ssl';
 
 /** The schema functions the build relies on; injectable so tests can pin them. */
 export interface BuildDeps {

@@ -7,7 +7,7 @@ import type { RateLimitedWarn } from '../../log/rate-limit';
 import type { InboundConn, PrereadState, TcpDataPlane } from '../../runtime/types';
 import type { ConnInfo, Snapshot } from '../../snapshot/types';
 import { MAX_CLIENT_HELLO, parseClientHello } from '../../tls/client-hello';
-import { findCertificate } from '../../tls/ssl-compile';
+import { findCertificate } from '../../snapshot/ssl';
 import { normalizeSni } from '../match/sni';
 import { selectRoute } from '../match/route';
 

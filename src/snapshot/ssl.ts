@@ -3,7 +3,7 @@
 
 import type { PemPair, TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { JsonObject } from '../lib/json';
-import type { CachedSsl, CachedUpstream, CompiledSsl } from '../snapshot/types';
+import type { CachedSsl, CachedUpstream, CompiledSsl } from './types';
 import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from '../proxy/match/sni';
 import { checkCaBundle, checkPemPair, resolveSecretRef } from '../schema/pem';
 
