@@ -25,7 +25,7 @@ describe('AccessLog', () => {
   const dir = mkdtempSync(join(tmpdir(), 'weir-accesslog-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('appends whole lines to a file, also past its 64 KiB batch, and nothing once disabled', async () => {
+  it('appends whole lines to a file, also past its 64 KiB batch', async () => {
     const path = join(dir, 'access.log');
     const log = new AccessLog({ path });
     for (let i = 0; i < 1000; i++) log.write({ ...base, route: String(i) }); // ~200 KB: several batches
@@ -34,9 +34,23 @@ describe('AccessLog', () => {
     assert.equal(routes.length, 1000);
     assert.deepEqual(routes.slice(0, 3), ['0', '1', '2']);
     assert.equal(routes[999], '999');
+  });
+
+  it('a disabled log drops records before formatting them: not one field is read', async () => {
+    const read: string[] = [];
+    // Every field access shows up here: formatting a record reads its fields.
+    const watched = new Proxy(base, {
+      get: (target, key, receiver) => {
+        read.push(String(key));
+        return Reflect.get(target, key, receiver);
+      },
+    });
     const off = new AccessLog({ disabled: true });
     assert.equal(off.enabled, false);
-    off.write(base);
+    for (let i = 0; i < 3; i++) off.write(watched);
+    await new Promise((r) => setImmediate(r));
+    off.flush();
     off.close();
+    assert.deepEqual(read, []);
   });
 });
