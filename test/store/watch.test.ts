@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openSqlite } from '../../src/runtime/index';
 import type { SqlDb } from '../../src/runtime/types';
+import { configureErrorLog } from '../../src/log/logger';
 import { watchStore, type StoreWatcher } from '../../src/store/watch';
-import { tempDir } from '../helpers/weir';
+import { tempDir, waitFor } from '../helpers/weir';
 
 describe('watchStore', () => {
   const dir = tempDir('weir-watch-');
@@ -54,13 +55,28 @@ describe('watchStore', () => {
     assert.equal(calls, 2);
   });
 
-  it('a throwing callback is contained and polling goes on', () => {
+  it('a throwing callback is contained and logged, and polling goes on: the timer sees the next commit too', async () => {
+    const lines: string[] = [];
+    let thrown = 0;
+    configureErrorLog({ sink: (text) => lines.push(text) });
+    // Driven by its own timer this time: a throw must neither escape poll() nor end the polling.
     const noisy = watchStore(mine, () => {
+      thrown += 1;
       throw new Error('rebuild failed');
-    }, { intervalMs: 60_000 });
-    other.prepare('INSERT INTO t VALUES (9)').run();
-    assert.equal(noisy.poll(), true);
-    noisy.stop();
+    }, { intervalMs: 10 });
+    try {
+      other.prepare('INSERT INTO t VALUES (9)').run();
+      await waitFor(() => thrown === 1, 5000, 'the first external commit');
+      other.prepare('INSERT INTO t VALUES (10)').run();
+      await waitFor(() => thrown === 2, 5000, 'the commit after the throw');
+    } finally {
+      noisy.stop();
+      configureErrorLog({ sink: (text) => process.stderr.write(text) });
+    }
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      assert.match(line, / error store watch: rebuilding after an external change failed error="rebuild failed"\n$/);
+    }
     assert.equal(noisy.poll(), false);
   });
 });
