@@ -1,15 +1,15 @@
 // Picks the runtime-specific implementations once. The only place that asks which runtime this is.
 
 import type { FetchHandler, HttpServeOptions, HttpServerHandle, SqlDb, TcpDataPlane } from './types';
-import { openBetterSqlite } from './sqlite-better';
-import { loadNodeSqlite, openNodeSqlite } from './sqlite-node';
-import { openBunSqlite } from './sqlite-bun';
-import { serveBunHttp } from './http-bun';
-import { serveDenoHttp } from './http-deno';
-import { createBunTcpDataPlane } from './tcp-bun';
-import { createBunUdpDataPlane } from './udp-bun';
+import { openBetterSqlite } from './sqlite/better';
+import { loadNodeSqlite, openNodeSqlite } from './sqlite/node';
+import { openBunSqlite } from './sqlite/bun';
+import { serveBunHttp } from './http/bun';
+import { serveDenoHttp } from './http/deno';
+import { createBunTcpDataPlane } from './tcp/bun/plane';
+import { createBunUdpDataPlane } from './udp/bun';
 import type { UdpDataPlane } from './types';
-import { trimCodePages } from './trim-bun';
+import { trimCodePages } from './bun/trim';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -57,7 +57,7 @@ export function serveHttp(handler: FetchHandler, opts: HttpServeOptions): Promis
   if (runtime === 'bun') return serveBunHttp(handler, opts);
   if (runtime === 'deno') return serveDenoHttp(handler, opts);
   // loaded only here: node:http is the heaviest builtin weir names (~2.3 MiB resident under Bun, unused there)
-  return import('./http-node').then((m) => m.serveNodeHttp(handler, opts));
+  return import('./http/node').then((m) => m.serveNodeHttp(handler, opts));
 }
 
 /**
@@ -74,7 +74,7 @@ export function releaseIdleMemory(env: Record<string, string | undefined> = proc
 }
 
 /**
- * Unmap the executable's code pages that start-up or an Admin API change touched (src/runtime/trim-bun.ts:
+ * Unmap the executable's code pages that start-up or an Admin API change touched (src/runtime/bun/trim.ts:
  * about 20 MiB of RSS after start; the data plane's own code faults back in from the page cache at once).
  * Takes 1-4 ms of the event loop. Bun on Linux only; `WEIR_TRIM_CODE=0` keeps the pages.
  */
@@ -93,7 +93,7 @@ export async function createTcpDataPlane(opts: { reusePort?: boolean } = {}): Pr
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunTcpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return (await import('./tcp-node')).createNodeTcpDataPlane();
+  return (await import('./tcp/node/plane')).createNodeTcpDataPlane();
 }
 
 /** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
@@ -102,5 +102,5 @@ export async function createUdpDataPlane(opts: { reusePort?: boolean } = {}): Pr
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunUdpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return (await import('./udp-node')).createNodeUdpDataPlane();
+  return (await import('./udp/node')).createNodeUdpDataPlane();
 }

@@ -286,7 +286,7 @@ export interface UdpUpstream<C> {
 }
 
 /**
- * The datagram path of one runtime. Implementations: node:dgram (src/runtime/udp-node.ts); Bun's
+ * The datagram path of one runtime. Implementations: node:dgram (src/runtime/udp/node.ts); Bun's
  * Bun.udpSocket may batch sends within one event-loop turn, which the interface allows.
  */
 export interface UdpDataPlane {
