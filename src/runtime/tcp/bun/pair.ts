@@ -2,7 +2,7 @@
 // Pure state transitions over BunTcpSocket calls; the event handlers that drive them are in plane.ts.
 
 import type { BunTcpSocket } from '../../bun/api';
-import type { IdleSweeper, IdleTracked } from '../../idle-sweep';
+import type { IdleSweeper, IdleTracked } from '../../../lib/idle-sweep';
 import type { Preread } from './preread';
 import type { TlsStart } from './tls';
 import type { PipeDone, PipeEndReason, PipeOptions, PipeResult } from '../../types';

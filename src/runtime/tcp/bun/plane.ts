@@ -13,8 +13,8 @@
 
 import { parseIp, unmapIpv4 } from '../../../lib/ip';
 import { bunApi, type BunTcpHandlers, type BunTcpListener, type BunTcpSocket } from '../../bun/api';
-import { type Deadlined, DeadlineQueue } from '../../deadline-queue';
-import { IdleSweeper } from '../../idle-sweep';
+import { type Deadlined, DeadlineQueue } from '../../../lib/deadline-queue';
+import { IdleSweeper } from '../../../lib/idle-sweep';
 import { endPreread, onPrereadData, startPreread } from './preread';
 import { onBunHandshake, onTlsClosed, startBunTls } from './tls';
 import { adoptNodeSide, nodeSocketOf, type PumpHandlers } from './bridge';

@@ -1,5 +1,6 @@
-// Idle timeouts for many proxied connections with one timer per distinct timeout instead of one per connection.
-// Used by the Bun data planes: a per-connection setInterval would be an allocation and a timer-heap entry each.
+// Idle timeouts for many proxied connections with one timer per distinct timeout instead of one per connection:
+// a per-connection setInterval would be an allocation and a timer-heap entry each. Used by the Bun TCP plane;
+// plain timers only, nothing here differs by runtime.
 
 /** Something that can go idle: the pump bumps `activity` per chunk; the sweeper reads it on its tick. */
 export interface IdleTracked {

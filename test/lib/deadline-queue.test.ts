@@ -1,8 +1,9 @@
-// DeadlineQueue: the Bun plane's shared connect-timeout timer (one per timeout value, FIFO, lazy removal).
+// DeadlineQueue (src/lib/deadline-queue.ts): one timer per timeout value, FIFO, lazy removal; the Bun plane's
+// connect timeouts.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeadlineQueue } from '../../src/runtime/deadline-queue';
+import { DeadlineQueue } from '../../src/lib/deadline-queue';
 
 interface Item {
   name: string;

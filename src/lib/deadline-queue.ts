@@ -1,7 +1,8 @@
-// Connect timeouts for the Bun data plane: one timer per distinct timeout value instead of a setTimeout (and a
-// clearTimeout) per dial. Dials with the same timeout expire in the order they started, so a FIFO is exact.
+// Many deadlines of the same length with one timer instead of a setTimeout (and a clearTimeout) each, e.g. the
+// connect timeouts of a data plane (the Bun one uses it per timeout value). Items with the same timeout expire in
+// the order they started, so a FIFO is exact. Plain timers only: nothing here differs by runtime.
 
-/** A dial in flight. `slot` is owned by the queue. */
+/** Something waiting for its deadline (a dial in flight). `slot` is owned by the queue. */
 export interface Deadlined {
   deadline: number;
   slot: number;
@@ -68,7 +69,7 @@ export class DeadlineQueue<T extends Deadlined> {
     return this.items.length;
   }
 
-  /** Dials waiting now. */
+  /** Items waiting now. */
   size(): number {
     return this.live;
   }
