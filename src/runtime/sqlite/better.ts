@@ -7,8 +7,6 @@ import { createRequire } from 'node:module';
 import type { SqlDb, SqlStatement, SqlValue } from '../types';
 import { ensureParentDir, toSqlDb } from './common';
 
-export { CONNECTION_PRAGMAS, ensureParentDir } from './common';
-
 type DatabaseCtor = typeof Database;
 let ctor: DatabaseCtor | null = null;
 

@@ -1,36 +1,16 @@
-// What every SqlDb adapter shares: the connection pragmas, the parent-directory rule, the close-once
-// SqlDb wrapper and the hand-written BEGIN IMMEDIATE transaction (node:sqlite has no db.transaction(),
-// so nobody uses one). The adapters keep only loading their driver and adapting its statements.
+// What every SqlDb adapter shares: the parent-directory rule, the close-once SqlDb wrapper and the
+// hand-written BEGIN IMMEDIATE transaction (node:sqlite has no db.transaction(), so nobody uses one). The
+// adapters keep only loading their driver and adapting its statements. Connection pragmas are the store's
+// (src/store/pragmas.ts): a connection leaves here with SQLite's defaults.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SqlDb, SqlStatement } from '../types';
 
-/** Pragmas every weir connection runs, whatever the driver. */
-export const CONNECTION_PRAGMAS: readonly string[] = [
-  // WAL lets the proxy's readers run while the admin API (or another process) writes.
-  'PRAGMA journal_mode = WAL',
-  // Another process holding the write lock makes us wait up to 5 s instead of failing at once.
-  'PRAGMA busy_timeout = 5000',
-  'PRAGMA foreign_keys = ON',
-  // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commit.
-  'PRAGMA synchronous = NORMAL',
-];
-
 /** Make the directory a database file lives in; ":memory:" and "" (temp DB) need none. */
 export function ensureParentDir(path: string): void {
   if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
   mkdirSync(dirname(path), { recursive: true });
-}
-
-/** Run the connection pragmas; on failure close the connection and rethrow (a half-set-up handle is useless). */
-function applyPragmas(exec: (sql: string) => void, close: () => void): void {
-  try {
-    for (const pragma of CONNECTION_PRAGMAS) exec(pragma);
-  } catch (err) {
-    close();
-    throw err;
-  }
 }
 
 /**
@@ -77,9 +57,8 @@ export interface DriverConnection<S> {
 }
 
 /**
- * Finish opening a driver connection: run the pragmas (closing it if they fail) and present it as the
- * SqlDb port. `wrap` adapts one of the driver's prepared statements; `stillOpen` is as in makeTransaction.
- * close() is idempotent: the store and the CLI may both close on the way out.
+ * Present a driver connection as the SqlDb port. `wrap` adapts one of the driver's prepared statements;
+ * `stillOpen` is as in makeTransaction. close() is idempotent: the store and the CLI may both close on the way out.
  */
 export function toSqlDb<S>(
   driver: string,
@@ -96,7 +75,6 @@ export function toSqlDb<S>(
   const exec = (sql: string): void => {
     db.exec(sql);
   };
-  applyPragmas(exec, close);
   return {
     driver,
     exec,

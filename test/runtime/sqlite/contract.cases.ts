@@ -1,4 +1,4 @@
-// The SqlDb contract every SQLite driver must meet (better-sqlite3 now; node:sqlite and bun:sqlite later).
+// The SqlDb contract every SQLite driver must meet (better-sqlite3, node:sqlite, bun:sqlite).
 // Each driver's test file calls runSqlDbContract with its own open function.
 
 import { after, before, describe, it } from 'node:test';
@@ -35,12 +35,8 @@ export function runSqlDbContract(open: (path: string) => SqlDb, name = open.name
       assert.ok(db.driver.length > 0);
     });
 
-    it('sets WAL, busy_timeout 5000, foreign_keys on, synchronous NORMAL', () => {
-      assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
-      // better-sqlite3 names the column "timeout"; others may say "busy_timeout": take the only value.
-      assert.deepEqual(Object.values(db.prepare('PRAGMA busy_timeout').get() ?? {}), [5000]);
-      assert.equal(db.prepare('PRAGMA foreign_keys').get()?.foreign_keys, 1);
-      assert.equal(db.prepare('PRAGMA synchronous').get()?.synchronous, 1);
+    it('only opens: a new file keeps SQLite\'s rollback journal (the pragmas are the store\'s, test/store/pragmas.test.ts)', () => {
+      assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'delete');
     });
 
     it('runs positional parameters and reports changes', () => {
@@ -120,7 +116,7 @@ export function runSqlDbContract(open: (path: string) => SqlDb, name = open.name
       assert.equal(other.prepare('SELECT name FROM t WHERE id = 4').get()?.name, 'four');
       db.transaction(() => {
         db.prepare('UPDATE t SET name = ? WHERE id = 4').run('FOUR');
-        // WAL: the reader keeps its view while the writer holds the lock.
+        // the reader keeps its view while the writer holds the lock
         assert.equal(other.prepare('SELECT name FROM t WHERE id = 4').get()?.name, 'four');
       });
       assert.equal(other.prepare('SELECT name FROM t WHERE id = 4').get()?.name, 'FOUR');
