@@ -10,6 +10,7 @@ import { createBunTcpDataPlane } from './tcp/bun/plane';
 import { createBunUdpDataPlane } from './udp/bun';
 import type { UdpDataPlane } from './types';
 import { trimCodePages } from './bun/trim';
+import { loadNodeTcpPlane, loadNodeUdpPlane } from './load-node-plane';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -87,13 +88,13 @@ export function releaseIdleCode(env: Record<string, string | undefined> = proces
  * than Bun's node:net layer, see bench/README.md), node:net elsewhere. `WEIR_DATA_PLANE=node` forces
  * node:net on Bun (A/B measurements). `reusePort` (multi-core workers, src/cli/workers.ts) lets several
  * processes bind the same listener with SO_REUSEPORT; only the Bun plane supports it. The node planes are
- * imported only when chosen, so that a Bun process never loads node:net/node:dgram for them (builtin.ts).
+ * imported only when chosen (load-node-plane.ts), so that a Bun process never loads node:net/node:dgram for them.
  */
 export async function createTcpDataPlane(opts: { reusePort?: boolean } = {}): Promise<TcpDataPlane> {
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunTcpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return (await import('./tcp/node/plane')).createNodeTcpDataPlane();
+  return loadNodeTcpPlane();
 }
 
 /** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
@@ -102,5 +103,5 @@ export async function createUdpDataPlane(opts: { reusePort?: boolean } = {}): Pr
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunUdpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return (await import('./udp/node')).createNodeUdpDataPlane();
+  return loadNodeUdpPlane();
 }

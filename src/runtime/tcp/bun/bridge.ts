@@ -15,15 +15,6 @@ export interface PumpHandlers {
   close(s: BunTcpSocket<BunSide>, err?: Error): void;
 }
 
-/**
- * The node socket of a connection made by the node plane (tcp/node/side.ts): its `socket` field (the TLS socket once
- * startTls() or a TLS connect succeeded). Null when the object is not one of the node plane's.
- */
-export function nodeSocketOf(conn: object): Socket | null {
-  const s = (conn as { socket?: unknown }).socket;
-  return s !== null && typeof s === 'object' && typeof (s as Socket).write === 'function' ? (s as Socket) : null;
-}
-
 /** node:net socket behind the BunTcpSocket surface the pair code uses. */
 class NodeAsBun implements BunTcpSocket<BunSide> {
   /** write() returned false: take nothing more until 'drain' (so the reading side gets paused). */
@@ -74,8 +65,9 @@ class NodeAsBun implements BunTcpSocket<BunSide> {
 }
 
 /**
- * Wrap a node connection as one side of a Bun pair. Its listeners are added once; the node plane's own
- * listeners stay and do nothing for a connection it does not pipe.
+ * Wrap a node connection as one side of a Bun pair; `sock` is its socket as the node plane hands it out
+ * (NodeTcpPlane.socketOf). Its listeners are added once; the node plane's own listeners stay and do nothing for a
+ * connection it does not pipe.
  */
 export function adoptNodeSide<S extends BunSide>(conn: { remoteAddress: string; remotePort: number }, sock: Socket, side: S, h: PumpHandlers): S {
   const wrapped = new NodeAsBun(sock, side, conn.remoteAddress, conn.remotePort);

@@ -17,7 +17,8 @@ import { type Deadlined, DeadlineQueue } from '../../../lib/deadline-queue';
 import { IdleSweeper } from '../../../lib/idle-sweep';
 import { endPreread, onPrereadData, startPreread } from './preread';
 import { onBunHandshake, onTlsClosed, startBunTls } from './tls';
-import { adoptNodeSide, nodeSocketOf, type PumpHandlers } from './bridge';
+import { adoptNodeSide, type PumpHandlers } from './bridge';
+import { loadNodeTcpPlane, type NodeTcpPlane } from '../../load-node-plane';
 import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './pair';
 import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from '../../types';
 
@@ -273,14 +274,13 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   };
   // TLS listeners are native too: the ClientHello is peeked natively and the socket upgraded in place with the
   // certificate chosen from it (tls.ts). Upstream TLS (and nodeTls) runs on node:tls through the node
-  // plane; a pair of one of each is bridged. The node plane (and node:net/node:tls with it) is imported on its
-  // first use, not at start (builtin.ts says why).
-  let nodePlane: TcpDataPlane | null = null;
-  let nodeLoading: Promise<TcpDataPlane> | null = null;
-  const loadNode = (): Promise<TcpDataPlane> =>
-    (nodeLoading ??= import('../node/plane').then((m) => (nodePlane = m.createNodeTcpDataPlane())));
+  // plane; a pair of one of each is bridged. The node plane (and node:net/node:tls with it) is loaded through the
+  // seam (load-node-plane.ts) on its first use, not at start.
+  let nodePlane: NodeTcpPlane | null = null;
+  let nodeLoading: Promise<NodeTcpPlane> | null = null;
+  const loadNode = (): Promise<NodeTcpPlane> => (nodeLoading ??= loadNodeTcpPlane().then((plane) => (nodePlane = plane)));
   /** The node plane for a connection it made, so it is loaded. */
-  const node = (): TcpDataPlane => {
+  const node = (): NodeTcpPlane => {
     if (nodePlane === null) throw new Error('ERR_TCP_PLANE: a connection of the node plane before it was loaded');
     return nodePlane;
   };
@@ -288,7 +288,7 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
   const bridged = new WeakMap<object, BunSide>();
   /** Wrap a node connection as `side` (a client side carries the pair's state: pass a BunPair for it). */
   function adopt<S extends BunSide>(conn: InboundConn | OutboundConn, side: S): S {
-    const sock = nodeSocketOf(conn);
+    const sock = node().socketOf(conn);
     if (sock === null) throw new Error('ERR_TCP_PLANE: pipe() got a connection from another data plane');
     adoptNodeSide(conn, sock, side, PUMP);
     bridged.set(conn, side);

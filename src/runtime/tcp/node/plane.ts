@@ -10,9 +10,10 @@ import { dialTcp, dialTls } from './dial';
 import { wire } from './events';
 import { startPipe } from './pair';
 import { startPreread } from './preread';
-import { NodeInbound, type NodeOutbound, type Side, type WeirSocket } from './side';
+import { NodeInbound, type NodeOutbound, Side, type WeirSocket } from './side';
 import { startTls } from './tls';
-import type { TcpDataPlane, TcpListener } from '../../types';
+import type { NodeTcpPlane } from '../../load-node-plane';
+import type { TcpListener } from '../../types';
 
 class NodeListener implements TcpListener {
   constructor(
@@ -39,7 +40,7 @@ function accept(socket: net.Socket): NodeInbound | null {
 }
 
 /** The node:net data plane. One per process is enough; it holds no state of its own. */
-export function createNodeTcpDataPlane(): TcpDataPlane {
+export function createNodeTcpDataPlane(): NodeTcpPlane {
   return {
     listen(addr, onConn) {
       return new Promise<TcpListener>((resolve, reject) => {
@@ -80,6 +81,10 @@ export function createNodeTcpDataPlane(): TcpDataPlane {
       const side = conn as unknown as Side;
       if (side.pair !== null && !side.pair.finished) side.pair.fail('aborted');
       else side.socket.destroy();
+    },
+
+    socketOf(conn) {
+      return conn instanceof Side ? conn.socket : null;
     },
   };
 }

@@ -25,10 +25,7 @@ export class Side {
   tlsTimer: NodeJS.Timeout | null = null;
   tlsDepth = 0;
   constructor(
-    /**
-     * Replaced by the TLS socket once startTls() succeeds. tcp/bun/bridge.ts reads this field
-     * (nodeSocketOf) to adopt a node connection into a Bun pair: keep its name.
-     */
+    /** Replaced by the TLS socket once startTls() succeeds. */
     public socket: WeirSocket,
     readonly isClient: boolean,
   ) {

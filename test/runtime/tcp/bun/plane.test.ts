@@ -10,6 +10,7 @@ import { countCases, runUnderBun } from '../../../helpers/bun';
 import net from 'node:net';
 import { after } from 'node:test';
 import type { PipeResult } from '../../../../src/runtime/types';
+import { Side } from '../../../../src/runtime/tcp/node/side';
 
 if (detectRuntime() === 'bun') {
   runTcpDataPlaneContract(() => createBunTcpDataPlane());
@@ -28,13 +29,13 @@ if (detectRuntime() === 'bun') {
 }
 
 /**
- * A listener with `tls: true` is served by the node plane (node:tls); its connections are piped to
+ * With nodeTls, a listener with `tls: true` is served by the node plane (node:tls); its connections are piped to
  * Bun-native upstreams through the bridge. Without startTls() the bytes are plain, which is enough to
  * check the bridge's pump: 4 MiB each way at once, half-close in both orders, exact counts.
  */
 function describeBridge(): void {
   describe('Bun plane: node-side connection piped to a Bun-native upstream', () => {
-    const plane = createBunTcpDataPlane();
+    const plane = createBunTcpDataPlane({ nodeTls: true });
     const closers: Array<() => unknown> = [];
     after(async () => {
       for (const close of closers.reverse()) await close();
@@ -51,7 +52,9 @@ function describeBridge(): void {
       closers.push(() => new Promise((r) => upstream.close(r)));
       const upPort = (upstream.address() as net.AddressInfo).port;
       const results: PipeResult[] = [];
+      const accepted: boolean[] = [];
       const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn) => {
+        accepted.push(conn instanceof Side); // a connection of the node plane
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
           plane.pipe(conn, out, { idleTimeoutMs: 10_000 }, (r) => results.push(r));
@@ -70,6 +73,7 @@ function describeBridge(): void {
       for (let i = 0; i < 500 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       client.destroy();
       assert.deepEqual(results, [{ bytesFromClient: SIZE, bytesToClient: SIZE, reason: 'closed' }]);
+      assert.deepEqual(accepted, [true]);
     });
   });
 }
