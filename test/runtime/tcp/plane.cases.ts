@@ -127,8 +127,17 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       return portOf(srv);
     }
 
-    /** pipeDelayMs > 0: pipe() runs that long after the connect, so both sides can send before it. */
-    async function proxyTo(upPort: number, idleTimeoutMs = 5000, pipeDelayMs = 0): Promise<TestProxy> {
+    /**
+     * pipeDelayMs > 0: pipe() runs that long after the connect, so both sides can send before it.
+     * `prefix` is the pipe's upstreamPrefix; `prereadBytes` > 0: preread() until that many client bytes arrived,
+     * then connect (the bytes stay queued for pipe()).
+     */
+    async function proxyTo(
+      upPort: number,
+      idleTimeoutMs = 5000,
+      pipeDelayMs = 0,
+      { prefix = null, prereadBytes = 0 }: { prefix?: Uint8Array | null; prereadBytes?: number } = {},
+    ): Promise<TestProxy> {
       const proxy: TestProxy = { port: 0, results: [], doneCalls: [], optsBack: [], inbound: [], next: () => Promise.reject(new Error('unset')) };
       let served = 0;
       proxy.next = async () => {
@@ -139,9 +148,17 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       const listener: TcpListener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
         const i = proxy.inbound.push(conn) - 1;
         proxy.doneCalls[i] = 0;
+        if (prereadBytes === 0) return dial(conn, i);
+        plane.preread(conn, 4096, 2000, (bytes, state) => {
+          if (state === 'data' && bytes.length < prereadBytes) return false;
+          dial(conn, i);
+          return true;
+        });
+      });
+      const dial = (conn: InboundConn, i: number): void =>
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
-          const opts = { idleTimeoutMs };
+          const opts = { idleTimeoutMs, upstreamPrefix: prefix };
           const start = (): void =>
             plane.pipe(conn, out, opts, (r, back) => {
               proxy.optsBack[i] = back === opts;
@@ -151,7 +168,6 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
           if (pipeDelayMs > 0) setTimeout(start, pipeDelayMs);
           else start();
         });
-      });
       cleanups.push(() => listener.stop());
       proxy.port = listener.port;
       return proxy;
@@ -243,6 +259,115 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       await until(() => upstreamGot !== null);
       assert.equal((await upstreamGot!).toString(), 'one;two;three;');
       assert.deepEqual(await proxy.next(), { bytesFromClient: 14, bytesToClient: 12, reason: 'closed' });
+    });
+
+    /** An upstream that keeps every byte it gets; on the client's FIN it answers `reply` and ends. */
+    function recordingServer(reply: string): { port: Promise<number>; got: Buffer[] } {
+      const got: Buffer[] = [];
+      const port = server((s) => {
+        s.on('error', () => {});
+        s.on('data', (d: Buffer) => got.push(d));
+        s.on('end', () => s.end(reply));
+      });
+      return { port, got };
+    }
+
+    // a PROXY protocol v1 header, as the next issue will send
+    const HEADER = Buffer.from('PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n');
+
+    it('writes upstreamPrefix to the upstream once, before the client\'s bytes, and does not count it', async () => {
+      const up = recordingServer('ok');
+      const proxy = await proxyTo(await up.port, 5000, 0, { prefix: HEADER });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.end('abc');
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), `${HEADER}abc`);
+      assert.deepEqual(await proxy.next(), { bytesFromClient: 3, bytesToClient: 2, reason: 'closed' });
+    });
+
+    it('writes the prefix, then the bytes preread() left queued, then the rest', async () => {
+      const up = recordingServer('ok');
+      const proxy = await proxyTo(await up.port, 5000, 0, { prefix: HEADER, prereadBytes: 5 });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.write('hello');
+      // the preread bytes have gone through once the upstream holds them: only then does the client go on
+      await until(() => Buffer.concat(up.got).length >= HEADER.length + 5);
+      c.end(' world');
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), `${HEADER}hello world`);
+      assert.deepEqual(await proxy.next(), { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' });
+    });
+
+    it('with a null prefix the upstream gets exactly the client\'s bytes, preread ones first', async () => {
+      const up = recordingServer('ok');
+      const proxy = await proxyTo(await up.port, 5000, 0, { prefix: null, prereadBytes: 5 });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.write('hello');
+      await until(() => Buffer.concat(up.got).length >= 5);
+      c.end(' world');
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), 'hello world');
+      assert.deepEqual(await proxy.next(), { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' });
+    });
+
+    it('delivers the prefix to the upstream while the client sends nothing', async () => {
+      const got: Buffer[] = [];
+      const upPort = await server((s) => {
+        s.on('error', () => {});
+        s.on('data', (d: Buffer) => {
+          got.push(d);
+          if (Buffer.concat(got).length >= HEADER.length) s.end('bye'); // answers the header alone
+        });
+      });
+      const proxy = await proxyTo(upPort, 5000, 0, { prefix: HEADER });
+      const c = await connectClient(proxy.port);
+      const reply = readAll(c);
+      assert.equal((await reply).toString(), 'bye');
+      c.end();
+      assert.deepEqual(Buffer.concat(got), HEADER);
+      assert.deepEqual(await proxy.next(), { bytesFromClient: 0, bytesToClient: 3, reason: 'closed' });
+    });
+
+    it('queues a prefix larger than the socket takes, and the client\'s bytes behind it (slow upstream)', { timeout: 60_000 }, async () => {
+      // 8 MiB is more than loopback socket buffers hold: the plane must queue part of the prefix, keep the
+      // client's bytes behind it and wait for the upstream's drain
+      const prefix = Buffer.concat(Array.from({ length: 128 }, (_, i) => block(500 + i)));
+      const CLIENT = 1 << 20;
+      let upstreamGot: Promise<{ sha: string; bytes: number; head: Buffer }> | null = null;
+      const upPort = await server((s) => {
+        s.pause(); // reads nothing for 200 ms
+        const h = createHash('sha256');
+        let bytes = 0;
+        let head = Buffer.alloc(0);
+        s.on('data', (d: Buffer) => {
+          h.update(d);
+          if (head.length < 64) head = Buffer.concat([head, d]).subarray(0, 64);
+          bytes += d.length;
+        });
+        upstreamGot = new Promise((resolve) => s.once('end', () => resolve({ sha: h.digest('hex'), bytes, head })));
+        s.once('end', () => s.end('ok'));
+        setTimeout(() => s.resume(), 200);
+      });
+      const proxy = await proxyTo(upPort, 10_000, 0, { prefix });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      const want = createHash('sha256').update(prefix);
+      let n = 9000;
+      const sent: Buffer[] = [];
+      for (let at = 0; at < CLIENT; at += 65536) sent.push(block(n++));
+      for (const b of sent) want.update(b);
+      for (const b of sent) c.write(b);
+      c.end();
+      assert.equal((await got).toString(), 'ok');
+      await until(() => upstreamGot !== null);
+      const up = await upstreamGot!;
+      assert.equal(up.bytes, prefix.length + CLIENT);
+      assert.deepEqual(up.head, prefix.subarray(0, 64));
+      assert.equal(up.sha, want.digest('hex'), 'the upstream did not get prefix then client bytes, in order');
+      assert.deepEqual(await proxy.next(), { bytesFromClient: CLIENT, bytesToClient: 2, reason: 'closed' });
     });
 
     it('passes an upstream half-close on while the client keeps sending', async () => {

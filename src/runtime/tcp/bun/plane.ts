@@ -1,4 +1,5 @@
-// The TCP data plane on Bun's native sockets (Bun.listen / Bun.connect): listen, dial, and the byte pump.
+// The TCP data plane on Bun's native sockets (Bun.listen / Bun.connect): listen and the pump's shared event handlers
+// here; dialling in dial.ts, the pair's state in pair.ts, preread, TLS termination and the node bridge beside them.
 // Same contract as the node plane (test/runtime/tcp/plane.cases.ts); measured against nginx in bench/.
 //
 // Bun sockets do not buffer: write() returns how many bytes the kernel took. The rest waits in a per-socket
@@ -13,14 +14,15 @@
 
 import { parseIp, unmapIpv4 } from '../../../lib/ip';
 import { bunApi, type BunTcpHandlers, type BunTcpListener, type BunTcpSocket } from '../../bun/api';
-import { type Deadlined, DeadlineQueue } from '../../../lib/deadline-queue';
+import { DeadlineQueue } from '../../../lib/deadline-queue';
 import { IdleSweeper } from '../../../lib/idle-sweep';
 import { endPreread, onPrereadData, startPreread } from './preread';
 import { onBunHandshake, onTlsClosed, startBunTls } from './tls';
 import { adoptNodeSide, type PumpHandlers } from './bridge';
 import { loadNodeTcpPlane, type NodeTcpPlane } from '../../load-node-plane';
+import { BunOutbound, errorKind, failDial, onConnectError, onDialTimeout, onOutboundOpen, settleDial } from './dial';
 import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './pair';
-import type { ConnectError, ConnectErrorKind, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from '../../types';
+import type { InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from '../../types';
 
 type Sock = BunTcpSocket<BunSide>;
 
@@ -34,25 +36,6 @@ class BunInbound extends BunPair implements InboundConn {
   ) {
     super();
     this.socket = socket;
-  }
-}
-
-class BunOutbound extends BunSide implements OutboundConn, Deadlined {
-  /** The connect() callback until it has been called. */
-  dialDone: ((err: ConnectError | null, conn: OutboundConn | null) => void) | null = null;
-  /** The connect timeout this dial waits in (null once settled). */
-  dialQueue: DeadlineQueue<BunOutbound> | null = null;
-  deadline = 0;
-  slot = 0;
-  constructor(
-    readonly host: string,
-    readonly remotePort: number,
-  ) {
-    super(false);
-  }
-  /** Asked of the socket only when someone wants it (a getpeername each time in Bun); the host otherwise. */
-  get remoteAddress(): string {
-    return (this.socket !== null && !this.closed && this.socket.remoteAddress) || this.host;
   }
 }
 
@@ -132,54 +115,11 @@ function onError(s: Sock, err: Error): void {
   if (side.error === null) side.error = err.message;
 }
 
-// ------------------------------------------------------------------ connect
-
-function errorKind(code: string | undefined): ConnectErrorKind {
-  if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'unreachable';
-  if (code === 'ETIMEDOUT') return 'timeout';
-  return 'other';
-}
-
-function failDial(side: BunOutbound, kind: ConnectErrorKind, err: Error & { code?: string }): void {
-  const done = side.dialDone!;
-  side.dialDone = null;
-  settleDial(side);
-  if (side.socket !== null && !side.closed) side.socket.terminate();
-  const code = err.code ?? (kind === 'timeout' ? 'ETIMEDOUT' : 'ERR_CONNECT');
-  done({ kind, code, message: err.message }, null);
-}
-
-/** The dial is over (open, error, timeout or destroy): it leaves its timeout queue. */
-function settleDial(side: BunOutbound): void {
-  if (side.dialQueue !== null) side.dialQueue.remove(side);
-  side.dialQueue = null;
-}
-
-function onDialTimeout(side: BunOutbound): void {
-  if (side.dialDone === null) return;
-  const timeoutMs = side.dialQueue!.ms;
-  const msg = `connect to ${side.host}:${side.remotePort} timed out after ${timeoutMs} ms`;
-  // Bun.connect cannot be cancelled before it opens: a late open is terminated in onOutboundOpen
-  failDial(side, 'timeout', Object.assign(new Error(msg), { code: 'ETIMEDOUT' }));
-}
+// ------------------------------------------------------------------ connect (dial.ts)
 
 const outboundHandlers: BunTcpHandlers<BunSide> = {
-  open(s) {
-    const side = s.data as BunOutbound;
-    side.socket = s;
-    const done = side.dialDone;
-    if (done === null) return s.terminate(); // timed out or destroyed while dialling
-    // not paused: pipe() normally runs inside done(); if it does not, a first chunk waits in `early`
-    side.dialDone = null;
-    settleDial(side);
-    done(null, side);
-  },
-  connectError(s, err) {
-    const side = s.data as BunOutbound;
-    side.closed = true;
-    if (side.dialDone !== null) failDial(side, errorKind(err.code), err);
-  },
+  open: onOutboundOpen,
+  connectError: onConnectError,
   data: onData,
   drain: onDrain,
   end: onEnd,
@@ -360,13 +300,18 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
         return;
       }
       sweeper.add(c, opts.idleTimeoutMs);
+      // the prefix first (what the socket does not take is queued, and the client's bytes queue behind it),
+      // then what the client sent before pipe() or during a preread
+      const prefix = opts.upstreamPrefix;
+      if (prefix !== null) writeOrQueue(u, prefix);
       if (c.early !== null) replayEarly(c);
       if (u.early !== null) replayEarly(u);
       // a FIN seen before the pipe existed is passed on now
       if (c.eof && u.queue === null) sendFin(u);
       if (u.eof && c.queue === null) sendFin(c);
-      resumeSide(c);
-      resumeSide(u);
+      // a side whose peer still has bytes queued reads again on the peer's drain (onDrain)
+      if (u.queue === null) resumeSide(c);
+      if (c.queue === null) resumeSide(u);
     },
 
     destroy(conn) {

@@ -100,7 +100,7 @@ function onIdleTick(pair: Pair): void {
   }
 }
 
-/** pipe(): join a client and its dialled upstream and start reading both. Calls done once. */
+/** pipe(): join a client and its dialled upstream, write the upstream prefix, start reading both. Calls done once. */
 export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound, opts: O, done: PipeDone<O>): void {
   const pair = new Pair(c, u, opts, done as PipeDone<PipeOptions>);
   c.pair = pair;
@@ -119,6 +119,9 @@ export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound
   }
   c.socket.on('data', onData);
   u.socket.on('data', onData);
-  c.socket.resume();
+  // The prefix is written before the client is read at all, so it comes first. When it fills the socket's
+  // buffer the client waits for the upstream's drain (onDrain resumes it), as it would after a chunk.
+  const prefix = opts.upstreamPrefix;
+  if (prefix === null || u.socket.write(prefix)) c.socket.resume();
   u.socket.resume();
 }

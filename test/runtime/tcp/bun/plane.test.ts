@@ -1,16 +1,24 @@
 // Runs the shared TcpDataPlane contract against the Bun-native implementation. Under Bun (`bun test`) the
 // cases run here directly; under node (npm test) this file runs itself with `bun test` and checks the outcome.
 
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
 import { detectRuntime } from '../../../../src/runtime/index';
 import { createBunTcpDataPlane } from '../../../../src/runtime/tcp/bun/plane';
+import { Side } from '../../../../src/runtime/tcp/node/side';
+import type { InboundConn, PipeResult, TcpDataPlane, TlsConnectOptions } from '../../../../src/runtime/types';
 import { runTcpDataPlaneContract } from '../plane.cases';
 import { countCases, runUnderBun } from '../../../helpers/bun';
-import net from 'node:net';
-import { after } from 'node:test';
-import type { PipeResult } from '../../../../src/runtime/types';
-import { Side } from '../../../../src/runtime/tcp/node/side';
+import { pem } from '../../../tls/fixtures';
+
+/** The TLS-upstream bridge case runs with a Bun-native client and with a node-side one (nodeTls). */
+const TLS_CLIENT_KINDS = [false, true] as const;
+
+// a PROXY protocol v1 header
+const HEADER = Buffer.from('PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n');
 
 if (detectRuntime() === 'bun') {
   runTcpDataPlaneContract(() => createBunTcpDataPlane());
@@ -20,8 +28,10 @@ if (detectRuntime() === 'bun') {
     it('passes the shared TcpDataPlane contract under bun test', { timeout: 200_000 }, async () => {
       const r = await runUnderBun('test/runtime/tcp/bun/plane.test.ts', 180_000);
       assert.equal(r.fail, 0, r.output);
-      // the shared contract plus the bridge case below
-      assert.equal(r.pass + r.skip, countCases('test/runtime/tcp/plane.cases.ts') + 1, r.output);
+      // the shared contract plus the bridge cases below: this file's cases but this one, the TLS-upstream case once
+      // per client kind
+      const own = countCases('test/runtime/tcp/bun/plane.test.ts') - 1 + (TLS_CLIENT_KINDS.length - 1);
+      assert.equal(r.pass + r.skip, countCases('test/runtime/tcp/plane.cases.ts') + own, r.output);
       assert.ok(r.pass > 0, r.output);
       assert.equal(r.code, 0, r.output);
     });
@@ -57,7 +67,7 @@ function describeBridge(): void {
         accepted.push(conn instanceof Side); // a connection of the node plane
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
-          plane.pipe(conn, out, { idleTimeoutMs: 10_000 }, (r) => results.push(r));
+          plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: null }, (r) => results.push(r));
         });
       });
       closers.push(() => listener.stop());
@@ -75,5 +85,122 @@ function describeBridge(): void {
       assert.deepEqual(results, [{ bytesFromClient: SIZE, bytesToClient: SIZE, reason: 'closed' }]);
       assert.deepEqual(accepted, [true]);
     });
+
+    it('writes the prefix, then the preread bytes, from a node-side client to a Bun-native upstream', async () => {
+      const got: Buffer[] = [];
+      const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+        s.on('data', (d: Buffer) => got.push(d));
+        s.on('end', () => s.end('ok'));
+      });
+      await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+      closers.push(() => new Promise((r) => upstream.close(r)));
+      const upPort = (upstream.address() as net.AddressInfo).port;
+      const results: PipeResult[] = [];
+      const accepted: boolean[] = [];
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn) => {
+        accepted.push(conn instanceof Side);
+        plane.preread(conn, 4096, 2000, (bytes, state) => {
+          if (state === 'data' && bytes.length < 5) return false;
+          plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+            if (err || !out) return plane.destroy(conn);
+            plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: HEADER }, (r) => results.push(r));
+          });
+          return true;
+        });
+      });
+      closers.push(() => listener.stop());
+      const client = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
+      const reply: Buffer[] = [];
+      client.on('data', (d: Buffer) => reply.push(d));
+      const ended = new Promise((r) => client.once('end', r));
+      client.write('hello');
+      await until(() => Buffer.concat(got).length >= HEADER.length + 5);
+      client.end(' world');
+      await ended;
+      await until(() => results.length === 1);
+      client.destroy();
+      assert.equal(Buffer.concat(reply).toString(), 'ok');
+      assert.equal(Buffer.concat(got).toString(), `${HEADER}hello world`);
+      assert.deepEqual(results, [{ bytesFromClient: 11, bytesToClient: 2, reason: 'closed' }]);
+      assert.deepEqual(accepted, [true]);
+    });
   });
+
+  /**
+   * Upstream TLS runs on the node plane: a Bun-native client (or, with nodeTls, a node one) is piped to a node:tls
+   * upstream. The prefix goes into the TLS stream first; 2 MiB of it and a slow upstream make the bridge queue.
+   */
+  for (const nodeTls of TLS_CLIENT_KINDS) {
+    describe(`Bun plane: ${nodeTls ? 'node-side' : 'Bun-native'} client piped to a node:tls upstream`, () => {
+      const plane = createBunTcpDataPlane({ nodeTls });
+      const closers: Array<() => unknown> = [];
+      after(async () => {
+        for (const close of closers.reverse()) await close();
+      });
+
+      it('writes the prefix, then the preread bytes, then the rest, with backpressure; counts only client bytes', { timeout: 30_000 }, async () => {
+        const prefix = Buffer.alloc(2 << 20, 0x50);
+        const CLIENT = 1 << 20;
+        const body = Buffer.alloc(CLIENT - 5, 0x63);
+        const total = prefix.length + CLIENT;
+        const h = createHash('sha256');
+        let bytes = 0;
+        const upstream = tls.createServer({ cert: pem.a.cert, key: pem.a.key }, (s) => {
+          s.on('error', () => {});
+          s.pause(); // reads nothing for 200 ms
+          s.on('data', (d: Buffer) => {
+            h.update(d);
+            bytes += d.length;
+            if (bytes === total) s.end('ok');
+          });
+          setTimeout(() => s.resume(), 200);
+        });
+        await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+        closers.push(() => new Promise((r) => upstream.close(r)));
+        const upPort = (upstream.address() as net.AddressInfo).port;
+        const upTls: TlsConnectOptions = { config: { verify: false, ca: null, cert: null, key: null }, servername: 'a.test.com' };
+        const results: PipeResult[] = [];
+        const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn: InboundConn) => {
+          plane.preread(conn, 4096, 2000, (seen, state) => {
+            if (state === 'data' && seen.length < 5) return false;
+            dialTls(plane, conn, upPort, upTls, prefix, results);
+            return true;
+          });
+        });
+        closers.push(() => listener.stop());
+        const client = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
+        const reply: Buffer[] = [];
+        client.on('data', (d: Buffer) => reply.push(d));
+        const ended = new Promise((r) => client.once('end', r));
+        client.write('hello');
+        await until(() => bytes > 0 || results.length > 0);
+        client.write(body);
+        await ended;
+        client.end();
+        await until(() => results.length === 1);
+        client.destroy();
+        const want = createHash('sha256').update(prefix).update('hello').update(body).digest('hex');
+        assert.equal(Buffer.concat(reply).toString(), 'ok');
+        assert.equal(bytes, total);
+        assert.equal(h.digest('hex'), want, 'the upstream did not get prefix, preread bytes and the rest, in order');
+        assert.deepEqual(results, [{ bytesFromClient: CLIENT, bytesToClient: 2, reason: 'closed' }]);
+      });
+    });
+  }
+}
+
+/** Poll (bounded) until cond() holds. */
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  for (let waited = 0; !cond(); waited += 5) {
+    if (waited >= ms) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Connect to the TLS upstream and pipe `conn` to it with `prefix`. */
+function dialTls(plane: TcpDataPlane, conn: InboundConn, port: number, opts: TlsConnectOptions, prefix: Uint8Array, results: PipeResult[]): void {
+  plane.connect('127.0.0.1', port, 2000, (err, out) => {
+    if (err || !out) return plane.destroy(conn);
+    plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: prefix }, (r) => results.push(r));
+  }, opts);
 }

@@ -56,7 +56,7 @@ function describeNativeTls(): void {
                 if (error !== null) return resolve({ tls: null, error, piped: null });
                 plane.connect('127.0.0.1', (echo.address() as net.AddressInfo).port, 2000, (err, out) => {
                   if (err || !out) return plane.destroy(conn);
-                  const piped = new Promise<PipeResult>((done) => plane.pipe(conn, out, { idleTimeoutMs: 5000 }, done));
+                  const piped = new Promise<PipeResult>((done) => plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, done));
                   resolve({ tls: accepted, error: null, piped });
                 });
               });
