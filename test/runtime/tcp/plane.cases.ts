@@ -286,31 +286,32 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.deepEqual(await proxy.next(), { bytesFromClient: 3, bytesToClient: 2, reason: 'closed' });
     });
 
-    it('writes the prefix, then the bytes preread() left queued, then the rest', async () => {
+    /** The client sends 'hello' (preread), then ' world' once the upstream holds the first bytes, then FIN. */
+    async function prereadThenRest(prefix: Uint8Array | null): Promise<{ upstream: string; result: PipeResult }> {
       const up = recordingServer('ok');
-      const proxy = await proxyTo(await up.port, 5000, 0, { prefix: HEADER, prereadBytes: 5 });
+      const proxy = await proxyTo(await up.port, 5000, 0, { prefix, prereadBytes: 5 });
       const c = await connectClient(proxy.port);
       const got = readAll(c);
       c.write('hello');
       // the preread bytes have gone through once the upstream holds them: only then does the client go on
-      await until(() => Buffer.concat(up.got).length >= HEADER.length + 5);
+      await until(() => Buffer.concat(up.got).length >= (prefix?.length ?? 0) + 5);
       c.end(' world');
       assert.equal((await got).toString(), 'ok');
-      assert.equal(Buffer.concat(up.got).toString(), `${HEADER}hello world`);
-      assert.deepEqual(await proxy.next(), { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' });
+      return { upstream: Buffer.concat(up.got).toString(), result: await proxy.next() };
+    }
+
+    it('writes the prefix, then the bytes preread() left queued, then the rest', async () => {
+      assert.deepEqual(await prereadThenRest(HEADER), {
+        upstream: `${HEADER}hello world`,
+        result: { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' },
+      });
     });
 
     it('with a null prefix the upstream gets exactly the client\'s bytes, preread ones first', async () => {
-      const up = recordingServer('ok');
-      const proxy = await proxyTo(await up.port, 5000, 0, { prefix: null, prereadBytes: 5 });
-      const c = await connectClient(proxy.port);
-      const got = readAll(c);
-      c.write('hello');
-      await until(() => Buffer.concat(up.got).length >= 5);
-      c.end(' world');
-      assert.equal((await got).toString(), 'ok');
-      assert.equal(Buffer.concat(up.got).toString(), 'hello world');
-      assert.deepEqual(await proxy.next(), { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' });
+      assert.deepEqual(await prereadThenRest(null), {
+        upstream: 'hello world',
+        result: { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' },
+      });
     });
 
     it('delivers the prefix to the upstream while the client sends nothing', async () => {

@@ -53,76 +53,42 @@ function describeBridge(): void {
 
     it('moves 4 MiB each way, passes both FINs on, counts exactly and reports once', { timeout: 30_000 }, async () => {
       const SIZE = 4 << 20;
-      const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+      const upPort = await listenOn(closers, net.createServer({ allowHalfOpen: true }, (s) => {
         let got = 0;
         s.on('data', (d: Buffer) => (got += d.length));
         s.on('end', () => s.end(Buffer.alloc(SIZE, got === SIZE ? 0x55 : 0x00)));
-      });
-      await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-      closers.push(() => new Promise((r) => upstream.close(r)));
-      const upPort = (upstream.address() as net.AddressInfo).port;
-      const results: PipeResult[] = [];
-      const accepted: boolean[] = [];
-      const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn) => {
-        accepted.push(conn instanceof Side); // a connection of the node plane
-        plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
-          if (err || !out) return plane.destroy(conn);
-          plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: null }, (r) => results.push(r));
-        });
-      });
-      closers.push(() => listener.stop());
-      const client = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
-      const reply: Buffer[] = [];
-      client.on('data', (d: Buffer) => reply.push(d));
-      const ended = new Promise((r) => client.once('end', r));
-      client.end(Buffer.alloc(SIZE, 1));
-      await ended;
-      const body = Buffer.concat(reply);
+      }));
+      const proxy = await startProxy(plane, closers, upPort, { prereadBytes: 0, prefix: null, tls: null });
+      const client = connectClient(proxy.port);
+      client.socket.end(Buffer.alloc(SIZE, 1));
+      await client.ended;
+      const body = Buffer.concat(client.reply);
       assert.equal(body.length, SIZE);
       assert.equal(body[0], 0x55, 'upstream did not get all bytes before the FIN');
-      for (let i = 0; i < 500 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      client.destroy();
-      assert.deepEqual(results, [{ bytesFromClient: SIZE, bytesToClient: SIZE, reason: 'closed' }]);
-      assert.deepEqual(accepted, [true]);
+      await until(() => proxy.results.length === 1);
+      client.socket.destroy();
+      assert.deepEqual(proxy.results, [{ bytesFromClient: SIZE, bytesToClient: SIZE, reason: 'closed' }]);
+      assert.deepEqual(proxy.accepted, [true]);
     });
 
     it('writes the prefix, then the preread bytes, from a node-side client to a Bun-native upstream', async () => {
       const got: Buffer[] = [];
-      const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+      const upPort = await listenOn(closers, net.createServer({ allowHalfOpen: true }, (s) => {
         s.on('data', (d: Buffer) => got.push(d));
         s.on('end', () => s.end('ok'));
-      });
-      await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-      closers.push(() => new Promise((r) => upstream.close(r)));
-      const upPort = (upstream.address() as net.AddressInfo).port;
-      const results: PipeResult[] = [];
-      const accepted: boolean[] = [];
-      const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn) => {
-        accepted.push(conn instanceof Side);
-        plane.preread(conn, 4096, 2000, (bytes, state) => {
-          if (state === 'data' && bytes.length < 5) return false;
-          plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
-            if (err || !out) return plane.destroy(conn);
-            plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: HEADER }, (r) => results.push(r));
-          });
-          return true;
-        });
-      });
-      closers.push(() => listener.stop());
-      const client = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
-      const reply: Buffer[] = [];
-      client.on('data', (d: Buffer) => reply.push(d));
-      const ended = new Promise((r) => client.once('end', r));
-      client.write('hello');
+      }));
+      const proxy = await startProxy(plane, closers, upPort, { prereadBytes: 5, prefix: HEADER, tls: null });
+      const client = connectClient(proxy.port);
+      client.socket.write('hello');
       await until(() => Buffer.concat(got).length >= HEADER.length + 5);
-      client.end(' world');
-      await ended;
-      await until(() => results.length === 1);
-      client.destroy();
-      assert.equal(Buffer.concat(reply).toString(), 'ok');
+      client.socket.end(' world');
+      await client.ended;
+      await until(() => proxy.results.length === 1);
+      client.socket.destroy();
+      assert.equal(Buffer.concat(client.reply).toString(), 'ok');
       assert.equal(Buffer.concat(got).toString(), `${HEADER}hello world`);
-      assert.deepEqual(results, [{ bytesFromClient: 11, bytesToClient: 2, reason: 'closed' }]);
-      assert.deepEqual(accepted, [true]);
+      assert.deepEqual(proxy.results, [{ bytesFromClient: 11, bytesToClient: 2, reason: 'closed' }]);
+      assert.deepEqual(proxy.accepted, [true]);
     });
   });
 
@@ -145,7 +111,7 @@ function describeBridge(): void {
         const total = prefix.length + CLIENT;
         const h = createHash('sha256');
         let bytes = 0;
-        const upstream = tls.createServer({ cert: pem.a.cert, key: pem.a.key }, (s) => {
+        const upPort = await listenOn(closers, tls.createServer({ cert: pem.a.cert, key: pem.a.key }, (s) => {
           s.on('error', () => {});
           s.pause(); // reads nothing for 200 ms
           s.on('data', (d: Buffer) => {
@@ -154,36 +120,23 @@ function describeBridge(): void {
             if (bytes === total) s.end('ok');
           });
           setTimeout(() => s.resume(), 200);
-        });
-        await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-        closers.push(() => new Promise((r) => upstream.close(r)));
-        const upPort = (upstream.address() as net.AddressInfo).port;
+        }));
         const upTls: TlsConnectOptions = { config: { verify: false, ca: null, cert: null, key: null }, servername: 'a.test.com' };
-        const results: PipeResult[] = [];
-        const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn: InboundConn) => {
-          plane.preread(conn, 4096, 2000, (seen, state) => {
-            if (state === 'data' && seen.length < 5) return false;
-            dialTls(plane, conn, upPort, upTls, prefix, results);
-            return true;
-          });
-        });
-        closers.push(() => listener.stop());
-        const client = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
-        const reply: Buffer[] = [];
-        client.on('data', (d: Buffer) => reply.push(d));
-        const ended = new Promise((r) => client.once('end', r));
-        client.write('hello');
-        await until(() => bytes > 0 || results.length > 0);
-        client.write(body);
-        await ended;
-        client.end();
-        await until(() => results.length === 1);
-        client.destroy();
+        const proxy = await startProxy(plane, closers, upPort, { prereadBytes: 5, prefix, tls: upTls });
+        const client = connectClient(proxy.port);
+        client.socket.write('hello');
+        await until(() => bytes > 0 || proxy.results.length > 0);
+        client.socket.write(body);
+        await client.ended;
+        client.socket.end();
+        await until(() => proxy.results.length === 1);
+        client.socket.destroy();
         const want = createHash('sha256').update(prefix).update('hello').update(body).digest('hex');
-        assert.equal(Buffer.concat(reply).toString(), 'ok');
+        assert.equal(Buffer.concat(client.reply).toString(), 'ok');
         assert.equal(bytes, total);
         assert.equal(h.digest('hex'), want, 'the upstream did not get prefix, preread bytes and the rest, in order');
-        assert.deepEqual(results, [{ bytesFromClient: CLIENT, bytesToClient: 2, reason: 'closed' }]);
+        assert.deepEqual(proxy.results, [{ bytesFromClient: CLIENT, bytesToClient: 2, reason: 'closed' }]);
+        assert.deepEqual(proxy.accepted, [nodeTls]);
       });
     });
   }
@@ -197,10 +150,54 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-/** Connect to the TLS upstream and pipe `conn` to it with `prefix`. */
-function dialTls(plane: TcpDataPlane, conn: InboundConn, port: number, opts: TlsConnectOptions, prefix: Uint8Array, results: PipeResult[]): void {
-  plane.connect('127.0.0.1', port, 2000, (err, out) => {
-    if (err || !out) return plane.destroy(conn);
-    plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: prefix }, (r) => results.push(r));
-  }, opts);
+/** Listen on an ephemeral loopback port (closed after the suite); resolves with the port. */
+async function listenOn(closers: Array<() => unknown>, server: net.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  closers.push(() => new Promise((r) => server.close(r)));
+  return (server.address() as net.AddressInfo).port;
+}
+
+interface BridgeProxy {
+  port: number;
+  results: PipeResult[];
+  /** Per accepted connection: whether it is the node plane's (a node-side client). */
+  accepted: boolean[];
+}
+
+/**
+ * A `tls: true` listener of the plane: preread `prereadBytes` (0: none), connect to the upstream (with TLS when
+ * `tls` is set), pipe with `prefix`.
+ */
+async function startProxy(
+  plane: TcpDataPlane,
+  closers: Array<() => unknown>,
+  upPort: number,
+  o: { prereadBytes: number; prefix: Uint8Array | null; tls: TlsConnectOptions | null },
+): Promise<BridgeProxy> {
+  const proxy: BridgeProxy = { port: 0, results: [], accepted: [] };
+  const dial = (conn: InboundConn): void =>
+    plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+      if (err || !out) return plane.destroy(conn);
+      plane.pipe(conn, out, { idleTimeoutMs: 10_000, upstreamPrefix: o.prefix }, (r) => proxy.results.push(r));
+    }, o.tls);
+  const listener = await plane.listen({ host: '127.0.0.1', port: 0, tls: true }, (conn) => {
+    proxy.accepted.push(conn instanceof Side);
+    if (o.prereadBytes === 0) return dial(conn);
+    plane.preread(conn, 4096, 2000, (seen, state) => {
+      if (state === 'data' && seen.length < o.prereadBytes) return false;
+      dial(conn);
+      return true;
+    });
+  });
+  closers.push(() => listener.stop());
+  proxy.port = listener.port;
+  return proxy;
+}
+
+/** A plain client that collects the reply; `ended` resolves on the proxy's FIN. */
+function connectClient(port: number): { socket: net.Socket; reply: Buffer[]; ended: Promise<unknown> } {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const reply: Buffer[] = [];
+  socket.on('data', (d: Buffer) => reply.push(d));
+  return { socket, reply, ended: new Promise((r) => socket.once('end', r)) };
 }
