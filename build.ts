@@ -100,7 +100,7 @@ async function buildBundle(): Promise<string> {
     banner: { js: '#!/usr/bin/env node' },
     // better-sqlite3 is required lazily and only on Node 20 (where node_modules exist); bun:sqlite only on Bun.
     external: ['better-sqlite3', 'bun:sqlite', 'node:sqlite'],
-    // sqlite-better.ts reads import.meta.url only when `require` is missing, which never happens in CJS.
+    // src/runtime/sqlite/better.ts reads import.meta.url only when `require` is missing, which never happens in CJS.
     logOverride: { 'empty-import-meta': 'silent' },
     legalComments: 'none',
     logLevel: 'warning',

@@ -46,9 +46,11 @@ nginx_config.worker_shutdown_timeout (default 240s); a second signal exits at on
 Environment: WEIR_SQLITE=better|node|bun picks the SQLite driver (default: bun:sqlite on Bun,
 node:sqlite on Node >= 22.13 and Deno, better-sqlite3 on Node 20); WEIR_HTTP=node serves the Admin
 API with node:http on every runtime (needed for cluster workers on Deno); WEIR_DATA_PLANE=node
-uses node:net/dgram under Bun instead of Bun's native sockets (for comparisons); WEIR_TRIM_CODE=0
-keeps the start-up code mapped (by default, under Bun on Linux, weir unmaps it a second after start
-and a few seconds after changes to the objects; the page cache keeps it, and it maps back in if run).
+uses node:net/dgram under Bun instead of Bun's native sockets (for comparisons); WEIR_TLS_PLANE=node
+terminates TLS listeners with node:tls under Bun instead of Bun's native TLS (for comparisons);
+WEIR_TRIM_CODE=0 keeps the start-up code mapped (by default, under Bun on Linux, weir unmaps it a
+second after start and a few seconds after changes to the objects; the page cache keeps it, and it
+maps back in if run).
 
 Exit codes: 0 ok; 1 runtime error (port in use, object not found, database missing or busy);
 2 bad input (arguments, config, an invalid object or import file). Errors are one line on stderr.

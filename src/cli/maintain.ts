@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { MIGRATIONS } from '../embedded.gen';
 import { openSqlite } from '../runtime/index';
 import { applyMigrations, readSchemaVersion } from '../store/migrate';
+import { applyConnectionPragmas } from '../store/pragmas';
 import { buildSnapshot } from '../snapshot/build';
 import { ConfigError, type Config } from '../config/types';
 import { loadTrustedCa } from '../config/trusted-ca';
@@ -20,7 +21,7 @@ export async function runMigrate(cmd: MigrateCommand, io: CliIo): Promise<void> 
   const path = resolveDbPath(cmd, config);
   let db;
   try {
-    db = openSqlite(path);
+    db = applyConnectionPragmas(openSqlite(path));
   } catch (err) {
     throw new CliError(1, `cannot open database ${path}: ${(err as Error).message}`);
   }
@@ -50,7 +51,7 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
     return;
   }
   const version = (() => {
-    const db = openSqlite(path);
+    const db = applyConnectionPragmas(openSqlite(path));
     try {
       return readSchemaVersion(db);
     } finally {

@@ -1,15 +1,16 @@
 // Picks the runtime-specific implementations once. The only place that asks which runtime this is.
 
 import type { FetchHandler, HttpServeOptions, HttpServerHandle, SqlDb, TcpDataPlane } from './types';
-import { openBetterSqlite } from './sqlite-better';
-import { loadNodeSqlite, openNodeSqlite } from './sqlite-node';
-import { openBunSqlite } from './sqlite-bun';
-import { serveBunHttp } from './http-bun';
-import { serveDenoHttp } from './http-deno';
-import { createBunTcpDataPlane } from './tcp-bun';
-import { createBunUdpDataPlane } from './udp-bun';
+import { openBetterSqlite } from './sqlite/better';
+import { loadNodeSqlite, openNodeSqlite } from './sqlite/node';
+import { openBunSqlite } from './sqlite/bun';
+import { serveBunHttp } from './http/bun';
+import { serveDenoHttp } from './http/deno';
+import { createBunTcpDataPlane } from './tcp/bun/plane';
+import { createBunUdpDataPlane } from './udp/bun';
 import type { UdpDataPlane } from './types';
-import { trimCodePages } from './trim-bun';
+import { trimCodePages } from './bun/trim';
+import { loadNodeTcpPlane, loadNodeUdpPlane } from './load-node-plane';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -57,7 +58,7 @@ export function serveHttp(handler: FetchHandler, opts: HttpServeOptions): Promis
   if (runtime === 'bun') return serveBunHttp(handler, opts);
   if (runtime === 'deno') return serveDenoHttp(handler, opts);
   // loaded only here: node:http is the heaviest builtin weir names (~2.3 MiB resident under Bun, unused there)
-  return import('./http-node').then((m) => m.serveNodeHttp(handler, opts));
+  return import('./http/node').then((m) => m.serveNodeHttp(handler, opts));
 }
 
 /**
@@ -74,7 +75,7 @@ export function releaseIdleMemory(env: Record<string, string | undefined> = proc
 }
 
 /**
- * Unmap the executable's code pages that start-up or an Admin API change touched (src/runtime/trim-bun.ts:
+ * Unmap the executable's code pages that start-up or an Admin API change touched (src/runtime/bun/trim.ts:
  * about 20 MiB of RSS after start; the data plane's own code faults back in from the page cache at once).
  * Takes 1-4 ms of the event loop. Bun on Linux only; `WEIR_TRIM_CODE=0` keeps the pages.
  */
@@ -87,13 +88,13 @@ export function releaseIdleCode(env: Record<string, string | undefined> = proces
  * than Bun's node:net layer, see bench/README.md), node:net elsewhere. `WEIR_DATA_PLANE=node` forces
  * node:net on Bun (A/B measurements). `reusePort` (multi-core workers, src/cli/workers.ts) lets several
  * processes bind the same listener with SO_REUSEPORT; only the Bun plane supports it. The node planes are
- * imported only when chosen, so that a Bun process never loads node:net/node:dgram for them (builtin.ts).
+ * imported only when chosen (load-node-plane.ts), so that a Bun process never loads node:net/node:dgram for them.
  */
 export async function createTcpDataPlane(opts: { reusePort?: boolean } = {}): Promise<TcpDataPlane> {
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunTcpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return (await import('./tcp-node')).createNodeTcpDataPlane();
+  return loadNodeTcpPlane();
 }
 
 /** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
@@ -102,5 +103,5 @@ export async function createUdpDataPlane(opts: { reusePort?: boolean } = {}): Pr
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunUdpDataPlane({ reusePort: opts.reusePort === true });
   }
-  return (await import('./udp-node')).createNodeUdpDataPlane();
+  return loadNodeUdpPlane();
 }

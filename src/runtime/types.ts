@@ -79,6 +79,8 @@ export interface ConnectError {
 export interface PipeOptions {
   /** Close both sides after this long with no bytes in either direction (nginx proxy_timeout). */
   idleTimeoutMs: number;
+  /** Bytes to write to the upstream before any client byte (a PROXY protocol header); null for none. */
+  upstreamPrefix: Uint8Array | null;
 }
 
 export type PipeEndReason =
@@ -147,6 +149,9 @@ export interface TcpDataPlane {
   /**
    * Start pumping; `done` is called exactly once, after both sockets are closed, with `opts` handed back:
    * one shared callback can serve every connection (no closure kept per proxied connection).
+   * The upstream gets opts.upstreamPrefix first (read once, here; queued with backpressure like any chunk, so
+   * the plane may hold on to its bytes until they are written: do not change them), then the bytes a preread()
+   * left queued, then the rest of the client's. The prefix is not counted in bytesFromClient.
    */
   pipe<O extends PipeOptions>(client: InboundConn, upstream: OutboundConn, opts: O, done: PipeDone<O>): void;
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
@@ -286,7 +291,7 @@ export interface UdpUpstream<C> {
 }
 
 /**
- * The datagram path of one runtime. Implementations: node:dgram (src/runtime/udp-node.ts); Bun's
+ * The datagram path of one runtime. Implementations: node:dgram (src/runtime/udp/node.ts); Bun's
  * Bun.udpSocket may batch sends within one event-loop turn, which the interface allows.
  */
 export interface UdpDataPlane {

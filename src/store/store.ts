@@ -4,6 +4,7 @@ import { MIGRATIONS } from '../embedded.gen';
 import { openSqlite } from '../runtime/index';
 import type { SqlDb, SqlStatement } from '../runtime/types';
 import { applyMigrations, type Migration } from './migrate';
+import { applyConnectionPragmas } from './pragmas';
 import { type Keyring, KeyringError } from './keyring';
 import { openSecrets, sealSecrets } from './secrets';
 import {
@@ -129,11 +130,11 @@ function checkKeyring(tables: Record<Resource, TableStatements>, ring: Keyring |
 }
 
 /**
- * Open the store at `path`: open the connection, apply pending migrations, prepare statements.
- * Runs once at start (and per CLI command). Throws MigrationError (ERR_DB_TOO_NEW) for a newer file.
+ * Open the store at `path`: open the connection (or take opts.db), set its pragmas, apply pending migrations,
+ * prepare statements. Runs once at start (and per CLI command). Throws MigrationError (ERR_DB_TOO_NEW) for a newer file.
  */
 export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
-  const db = opts.db ?? (opts.openDb ?? openSqlite)(path);
+  const db = applyConnectionPragmas(opts.db ?? (opts.openDb ?? openSqlite)(path));
   try {
     applyMigrations(db, opts.migrations ?? MIGRATIONS, path);
   } catch (err) {

@@ -103,7 +103,7 @@ function rssFileKib(pid: number): number {
   return Number(/RssFile:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
-describe('dist/weir hands its start-up code back (src/runtime/trim-bun.ts)', { skip: skipReason('weir') }, () => {
+describe('dist/weir hands its start-up code back (src/runtime/bun/trim.ts)', { skip: skipReason('weir') }, () => {
   const { dir, running } = binaryScope('weir-trim-');
 
   it('maps far fewer pages of the executable once started than with WEIR_TRIM_CODE=0, and keeps proxying', async () => {

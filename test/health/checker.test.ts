@@ -7,7 +7,7 @@ import { UpstreamChecker, type ProbePlane } from '../../src/health/checker';
 import { compileHealthChecks } from '../../src/health/config';
 import type { CheckerInfo } from '../../src/health/types';
 import { configureErrorLog } from '../../src/log/logger';
-import { createNodeTcpDataPlane } from '../../src/runtime/tcp-node';
+import { createNodeTcpDataPlane } from '../../src/runtime/tcp/node/plane';
 import type { ConnectErrorKind } from '../../src/runtime/types';
 import type { UpstreamNode } from '../../src/snapshot/types';
 import { freePort, startEchoServer } from '../helpers/net';

@@ -56,6 +56,8 @@ class ProxyConn extends UpstreamDial implements ConnInfo, PipeOptions {
   upstreamConn: OutboundConn | null = null;
   /** Set when shutdown aborted it while the upstream was still being dialled. */
   aborted = false;
+  /** PipeOptions: nothing is written upstream before the client's bytes (yet). */
+  upstreamPrefix: Uint8Array | null = null;
   /** `info`: what a TLS listener learnt (SNI, terminated or passed through); null for plain TCP. */
   constructor(
     private readonly proxy: TcpProxyImpl,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { dialUpstream, type DialFailure, type DialSuccess } from '../../../src/proxy/connect/dial';
 import { createRoundRobin } from '../../../src/proxy/balance/roundrobin';
-import { createNodeTcpDataPlane } from '../../../src/runtime/tcp-node';
+import { createNodeTcpDataPlane } from '../../../src/runtime/tcp/node/plane';
 import { configureErrorLog } from '../../../src/log/logger';
 import type { ConnectError, ConnectErrorKind, OutboundConn, TcpDataPlane } from '../../../src/runtime/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../../src/snapshot/types';

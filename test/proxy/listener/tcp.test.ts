@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startTcpProxy, type TcpProxy } from '../../../src/proxy/listener/tcp';
-import { createNodeTcpDataPlane } from '../../../src/runtime/tcp-node';
+import { createNodeTcpDataPlane } from '../../../src/runtime/tcp/node/plane';
 import { buildSnapshot, emptySnapshot } from '../../../src/snapshot/build';
 import { AccessLog, type AccessRecord, configureErrorLog } from '../../../src/log/logger';
 import type { Snapshot } from '../../../src/snapshot/types';

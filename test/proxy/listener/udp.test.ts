@@ -3,7 +3,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startUdpProxy, type UdpProxy, type UdpProxyOptions } from '../../../src/proxy/listener/udp';
-import { createNodeUdpDataPlane } from '../../../src/runtime/udp-node';
+import { createNodeUdpDataPlane } from '../../../src/runtime/udp/node';
 import { buildSnapshot, emptySnapshot } from '../../../src/snapshot/build';
 import { AccessLog, type AccessRecord, configureErrorLog } from '../../../src/log/logger';
 import type { Snapshot } from '../../../src/snapshot/types';

@@ -1,0 +1,90 @@
+// The TCP data plane on node:net: listen and accept here; the stages live next to it and share one
+// Side per socket (side.ts) and one set of listeners (events.ts), no closures per
+// connection: preread (preread.ts), TLS termination (tls.ts), dial (dial.ts),
+// byte pump (pair.ts).
+
+import net from 'node:net';
+import { unmapIpv4 } from '../../../lib/ip';
+import { logger } from '../../../log/logger';
+import { dialTcp, dialTls } from './dial';
+import { wire } from './events';
+import { startPipe } from './pair';
+import { startPreread } from './preread';
+import { NodeInbound, type NodeOutbound, Side, type WeirSocket } from './side';
+import { startTls } from './tls';
+import type { NodeTcpPlane } from '../../load-node-plane';
+import type { TcpListener } from '../../types';
+
+class NodeListener implements TcpListener {
+  constructor(
+    private readonly server: net.Server,
+    readonly host: string,
+    readonly port: number,
+  ) {}
+  stop(): Promise<void> {
+    // server.close()'s callback waits for every open connection; stopping only means no new accepts.
+    if (this.server.listening) this.server.close();
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function accept(socket: net.Socket): NodeInbound | null {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined || localAddress === undefined || localPort === undefined) {
+    socket.destroy(); // already gone between accept() and here
+    return null;
+  }
+  const conn = new NodeInbound(socket as WeirSocket, unmapIpv4(remoteAddress), remotePort, unmapIpv4(localAddress), localPort);
+  wire(socket);
+  return conn;
+}
+
+/** The node:net data plane. One per process is enough; it holds no state of its own. */
+export function createNodeTcpDataPlane(): NodeTcpPlane {
+  return {
+    listen(addr, onConn) {
+      return new Promise<TcpListener>((resolve, reject) => {
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+        server.on('connection', (socket: net.Socket) => {
+          const conn = accept(socket);
+          if (conn !== null) onConn(conn);
+        });
+        const onListenError = (err: Error): void => reject(err);
+        server.once('error', onListenError);
+        server.listen({ host: addr.host, port: addr.port, backlog: 4096 }, () => {
+          server.off('error', onListenError);
+          server.on('error', (err: Error) => logger.error('listener error', { error: err.message }));
+          const bound = server.address() as net.AddressInfo;
+          resolve(new NodeListener(server, unmapIpv4(bound.address), bound.port));
+        });
+      });
+    },
+
+    connect(host, port, timeoutMs, done, tlsOpts) {
+      const side = tlsOpts ? dialTls(host, port, timeoutMs, done, tlsOpts) : dialTcp(host, port, timeoutMs, done);
+      wire(side.socket);
+    },
+
+    preread(conn, maxBytes, timeoutMs, cb) {
+      startPreread(conn as NodeInbound, maxBytes, timeoutMs, cb);
+    },
+
+    startTls(conn, opts, done) {
+      startTls(conn as NodeInbound, opts, done);
+    },
+
+    pipe(client, upstream, opts, done) {
+      startPipe(client as NodeInbound, upstream as NodeOutbound, opts, done);
+    },
+
+    destroy(conn) {
+      const side = conn as unknown as Side;
+      if (side.pair !== null && !side.pair.finished) side.pair.fail('aborted');
+      else side.socket.destroy();
+    },
+
+    socketOf(conn) {
+      return conn instanceof Side ? conn.socket : null;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// `weir --help` (src/cli/help.ts) names every environment variable weir reads, so none is a secret switch.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HELP } from '../../src/cli/help';
+import { WORKER_ENV } from '../../src/cli/workers';
+
+/** Every WEIR_* name written in src/, in order. */
+function variablesInSource(): string[] {
+  const names = new Set<string>();
+  for (const file of readdirSync('src', { recursive: true }) as string[]) {
+    if (!file.endsWith('.ts')) continue;
+    for (const m of readFileSync(join('src', file), 'utf8').matchAll(/\bWEIR_[A-Z_]+\b/g)) names.add(m[0]);
+  }
+  return [...names].sort();
+}
+
+describe('--help', () => {
+  it('documents each WEIR_* variable in src/ but the one weir sets for its own workers', () => {
+    const documented = variablesInSource().filter((name) => name !== WORKER_ENV);
+    assert.deepEqual(documented, ['WEIR_DATA_PLANE', 'WEIR_HTTP', 'WEIR_SQLITE', 'WEIR_TLS_PLANE', 'WEIR_TRIM_CODE']);
+    for (const name of documented) assert.match(HELP, new RegExp(`\\b${name}=`), `${name} is missing from --help`);
+  });
+});

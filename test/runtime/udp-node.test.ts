@@ -1,6 +1,0 @@
-// Runs the shared UdpDataPlane contract against the node:dgram implementation.
-
-import { createNodeUdpDataPlane } from '../../src/runtime/udp-node';
-import { runUdpDataPlaneContract } from './udp-plane.cases';
-
-runUdpDataPlaneContract(createNodeUdpDataPlane);
