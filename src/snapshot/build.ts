@@ -2,6 +2,7 @@
 // compiled upstreams (balancer, timeouts, retries). Runs once per store change; never throws.
 
 import { formatHostPort } from '../lib/ip';
+import { NO_FILTERS } from '../proxy/filter/types';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
 import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
@@ -174,7 +175,7 @@ export function buildSnapshot(
       continue;
     }
     const v = row.value;
-    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true };
+    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true, filters: NO_FILTERS };
     if (v.upstream_id !== undefined && v.upstream_id !== null) {
       const upId = String(v.upstream_id);
       const entry = upstreams.get(`/apisix/upstreams/${upId}`);
