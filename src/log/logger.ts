@@ -1,6 +1,7 @@
 // Error log (human lines on stderr) and access log (one JSON line per closed connection, batched).
 
 import { openSync, writeSync, closeSync } from 'node:fs';
+import type { EndReason } from '../proxy/session/end-reason';
 import { LineEncoder } from './access-line';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -64,8 +65,8 @@ export interface AccessRecord {
   datagrams_from_client?: number;
   datagrams_to_client?: number;
   duration_ms: number;
-  /** Why it ended: closed, idle_timeout, no_route, connect_failed, client_error, ... */
-  end: string;
+  /** Why it ended (src/proxy/session/end-reason.ts). */
+  end: EndReason;
   error?: string;
 }
 

@@ -2,6 +2,7 @@
 // compiled upstreams (balancer, timeouts, retries). Runs once per store change; never throws.
 
 import { formatHostPort } from '../lib/ip';
+import { type FilterChain, NO_FILTERS } from '../proxy/filter/types';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
 import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
@@ -17,9 +18,11 @@ export interface BuildDeps {
   validateStreamRoute: (body: unknown) => SchemaResult;
   validateUpstream: (body: unknown) => SchemaResult;
   normalizeNodes: (nodes: unknown) => UpstreamNode[];
+  /** A route's stream filters (the plugins issue compiles `plugins` here); absent: none. */
+  compileFilters?: (route: JsonObject) => FilterChain;
 }
 
-const schemaDeps: BuildDeps = { validateStreamRoute, validateUpstream, normalizeNodes };
+export const schemaDeps: BuildDeps = { validateStreamRoute, validateUpstream, normalizeNodes };
 
 /** nginx stream defaults when an upstream has no `timeout` (spec 5.4). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
@@ -175,7 +178,7 @@ export function buildSnapshot(
       continue;
     }
     const v = row.value;
-    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true };
+    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true, filters: deps.compileFilters?.(v) ?? NO_FILTERS };
     if (v.upstream_id !== undefined && v.upstream_id !== null) {
       const upId = String(v.upstream_id);
       const entry = upstreams.get(`/apisix/upstreams/${upId}`);

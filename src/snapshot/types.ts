@@ -5,8 +5,13 @@ import type { RouteIndex, RouteRule } from '../proxy/match/route';
 import type { SniTable } from '../proxy/match/sni';
 import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { HealthCheckConfig, UpstreamHealth } from '../health/types';
+import type { FilterChain } from '../proxy/filter/types';
 
-/** What is known about a connection when a route is chosen (after any TLS handshake). */
+/**
+ * What is known about a connection when a route is chosen (after any TLS handshake). The client address
+ * is settable: the prelude replaces the socket's peer with the source of a trusted PROXY header, and every
+ * later phase (match, filters, balance, record) sees the replacement.
+ */
 export interface ConnInfo {
   protocol: 'tcp' | 'udp';
   /** Client IP; IPv4-mapped IPv6 already unwrapped to IPv4. */
@@ -65,6 +70,8 @@ export interface CompiledRoute {
   problem: string | null;
   /** On a listener with both tls and tls_passthrough: forward the raw TLS bytes instead of terminating. */
   tlsPassthrough?: boolean;
+  /** The route's stream filters by phase (NO_FILTERS when it has none). */
+  filters: FilterChain;
 }
 
 /** A compiled SSL object (spec 3.3). Server objects serve SNIs; client objects give upstream mTLS. */

@@ -2,13 +2,16 @@
 // failed connect retry the next untried node within `retries` and `retry_timeout` (spec 5.3).
 // Every attempt's outcome goes to passive health and to the balancer (least_conn counts, ewma latency).
 //
-// Runs once per proxied connection, so the dial state is a base class the caller's own per-connection
-// record extends (src/proxy/listener/tcp.ts): no separate dial object, no result object on success, and
-// the list of failed nodes only exists once a retry happens.
+// Runs once per proxied connection, so the dial state is a base class the connection's one record extends
+// (src/proxy/session/tcp-session.ts): no separate dial object, no result object on success, and the list of
+// failed nodes only exists once a retry happens. The node itself comes from the balance phase (pick.ts).
 
 import type { ConnectError, OutboundConn, TcpDataPlane, TlsConnectOptions } from '../../runtime/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { logger } from '../../log/logger';
+import { NONE_TRIED, checkerOf, pickNode, releaseNode } from './pick';
+
+export { releaseNode } from './pick';
 
 export interface DialSuccess {
   conn: OutboundConn;
@@ -32,9 +35,6 @@ export type DialDone = (err: DialFailure | null, ok: DialSuccess | null) => void
 
 /** Clock seam for retry_timeout tests. */
 export type Clock = () => number;
-
-/** What pick() skips before any attempt failed: shared, never written. */
-const NONE_TRIED: readonly UpstreamNode[] = Object.freeze([]);
 
 /**
  * scheme "tls" (spec 5.6): send the client's SNI when it came over terminated TLS, else "apisix_backend".
@@ -86,7 +86,7 @@ export abstract class UpstreamDial {
   private attempt(): void {
     const upstream = this.upstream!;
     const info = this.dialInfo();
-    const node = upstream.balancer.pick(info, this.tried ?? NONE_TRIED, upstream.health?.checker ?? null);
+    const node = pickNode(upstream, info, this.tried ?? NONE_TRIED, null, this.attemptAt);
     if (node === undefined) return this.fail('ERR_NO_UPSTREAM_NODE');
     this.current = node;
     // a closure per attempt, not a field: the plane drops it once the dial is over, so an open connection
@@ -96,17 +96,18 @@ export abstract class UpstreamDial {
 
   private settle(err: ConnectError | null, out: OutboundConn | null): void {
     const upstream = this.upstream!;
-    const { balancer, health } = upstream;
+    const { balancer } = upstream;
+    const health = checkerOf(upstream);
     const node = this.current!;
     const ok = err === null && out !== null;
     if (balancer.observe !== undefined) balancer.observe(node, this.clock() - this.attemptAt, ok);
     if (ok) {
-      health?.checker?.reportConnect(node, null);
+      health?.reportConnect(node, null);
       return this.dialed(out, node, this.tried === null ? 1 : this.tried.length + 1);
     }
-    balancer.release?.(node); // the session that pick() counted never started
+    releaseNode(upstream, node); // the session that pick() counted never started
     const last = (this.last = err ?? { kind: 'other', code: 'ERR_CONNECT', message: 'connect failed' });
-    health?.checker?.reportConnect(node, last.kind === 'timeout' ? 'timeout' : 'tcp_failure');
+    health?.reportConnect(node, last.kind === 'timeout' ? 'timeout' : 'tcp_failure');
     logger.warn('connect() failed', { upstream: upstream.key, node: node.address, error: last.code });
     const tried = (this.tried ??= []);
     tried.push(node);
@@ -160,7 +161,7 @@ class CallbackDial extends UpstreamDial {
  * Connect to one of the upstream's nodes for `conn`. Calls `done` exactly once, with the connected
  * socket and its node, or with the failure after the allowed attempts.
  * On success the caller owns the node's balancer slot: call releaseNode() when the session ends.
- * The TCP proxy extends UpstreamDial instead (one object per connection).
+ * The TCP flow's session extends UpstreamDial instead (one object per connection).
  */
 export function dialUpstream(
   plane: TcpDataPlane,
@@ -170,9 +171,4 @@ export function dialUpstream(
   now: Clock = Date.now,
 ): void {
   new CallbackDial(done, conn, now).run(plane, upstream);
-}
-
-/** A dialled session is over: least_conn and ewma stop counting it. Call once per DialSuccess. */
-export function releaseNode(upstream: CompiledUpstream, node: UpstreamNode): void {
-  upstream.balancer.release?.(node);
 }

@@ -40,9 +40,6 @@ export interface RouteIndex {
   sni: SniTable<Entry>;
 }
 
-/** Test hook: how many candidate routes had their remaining filters checked. */
-export const matchCounters = { checks: 0 };
-
 /**
  * Read the match fields of an (already validated) stream route value. Returns an error string naming
  * the field when a hand-edited row slipped through, so the snapshot build can skip it.
@@ -152,7 +149,6 @@ function scanList(list: Entry[] | undefined, best: Entry | undefined): Entry | u
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
     if (best !== undefined && e.order >= best.order) return best;
-    matchCounters.checks++;
     if (e.server === null || serverMatches(e.server)) return e;
   }
   return best;
@@ -165,13 +161,12 @@ function scanBucket(bucket: PortBucket, best: Entry | undefined): Entry | undefi
 
 /** Full filter check, for sni candidates (they are not indexed by address or port). */
 function passesAll(e: Entry, _ctx: null): boolean {
-  matchCounters.checks++;
   if (e.port !== 0 && e.port !== curPort) return false;
   if (e.remote !== null && !cidrContains(e.remote, curV4, curV6)) return false;
   return e.server === null || serverMatches(e.server);
 }
 
-/** Pick the route for a connection from a compiled index. Pure apart from the test counter. */
+/** Pick the route for a connection from a compiled index. Pure: no allocation, no I/O. */
 export function matchRoute(index: RouteIndex, conn: ConnInfo): CompiledRoute | undefined {
   curPort = conn.serverPort;
   srvText = conn.serverAddr;

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseClientHello } from '../../src/tls/client-hello';
+import { parseClientHello } from '../../../src/proxy/prelude/client-hello';
 
 /** The first bytes node:tls sends for `servername` (captured by a TCP server that never answers). */
 async function captureHello(servername: string | undefined): Promise<Buffer> {

@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionEntry, SessionTable } from '../../../src/proxy/udp/sessions';
+import { SessionEntry, SessionTable } from '../../../src/proxy/session/udp-table';
 
 class S extends SessionEntry {
   constructor(

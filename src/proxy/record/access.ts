@@ -1,0 +1,123 @@
+// The record phase: one access-log record per connection or UDP session, with its typed end reason.
+// TCP and UDP write through the same recorder; metrics (plugins issue) will read the same record.
+
+import { formatHostPort } from '../../lib/ip';
+import type { AccessLog, AccessRecord } from '../../log/logger';
+import type { CompiledRoute, ConnInfo, UpstreamNode } from '../../snapshot/types';
+import type { EndReason } from '../session/end-reason';
+
+/** What a UDP session reports when it ends. */
+export interface SessionTotals {
+  readonly info: ConnInfo;
+  readonly route: CompiledRoute;
+  readonly node: UpstreamNode;
+  readonly startedAt: number;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+  readonly datagramsFromClient: number;
+  readonly datagramsToClient: number;
+}
+
+/**
+ * Writes access records. AccessLog.write() encodes a record before it returns, so one record object per
+ * protocol serves every connection: no allocation per connection beyond the formatted client address.
+ */
+export class AccessRecorder {
+  private readonly tcpRec: AccessRecord = {
+    protocol: 'tcp',
+    route: null,
+    client: '',
+    server: '',
+    upstream: null,
+    bytes_from_client: 0,
+    bytes_to_client: 0,
+    duration_ms: 0,
+    end: 'closed',
+    error: undefined, // last, and left out of the line when undefined
+  };
+  private readonly udpRec: AccessRecord = {
+    protocol: 'udp',
+    route: null,
+    client: '',
+    server: '',
+    upstream: null,
+    bytes_from_client: 0,
+    bytes_to_client: 0,
+    datagrams_from_client: 0,
+    datagrams_to_client: 0,
+    duration_ms: 0,
+    end: 'closed',
+    error: undefined,
+  };
+  /** The listener address as logged: a proxy has few, so the last one's text is kept. */
+  private lastServerAddr = '';
+  private lastServerPort = -1;
+  private lastServerText = '';
+
+  constructor(private readonly log: AccessLog) {}
+
+  /** False when the access log is off: callers skip building anything. */
+  get enabled(): boolean {
+    return this.log.enabled;
+  }
+
+  /**
+   * A TCP connection is over (or was refused before any upstream); also a UDP client refused before its
+   * session opened (the record then has no datagram counts). Runs once per connection.
+   */
+  connection(
+    info: ConnInfo,
+    route: CompiledRoute | null,
+    node: UpstreamNode | null,
+    startedAt: number,
+    fromClient: number,
+    toClient: number,
+    end: EndReason,
+    error?: string,
+  ): void {
+    if (!this.log.enabled) return;
+    const rec = this.tcpRec;
+    rec.protocol = info.protocol;
+    rec.route = route === null ? null : route.id;
+    rec.client = formatHostPort(info.remoteAddr, info.remotePort);
+    rec.server = this.serverText(info.serverAddr, info.serverPort);
+    rec.upstream = node === null ? null : node.address;
+    rec.bytes_from_client = fromClient;
+    rec.bytes_to_client = toClient;
+    rec.duration_ms = Date.now() - startedAt;
+    rec.end = end;
+    rec.error = error;
+    this.log.write(rec);
+    rec.client = '';
+    rec.error = undefined;
+  }
+
+  /** A UDP session is over. Runs once per session. */
+  session(s: SessionTotals, end: EndReason, now: number, error?: string): void {
+    if (!this.log.enabled) return;
+    const rec = this.udpRec;
+    rec.route = s.route.id;
+    rec.client = formatHostPort(s.info.remoteAddr, s.info.remotePort);
+    rec.server = this.serverText(s.info.serverAddr, s.info.serverPort);
+    rec.upstream = s.node.address;
+    rec.bytes_from_client = s.bytesFromClient;
+    rec.bytes_to_client = s.bytesToClient;
+    rec.datagrams_from_client = s.datagramsFromClient;
+    rec.datagrams_to_client = s.datagramsToClient;
+    rec.duration_ms = now - s.startedAt;
+    rec.end = end;
+    rec.error = error;
+    this.log.write(rec);
+    rec.client = '';
+    rec.error = undefined;
+  }
+
+  private serverText(addr: string, port: number): string {
+    if (port !== this.lastServerPort || addr !== this.lastServerAddr) {
+      this.lastServerAddr = addr;
+      this.lastServerPort = port;
+      this.lastServerText = formatHostPort(addr, port);
+    }
+    return this.lastServerText;
+  }
+}
