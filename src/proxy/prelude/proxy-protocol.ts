@@ -140,11 +140,12 @@ function parseProxyV2(b: Uint8Array, tlvCap: number): ProxyParseResult {
   if (!local && length < addrSize) {
     return invalid(`v2: length ${length} is shorter than the ${addrSize} address bytes of ${FAM_PROTO_NAMES[famProto]}`);
   }
+  const addrBound = Math.max(addrSize, 0);
+  if (length > addrBound + tlvCap) {
+    return invalid(`v2: length ${length} exceeds ${addrBound} address bytes + TLV cap ${tlvCap}`);
+  }
   // a LOCAL header whose block does not hold its family's addresses is skipped whole
   const skipped = addrSize >= 0 && length >= addrSize ? addrSize : length;
-  if (length - skipped > tlvCap) {
-    return invalid(`v2: length ${length} exceeds ${skipped} address bytes + TLV cap ${tlvCap}`);
-  }
   const total = PP2_FIXED_LENGTH + length;
   if (n < total) return { kind: 'need-more', atLeast: total };
 

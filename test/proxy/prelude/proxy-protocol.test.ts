@@ -114,6 +114,8 @@ describe('parseProxyHeader v2: the fixed 16 bytes, refused as soon as they are i
     ['UNIX too short', [...SIG, 0x21, 0x32, 0, 215], 'v2: length 215 is shorter than the 216 address bytes of UNIX datagram'],
     ['TLVs over the cap', [...SIG, 0x21, 0x11, ...u16(12 + 2049)], 'v2: length 2061 exceeds 12 address bytes + TLV cap 2048'],
     ['LOCAL over the cap', [...SIG, 0x20, 0x00, ...u16(65535)], 'v2: length 65535 exceeds 0 address bytes + TLV cap 2048'],
+    // found by the fuzz: a LOCAL whose block is skipped whole still counts against the cap
+    ['LOCAL, unlisted family, over the cap', [...SIG, 0x20, 0x10, ...u16(2049)], 'v2: length 2049 exceeds 0 address bytes + TLV cap 2048'],
   ];
   for (const [name, bytes, reason] of table) {
     it(name, () => {
