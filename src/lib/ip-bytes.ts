@@ -98,6 +98,7 @@ export function parseIpv6Into(text: string, start: number, end: number, out: Uin
  * 16 IPv6 bytes, or 0 when the text is neither.
  */
 export function parseIpInto(text: string, out: Uint8Array): 0 | 4 | 6 {
+  if (typeof text !== 'string') return 0; // a destroyed node socket reports remoteAddress undefined
   const zone = text.indexOf('%');
   const end = zone < 0 ? text.length : zone;
   if (zone < 0 && parseIpv4Into(text, 0, end, out, 0)) return 4;

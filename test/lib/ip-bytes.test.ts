@@ -111,5 +111,6 @@ describe('parseIpInto', () => {
     assert.equal(parseIpInto('/run/weir.sock', out), 0);
     assert.equal(parseIpInto('', out), 0);
     assert.equal(parseIpInto('1.2.3.4%eth0', out), 0);
+    assert.equal(parseIpInto(undefined as unknown as string, out), 0);
   });
 });

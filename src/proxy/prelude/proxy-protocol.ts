@@ -6,7 +6,8 @@
 //
 // Bounds: v1 is at most 107 bytes, CRLF included; v2 is 16 + length bytes, where length may exceed the
 // family's address block by at most PP2_TLV_CAP (2048) TLV bytes, so a receiver buffers at most 2280 bytes.
-// It decides as early as the bytes allow: a first byte other than "P" or 0x0D is refused at once, a v2
+// A header split over segments is waited for (the spec recommends tolerance); the caller bounds the wait by
+// preread_timeout. It decides as early as the bytes allow: a first byte other than "P" or 0x0D is refused at once, a v2
 // length over the cap is refused as soon as the 16 fixed bytes are in, a v1 token as soon as it cannot
 // become valid, so a client that does not speak the protocol never waits for the preread timeout.
 //
@@ -16,7 +17,8 @@
 // - v1 "UNKNOWN" is accepted with whatever follows it up to the CRLF and reports no addresses (family unspec).
 // - v2 LOCAL keeps no addresses; its address block is skipped by family, and TLVs after it are parsed. A
 //   LOCAL whose length is shorter than its family's block (or whose family/protocol byte is not one of the
-//   seven listed, with valid nibbles) is accepted with the whole block skipped, as the spec says LOCAL must be.
+//   seven listed, with valid nibbles) is accepted with the whole block skipped, as the spec says LOCAL must be;
+//   the TLV cap then bounds its whole length.
 // - v2 PROXY with family/protocol 0x00 (UNSPEC) is accepted with no addresses; every byte after the fixed 16
 //   must then be TLVs. Any other byte outside the seven listed combinations is refused.
 // - TLVs: a malformed TLV, a duplicate of a registered type, a CRC32C that does not match, an AUTHORITY over
@@ -75,7 +77,8 @@ export function parseProxyHeader(bytes: Uint8Array, tlvCap: number = PP2_TLV_CAP
 /**
  * Parse the v2 header that starts one datagram (HAProxy, Envoy and cloud UDP load balancers send one in
  * every datagram; v1 has no UDP form). Runs once per datagram received on a `proxy_protocol` UDP listener.
- * A header that does not fit in the datagram is invalid, never need-more.
+ * A header that does not fit in the datagram is invalid, never need-more. The family byte is reported, not
+ * enforced: a sender that announces TCP4 on a datagram still gives its source, and the caller may refuse it.
  */
 export function parseProxyDatagram(datagram: Uint8Array, tlvCap: number = PP2_TLV_CAP): ProxyDatagramResult {
   if (datagram.length === 0) return invalid('udp: empty datagram, expected a PROXY v2 header');

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import ipaddr from 'ipaddr.js';
 import {
   compileProxyHeaderPlan,
-  utf8Length,
   writeProxyHeader,
   writeProxyLocalHeader,
   type ProxyHeaderFacts,
@@ -208,25 +207,6 @@ describe('writeProxyHeader: TLVs', () => {
     assert.equal(JSON.stringify(all), before);
   });
 });
-
-describe('utf8Length', () => {
-  it('agrees with TextEncoder, lone surrogates included', () => {
-    const random = seededRandom(8);
-    const enc = new TextEncoder();
-    for (let i = 0; i < 2000; i++) {
-      const s = String.fromCharCode(...Array.from({ length: Math.floor(random() * 12) }, () => pickCodeUnit(random)));
-      assert.equal(utf8Length(s), enc.encode(s).length, JSON.stringify(s));
-    }
-  });
-});
-
-function pickCodeUnit(random: () => number): number {
-  const r = random();
-  if (r < 0.4) return Math.floor(random() * 0x80);
-  if (r < 0.6) return 0x80 + Math.floor(random() * 0x780);
-  if (r < 0.8) return 0xd800 + Math.floor(random() * 0x800); // surrogates, paired or not
-  return 0x800 + Math.floor(random() * 0xf000);
-}
 
 // ---- seeded round trip ----
 
