@@ -18,37 +18,19 @@ export interface SessionTotals {
   readonly datagramsToClient: number;
 }
 
+/** A record with every field in log order; UDP's also counts datagrams. `error` stays last (left out when undefined). */
+function blankRecord(protocol: 'tcp' | 'udp'): AccessRecord {
+  const datagrams = protocol === 'udp' ? { datagrams_from_client: 0, datagrams_to_client: 0 } : {};
+  return { protocol, route: null, client: '', server: '', upstream: null, bytes_from_client: 0, bytes_to_client: 0, ...datagrams, duration_ms: 0, end: 'closed', error: undefined };
+}
+
 /**
  * Writes access records. AccessLog.write() encodes a record before it returns, so one record object per
  * protocol serves every connection: no allocation per connection beyond the formatted client address.
  */
 export class AccessRecorder {
-  private readonly tcpRec: AccessRecord = {
-    protocol: 'tcp',
-    route: null,
-    client: '',
-    server: '',
-    upstream: null,
-    bytes_from_client: 0,
-    bytes_to_client: 0,
-    duration_ms: 0,
-    end: 'closed',
-    error: undefined, // last, and left out of the line when undefined
-  };
-  private readonly udpRec: AccessRecord = {
-    protocol: 'udp',
-    route: null,
-    client: '',
-    server: '',
-    upstream: null,
-    bytes_from_client: 0,
-    bytes_to_client: 0,
-    datagrams_from_client: 0,
-    datagrams_to_client: 0,
-    duration_ms: 0,
-    end: 'closed',
-    error: undefined,
-  };
+  private readonly tcpRec = blankRecord('tcp');
+  private readonly udpRec = blankRecord('udp');
   /** The listener address as logged: a proxy has few, so the last one's text is kept. */
   private lastServerAddr = '';
   private lastServerPort = -1;

@@ -33,6 +33,16 @@ function compileFilters(route: JsonObject): FilterChain {
   return buildChain(Object.keys((route.plugins ?? {}) as JsonObject).map((name) => KINDS[FROM_PLUGIN[name]!]!));
 }
 
+/** An access log whose records land in `records`. */
+function capturedLog(records: AccessRecord[]): AccessLog {
+  return new AccessLog({ sink: (text) => records.push(...text.trim().split('\n').map((l) => JSON.parse(l))) });
+}
+
+/** A route on `port` to one node, with test filters standing in for the named plugins. */
+function routeTo(port: number, node: string, filters: string[]): JsonObject {
+  return { server_port: port, plugins: Object.fromEntries(filters.map((f) => [AS_PLUGIN[f], {}])), upstream: { nodes: { [node]: 1 } } };
+}
+
 function snapshotOf(routes: Array<[string, JsonObject]>): Snapshot {
   const rows = routes.map(([id, value]) => {
     const full = { id, ...value };
@@ -47,7 +57,7 @@ describe('filters phase, TCP', () => {
   let port: number;
   let current: Snapshot;
   const records: AccessRecord[] = [];
-  const accessLog = new AccessLog({ sink: (text) => records.push(...text.trim().split('\n').map((l) => JSON.parse(l))) });
+  const accessLog = capturedLog(records);
 
   before(async () => {
     configureErrorLog({ sink: () => {} });
@@ -61,11 +71,7 @@ describe('filters phase, TCP', () => {
     configureErrorLog({ sink: (text) => process.stderr.write(text) });
   });
 
-  const route = (plugins: string[]): JsonObject => ({
-    server_port: port,
-    plugins: Object.fromEntries(plugins.map((p) => [AS_PLUGIN[p], {}])),
-    upstream: { nodes: { [`127.0.0.1:${upstream.port}`]: 1 } },
-  });
+  const route = (filters: string[]) => routeTo(port, `127.0.0.1:${upstream.port}`, filters);
 
   it('a rejecting filter closes the connection before any upstream connect, and the record says why', async () => {
     current = snapshotOf([['r', route(['deny', 'log'])]]);
@@ -127,7 +133,7 @@ describe('filters phase, UDP', () => {
   let port: number;
   let current: Snapshot;
   const records: AccessRecord[] = [];
-  const accessLog = new AccessLog({ sink: (text) => records.push(...text.trim().split('\n').map((l) => JSON.parse(l))) });
+  const accessLog = capturedLog(records);
 
   before(async () => {
     configureErrorLog({ sink: () => {} });
@@ -144,11 +150,7 @@ describe('filters phase, UDP', () => {
     configureErrorLog({ sink: (text) => process.stderr.write(text) });
   });
 
-  const route = (plugins: string[]): JsonObject => ({
-    server_port: port,
-    plugins: Object.fromEntries(plugins.map((p) => [AS_PLUGIN[p], {}])),
-    upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 } },
-  });
+  const route = (filters: string[]) => routeTo(port, `127.0.0.1:${echo.port}`, filters);
 
   it('a refused datagram opens no session, reaches no node, and is recorded once', async () => {
     current = snapshotOf([['u', route(['deny', 'log'])]]);
