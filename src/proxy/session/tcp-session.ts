@@ -16,8 +16,12 @@ export interface DialOutcome {
   onDialFailed(s: TcpSession, failure: DialFailure): void;
 }
 
-/** Facts most connections never have; allocated only for those that do. */
+/** Facts most connections never have (plain TCP has none of them); allocated only for those that do. */
 export interface SessionExtra {
+  /** Lowercased SNI from the ClientHello (or apisix.ssl.fallback_sni). */
+  sni: string | null;
+  /** Decided by the TLS prelude on TLS listeners. */
+  tls: 'terminated' | 'passthrough' | undefined;
   /** The client as a trusted PROXY header named it (the socket's peer is then the proxy in front). */
   clientAddr: string | null;
   clientPort: number;
@@ -26,10 +30,6 @@ export interface SessionExtra {
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn {
-  /** Lowercased SNI from the ClientHello (or apisix.ssl.fallback_sni); null for plain TCP. */
-  sni: string | null = null;
-  /** Decided by the TLS prelude on TLS listeners. */
-  tls: 'terminated' | 'passthrough' | undefined = undefined;
   /** undefined: not matched yet; null: no route matched. The prelude may match early (mixed TLS listeners). */
   matched: CompiledRoute | null | undefined = undefined;
   /** Set once connected (the node is then `current`). */
@@ -48,6 +48,19 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
 
   get protocol(): 'tcp' {
     return 'tcp';
+  }
+  /** ConnInfo: null for plain TCP. */
+  get sni(): string | null {
+    return this.extra === null ? null : this.extra.sni;
+  }
+  set sni(name: string | null) {
+    this.ensureExtra().sni = name;
+  }
+  get tls(): 'terminated' | 'passthrough' | undefined {
+    return this.extra === null ? undefined : this.extra.tls;
+  }
+  set tls(mode: 'terminated' | 'passthrough' | undefined) {
+    this.ensureExtra().tls = mode;
   }
   get remoteAddr(): string {
     const x = this.extra;
@@ -81,7 +94,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { clientAddr: null, clientPort: 0, upstreamPrefix: null });
+    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null });
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
