@@ -144,7 +144,7 @@ export function buildSnapshot(
   tls: { trustedCa?: string | null } = {},
 ): { snapshot: Snapshot; problems: string[] } {
   const trustedCa = tls.trustedCa ?? null;
-  const problems: string[] = contents.unreadable.map((why) => `skipped: ${why}`);
+  const problems: string[] = contents.unreadable.map((why) => `skipped: ${why.message}`);
   const upstreams = new Map<string, CachedUpstream>();
   const invalidUpstreams = new Set<string>();
   const { ssls, certificates } = buildSsls(contents, prev, problems);
