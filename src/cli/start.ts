@@ -87,6 +87,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       plane: await createUdpDataPlane({ reusePort: shareListeners }),
       listeners: udpListenersOf(config.stream.udp, extraWorker),
       snapshot: () => current,
+      health,
       accessLog,
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
@@ -97,6 +98,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       plane: await createTcpDataPlane({ reusePort: shareListeners }),
       listeners: config.stream.tcp,
       snapshot: () => current,
+      health,
       accessLog,
       tls: {
         fallbackSni: config.tls?.fallbackSni ?? null,

@@ -80,7 +80,6 @@ export function compileUpstream(
       key: typeof value.key === 'string' ? value.key : undefined,
     }),
     checks,
-    health: { checker: null }, // src/health/registry.ts fills it after the build
     retries: typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? retries : nodes.length - 1,
     retryTimeoutMs: seconds(value.retry_timeout) ?? 0,
     connectTimeoutMs: seconds(t.connect) ?? DEFAULT_CONNECT_TIMEOUT_MS,

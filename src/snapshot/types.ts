@@ -4,7 +4,7 @@ import type { Balancer } from '../proxy/balance/types';
 import type { RouteIndex, RouteRule } from '../proxy/match/route';
 import type { SniTable } from '../proxy/match/sni';
 import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
-import type { HealthCheckConfig, UpstreamHealth } from '../health/types';
+import type { HealthCheckConfig } from '../health/types';
 
 /** What is known about a connection when a route is chosen (after any TLS handshake). */
 export interface ConnInfo {
@@ -45,15 +45,11 @@ export interface CompiledUpstream {
   scheme: string;
   /** scheme "tls": the client-side TLS settings (identity = the plane's context cache key); else null. */
   tls?: TlsClientConfig | null;
-  /** `checks` compiled (src/health/config.ts), or null/absent when the upstream has none. */
+  /**
+   * `checks` compiled (src/health/config.ts), or null/absent when the upstream has none. The running
+   * checker is not here: the data plane asks a HealthView (src/health/types.ts) by the upstream's key.
+   */
   checks?: HealthCheckConfig | null;
-  /** Filled by the health registry right after the build; the dial path reads it per connection. */
-  health?: HealthSlot;
-}
-
-/** A compiled upstream's link to its running checker (null: no checks, or not synced yet). */
-export interface HealthSlot {
-  checker: UpstreamHealth | null;
 }
 
 export interface CompiledRoute {

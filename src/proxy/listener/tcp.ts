@@ -9,7 +9,8 @@ import { RateLimitedWarn } from '../../log/rate-limit';
 import type { InboundConn, OutboundConn, PipeOptions, PipeResult, TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { AccessRecord } from '../../log/logger';
 import type { CompiledRoute, CompiledUpstream, ConnInfo, Snapshot, UpstreamNode } from '../../snapshot/types';
-import { type DialFailure, UpstreamDial, releaseNode } from '../connect/dial';
+import { type DialFailure, type DialPorts, UpstreamDial, releaseNode } from '../connect/dial';
+import { type HealthView, NO_HEALTH } from '../../health/types';
 import { selectRoute } from '../match/route';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowOptions, type TlsMode, acceptTls, tlsModeOf } from './tls';
 
@@ -18,6 +19,8 @@ export interface TcpProxyOptions {
   listeners: TcpListenSpec[];
   /** The snapshot new connections use; read once per accepted connection. */
   snapshot: () => Snapshot;
+  /** The upstreams' running health checkers, beside the snapshot (default: none). */
+  health?: HealthView;
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
@@ -89,9 +92,9 @@ class ProxyConn extends UpstreamDial implements ConnInfo, PipeOptions {
   }
 
   /** `now`: Date.now() when the caller has just read it (a plain accept), else undefined. */
-  dial(plane: TcpDataPlane, route: CompiledRoute, upstream: CompiledUpstream, now: number | undefined): void {
+  dial(ports: DialPorts, route: CompiledRoute, upstream: CompiledUpstream, now: number | undefined): void {
     this.route = route;
-    this.startDial(plane, upstream, now);
+    this.startDial(ports, upstream, now);
   }
 
   protected dialInfo(): ConnInfo {
@@ -120,6 +123,7 @@ class TcpProxyImpl implements TcpProxy {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: TcpProxyOptions) {
+    this.dialPorts = { plane: opts.plane, health: opts.health ?? NO_HEALTH };
     this.tlsFlow = {
       plane: opts.plane,
       snapshot: opts.snapshot,
@@ -141,6 +145,7 @@ class TcpProxyImpl implements TcpProxy {
   }
 
   private readonly tlsFlow: TlsFlowOptions;
+  private readonly dialPorts: DialPorts;
 
   readonly onConn = (client: InboundConn): void => {
     const now = Date.now();
@@ -195,7 +200,7 @@ class TcpProxyImpl implements TcpProxy {
       return this.record(pc, route, null, pc.startedAt, 0, 0, 'no_upstream', route.problem ?? undefined);
     }
     this.active.add(pc);
-    pc.dial(this.opts.plane, route, upstream, now);
+    pc.dial(this.dialPorts, route, upstream, now);
   }
 
   /** From ProxyConn.dialed(). */

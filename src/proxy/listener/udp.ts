@@ -10,12 +10,15 @@ import type { CompiledRoute, CompiledUpstream, ConnInfo, Snapshot, UpstreamNode 
 import { selectRoute } from '../match/route';
 import { type SessionEnd, Session, sessionRecord } from '../udp/session';
 import { SessionTable } from '../udp/sessions';
+import { type HealthView, NO_HEALTH } from '../../health/types';
 
 export interface UdpProxyOptions {
   plane: UdpDataPlane;
   listeners: UdpListenSpec[];
   /** The snapshot new sessions use; read once per new session. */
   snapshot: () => Snapshot;
+  /** The upstreams' running health checkers, beside the snapshot (default: none). */
+  health?: HealthView;
   accessLog: AccessLog;
   /** Bound of the session table (nginx_config.stream.udp_max_sessions). */
   maxSessions: number;
@@ -66,6 +69,7 @@ export class UdpProxy {
   private reportedNoRoute = 0;
   private reportedAt = 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly health: HealthView;
 
   private readonly handlers: UdpUpstreamHandlers<Session> = {
     onDatagram: (sock, data) => this.onReply(sock.context, data),
@@ -73,6 +77,7 @@ export class UdpProxy {
   };
 
   constructor(private readonly opts: UdpProxyOptions) {
+    this.health = opts.health ?? NO_HEALTH;
     this.table = new SessionTable<Session>(opts.maxSessions, Date.now());
     this.timer = opts.listeners.length === 0 ? null : setInterval(() => this.tick(), opts.tickMs ?? 250);
     this.timer?.unref();
@@ -147,7 +152,7 @@ export class UdpProxy {
    * session elsewhere.
    */
   private pickNode(up: CompiledUpstream, info: ConnInfo): UpstreamNode | undefined {
-    const health = up.health?.checker ?? null;
+    const health = this.health.checkerOf(up);
     const node = up.balancer.pick(info, NONE_TRIED, health);
     if (node === undefined || this.refusedUntil.size === 0) return node;
     const until = this.refusedUntil.get(node.address);
@@ -161,7 +166,7 @@ export class UdpProxy {
   private onReply(s: Session, data: Uint8Array): void {
     if (s.list === 0) return;
     // The first reply is UDP's "connected": a passive-check success, once per session.
-    if (s.datagramsToClient++ === 0) s.up.health?.checker?.reportConnect(s.node, null);
+    if (s.datagramsToClient++ === 0) this.health.checkerOf(s.up)?.reportConnect(s.node, null);
     s.bytesToClient += data.byteLength;
     this.table.touch(s);
     s.listener.send(data, s.info.remoteAddr, s.info.remotePort);
@@ -177,7 +182,7 @@ export class UdpProxy {
       return;
     }
     this.counters.refused++;
-    s.up.health?.checker?.reportConnect(s.node, 'tcp_failure');
+    this.health.checkerOf(s.up)?.reportConnect(s.node, 'tcp_failure');
     // One warning per node and avoidance window, so clients retrying against a dead node cannot flood the log.
     const known = (this.refusedUntil.get(s.node.address) ?? 0) > this.table.now;
     this.refusedUntil.set(s.node.address, this.table.now + REFUSED_AVOID_MS);
