@@ -57,21 +57,22 @@ export function compileSsl(id: string, value: JsonObject, env: Env = process.env
 export function cachedSsl(id: string, raw: string, value: JsonObject, prev: ReadonlyMap<string, CachedSsl> | null): CachedSsl {
   const old = prev?.get(id);
   if (old !== undefined && old.source === raw) return old;
+  const enabled = value.status !== 0;
   try {
-    return { source: raw, ssl: compileSsl(id, value), problem: null };
+    return { source: raw, ssl: compileSsl(id, value), problem: null, enabled };
   } catch (err) {
-    return { source: raw, ssl: null, problem: (err as Error).message };
+    return { source: raw, ssl: null, problem: (err as Error).message, enabled };
   }
 }
 
 /**
- * The certificate table of a snapshot: enabled server objects under each of their SNIs, in id order.
- * A certificate wildcard covers exactly one label (spec 6), unlike a route's.
+ * The certificate table of a snapshot: enabled server objects under each of their SNIs, in the order
+ * given (id order). A certificate wildcard covers exactly one label (spec 6), unlike a route's.
  */
-export function buildCertificateTable(ssls: Iterable<[CompiledSsl, JsonObject]>): SniTable<CompiledSsl> {
+export function buildCertificateTable(ssls: Iterable<CachedSsl>): SniTable<CompiledSsl> {
   const table = createSniTable<CompiledSsl>(false);
-  for (const [ssl, value] of ssls) {
-    if (ssl.type !== 'server' || value.status === 0) continue;
+  for (const { ssl, enabled } of ssls) {
+    if (ssl === null || ssl.type !== 'server' || !enabled) continue;
     for (const pattern of ssl.snis) addSni(table, pattern, ssl);
   }
   return table;
@@ -113,11 +114,17 @@ export function compileUpstreamTls(
   return { verify, ca: verify ? trustedCa : null, cert, key };
 }
 
+/** The id of the SSL object an upstream takes its client certificate from (scheme "tls" only), or null. */
+export function clientCertIdOf(value: JsonObject): string | null {
+  const certId = (value.tls as JsonObject | undefined)?.client_cert_id;
+  return certId === undefined || value.scheme !== 'tls' ? null : String(certId);
+}
+
 /** The cache key of an upstream: its row text, plus the SSL row it takes a client cert from. */
 export function upstreamSource(rowText: string, value: JsonObject, ssls: ReadonlyMap<string, CachedSsl>): string {
-  const certId = (value.tls as JsonObject | undefined)?.client_cert_id;
-  if (certId === undefined || value.scheme !== 'tls') return rowText;
-  return `${rowText}\n${ssls.get(String(certId))?.source ?? 'missing ssl'}`;
+  const certId = clientCertIdOf(value);
+  if (certId === null) return rowText;
+  return `${rowText}\n${ssls.get(certId)?.source ?? 'missing ssl'}`;
 }
 
 /** Give a freshly compiled `scheme: tls` upstream its TLS settings; a TLS problem makes it unusable. */

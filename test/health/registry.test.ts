@@ -58,6 +58,7 @@ describe('HealthRegistry', () => {
       assert.ok(shared !== null);
       assert.equal(reg.checkerOf(snapshot.routes[0]!.upstream!), shared);
       assert.equal(reg.checkerOf(snapshot.routes[1]!.upstream!), shared);
+      assert.equal(Object.isFrozen(snapshot), true, 'nothing was written into the snapshot');
       assert.equal(checkerOf(snapshot, '/apisix/upstreams/u2'), null);
       assert.equal(checkerOf(snapshot, '/apisix/stream_routes/r4'), null);
       assert.equal(probes(), 3); // first healthy round at once: nodes 1, 2 and 3
