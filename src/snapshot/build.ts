@@ -11,6 +11,7 @@ import { updateRouteIndex } from '../proxy/match/index-update';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject, Resource, RowChange, StoreChanges, StoreContents, StoredObject } from '../store/types';
 import type { CachedRule, CachedSsl, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
+import { OverlayMap } from './overlay-map';
 import { attachUpstreamTls, buildCertificateTable, cachedSsl, clientCertIdOf, upstreamSource } from '../tls/ssl-compile';
 
 /** The schema functions the build relies on; injectable so tests can pin (and count) them. */
@@ -110,51 +111,52 @@ export interface BuildResult {
 }
 
 /**
- * A map copied on its first write: until then reads go to the original (a previous snapshot's map, which
- * is never written). A write that changes one route copies the maps it touches once, nothing more.
+ * One of a build's maps while it is being built: the previous snapshot's map, read as it is, and this build's
+ * changes (undefined = deleted) beside it. result() is the new snapshot's map; the previous one is never written.
  */
-class CopyOnWrite<K, V> {
-  private copied: boolean;
-  constructor(private map: ReadonlyMap<K, V>) {
-    this.copied = map.size === 0; // an empty start is a map of its own
-    if (this.copied) this.map = new Map();
-  }
-  get current(): ReadonlyMap<K, V> {
-    return this.map;
-  }
+class Pending<K, V> {
+  private readonly changes = new Map<K, V | undefined>();
+  constructor(private readonly base: OverlayMap<K, V>) {}
   get(key: K): V | undefined {
-    return this.map.get(key);
+    return this.changes.has(key) ? this.changes.get(key) : this.base.get(key);
   }
   has(key: K): boolean {
-    return this.map.has(key);
+    return this.get(key) !== undefined;
   }
   set(key: K, value: V): void {
-    this.writable().set(key, value);
+    this.changes.set(key, value);
   }
-  delete(key: K): boolean {
-    return this.map.has(key) && this.writable().delete(key);
+  delete(key: K): void {
+    if (this.has(key)) this.changes.set(key, undefined);
   }
-  private writable(): Map<K, V> {
-    if (!this.copied) {
-      this.map = new Map(this.map);
-      this.copied = true;
-    }
-    return this.map as Map<K, V>;
+  *entries(): Generator<[K, V]> {
+    for (const entry of this.base) if (!this.changes.has(entry[0])) yield entry;
+    for (const [key, value] of this.changes) if (value !== undefined) yield [key, value];
+  }
+  keys(): K[] {
+    return [...this.entries()].map(([key]) => key);
+  }
+  result(): OverlayMap<K, V> {
+    return this.base.with(this.changes);
   }
 }
 
-const NONE: ReadonlyMap<never, never> = new Map<never, never>();
+/** A snapshot's map as an OverlayMap (every built snapshot has them; anything else is copied once). */
+function overlay<K, V>(map: ReadonlyMap<K, V> | undefined): OverlayMap<K, V> {
+  if (map instanceof OverlayMap) return map as OverlayMap<K, V>;
+  return OverlayMap.empty<K, V>().with(new Map(map ?? []));
+}
 
 /**
- * One build in progress: the previous snapshot's maps (copied on first write; empty ones for a full build),
- * changed rows applied to them, then the routes that depend on what changed linked again. `base` is what
- * the build starts from; `cache` is what it may reuse by row text (the previous snapshot in both cases).
+ * One build in progress: the previous snapshot's maps (empty ones for a full build) with the changed rows
+ * applied beside them, then the routes that depend on what changed linked again. `base` is what the build
+ * starts from; `cache` is what it may reuse by row text (the previous snapshot in both cases).
  */
 class Draft {
-  readonly ssls: CopyOnWrite<string, CachedSsl>;
-  readonly upstreams: CopyOnWrite<string, CachedUpstream>;
-  readonly rules: CopyOnWrite<string, CachedRule>;
-  private readonly problems: CopyOnWrite<string, readonly string[]>;
+  readonly ssls: Pending<string, CachedSsl>;
+  readonly upstreams: Pending<string, CachedUpstream>;
+  readonly rules: Pending<string, CachedRule>;
+  private readonly problems: Pending<string, readonly string[]>;
   /** Rows whose problems were recorded by this build. */
   private readonly touched = new Set<string>();
   /** Upstream keys whose entry changed. */
@@ -173,11 +175,11 @@ class Draft {
     private readonly deps: BuildDeps,
     private readonly trustedCa: string | null,
   ) {
-    // nothing writes into a built snapshot: its maps are copied before the first change
-    this.ssls = new CopyOnWrite(base?.ssls ?? NONE);
-    this.upstreams = new CopyOnWrite(base?.upstreams ?? NONE);
-    this.rules = new CopyOnWrite(base?.rules ?? NONE);
-    this.problems = new CopyOnWrite(base?.problems ?? NONE);
+    // nothing writes into a built snapshot: the new maps share the old ones' entries and add the changes
+    this.ssls = new Pending(overlay(base?.ssls));
+    this.upstreams = new Pending(overlay(base?.upstreams));
+    this.rules = new Pending(overlay(base?.rules));
+    this.problems = new Pending(overlay(base?.problems));
   }
 
   /** Record a row's problems now ([] = none). */
@@ -209,12 +211,12 @@ class Draft {
 
   /** Compile an upstream, or reuse `old` (its previous entry under the same key) while its source is unchanged. */
   private compileOrReuse(key: string, rowText: string, value: JsonObject, old: CachedUpstream | undefined): CachedUpstream {
-    const source = upstreamSource(rowText, value, this.ssls.current);
+    const source = upstreamSource(rowText, value, this.ssls);
     if (old !== undefined && old.source === source) return old;
     const compiled = { ...compileUpstream(key, value, this.deps, old?.upstream ?? null), source };
     const sslId = clientCertIdOf(value);
     const entry: CachedUpstream = sslId === null ? compiled : { ...compiled, clientCert: { sslId, rowText, value } };
-    return attachUpstreamTls(entry, value, this.ssls.current, this.trustedCa);
+    return attachUpstreamTls(entry, value, this.ssls, this.trustedCa);
   }
 
   applySsl(id: string, row: StoredObject | null): void {
@@ -277,7 +279,7 @@ class Draft {
    */
   followDependants(everyRoute: boolean): void {
     if (this.sslChanged.size > 0) {
-      for (const [key, entry] of this.upstreams.current) {
+      for (const [key, entry] of [...this.upstreams.entries()]) {
         const dep = entry.clientCert;
         if (dep === undefined || !this.sslChanged.has(dep.sslId)) continue;
         const next = this.compileOrReuse(key, dep.rowText, dep.value, entry);
@@ -288,7 +290,7 @@ class Draft {
       }
     }
     if (everyRoute || this.namedChanged.size === 0) return;
-    for (const [key, cached] of this.rules.current) {
+    for (const [key, cached] of this.rules.entries()) {
       if (cached.upstreamId !== null && typeof cached.rule !== 'string' && this.namedChanged.has(cached.upstreamId)) this.relink.add(key);
     }
   }
@@ -337,7 +339,7 @@ class Draft {
   finish(revision: number, routeIndex: RouteIndex, full: boolean): BuildResult {
     const certificates =
       full || this.sslChanged.size > 0 || this.base === null
-        ? buildCertificateTable([...this.ssls.current.keys()].sort().map((id) => this.ssls.get(id)!))
+        ? buildCertificateTable(this.ssls.keys().sort().map((id) => this.ssls.get(id)!))
         : this.base.certificates;
     const snapshot: Snapshot = Object.freeze({
       revision,
@@ -345,11 +347,11 @@ class Draft {
         return routesOf(routeIndex);
       },
       routeIndex,
-      upstreams: this.upstreams.current,
-      rules: this.rules.current,
-      ssls: this.ssls.current,
+      upstreams: this.upstreams.result(),
+      rules: this.rules.result(),
+      ssls: this.ssls.result(),
       certificates,
-      problems: this.problems.current,
+      problems: this.problems.result(),
     });
     return { snapshot, fresh: this.freshProblems(), upstreamKeys: [...this.upstreamKeys] };
   }

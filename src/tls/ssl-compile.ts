@@ -9,6 +9,9 @@ import { checkCaBundle, checkPemPair, resolveSecretRef } from './pem';
 
 export type Env = Record<string, string | undefined>;
 
+/** Compiled SSL objects by id, as far as upstream TLS needs them (a snapshot's map, or a build's view of it). */
+export type SslLookup = Pick<ReadonlyMap<string, CachedSsl>, 'get'>;
+
 /** Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. */
 function pem(value: unknown, field: string, env: Env): string {
   if (typeof value !== 'string') throw new Error(`${field} is missing`);
@@ -92,7 +95,7 @@ export function findCertificate(table: SniTable<CompiledSsl>, sni: string): Comp
  */
 export function compileUpstreamTls(
   tls: unknown,
-  ssls: ReadonlyMap<string, CachedSsl>,
+  ssls: SslLookup,
   env: Env = process.env,
   trustedCa: string | null = null,
 ): TlsClientConfig {
@@ -121,7 +124,7 @@ export function clientCertIdOf(value: JsonObject): string | null {
 }
 
 /** The cache key of an upstream: its row text, plus the SSL row it takes a client cert from. */
-export function upstreamSource(rowText: string, value: JsonObject, ssls: ReadonlyMap<string, CachedSsl>): string {
+export function upstreamSource(rowText: string, value: JsonObject, ssls: SslLookup): string {
   const certId = clientCertIdOf(value);
   if (certId === null) return rowText;
   return `${rowText}\n${ssls.get(certId)?.source ?? 'missing ssl'}`;
@@ -131,7 +134,7 @@ export function upstreamSource(rowText: string, value: JsonObject, ssls: Readonl
 export function attachUpstreamTls(
   entry: CachedUpstream,
   value: JsonObject,
-  ssls: ReadonlyMap<string, CachedSsl>,
+  ssls: SslLookup,
   trustedCa: string | null = null,
 ): CachedUpstream {
   const up = entry.upstream;
