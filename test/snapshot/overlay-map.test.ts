@@ -4,18 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OverlayMap } from '../../src/snapshot/overlay-map';
-
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/random';
 
 const sorted = (m: ReadonlyMap<string, number>): Array<[string, number]> => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -41,7 +30,7 @@ describe('OverlayMap', () => {
   });
 
   it('equals a plain Map over random changes, folding as the overlay grows; every version stays intact', () => {
-    const rnd = random(7);
+    const rnd = prng(7);
     let m = OverlayMap.empty<string, number>();
     const plain = new Map<string, number>();
     const versions: Array<[OverlayMap<string, number>, Array<[string, number]>]> = [];

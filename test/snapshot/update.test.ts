@@ -10,6 +10,7 @@ import { findCertificate } from '../../src/tls/ssl-compile';
 import type { JsonObject, Resource, StoreChanges, StoreContents, StoredObject } from '../../src/store/types';
 import type { CompiledUpstream, ConnInfo, Snapshot } from '../../src/snapshot/types';
 import { pem } from '../tls/fixtures';
+import { prng } from '../helpers/random';
 
 /** The store as plain maps: what the tests write, and what a full read or a change read of it returns. */
 class Rows {
@@ -175,18 +176,6 @@ describe('updateSnapshot', () => {
 
 // ---- random sequences of writes: incremental == full ----
 
-/** Deterministic PRNG (mulberry32): the same sequence on every run and runtime. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ROUTE_IDS = ['1', '10', '2', '20', '3', 'a', 'aa', 'b', 'm', 'z'];
 const UPSTREAM_IDS = ['u1', 'u2', 'u3'];
 const SSL_IDS = ['s1', 's2'];
@@ -253,7 +242,7 @@ function view(s: Snapshot) {
 describe('updateSnapshot equals a full build', () => {
   for (const seed of [1, 2, 3, 4]) {
     it(`random writes, seed ${seed}: 150 steps of 1-4 writes`, () => {
-      const rnd = random(seed);
+      const rnd = prng(seed);
       const rows = new Rows();
       let current = buildSnapshot(rows.contents(), null).snapshot;
       for (let step = 0; step < 150; step++) {
