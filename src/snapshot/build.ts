@@ -124,7 +124,7 @@ class Pending<K, V> {
     return this.get(key) !== undefined;
   }
   set(key: K, value: V): void {
-    this.changes.set(key, value);
+    if (this.get(key) !== value) this.changes.set(key, value);
   }
   delete(key: K): void {
     if (this.has(key)) this.changes.set(key, undefined);
@@ -156,6 +156,10 @@ class Draft {
   readonly ssls: Pending<string, CachedSsl>;
   readonly upstreams: Pending<string, CachedUpstream>;
   readonly rules: Pending<string, CachedRule>;
+  /** Stored upstream id -> keys of the routes (valid rules) naming it, in no order. */
+  private readonly users: Pending<string, readonly string[]>;
+  /** Lists of `users` made by this build: changed in place, the others are copied first. */
+  private readonly ownLists = new Set<readonly string[]>();
   private readonly problems: Pending<string, readonly string[]>;
   /** Rows whose problems were recorded by this build. */
   private readonly touched = new Set<string>();
@@ -179,6 +183,7 @@ class Draft {
     this.ssls = new Pending(overlay(base?.ssls));
     this.upstreams = new Pending(overlay(base?.upstreams));
     this.rules = new Pending(overlay(base?.rules));
+    this.users = new Pending(overlay(base?.routesByUpstream));
     this.problems = new Pending(overlay(base?.problems));
   }
 
@@ -254,10 +259,31 @@ class Draft {
     this.setProblems(name, entry.problems.map((p) => `${name}: ${p}`));
   }
 
+  /** Keep `users` in step: the route `key` named stored upstream `from` before and names `to` now (null = none). */
+  private moveUser(key: string, from: string | null, to: string | null): void {
+    if (from === to) return;
+    if (from !== null) {
+      const list = this.ownList(from);
+      list.splice(list.indexOf(key), 1);
+      if (list.length === 0) this.users.delete(from);
+    }
+    if (to !== null) this.ownList(to).push(key);
+  }
+
+  private ownList(upstreamId: string): string[] {
+    const list = this.users.get(upstreamId);
+    if (list !== undefined && this.ownLists.has(list)) return list as string[];
+    const own = list === undefined ? [] : list.slice();
+    this.ownLists.add(own);
+    this.users.set(upstreamId, own);
+    return own;
+  }
+
   applyRoute(id: string, row: StoredObject | null): void {
     const key = ROUTE_PREFIX + id;
     const name = `stream_routes/${id}`;
     const cached = row === null ? undefined : cachedRule(key, row, this.cache, this.deps);
+    this.moveUser(key, upstreamIdOf(this.rules.get(key)), upstreamIdOf(cached));
     if (cached === undefined || typeof cached.rule === 'string') {
       if (cached === undefined) this.rules.delete(key);
       else this.rules.set(key, cached);
@@ -289,10 +315,8 @@ class Draft {
         else this.setProblems(`upstreams/${key.slice(UPSTREAM_PREFIX.length)}`, next.problems.map((p) => `upstreams/${key.slice(UPSTREAM_PREFIX.length)}: ${p}`));
       }
     }
-    if (everyRoute || this.namedChanged.size === 0) return;
-    for (const [key, cached] of this.rules.entries()) {
-      if (cached.upstreamId !== null && typeof cached.rule !== 'string' && this.namedChanged.has(cached.upstreamId)) this.relink.add(key);
-    }
+    if (everyRoute) return;
+    for (const upstreamId of this.namedChanged) for (const key of this.users.get(upstreamId) ?? []) this.relink.add(key);
   }
 
   /** The routes linked again, as index rules, in id order; their problems recorded. */
@@ -352,6 +376,7 @@ class Draft {
       ssls: this.ssls.result(),
       certificates,
       problems: this.problems.result(),
+      routesByUpstream: this.users.result(),
     });
     return { snapshot, fresh: this.freshProblems(), upstreamKeys: [...this.upstreamKeys] };
   }
@@ -371,6 +396,11 @@ function routesOf(index: RouteIndex): readonly CompiledRoute[] {
     routeLists.set(index, routes);
   }
   return routes;
+}
+
+/** The stored upstream a route row names, when its rule is valid (what `users` indexes). */
+function upstreamIdOf(cached: CachedRule | undefined): string | null {
+  return cached === undefined || typeof cached.rule === 'string' ? null : cached.upstreamId;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -443,17 +473,7 @@ export function updateSnapshot(prev: Snapshot, changes: StoreChanges, deps: Buil
   for (const c of byRes('stream_routes')) apply(c, (id, row) => draft.applyRoute(id, row));
   draft.followDependants(false);
   const linked = draft.linkRoutes();
-  const routeIndex =
-    updateRouteIndex(prev.routeIndex, draft.removedRoutes, linked) ?? compileRouteIndex(allRules(prev.routeIndex, draft.removedRoutes, linked));
-  return draft.finish(changes.revision, routeIndex, false);
-}
-
-/** Every route's index rule after an update, in id order: the fallback when the index cannot be updated in place. */
-function allRules(prevIndex: RouteIndex, removed: ReadonlySet<string>, linked: readonly RouteRule[]): RouteRule[] {
-  const byId = new Map<string, RouteRule>();
-  for (const e of prevIndex.entries) if (!removed.has(e.route.id)) byId.set(e.route.id, e);
-  for (const r of linked) byId.set(r.route.id, r);
-  return [...byId.values()].sort((a, b) => (a.route.id < b.route.id ? -1 : a.route.id > b.route.id ? 1 : 0));
+  return draft.finish(changes.revision, updateRouteIndex(prev.routeIndex, draft.removedRoutes, linked), false);
 }
 
 /** A snapshot with no routes: what the proxy serves before the store is first read. */

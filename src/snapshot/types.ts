@@ -124,6 +124,8 @@ export interface Snapshot {
    * rows without problems are absent. The holder logs a row's problem when it first appears.
    */
   readonly problems: ReadonlyMap<string, readonly string[]>;
+  /** Stored upstream id -> keys of the routes naming it (valid rules only): what a changed upstream relinks. */
+  readonly routesByUpstream: ReadonlyMap<string, readonly string[]>;
 }
 
 /**

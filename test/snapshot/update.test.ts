@@ -236,6 +236,7 @@ function view(s: Snapshot) {
     ssls: [...s.ssls].map(([k, e]) => [k, e.source, e.problem, e.enabled]).sort(),
     certificates: ['a.test.com', 'x.test.com'].map((sni) => findCertificate(s.certificates, sni)?.id ?? null),
     index: s.routeIndex.entries.map((e) => e.route.id),
+    users: [...s.routesByUpstream].map(([id, keys]) => [id, [...keys].sort()]).sort(),
   };
 }
 
