@@ -28,6 +28,11 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
     return new OverlayMap<K, V>(EMPTY, EMPTY, 0);
   }
 
+  /** A map over `entries`, which it takes over: the caller must not write it afterwards (a full build's result). */
+  static adopt<K, V>(entries: Map<K, V>): OverlayMap<K, V> {
+    return new OverlayMap<K, V>(entries, EMPTY, entries.size);
+  }
+
   get(key: K): V | undefined {
     const o = this.over.get(key);
     if (o !== undefined) return o === GONE ? undefined : o;
