@@ -11,7 +11,7 @@ import { updateRouteIndex } from '../proxy/match/index-update';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject, Resource, RowChange, StoreChanges, StoreContents, StoredObject } from '../store/types';
 import type { CachedRule, CachedSsl, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
-import { OverlayMap } from './overlay-map';
+import { Pending, overlay } from './overlay-map';
 import { attachUpstreamTls, buildCertificateTable, cachedSsl, clientCertIdOf, upstreamSource } from '../tls/ssl-compile';
 
 /** The schema functions the build relies on; injectable so tests can pin (and count) them. */
@@ -108,52 +108,6 @@ export interface BuildResult {
   fresh: string[];
   /** Keys of the upstreams added, replaced or removed (the health registry re-syncs those). */
   upstreamKeys: string[];
-}
-
-/**
- * One of a build's maps while it is being built: the previous snapshot's map, read as it is, and this build's
- * changes (undefined = deleted) beside it. result() is the new snapshot's map; the previous one is never written.
- */
-class Pending<K, V> {
-  private readonly changes = new Map<K, V | undefined>();
-  /** A full build: every entry is in `changes` (one lookup per read: this runs ~10 times per row). */
-  private readonly full: boolean;
-  constructor(private readonly base: OverlayMap<K, V>) {
-    this.full = base.size === 0;
-  }
-  get(key: K): V | undefined {
-    const value = this.changes.get(key);
-    if (value !== undefined || this.full) return value;
-    return this.changes.has(key) ? undefined : this.base.get(key);
-  }
-  has(key: K): boolean {
-    return this.get(key) !== undefined;
-  }
-  set(key: K, value: V): void {
-    if (this.get(key) !== value) this.changes.set(key, value);
-  }
-  delete(key: K): void {
-    if (this.has(key)) this.changes.set(key, undefined);
-  }
-  *entries(): Generator<[K, V]> {
-    for (const entry of this.base) if (!this.changes.has(entry[0])) yield entry;
-    for (const [key, value] of this.changes) if (value !== undefined) yield [key, value];
-  }
-  keys(): K[] {
-    return [...this.entries()].map(([key]) => key);
-  }
-  result(): OverlayMap<K, V> {
-    if (!this.full) return this.base.with(this.changes);
-    // a full build: the changes are the whole map, kept as they are (no copy)
-    for (const [key, value] of this.changes) if (value === undefined) this.changes.delete(key);
-    return OverlayMap.adopt(this.changes as Map<K, V>);
-  }
-}
-
-/** A snapshot's map as an OverlayMap (every built snapshot has them; anything else is copied once). */
-function overlay<K, V>(map: ReadonlyMap<K, V> | undefined): OverlayMap<K, V> {
-  if (map instanceof OverlayMap) return map as OverlayMap<K, V>;
-  return OverlayMap.empty<K, V>().with(new Map(map ?? []));
 }
 
 /**
