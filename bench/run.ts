@@ -1,6 +1,6 @@
 // `npm run bench`: weir beside nginx, HAProxy, the bare Bun-native reference and direct, same workloads,
 // interleaved, proxy pinned to one core and load to the other. Prints medians with ratios, saves JSON.
-// Options: --quick | --reps N | --dur S | --targets a,b | --only w1,w2 | --no-weir-only | --src | --out DIR
+// Options: --quick | --reps N | --dur S | --targets a,b | --only w1,w2 | --no-weir-only | --weir-only | --src | --out DIR
 // (see bench/README.md).
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { alive, busyPct, cpuSplit, cpuSnap, killAllNow, type Started, startPinne
 import { buildLoadgen, ensurePackages, makeCert, versions, writeQueries } from './setup';
 import { type Ctx, ports, startTarget, type Target, TARGETS, UP, weirCommand } from './targets';
 import { bulk, mem, type Metrics, type RunSettings, redis, tls, tlsBulk, udp, waitPong, type Workload, WORKLOADS } from './workloads';
-import { type Sample, renderTables, summarize } from './summary';
+import { type Sample, renderTables, renderWeirOnly, summarize } from './summary';
 import { weirOnly } from './weir-only';
 
 const argv = process.argv.slice(2);
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   mkdirSync(ctx.work, { recursive: true });
   mkdirSync(ctx.logs, { recursive: true });
+  if (flag('--weir-only')) return weirOnlyRun(t0);
   const installed = ensurePackages(join(ctx.logs, 'apt.log'));
   if (installed.length) console.log(`installed: ${installed.join(' ')}`);
   const loadgen = buildLoadgen(root, ctx.work);
@@ -160,6 +161,16 @@ async function main(): Promise<void> {
   const record = { date: new Date().toISOString(), weir: weirCommand(ctx).join(' '), quick, reps, settings: { ...settings, loadgen: undefined, queries: undefined }, proxyCpu: ctx.proxyCpu, versions: versions(ctx.bun), targets, results, weir_only: only, samples, seconds: Math.round((Date.now() - t0) / 1000) };
   writeFileSync(join(runDir, 'results.json'), JSON.stringify(record, null, 2));
   writeFileSync(join(out, 'latest.json'), JSON.stringify(record, null, 2));
+  writeFileSync(join(runDir, 'results.md'), table + '\n');
+  console.log(`\n${table}\n\nsaved ${join(runDir, 'results.json')} (${record.seconds} s)`);
+}
+
+/** `--weir-only`: the weir-only numbers alone (no side-by-side part, no other proxy, no load generator). */
+async function weirOnlyRun(t0: number): Promise<void> {
+  const only = await weirOnly(ctx, quick);
+  const table = renderWeirOnly(only);
+  const record = { date: new Date().toISOString(), weir: weirCommand(ctx).join(' '), quick, weir_only: only, seconds: Math.round((Date.now() - t0) / 1000) };
+  writeFileSync(join(runDir, 'results.json'), JSON.stringify(record, null, 2));
   writeFileSync(join(runDir, 'results.md'), table + '\n');
   console.log(`\n${table}\n\nsaved ${join(runDir, 'results.json')} (${record.seconds} s)`);
 }

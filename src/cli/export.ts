@@ -28,6 +28,6 @@ export async function runExport(cmd: ExportCommand, io: CliIo): Promise<void> {
   const config = loadCliConfig(cmd, io);
   const path = resolveDbPath(cmd, config);
   const contents = await withStore(path, config, false, (store) => store.readAll());
-  for (const why of contents.unreadable) io.err(`weir: warning: not exported: ${why}\n`);
+  for (const why of contents.unreadable) io.err(`weir: warning: not exported: ${why.message}\n`);
   io.out(renderExport(contents, path));
 }

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
-import { buildSnapshot } from '../snapshot/build';
+import { SnapshotHolder } from '../snapshot/holder';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -32,7 +32,9 @@ export interface Weir {
   readonly health: HealthRegistry;
   /** The snapshot new connections use now. */
   snapshot(): Snapshot;
-  /** Rebuild the snapshot from the store (after a write by this process). */
+  /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
+  readonly holder: SnapshotHolder;
+  /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
   /** Stop accepting, give open connections up to graceMs, close everything. */
   stop(graceMs?: number): Promise<void>;
@@ -71,12 +73,13 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry(await createTcpDataPlane());
     cleanup.push(() => health.stop());
-    const rebuild = snapshotBuilder(store, health, trustedCa);
-    let current = rebuild(null);
+    const holder = new SnapshotHolder(store, { follower: health, trustedCa });
+    holder.load();
     const release = idleReleaser();
     cleanup.push(() => release.stop());
+    // Rows changed since the current snapshot are read and compiled, nothing else (src/snapshot/holder.ts).
     const refresh = (): void => {
-      current = rebuild(current);
+      holder.refresh();
       release.afterChange();
     };
     // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
@@ -86,7 +89,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const udpProxy = await startUdpProxy({
       plane: await createUdpDataPlane({ reusePort: shareListeners }),
       listeners: udpListenersOf(config.stream.udp, extraWorker),
-      snapshot: () => current,
+      snapshot: holder.snapshot,
+      health,
       accessLog,
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
@@ -96,7 +100,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const proxy = await startTcpProxy({
       plane: await createTcpDataPlane({ reusePort: shareListeners }),
       listeners: config.stream.tcp,
-      snapshot: () => current,
+      snapshot: holder.snapshot,
+      health,
       accessLog,
       tls: {
         fallbackSni: config.tls?.fallbackSni ?? null,
@@ -125,7 +130,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
-      routes: current.routes.length,
+      routes: holder.snapshot().routes.length,
     });
     release.soon();
 
@@ -141,7 +146,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       admin,
       adminKeys,
       health,
-      snapshot: () => current,
+      snapshot: holder.snapshot,
+      holder,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
@@ -199,21 +205,5 @@ function idleReleaser(): { soon(): void; afterChange(): void; stop(): void } {
       code.unref?.();
     },
     stop: clear,
-  };
-}
-
-/**
- * Rebuilds the snapshot from the store. Problems (skipped rows, routes that cannot forward) are logged when
- * they first appear, not again on every rebuild: with many broken rows each write would flood the log.
- */
-function snapshotBuilder(store: Store, health: HealthRegistry, trustedCa: string | null): (prev: Snapshot | null) => Snapshot {
-  let known = new Set<string>();
-  return (prev) => {
-    const { snapshot, problems } = buildSnapshot(store.readAll(), prev, undefined, { trustedCa });
-    const now = new Set(problems);
-    for (const problem of now) if (!known.has(problem)) logger.warn(problem);
-    known = now;
-    health.sync(snapshot); // before the snapshot serves: fills each upstream's health slot
-    return snapshot;
   };
 }

@@ -1,20 +1,30 @@
 // The set of running health checkers, one per upstream resource key (shared by every route that uses
 // the upstream), kept in step with the snapshot: created eagerly, reconfigured, stopped on delete.
+// It is the data plane's HealthView: health lives beside the snapshot, never written into it.
 
 import { logger } from '../log/logger';
-import type { Snapshot } from '../snapshot/types';
+import type { CachedUpstream, CompiledUpstream, Snapshot } from '../snapshot/types';
 import { type ProbePlane, UpstreamChecker } from './checker';
-import type { CheckerInfo } from './types';
+import type { CheckerInfo, HealthView, UpstreamHealth } from './types';
 
-export class HealthRegistry {
+export class HealthRegistry implements HealthView {
   private readonly checkers = new Map<string, UpstreamChecker>();
   private stopped = false;
 
   constructor(private readonly plane: ProbePlane) {}
 
   /**
-   * Bring the checkers in line with a freshly built snapshot and fill each compiled upstream's health
-   * slot. Call it right after every build, before the snapshot serves connections. O(upstreams).
+   * The running checker of `upstream` (by its resource key), or null when it has no checks. Called per
+   * connection attempt: one property read, and a map lookup only for upstreams with checks.
+   */
+  checkerOf(upstream: CompiledUpstream): UpstreamHealth | null {
+    if (upstream.checks == null) return null;
+    return this.checkers.get(upstream.key) ?? null;
+  }
+
+  /**
+   * Bring the checkers in line with a snapshot built from everything (start, or a full rebuild). Call it
+   * before the snapshot serves connections (src/snapshot/holder.ts does). O(upstreams).
    *
    * APISIX creates a checker lazily on the first connection (spec 5.5); weir starts it at once, so a
    * dead node is known before any client pays for it. A changed `checks` replaces the checker (fresh
@@ -22,31 +32,40 @@ export class HealthRegistry {
    */
   sync(snapshot: Snapshot): void {
     if (this.stopped) return;
-    const seen = new Set<string>();
-    for (const [key, entry] of snapshot.upstreams) {
-      const up = entry.upstream;
-      const config = up?.checks ?? null;
-      if (up === null || config === null) continue;
-      seen.add(key);
-      let checker = this.checkers.get(key);
-      if (checker !== undefined && checker.config.text !== config.text) {
-        checker.stop();
-        checker = undefined;
-      }
-      if (checker === undefined) {
-        checker = new UpstreamChecker(key, config, up.nodes, this.plane);
-        this.checkers.set(key, checker);
-        checker.start();
-      } else if (checker.nodes !== up.nodes) {
-        checker.setNodes(up.nodes);
-      }
-      if (up.health !== undefined) up.health.checker = checker;
-    }
-    for (const [key, checker] of this.checkers) {
-      if (seen.has(key)) continue;
+    for (const [key, entry] of snapshot.upstreams) this.syncOne(key, entry);
+    for (const key of [...this.checkers.keys()]) if (!snapshot.upstreams.has(key)) this.syncOne(key, undefined);
+  }
+
+  /**
+   * The same for a snapshot that changed only the upstreams under `keys` (an incremental build): the
+   * other checkers are not looked at. O(keys).
+   */
+  update(snapshot: Snapshot, keys: Iterable<string>): void {
+    if (this.stopped) return;
+    for (const key of keys) this.syncOne(key, snapshot.upstreams.get(key));
+  }
+
+  private syncOne(key: string, entry: CachedUpstream | undefined): void {
+    const up = entry?.upstream ?? null;
+    const config = up?.checks ?? null;
+    let checker = this.checkers.get(key);
+    if (up === null || config === null) {
+      if (checker === undefined) return;
       checker.stop();
       this.checkers.delete(key);
       logger.info('health checker released', { upstream: key });
+      return;
+    }
+    if (checker !== undefined && checker.config.text !== config.text) {
+      checker.stop();
+      checker = undefined;
+    }
+    if (checker === undefined) {
+      checker = new UpstreamChecker(key, config, up.nodes, this.plane);
+      this.checkers.set(key, checker);
+      checker.start();
+    } else if (checker.nodes !== up.nodes) {
+      checker.setNodes(up.nodes);
     }
   }
 

@@ -1,16 +1,27 @@
 // Health-check types shared by the checker, the registry, the dial path and the control API.
 
-import type { HealthView } from '../proxy/balance/types';
-import type { UpstreamNode } from '../snapshot/types';
+import type { NodeHealthView } from '../proxy/balance/types';
+import type { CompiledUpstream, UpstreamNode } from '../snapshot/types';
 
 /** What a connect attempt tells passive health: null = connected, else how it failed. */
 export type ConnectOutcome = null | 'tcp_failure' | 'timeout';
 
 /** The health of one upstream's nodes as pickers and the dial path see it. */
-export interface UpstreamHealth extends HealthView {
+export interface UpstreamHealth extends NodeHealthView {
   /** Passive check input: called by the dial path after every connect attempt. Cheap, never throws. */
   reportConnect(node: UpstreamNode, outcome: ConnectOutcome): void;
 }
+
+/**
+ * What the data plane asks per connection: the running checker of an upstream, if it has one. Health lives
+ * beside the snapshot, not inside it (src/health/registry.ts implements this). O(1), no allocation.
+ */
+export interface HealthView {
+  checkerOf(upstream: CompiledUpstream): UpstreamHealth | null;
+}
+
+/** A HealthView with no checkers: every upstream is taken as healthy (tests, callers without health checks). */
+export const NO_HEALTH: HealthView = { checkerOf: () => null };
 
 /** `checks.active` with APISIX's defaults applied; times in ms. */
 export interface ActiveCheckConfig {

@@ -9,6 +9,9 @@ import { checkCaBundle, checkPemPair, resolveSecretRef } from '../schema/pem';
 
 export type Env = Record<string, string | undefined>;
 
+/** Compiled SSL objects by id, as far as upstream TLS needs them (a snapshot's map, or a build's view of it). */
+export type SslLookup = Pick<ReadonlyMap<string, CachedSsl>, 'get'>;
+
 /** Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. */
 function pem(value: unknown, field: string, env: Env): string {
   if (typeof value !== 'string') throw new Error(`${field} is missing`);
@@ -57,21 +60,22 @@ export function compileSsl(id: string, value: JsonObject, env: Env = process.env
 export function cachedSsl(id: string, raw: string, value: JsonObject, prev: ReadonlyMap<string, CachedSsl> | null): CachedSsl {
   const old = prev?.get(id);
   if (old !== undefined && old.source === raw) return old;
+  const enabled = value.status !== 0;
   try {
-    return { source: raw, ssl: compileSsl(id, value), problem: null };
+    return { source: raw, ssl: compileSsl(id, value), problem: null, enabled };
   } catch (err) {
-    return { source: raw, ssl: null, problem: (err as Error).message };
+    return { source: raw, ssl: null, problem: (err as Error).message, enabled };
   }
 }
 
 /**
- * The certificate table of a snapshot: enabled server objects under each of their SNIs, in id order.
- * A certificate wildcard covers exactly one label (spec 6), unlike a route's.
+ * The certificate table of a snapshot: enabled server objects under each of their SNIs, in the order
+ * given (id order). A certificate wildcard covers exactly one label (spec 6), unlike a route's.
  */
-export function buildCertificateTable(ssls: Iterable<[CompiledSsl, JsonObject]>): SniTable<CompiledSsl> {
+export function buildCertificateTable(ssls: Iterable<CachedSsl>): SniTable<CompiledSsl> {
   const table = createSniTable<CompiledSsl>(false);
-  for (const [ssl, value] of ssls) {
-    if (ssl.type !== 'server' || value.status === 0) continue;
+  for (const { ssl, enabled } of ssls) {
+    if (ssl === null || ssl.type !== 'server' || !enabled) continue;
     for (const pattern of ssl.snis) addSni(table, pattern, ssl);
   }
   return table;
@@ -91,7 +95,7 @@ export function findCertificate(table: SniTable<CompiledSsl>, sni: string): Comp
  */
 export function compileUpstreamTls(
   tls: unknown,
-  ssls: ReadonlyMap<string, CachedSsl>,
+  ssls: SslLookup,
   env: Env = process.env,
   trustedCa: string | null = null,
 ): TlsClientConfig {
@@ -113,18 +117,24 @@ export function compileUpstreamTls(
   return { verify, ca: verify ? trustedCa : null, cert, key };
 }
 
-/** The cache key of an upstream: its row text, plus the SSL row it takes a client cert from. */
-export function upstreamSource(rowText: string, value: JsonObject, ssls: ReadonlyMap<string, CachedSsl>): string {
+/** The id of the SSL object an upstream takes its client certificate from (scheme "tls" only), or null. */
+export function clientCertIdOf(value: JsonObject): string | null {
   const certId = (value.tls as JsonObject | undefined)?.client_cert_id;
-  if (certId === undefined || value.scheme !== 'tls') return rowText;
-  return `${rowText}\n${ssls.get(String(certId))?.source ?? 'missing ssl'}`;
+  return certId === undefined || value.scheme !== 'tls' ? null : String(certId);
+}
+
+/** The cache key of an upstream: its row text, plus the SSL row it takes a client cert from. */
+export function upstreamSource(rowText: string, value: JsonObject, ssls: SslLookup): string {
+  const certId = clientCertIdOf(value);
+  if (certId === null) return rowText;
+  return `${rowText}\n${ssls.get(certId)?.source ?? 'missing ssl'}`;
 }
 
 /** Give a freshly compiled `scheme: tls` upstream its TLS settings; a TLS problem makes it unusable. */
 export function attachUpstreamTls(
   entry: CachedUpstream,
   value: JsonObject,
-  ssls: ReadonlyMap<string, CachedSsl>,
+  ssls: SslLookup,
   trustedCa: string | null = null,
 ): CachedUpstream {
   const up = entry.upstream;

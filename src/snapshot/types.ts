@@ -4,8 +4,9 @@ import type { Balancer } from '../proxy/balance/types';
 import type { RouteIndex, RouteRule } from '../proxy/match/route';
 import type { SniTable } from '../proxy/match/sni';
 import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
-import type { HealthCheckConfig, UpstreamHealth } from '../health/types';
+import type { HealthCheckConfig } from '../health/types';
 import type { FilterChain } from '../proxy/filter/types';
+import type { JsonObject } from '../lib/json';
 
 /**
  * What is known about a connection when a route is chosen (after any TLS handshake). The client address
@@ -50,15 +51,11 @@ export interface CompiledUpstream {
   scheme: string;
   /** scheme "tls": the client-side TLS settings (identity = the plane's context cache key); else null. */
   tls?: TlsClientConfig | null;
-  /** `checks` compiled (src/health/config.ts), or null/absent when the upstream has none. */
+  /**
+   * `checks` compiled (src/health/config.ts), or null/absent when the upstream has none. The running
+   * checker is not here: the data plane asks a HealthView (src/health/types.ts) by the upstream's key.
+   */
   checks?: HealthCheckConfig | null;
-  /** Filled by the health registry right after the build; the dial path reads it per connection. */
-  health?: HealthSlot;
-}
-
-/** A compiled upstream's link to its running checker (null: no checks, or not synced yet). */
-export interface HealthSlot {
-  checker: UpstreamHealth | null;
 }
 
 export interface CompiledRoute {
@@ -85,43 +82,71 @@ export interface CompiledSsl {
 
 /** An SSL row's compile outcome, reused by the next build while the row text is unchanged. */
 export interface CachedSsl {
-  source: string;
-  ssl: CompiledSsl | null;
-  problem: string | null;
+  readonly source: string;
+  readonly ssl: CompiledSsl | null;
+  readonly problem: string | null;
+  /** status is not 0: a server certificate is served. */
+  readonly enabled: boolean;
 }
 
 /** A compiled upstream remembered for the next build: reused while its source row's text is unchanged. */
 export interface CachedUpstream {
-  /** JSON text of the row it came from (the upstream, or the route for an inline upstream). */
-  source: string;
-  upstream: CompiledUpstream | null;
+  /** JSON text of the row it came from (the upstream, or the route for an inline upstream), plus its client-cert SSL row's. */
+  readonly source: string;
+  readonly upstream: CompiledUpstream | null;
   /** Why `upstream` is null, or a note about it (e.g. a balancer type not implemented yet). */
-  problems: readonly string[];
+  readonly problems: readonly string[];
+  /** A stored upstream that failed validation: why (routes naming it say "upstream <id> is invalid"). */
+  readonly skipped?: string;
+  /**
+   * An upstream that takes its client certificate from an SSL object (tls.client_cert_id): what it was
+   * compiled from, so a change of that SSL object recompiles it without reading its row again.
+   */
+  readonly clientCert?: { readonly sslId: string; readonly rowText: string; readonly value: JsonObject };
 }
 
 /**
- * Everything a new connection needs, immutable once built. Live connections keep the snapshot they
- * started with; a store change builds a new one (src/snapshot/build.ts) and swaps one reference.
+ * Everything a new connection needs, frozen once built (src/snapshot/build.ts): nothing writes into it
+ * afterwards, health checkers included (they live beside it, src/health/registry.ts). Live connections keep
+ * the snapshot they started with; a store change builds a new one and src/snapshot/holder.ts swaps one reference.
+ * The maps are also what the next build reuses, by row text, so unchanged rows are not compiled again.
  */
 export interface Snapshot {
   /** Store revision this was built from. */
-  revision: number;
-  /** Routes that compiled, in precedence order (id byte order). */
-  routes: readonly CompiledRoute[];
+  readonly revision: number;
+  /** Routes that compiled, in precedence order (id byte order); a frozen array. */
+  readonly routes: readonly CompiledRoute[];
   /** What selectRoute reads. */
-  routeIndex: RouteIndex;
-  /** Compiled upstreams by key ("/apisix/upstreams/1", "/apisix/stream_routes/2" for inline ones). */
-  upstreams: ReadonlyMap<string, CachedUpstream>;
+  readonly routeIndex: RouteIndex;
+  /** Compiled upstreams by key ("/apisix/upstreams/1", "/apisix/stream_routes/2" for inline ones), skipped ones included. */
+  readonly upstreams: ReadonlyMap<string, CachedUpstream>;
   /** Validated and compiled match rules by route key, reused by the next build while the row text holds. */
-  rules: ReadonlyMap<string, CachedRule>;
+  readonly rules: ReadonlyMap<string, CachedRule>;
   /** Compiled SSL objects by id (status 0 and broken ones included, ssl null for the broken). */
-  ssls: ReadonlyMap<string, CachedSsl>;
+  readonly ssls: ReadonlyMap<string, CachedSsl>;
   /** Server certificates by SNI (exact, then one-label wildcard, then "*"), enabled objects only. */
-  certificates: SniTable<CompiledSsl>;
+  readonly certificates: SniTable<CompiledSsl>;
+  /**
+   * Why rows are skipped or routes cannot forward, by row ("stream_routes/1", "upstreams/u", "ssls/3");
+   * rows without problems are absent. The holder logs a row's problem when it first appears.
+   */
+  readonly problems: ReadonlyMap<string, readonly string[]>;
+  /** Stored upstream id -> keys of the routes naming it (valid rules only): what a changed upstream relinks. */
+  readonly routesByUpstream: ReadonlyMap<string, readonly string[]>;
 }
 
-/** A route row's validation outcome: its compiled rule (without the per-build route object) or why it was skipped. */
+/**
+ * A route row's validation outcome: its compiled rule (without the per-build route object) or why it was
+ * skipped, and what it forwards to, so the route can be linked to a changed upstream without its row.
+ */
 export interface CachedRule {
-  source: string;
-  rule: Omit<RouteRule, 'route'> | string;
+  readonly source: string;
+  readonly rule: Omit<RouteRule, 'route'> | string;
+  /** `upstream_id` as text (it wins over an inline upstream), or null. */
+  readonly upstreamId: string | null;
+  /** No upstream_id, and an inline `upstream` object (compiled under the route's key). */
+  readonly inline: boolean;
+  readonly tlsPassthrough: boolean;
+  /** The route's compiled filter chain (NO_FILTERS without plugins). */
+  readonly filters: FilterChain;
 }

@@ -5,19 +5,22 @@ import { openSqlite } from '../runtime/index';
 import type { SqlDb, SqlStatement } from '../runtime/types';
 import { applyMigrations, type Migration } from './migrate';
 import { applyConnectionPragmas } from './pragmas';
-import { type Keyring, KeyringError } from './keyring';
+import { ENCRYPTED_PREFIX, type Keyring, KeyringError } from './keyring';
 import { openSecrets, sealSecrets } from './secrets';
 import {
   RESOURCES,
   type JsonObject,
   type PutResult,
   type Resource,
+  type RowChange,
   type Store,
+  type StoreChanges,
   type StoreContents,
   type StoredObject,
+  type UnreadableRow,
 } from './types';
 
-export type { Store, StoreContents, StoredObject, Resource, PutResult } from './types';
+export type { Store, StoreContents, StoreChanges, RowChange, StoredObject, Resource, PutResult } from './types';
 
 /** A row that is not what weir writes (e.g. edited by hand into invalid JSON). */
 export class StoreError extends Error {
@@ -42,6 +45,12 @@ export interface OpenStoreOptions {
    * decrypted with any of its keys on read. null = stored in clear (and encrypted rows cannot be read).
    */
   keyring?: Keyring | null;
+  /**
+   * How much of the file to decrypt on open to prove the keyring fits: 'all' (default; `weir start`) opens
+   * every private key; 'sample' one row per key id in use (the CLI's commands, which must stay quick with
+   * many objects).
+   */
+  keyringCheck?: 'all' | 'sample';
 }
 
 interface TableStatements {
@@ -93,13 +102,13 @@ function toStored(table: Resource, row: Record<string, unknown>, ring: Keyring |
 }
 
 /** All readable rows of one table; a row that cannot be read is reported, not fatal (hand edits happen). */
-function readTolerant(res: Resource, rows: Record<string, unknown>[], unreadable: string[], ring: Keyring | null): StoredObject[] {
+function readTolerant(res: Resource, rows: Record<string, unknown>[], unreadable: UnreadableRow[], ring: Keyring | null): StoredObject[] {
   const out: StoredObject[] = [];
   for (const row of rows) {
     try {
       out.push(toStored(res, row, ring));
     } catch (err) {
-      unreadable.push((err as Error).message);
+      unreadable.push({ res, id: String(row.id), message: (err as Error).message });
     }
   }
   return out;
@@ -109,20 +118,40 @@ function intOrNull(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) ? v : null;
 }
 
+/** The prefix of an encrypted field as SQL text (a fixed constant: no quote to escape). */
+const SQL_PREFIX = `'${ENCRYPTED_PREFIX}'`;
+
+/**
+ * One row per key id in use (the id after the prefix of a row's first encrypted field): what the sampling
+ * keyring check decrypts. SQLite scans the text without parsing it; bare columns of a GROUP BY come from
+ * one row of the group.
+ */
+function prepareKeySample(db: SqlDb): SqlStatement {
+  const part = (res: Resource) =>
+    `SELECT '${res}' AS res, id, value, substr(value, instr(value, ${SQL_PREFIX}) + ${ENCRYPTED_PREFIX.length}, 8) AS kid
+     FROM ${res} WHERE instr(value, ${SQL_PREFIX}) > 0`;
+  return db.prepare(`SELECT res, id, value FROM (${RESOURCES.map(part).join(' UNION ALL ')}) GROUP BY kid`);
+}
+
 /**
  * Refuse to open a file whose private keys the keyring cannot decrypt: serving without them would
  * silently drop every TLS route. One message names the first such field and how many there are.
+ * `sample`: decrypt one row per key id in use instead of every row (a wrong or incomplete keyring still
+ * shows; a single damaged value may not).
  */
-function checkKeyring(tables: Record<Resource, TableStatements>, ring: Keyring | null, path: string): void {
+function checkKeyring(db: SqlDb, tables: Record<Resource, TableStatements>, ring: Keyring | null, path: string, sample: boolean): void {
   const failures: string[] = [];
-  for (const res of RESOURCES) {
-    for (const row of tables[res].list.all()) {
-      try {
-        toStored(res, row, ring);
-      } catch (err) {
-        if (err instanceof KeyringError) failures.push(err.message.replace(/^ERR_KEYRING: /, ''));
-      }
+  const check = (res: Resource, row: Record<string, unknown>): void => {
+    try {
+      toStored(res, row, ring);
+    } catch (err) {
+      if (err instanceof KeyringError) failures.push(err.message.replace(/^ERR_KEYRING: /, ''));
     }
+  };
+  if (sample) {
+    for (const row of prepareKeySample(db).all()) check(row.res as Resource, row);
+  } else {
+    for (const res of RESOURCES) for (const row of tables[res].list.all()) check(res, row);
   }
   if (failures.length === 0) return;
   const more = failures.length > 1 ? ` (and ${failures.length - 1} more)` : '';
@@ -145,6 +174,8 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   const tables = Object.fromEntries(RESOURCES.map((r) => [r, prepareTable(db, r)])) as Record<Resource, TableStatements>;
   const readRevision = db.prepare(`SELECT value FROM meta WHERE key = 'revision'`);
   const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
+  const oldestChange = db.prepare(`SELECT MIN(revision) AS revision FROM changes`);
+  const changedRows = db.prepare(`SELECT DISTINCT resource, id FROM changes WHERE revision > ?`);
   const writePostId = db.prepare(`UPDATE meta SET value = ? WHERE key = 'post_id'`);
   const byUpstream = db.prepare(`SELECT id FROM stream_routes WHERE upstream_id = ? ORDER BY id`);
   // a scan, not an index: only an SSL delete asks, and client_cert_id may be a JSON number (compare as text)
@@ -187,8 +218,30 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     }
   };
 
+  /** Rows changed after `since` (see Store.readChanges); runs inside read(). */
+  const changesSince = (since: number, maxChanges: number): StoreChanges | null => {
+    const now = revision();
+    if (now === since) return { revision: now, changes: [] };
+    if (now < since || now - since > maxChanges) return null;
+    // Every revision bump logs its row in the same trigger, so the log is gap-free from its oldest entry on.
+    const oldest = oldestChange.get()?.revision;
+    if (typeof oldest !== 'number' || oldest > since + 1) return null;
+    const changes: RowChange[] = [];
+    for (const entry of changedRows.all(since)) {
+      const res = entry.resource as Resource;
+      if (!RESOURCES.includes(res) || entry.id === null) continue;
+      const id = String(entry.id);
+      try {
+        changes.push({ res, id, row: get(res, id) ?? null, unreadable: null });
+      } catch (err) {
+        changes.push({ res, id, row: null, unreadable: (err as Error).message });
+      }
+    }
+    return { revision: now, changes };
+  };
+
   try {
-    checkKeyring(tables, ring, path);
+    checkKeyring(db, tables, ring, path, opts.keyringCheck === 'sample');
   } catch (err) {
     db.close();
     throw err;
@@ -200,7 +253,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     path,
     readAll: (): StoreContents =>
       read(() => {
-        const unreadable: string[] = [];
+        const unreadable: UnreadableRow[] = [];
         const rows = (res: Resource) => readTolerant(res, tables[res].list.all(), unreadable, ring);
         return {
           revision: revision(),
@@ -210,6 +263,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
           unreadable,
         };
       }),
+    readChanges: (since, maxChanges) => read(() => changesSince(since, maxChanges)),
     revision,
     get,
     list: (res) => read(() => list(res)),

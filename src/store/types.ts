@@ -22,6 +22,14 @@ export interface StoredObject {
   raw: string;
 }
 
+/** A row that could not be read (not JSON, not an object, a private key the keyring cannot open). */
+export interface UnreadableRow {
+  res: Resource;
+  id: string;
+  /** e.g. `ERR_STORE_BAD_ROW: upstreams row "7": value is not valid JSON` */
+  message: string;
+}
+
 /** Everything the data plane needs to build a snapshot, read in one transaction. */
 export interface StoreContents {
   /** Monotonic store revision; changes whenever any object changes. */
@@ -29,8 +37,24 @@ export interface StoreContents {
   streamRoutes: StoredObject[];
   upstreams: StoredObject[];
   ssls: StoredObject[];
-  /** Rows that could not be read (not JSON, not an object), e.g. `ERR_STORE_BAD_ROW: upstreams row "7": value is not valid JSON`. */
-  unreadable: string[];
+  /** Rows that could not be read; they are left out of the lists above. */
+  unreadable: UnreadableRow[];
+}
+
+/** One row that changed: as it is now, or gone (deleted, or unreadable now: then `unreadable` says why). */
+export interface RowChange {
+  res: Resource;
+  id: string;
+  row: StoredObject | null;
+  unreadable: string | null;
+}
+
+/** The rows changed after a revision, read in one transaction (Store.readChanges). */
+export interface StoreChanges {
+  /** The store revision the rows were read at. */
+  revision: number;
+  /** Each changed row once, whatever number of times it changed; no order promised. */
+  changes: RowChange[];
 }
 
 /** What put() did: `created` is false when an existing row was replaced. */
@@ -48,6 +72,12 @@ export interface Store {
   readonly path: string;
   /** Everything, read in one transaction; rows ordered by id in byte order (the route precedence order). */
   readAll(): StoreContents;
+  /**
+   * The rows changed after revision `since`, read (and decrypted) in one transaction; nothing else is read.
+   * null when the change log does not reach back to `since` (pruned, or the file was replaced) or when
+   * more than `maxChanges` revisions passed: then readAll() is the way.
+   */
+  readChanges(since: number, maxChanges: number): StoreChanges | null;
   revision(): number;
   get(res: Resource, id: string): StoredObject | undefined;
   /** All rows of one resource, ordered by id in byte order. */

@@ -23,8 +23,8 @@ describe('weir export / import / migrate / check', () => {
   before(async () => {
     ({ dbPath } = writeCliConfig(dir.path));
     c = ['-c', join(dir.path, 'config.yaml')];
-    assert.match((await cli(['migrate', ...c])).out, /schema version 0 -> 1 \(applied 0001_init\.sql\)\n$/);
-    assert.match((await cli(['migrate', ...c])).out, /schema version 1 -> 1 \(up to date\)\n$/);
+    assert.match((await cli(['migrate', ...c])).out, /schema version 0 -> 2 \(applied 0001_init\.sql, 0002_change_log\.sql\)\n$/);
+    assert.match((await cli(['migrate', ...c])).out, /schema version 2 -> 2 \(up to date\)\n$/);
     assert.equal((await cli(['upstreams', 'put', 'db', UPSTREAM, ...c])).code, 0);
     assert.equal((await cli(['stream_routes', 'put', 'mysql', '{"server_port":9101,"upstream_id":"db","name":"mysql: \\"main\\""}', ...c])).code, 0);
     assert.equal((await cli(['stream_routes', 'put', '2', '{"remote_addr":"::1","upstream":{"nodes":{"[::1]:80":1}}}', ...c])).code, 0);

@@ -33,7 +33,9 @@ function okPlane() {
 }
 
 const checks = { active: { type: 'tcp' }, passive: { unhealthy: { tcp_failures: 1 } } };
-const checkerOf = (snap: Snapshot, key: string) => snap.upstreams.get(key)!.upstream!.health!.checker as UpstreamChecker | null;
+/** What the data plane sees: the registry asked about the snapshot's compiled upstream. */
+let reg: HealthRegistry;
+const checkerOf = (snap: Snapshot, key: string) => reg.checkerOf(snap.upstreams.get(key)!.upstream!) as UpstreamChecker | null;
 
 const logs: string[] = [];
 configureErrorLog({ sink: (t) => logs.push(t) });
@@ -42,7 +44,7 @@ after(() => configureErrorLog({ sink: (t) => process.stderr.write(t) }));
 describe('HealthRegistry', () => {
   it('starts one checker per upstream with checks, shared by the routes that use it', () => {
     const { plane, probes } = okPlane();
-    const reg = new HealthRegistry(plane);
+    reg = new HealthRegistry(plane);
     const { snapshot } = buildSnapshot(contents(
       [row('r1', { upstream_id: 'u1' }), row('r2', { upstream_id: 'u1' }), row('r3', { upstream: { nodes: { '127.0.0.1:3': 1 }, checks } }),
         row('r4', { upstream: { nodes: { '127.0.0.1:4': 1 } } })],
@@ -54,8 +56,9 @@ describe('HealthRegistry', () => {
       assert.deepEqual(reg.list().map((c) => c.name), ['/apisix/stream_routes/r3', '/apisix/upstreams/u1']);
       const shared = checkerOf(snapshot, '/apisix/upstreams/u1');
       assert.ok(shared !== null);
-      assert.equal(snapshot.routes[0]!.upstream!.health!.checker, shared);
-      assert.equal(snapshot.routes[1]!.upstream!.health!.checker, shared);
+      assert.equal(reg.checkerOf(snapshot.routes[0]!.upstream!), shared);
+      assert.equal(reg.checkerOf(snapshot.routes[1]!.upstream!), shared);
+      assert.equal(Object.isFrozen(snapshot), true, 'nothing was written into the snapshot');
       assert.equal(checkerOf(snapshot, '/apisix/upstreams/u2'), null);
       assert.equal(checkerOf(snapshot, '/apisix/stream_routes/r4'), null);
       assert.equal(probes(), 3); // first healthy round at once: nodes 1, 2 and 3
@@ -73,7 +76,7 @@ describe('HealthRegistry', () => {
 
   it('a changed row keeps the checker and the state of unchanged nodes; a changed checks replaces it', () => {
     const { plane } = okPlane();
-    const reg = new HealthRegistry(plane);
+    reg = new HealthRegistry(plane);
     const key = '/apisix/upstreams/u1';
     const v1 = buildSnapshot(contents([], [row('u1', { nodes: { '127.0.0.1:1': 1, '127.0.0.1:2': 1 }, checks })]), null).snapshot;
     reg.sync(v1);
@@ -98,7 +101,7 @@ describe('HealthRegistry', () => {
 
   it('deleting the upstream, or dropping its checks, stops its checker', () => {
     const { plane } = okPlane();
-    const reg = new HealthRegistry(plane);
+    reg = new HealthRegistry(plane);
     const v1 = buildSnapshot(contents([row('r1', { upstream: { nodes: { '127.0.0.1:1': 1 }, checks } })],
       [row('u1', { nodes: { '127.0.0.1:1': 1 }, checks })]), null).snapshot;
     reg.sync(v1);
@@ -117,7 +120,7 @@ describe('HealthRegistry', () => {
 
   it('stop() stops every checker and ignores later syncs', () => {
     const { plane } = okPlane();
-    const reg = new HealthRegistry(plane);
+    reg = new HealthRegistry(plane);
     const snap = buildSnapshot(contents([], [row('u1', { nodes: { '127.0.0.1:1': 1 }, checks })]), null).snapshot;
     reg.sync(snap);
     const c = checkerOf(snap, '/apisix/upstreams/u1')!;

@@ -8,6 +8,7 @@ import { checkStreamRoute } from '../../src/schema/stream-route';
 import { checkUpstream } from '../../src/schema/upstream';
 import { checkSsl } from '../../src/schema/ssl';
 import { pem as tlsPem } from '../tls/fixtures';
+import { prng } from '../helpers/random';
 
 describe('normalizeId', () => {
   const rows: [unknown, string | null][] = [
@@ -81,18 +82,6 @@ describe('hostile input', () => {
 });
 
 // ---- seeded fuzz ----
-
-/** mulberry32: small deterministic PRNG so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = [
   'id', 'name', 'desc', 'labels', 'create_time', 'update_time', 'remote_addr', 'server_addr', 'server_port', 'sni', 'upstream',

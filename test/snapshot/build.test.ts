@@ -154,7 +154,7 @@ describe('buildSnapshot', () => {
   });
 
   it('reports rows the store could not read and builds the rest', () => {
-    const c = { ...contents([row('1', { upstream: { nodes } })]), unreadable: ['stream_routes row "2": value is not valid JSON'] };
+    const c = { ...contents([row('1', { upstream: { nodes } })]), unreadable: [{ res: 'stream_routes' as const, id: '2', message: 'stream_routes row "2": value is not valid JSON' }] };
     const { snapshot, problems } = buildSnapshot(c, null);
     assert.deepEqual(problems, ['skipped: stream_routes row "2": value is not valid JSON']);
     assert.equal(selectRoute(snapshot, conn)?.id, '1');

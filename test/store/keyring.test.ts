@@ -65,4 +65,24 @@ describe('keyring', () => {
     assert.equal(again.get('ssls', '1')!.value.key, pem.a.key);
     again.close();
   });
+
+  it("keyringCheck 'sample' decrypts one row per key id in use: a wrong keyring, or a key id missing from it, still refuses", () => {
+    const path = join(dir.path, 'sample.db');
+    const old = openStore(path, { keyring: createKeyring([OLD]) });
+    putObject({ store: old }, 'ssls', '1', { ...pem.a, sni: 'a.test.com' });
+    old.close();
+    const both = openStore(path, { keyring: createKeyring([NEW, OLD]) });
+    for (let i = 0; i < 20; i++) putObject({ store: both }, 'stream_routes', `r${i}`, { upstream: { nodes: { '127.0.0.1:1': 1 } } });
+    putObject({ store: both }, 'upstreams', 'u', { nodes: { '127.0.0.1:1': 1 }, scheme: 'tls', tls: { client_cert: pem.client.cert, client_key: pem.client.key } });
+    both.close();
+    // two key ids in use now: OLD (ssls/1) and NEW (upstreams/u)
+    assert.doesNotThrow(() => openStore(path, { keyring: createKeyring([NEW, OLD]), keyringCheck: 'sample' }).close());
+    assert.throws(() => openStore(path, { keyring: createKeyring([NEW]), keyringCheck: 'sample' }), (err: Error) => {
+      assert.ok(err instanceof KeyringError);
+      assert.match(err.message, /^ERR_KEYRING: cannot decrypt the private keys in .*sample\.db: ssls\/1 key was encrypted with key id [0-9a-f]{8}, which is not in/);
+      return true;
+    });
+    assert.throws(() => openStore(path, { keyring: createKeyring([OLD]), keyringCheck: 'sample' }), /upstreams\/u tls\.client_key was encrypted with key id/);
+    assert.throws(() => openStore(path, { keyringCheck: 'sample' }), /no apisix.data_encryption.keyring is configured \(and 1 more\)$/);
+  });
 });

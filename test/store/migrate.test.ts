@@ -38,8 +38,8 @@ describe('applyMigrations', () => {
     const db = openDb('fresh.db');
     const result = applyMigrations(db, MIGRATIONS, 'fresh.db');
     assert.deepEqual(result, { from: 0, to: MIGRATIONS.length, applied: MIGRATIONS.map((m) => m.name) });
-    assert.equal(readSchemaVersion(db), 1);
-    assert.deepEqual(tableNames(db), ['meta', 'ssls', 'stream_routes', 'upstreams']);
+    assert.equal(readSchemaVersion(db), 2);
+    assert.deepEqual(tableNames(db), ['changes', 'meta', 'ssls', 'stream_routes', 'upstreams']);
     assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), [
       { key: 'post_id', value: 0 },
       { key: 'revision', value: 0 },
@@ -51,14 +51,14 @@ describe('applyMigrations', () => {
 
   it('does nothing on an already migrated file', () => {
     const db = openDb('fresh.db');
-    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 1, to: 1, applied: [] });
+    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 2, to: 2, applied: [] });
   });
 
   it('applies only the missing versions', () => {
     const db = openDb('partial.db');
-    const extra = [...MIGRATIONS, { version: 2, name: '0002_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
+    const extra = [...MIGRATIONS, { version: 3, name: '0003_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
     applyMigrations(db, MIGRATIONS);
-    assert.deepEqual(applyMigrations(db, extra), { from: 1, to: 2, applied: ['0002_extra.sql'] });
+    assert.deepEqual(applyMigrations(db, extra), { from: 2, to: 3, applied: ['0003_extra.sql'] });
     assert.ok(tableNames(db).includes('extra'));
   });
 
@@ -73,7 +73,7 @@ describe('applyMigrations', () => {
       (err: unknown) =>
         err instanceof MigrationError &&
         err.code === 'ERR_DB_TOO_NEW' &&
-        err.message === 'ERR_DB_TOO_NEW: data/weir.db is at schema version 3 but this weir knows up to 1; use a newer weir',
+        err.message === 'ERR_DB_TOO_NEW: data/weir.db is at schema version 3 but this weir knows up to 2; use a newer weir',
     );
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     assert.deepEqual(readFileSync(path), before);
@@ -85,13 +85,13 @@ describe('applyMigrations', () => {
     const db = openDb('broken.db');
     const broken = [
       ...MIGRATIONS,
-      { version: 2, name: '0002_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
+      { version: 3, name: '0003_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
     ];
     assert.throws(
       () => applyMigrations(db, broken, 'broken.db'),
-      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /0002_broken\.sql/.test(err.message),
+      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /0003_broken\.sql/.test(err.message),
     );
-    assert.equal(readSchemaVersion(db), 1);
+    assert.equal(readSchemaVersion(db), 2);
     assert.equal(tableNames(db).includes('half'), false);
   });
 
@@ -102,5 +102,72 @@ describe('applyMigrations', () => {
       /ERR_MIGRATION_LIST: migration 0002_x.sql has version 2, expected 1/,
     );
     assert.equal(readSchemaVersion(db), 0);
+  });
+});
+
+describe('0002_change_log', () => {
+  let dir: string;
+  let db: SqlDb;
+  const log = (): Array<[number, string, string]> =>
+    db.prepare('SELECT revision, resource, id FROM changes ORDER BY revision, id').all().map((r) => [Number(r.revision), String(r.resource), String(r.id)]);
+  const revision = (): number => Number(db.prepare(`SELECT value FROM meta WHERE key = 'revision'`).get()?.value);
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weir-changelog-'));
+    db = openBetterSqlite(join(dir, 'v1.db'));
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('upgrades a v1 file with rows: rows and revision kept, the log starts empty', () => {
+    applyMigrations(db, MIGRATIONS.slice(0, 1));
+    db.exec(`INSERT INTO upstreams (id, value) VALUES ('u1', '{}'), ('u2', '{}')`);
+    assert.equal(revision(), 2);
+    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 1, to: 2, applied: ['0002_change_log.sql'] });
+    assert.equal(revision(), 2);
+    assert.deepEqual(log(), []);
+    assert.equal(db.prepare('SELECT COUNT(*) AS n FROM upstreams').get()?.n, 2);
+  });
+
+  it('logs each changed row under the revision its change made, for inserts, updates and deletes of every table', () => {
+    db.exec(`INSERT INTO stream_routes (id, value) VALUES ('r1', '{}')`);
+    db.exec(`UPDATE upstreams SET value = '{"a":1}' WHERE id = 'u1'`);
+    db.exec(`DELETE FROM upstreams WHERE id = 'u2'`);
+    db.exec(`INSERT INTO ssls (id, value) VALUES ('s1', '{}')`);
+    assert.deepEqual(log(), [
+      [3, 'stream_routes', 'r1'],
+      [4, 'upstreams', 'u1'],
+      [5, 'upstreams', 'u2'],
+      [6, 'ssls', 's1'],
+    ]);
+    assert.equal(revision(), 6);
+  });
+
+  it('an update that renames a row logs the old and the new id, a revision each', () => {
+    db.exec(`UPDATE ssls SET id = 's2' WHERE id = 's1'`);
+    assert.deepEqual(log().slice(-2), [
+      [7, 'ssls', 's1'],
+      [8, 'ssls', 's2'],
+    ]);
+  });
+
+  it('keeps the last 1000 revisions: older entries go as new ones come', () => {
+    db.transaction(() => {
+      for (let i = 0; i < 1200; i++) db.prepare(`UPDATE upstreams SET value = ? WHERE id = 'u1'`).run(`{"n":${i}}`);
+    });
+    const rev = revision();
+    assert.equal(rev, 1208);
+    const revisions = log().map(([r]) => r);
+    assert.equal(revisions.length, 1000);
+    assert.deepEqual([revisions[0], revisions.at(-1)], [rev - 999, rev]);
+  });
+
+  it('a revision set back by hand does not make writes fail', () => {
+    db.exec(`UPDATE meta SET value = 100 WHERE key = 'revision'`);
+    db.exec(`UPDATE upstreams SET value = '{}' WHERE id = 'u1'`);
+    assert.equal(revision(), 101);
+    assert.deepEqual(log().filter(([r]) => r === 101), [[101, 'upstreams', 'u1']]);
   });
 });

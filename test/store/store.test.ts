@@ -110,8 +110,8 @@ describe('openStore', () => {
     try {
       const all = store.readAll();
       assert.deepEqual(all.unreadable, [
-        'ERR_STORE_BAD_ROW: upstreams row "broken": value is not valid JSON',
-        'ERR_STORE_BAD_ROW: upstreams row "list": value is not a JSON object',
+        { res: 'upstreams', id: 'broken', message: 'ERR_STORE_BAD_ROW: upstreams row "broken": value is not valid JSON' },
+        { res: 'upstreams', id: 'list', message: 'ERR_STORE_BAD_ROW: upstreams row "list": value is not a JSON object' },
       ]);
       assert.ok(all.upstreams.some((o) => o.id === '1'), 'readable rows are still there');
       assert.throws(() => store.get('upstreams', 'broken'), /value is not valid JSON/);
@@ -167,6 +167,83 @@ describe('openStore', () => {
     raw.exec(`DELETE FROM upstreams WHERE id = 'zz-bad'`);
     // The failed read transaction did not leave the connection in a transaction.
     assert.doesNotThrow(() => store.transaction(() => store.put('upstreams', 'after', { id: 'after' })));
+  });
+});
+
+describe('readChanges', () => {
+  let dir: string;
+  let store: Store;
+  let raw: SqlDb;
+  const sorted = (since: number, max = 100) => {
+    const got = store.readChanges(since, max);
+    if (got === null) return null;
+    const changes = got.changes.map((c) => [c.res, c.id, c.row?.raw ?? null, c.unreadable] as const);
+    return { revision: got.revision, changes: changes.sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : 1)) };
+  };
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weir-changes-'));
+    store = openStore(join(dir, 'weir.db'));
+    raw = openBetterSqlite(join(dir, 'weir.db'));
+  });
+  after(() => {
+    raw.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('nothing changed: an empty list at the same revision', () => {
+    assert.deepEqual(store.readChanges(0, 100), { revision: 0, changes: [] });
+  });
+
+  it('returns each row changed since, once, as it is now; deleted rows as null, whoever wrote them', () => {
+    store.put('upstreams', 'u1', { id: 'u1', n: 1 });
+    store.put('upstreams', 'u1', { id: 'u1', n: 2 });
+    store.put('stream_routes', 'r1', { id: 'r1' });
+    store.put('ssls', 's1', { id: 's1' });
+    assert.equal(store.revision(), 4);
+    // the sqlite3 shell: another connection
+    raw.exec(`INSERT INTO stream_routes (id, value) VALUES ('r2', '{"id":"r2"}')`);
+    raw.exec(`DELETE FROM ssls WHERE id = 's1'`);
+    assert.deepEqual(sorted(0), {
+      revision: 6,
+      changes: [
+        ['ssls', 's1', null, null],
+        ['stream_routes', 'r1', '{"id":"r1"}', null],
+        ['stream_routes', 'r2', '{"id":"r2"}', null],
+        ['upstreams', 'u1', '{"id":"u1","n":2}', null],
+      ],
+    });
+    assert.deepEqual(sorted(4), { revision: 6, changes: [['ssls', 's1', null, null], ['stream_routes', 'r2', '{"id":"r2"}', null]] });
+    assert.deepEqual(sorted(6), { revision: 6, changes: [] });
+  });
+
+  it('a changed row that cannot be read is reported with the reason, the others are read', () => {
+    raw.exec(`UPDATE upstreams SET value = '{oops' WHERE id = 'u1'`);
+    store.put('upstreams', 'u2', { id: 'u2' });
+    assert.deepEqual(sorted(6), {
+      revision: 8,
+      changes: [
+        ['upstreams', 'u1', null, 'ERR_STORE_BAD_ROW: upstreams row "u1": value is not valid JSON'],
+        ['upstreams', 'u2', '{"id":"u2"}', null],
+      ],
+    });
+    raw.exec(`DELETE FROM upstreams WHERE id = 'u1'`);
+  });
+
+  it('null when more than maxChanges revisions passed, when the revision went back, or when the log was pruned past it', () => {
+    const now = store.revision();
+    assert.equal(store.readChanges(now - 3, 2), null);
+    assert.notEqual(store.readChanges(now - 3, 3), null);
+    assert.equal(store.readChanges(now + 5, 100), null);
+    store.transaction(() => {
+      for (let i = 0; i < 1005; i++) store.put('upstreams', 'busy', { id: 'busy', i });
+    });
+    const after = store.revision();
+    assert.equal(store.readChanges(now, 10_000), null, 'the log no longer reaches back');
+    // the log keeps revisions after-999 .. after: a reader at after-1000 needs exactly those
+    assert.deepEqual(sorted(after - 1000, 10_000)?.changes, [['upstreams', 'busy', '{"id":"busy","i":1004}', null]]);
+    assert.equal(store.readChanges(after - 1001, 10_000), null);
   });
 });
 

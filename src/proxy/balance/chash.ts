@@ -8,7 +8,7 @@
 
 import type { ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { adoptStates, groupPeers, isEligible, type Peer, pickByGroups } from './state';
-import type { Balancer, BalancerOptions, HealthView, NodeState } from './types';
+import type { Balancer, BalancerOptions, NodeHealthView, NodeState } from './types';
 
 /** Virtual points per unit of weight (nginx's and resty.chash's 160). */
 export const POINTS_PER_WEIGHT = 160;
@@ -125,7 +125,7 @@ export class ChashBalancer implements Balancer {
     this.readKey = compileKeyReader(opts.hashOn, opts.key);
   }
 
-  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: HealthView | null): Peer | undefined => {
+  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined => {
     // Walking a ring whose nodes are all ineligible would visit every point: check the nodes first.
     let any = false;
     for (let i = 0; i < group.length && !any; i++) any = isEligible(group[i]!.node, tried, health);
@@ -139,7 +139,7 @@ export class ChashBalancer implements Balancer {
     return undefined;
   };
 
-  pick(conn: ConnInfo, tried: readonly UpstreamNode[], health?: HealthView | null): UpstreamNode | undefined {
+  pick(conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
     const key = this.readKey(conn);
     this.hash = hashString(key === '' ? conn.remoteAddr : key);
     return pickByGroups(this.groups, tried, health, this.pickInGroup)?.node;

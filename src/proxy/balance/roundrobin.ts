@@ -2,13 +2,13 @@
 
 import type { ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { adoptStates, groupPeers, isEligible, type Peer, pickByGroups } from './state';
-import type { Balancer, BalancerOptions, HealthView, NodeState } from './types';
+import type { Balancer, BalancerOptions, NodeHealthView, NodeState } from './types';
 
 /**
  * One smooth-WRR step over the eligible peers of a group; undefined when none is eligible.
  * `current` is nginx's current_weight: it grows by `weight` each pick and drops by the total when chosen.
  */
-function pickInGroup(group: Peer[], _g: number, tried: readonly UpstreamNode[], health: HealthView | null): Peer | undefined {
+function pickInGroup(group: Peer[], _g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined {
   let best: Peer | undefined;
   let total = 0;
   for (let i = 0; i < group.length; i++) {
@@ -33,7 +33,7 @@ export class RoundRobinBalancer implements Balancer {
   }
 
   /** A lower priority group is used only when every node of the higher ones is tried or unhealthy (spec 5.2). */
-  pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: HealthView | null): UpstreamNode | undefined {
+  pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
     return pickByGroups(this.groups, tried, health, pickInGroup)?.node;
   }
 }

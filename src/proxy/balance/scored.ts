@@ -3,7 +3,7 @@
 
 import type { ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { adoptStates, groupPeers, isEligible, type Peer, pickByGroups } from './state';
-import type { Balancer, BalancerOptions, HealthView, NodeState } from './types';
+import type { Balancer, BalancerOptions, NodeHealthView, NodeState } from './types';
 
 export abstract class ScoredBalancer implements Balancer {
   readonly states: ReadonlyMap<string, NodeState>;
@@ -29,7 +29,7 @@ export abstract class ScoredBalancer implements Balancer {
   }
 
   // An arrow field, not a method: pickByGroups gets the same function on every pick, no bind per call.
-  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: HealthView | null): Peer | undefined => {
+  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined => {
     const n = group.length;
     const start = this.cursors[g]! % n;
     const now = this.clock();
@@ -48,7 +48,7 @@ export abstract class ScoredBalancer implements Balancer {
     return best;
   };
 
-  pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: HealthView | null): UpstreamNode | undefined {
+  pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
     const peer = pickByGroups(this.groups, tried, health, this.pickInGroup);
     if (peer === undefined) return undefined;
     peer.state.active++;

@@ -2,7 +2,7 @@
 // the eligibility test (weight, tried, health) every pick applies.
 
 import type { UpstreamNode } from '../../snapshot/types';
-import type { Balancer, HealthView, NodeState } from './types';
+import type { Balancer, NodeHealthView, NodeState } from './types';
 
 /** A node with its (possibly adopted) state. */
 export interface Peer {
@@ -46,7 +46,7 @@ function wasTried(node: UpstreamNode, tried: readonly UpstreamNode[]): boolean {
  * May `node` be picked now? Weight 0 means drained. `health` is null on the second pass, when every
  * untried node is unhealthy and APISIX's rule "all unhealthy: use them all" applies.
  */
-export function isEligible(node: UpstreamNode, tried: readonly UpstreamNode[], health: HealthView | null): boolean {
+export function isEligible(node: UpstreamNode, tried: readonly UpstreamNode[], health: NodeHealthView | null): boolean {
   if (node.weight <= 0) return false;
   if (tried.length > 0 && wasTried(node, tried)) return false;
   if (health !== null && health.unhealthyCount > 0 && health.isUnhealthy(node)) return false;
@@ -61,8 +61,8 @@ export function isEligible(node: UpstreamNode, tried: readonly UpstreamNode[], h
 export function pickByGroups(
   groups: readonly Peer[][],
   tried: readonly UpstreamNode[],
-  health: HealthView | null | undefined,
-  pickIn: (group: Peer[], index: number, tried: readonly UpstreamNode[], health: HealthView | null) => Peer | undefined,
+  health: NodeHealthView | null | undefined,
+  pickIn: (group: Peer[], index: number, tried: readonly UpstreamNode[], health: NodeHealthView | null) => Peer | undefined,
 ): Peer | undefined {
   const h = health !== undefined && health !== null && health.unhealthyCount > 0 ? health : null;
   for (let g = 0; g < groups.length; g++) {

@@ -6,7 +6,7 @@ import type { ConnInfo, UpstreamNode } from '../../snapshot/types';
  * What a picker needs to know about node health (implemented by src/health). `unhealthyCount` lets a
  * pick skip the per-node lookups when every node is healthy, which is the common case.
  */
-export interface HealthView {
+export interface NodeHealthView {
   readonly unhealthyCount: number;
   isUnhealthy(node: UpstreamNode): boolean;
 }
@@ -33,7 +33,7 @@ export interface Balancer {
    * same connection) and, while any healthy candidate remains, the nodes `health` marks unhealthy.
    * Returns undefined when no node is left. Runs once per attempt: no allocation-heavy work.
    */
-  pick(conn: ConnInfo, tried: readonly UpstreamNode[], health?: HealthView | null): UpstreamNode | undefined;
+  pick(conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined;
   /**
    * A node returned by pick is no longer in use: its connect failed, or its session ended. Call it
    * exactly once per successful pick. Only counting balancers (least_conn, ewma) implement it.

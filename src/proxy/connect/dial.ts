@@ -8,10 +8,17 @@
 
 import type { ConnectError, OutboundConn, TcpDataPlane, TlsConnectOptions } from '../../runtime/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
+import { type HealthView, NO_HEALTH } from '../../health/types';
 import { logger } from '../../log/logger';
-import { NONE_TRIED, checkerOf, pickNode, releaseNode } from './pick';
+import { NONE_TRIED, pickNode, releaseNode } from './pick';
 
 export { releaseNode } from './pick';
+
+/** What a dial uses besides the upstream: the socket plane and the upstreams' health (one object per proxy). */
+export interface DialPorts {
+  plane: TcpDataPlane;
+  health: HealthView;
+}
 
 export interface DialSuccess {
   conn: OutboundConn;
@@ -52,7 +59,7 @@ function upstreamTls(upstream: CompiledUpstream, conn: ConnInfo): TlsConnectOpti
  * instances keep one shape.
  */
 export abstract class UpstreamDial {
-  private dialPlane: TcpDataPlane | null = null;
+  private dialPorts: DialPorts | null = null;
   /** The upstream being (or that was) dialled. */
   upstream: CompiledUpstream | null = null;
   private dialStartedAt = 0;
@@ -75,8 +82,8 @@ export abstract class UpstreamDial {
   }
 
   /** `startedAt`: the clock's current reading, when the caller has just taken it (saves a clock read). */
-  protected startDial(plane: TcpDataPlane, upstream: CompiledUpstream, startedAt = this.clock()): void {
-    this.dialPlane = plane;
+  protected startDial(ports: DialPorts, upstream: CompiledUpstream, startedAt = this.clock()): void {
+    this.dialPorts = ports;
     this.upstream = upstream;
     this.dialStartedAt = startedAt;
     this.attemptAt = startedAt;
@@ -86,18 +93,19 @@ export abstract class UpstreamDial {
   private attempt(): void {
     const upstream = this.upstream!;
     const info = this.dialInfo();
-    const node = pickNode(upstream, info, this.tried ?? NONE_TRIED, null, this.attemptAt);
+    const ports = this.dialPorts!;
+    const node = pickNode(upstream, info, this.tried ?? NONE_TRIED, ports.health, null, this.attemptAt);
     if (node === undefined) return this.fail('ERR_NO_UPSTREAM_NODE');
     this.current = node;
     // a closure per attempt, not a field: the plane drops it once the dial is over, so an open connection
     // does not keep it (tens of thousands of idle connections would)
-    this.dialPlane!.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), upstreamTls(upstream, info));
+    ports.plane.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), upstreamTls(upstream, info));
   }
 
   private settle(err: ConnectError | null, out: OutboundConn | null): void {
     const upstream = this.upstream!;
     const { balancer } = upstream;
-    const health = checkerOf(upstream);
+    const health = this.dialPorts!.health.checkerOf(upstream);
     const node = this.current!;
     const ok = err === null && out !== null;
     if (balancer.observe !== undefined) balancer.observe(node, this.clock() - this.attemptAt, ok);
@@ -140,8 +148,8 @@ class CallbackDial extends UpstreamDial {
   ) {
     super();
   }
-  run(plane: TcpDataPlane, upstream: CompiledUpstream): void {
-    this.startDial(plane, upstream);
+  run(ports: DialPorts, upstream: CompiledUpstream): void {
+    this.startDial(ports, upstream);
   }
   protected dialInfo(): ConnInfo {
     return this.info;
@@ -169,6 +177,7 @@ export function dialUpstream(
   conn: ConnInfo,
   done: DialDone,
   now: Clock = Date.now,
+  health: HealthView = NO_HEALTH,
 ): void {
-  new CallbackDial(done, conn, now).run(plane, upstream);
+  new CallbackDial(done, conn, now).run({ plane, health }, upstream);
 }

@@ -2,16 +2,11 @@
 // upstream has checks), passing over nodes that recently refused while another is available.
 // TCP calls it per connect attempt (with the nodes that already failed), UDP once per new session.
 
-import type { UpstreamHealth } from '../../health/types';
+import type { HealthView } from '../../health/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 
 /** What pick() skips before any attempt failed: shared, never written. */
 export const NONE_TRIED: readonly UpstreamNode[] = Object.freeze([]);
-
-/** The running health checker of an upstream, or null (no checks). */
-export function checkerOf(upstream: CompiledUpstream): UpstreamHealth | null {
-  return upstream.health?.checker ?? null;
-}
 
 /**
  * Nodes that refused recently, by address, with when to stop avoiding them. UDP learns refusals from ICMP
@@ -54,10 +49,11 @@ export function pickNode(
   upstream: CompiledUpstream,
   info: ConnInfo,
   tried: readonly UpstreamNode[],
+  healthOf: HealthView,
   recent: RecentRefusals | null,
   now: number,
 ): UpstreamNode | undefined {
-  const health = checkerOf(upstream);
+  const health = healthOf.checkerOf(upstream);
   const node = upstream.balancer.pick(info, tried, health);
   if (node === undefined || recent === null || recent.size === 0 || !recent.avoided(node.address, now)) return node;
   const other = upstream.balancer.pick(info, tried.length === 0 ? [node] : [...tried, node], health);

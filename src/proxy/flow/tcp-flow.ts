@@ -8,7 +8,8 @@ import { isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
 import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane } from '../../runtime/types';
 import type { CompiledRoute, Snapshot, UpstreamNode } from '../../snapshot/types';
-import type { DialFailure } from '../connect/dial';
+import type { DialFailure, DialPorts } from '../connect/dial';
+import type { HealthView } from '../../health/types';
 import { releaseNode } from '../connect/pick';
 import { runAccess, runLog } from '../filter/chain';
 import type { AccessVerdict } from '../filter/types';
@@ -24,6 +25,8 @@ export interface TcpFlowOptions {
   plane: TcpDataPlane;
   /** The snapshot new connections use; read once per phase that needs it. */
   snapshot: () => Snapshot;
+  /** The upstreams' running health checkers, beside the snapshot. */
+  health: HealthView;
   recorder: AccessRecorder;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
@@ -37,8 +40,11 @@ export class TcpFlow implements DialOutcome {
   private readonly handshakeWarnings = new RateLimitedWarn();
   private readonly cannotForward = new WarnOnce<CompiledRoute>('route cannot forward; its connections are closed');
   private readonly tlsPrelude: TlsFlowOptions;
+  /** What every dial of this flow uses: one object, so a connection carries no extra field for it. */
+  private readonly ports: DialPorts;
 
   constructor(private readonly opts: TcpFlowOptions) {
+    this.ports = { plane: opts.plane, health: opts.health };
     this.tlsPrelude = {
       plane: opts.plane,
       snapshot: opts.snapshot,
@@ -91,7 +97,7 @@ export class TcpFlow implements DialOutcome {
       return this.record(s, route, 'no_upstream', route.problem ?? undefined);
     }
     this.active.add(s);
-    if (route.filters.access.length === 0) return s.dial(this.opts.plane, route.upstream, now);
+    if (route.filters.access.length === 0) return s.dial(this.ports, route.upstream, now);
     runAccess(route.filters, s, (verdict) => this.filtered(s, verdict));
   }
 
@@ -103,7 +109,7 @@ export class TcpFlow implements DialOutcome {
       this.active.delete(s);
       return this.finish(s, null, 0, 0, 'rejected', `${verdict.code} ${verdict.reason}`);
     }
-    s.dial(this.opts.plane, s.route.upstream!, undefined);
+    s.dial(this.ports, s.route.upstream!, undefined);
   }
 
   /** Connect phase over, connected: pipe. */

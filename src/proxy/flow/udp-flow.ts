@@ -7,7 +7,8 @@ import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstreamHandlers } from '../../runtime/types';
 import type { CompiledRoute, ConnInfo, Snapshot } from '../../snapshot/types';
-import { checkerOf, NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
+import { NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
+import type { HealthView } from '../../health/types';
 import { runAccess, runLog } from '../filter/chain';
 import type { AccessVerdict } from '../filter/types';
 import { selectRoute } from '../match/route';
@@ -22,6 +23,8 @@ export interface UdpFlowOptions {
   plane: UdpDataPlane;
   /** The snapshot new sessions use; read once per new session. */
   snapshot: () => Snapshot;
+  /** The upstreams' running health checkers, beside the snapshot. */
+  health: HealthView;
   recorder: AccessRecorder;
   /** Bound of the session table (nginx_config.stream.udp_max_sessions). */
   maxSessions: number;
@@ -122,7 +125,7 @@ export class UdpFlow {
       return undefined;
     }
     if (route.filters.access.length !== 0 && this.rejectedByFilters(route, info)) return undefined;
-    const node = pickNode(up, info, NONE_TRIED, this.refusals, this.table.now);
+    const node = pickNode(up, info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
     if (node === undefined) {
       this.counters.noRoute++;
       return undefined;
@@ -164,7 +167,7 @@ export class UdpFlow {
   private onReply(s: UdpSession, data: Uint8Array): void {
     if (s.list === 0) return;
     // The first reply is UDP's "connected": a passive-check success, once per session.
-    if (s.datagramsToClient++ === 0) checkerOf(s.up)?.reportConnect(s.node, null);
+    if (s.datagramsToClient++ === 0) this.opts.health.checkerOf(s.up)?.reportConnect(s.node, null);
     s.bytesToClient += data.byteLength;
     this.table.touch(s);
     s.listener.send(data, s.info.remoteAddr, s.info.remotePort);
@@ -180,7 +183,7 @@ export class UdpFlow {
       return;
     }
     this.counters.refused++;
-    checkerOf(s.up)?.reportConnect(s.node, 'tcp_failure');
+    this.opts.health.checkerOf(s.up)?.reportConnect(s.node, 'tcp_failure');
     // One warning per node and avoidance window, so clients retrying against a dead node cannot flood the log.
     const first = this.refusals.note(s.node.address, this.table.now);
     const fields = { route: s.route.id, node: s.node.address, error: err.code };

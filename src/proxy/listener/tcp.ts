@@ -5,6 +5,7 @@ import type { TcpListenSpec } from '../../config/types';
 import type { AccessLog } from '../../log/logger';
 import type { TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
+import { type HealthView, NO_HEALTH } from '../../health/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
 import { AccessRecorder } from '../record/access';
@@ -15,6 +16,8 @@ export interface TcpProxyOptions {
   listeners: TcpListenSpec[];
   /** The snapshot new connections use; read once per phase that needs it. */
   snapshot: () => Snapshot;
+  /** The upstreams' running health checkers, beside the snapshot (default: none). */
+  health?: HealthView;
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
@@ -53,7 +56,7 @@ class TcpProxyImpl implements TcpProxy {
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
 
   constructor(opts: TcpProxyOptions) {
-    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls });
+    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, health: opts.health ?? NO_HEALTH, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls });
     this.set = new ListenerSet(tcpBinder(opts.plane, this.flow));
   }
 

@@ -5,6 +5,7 @@ import type { UdpListenSpec } from '../../config/types';
 import type { AccessLog } from '../../log/logger';
 import type { UdpDataPlane, UdpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
+import { type HealthView, NO_HEALTH } from '../../health/types';
 import { UdpFlow, type UdpStats } from '../flow/udp-flow';
 import { AccessRecorder } from '../record/access';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
@@ -16,6 +17,8 @@ export interface UdpProxyOptions {
   listeners: UdpListenSpec[];
   /** The snapshot new sessions use; read once per new session. */
   snapshot: () => Snapshot;
+  /** The upstreams' running health checkers, beside the snapshot (default: none). */
+  health?: HealthView;
   accessLog: AccessLog;
   /** Bound of the session table (nginx_config.stream.udp_max_sessions). */
   maxSessions: number;
@@ -47,6 +50,7 @@ export class UdpProxy {
     this.flow = new UdpFlow({
       plane: opts.plane,
       snapshot: opts.snapshot,
+      health: opts.health ?? NO_HEALTH,
       recorder: new AccessRecorder(opts.accessLog),
       maxSessions: opts.maxSessions,
       responses: opts.responses,

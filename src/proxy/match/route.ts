@@ -19,13 +19,13 @@ export interface RouteRule {
   snis?: readonly string[] | null;
 }
 
-interface Entry extends RouteRule {
-  /** Position in precedence order: lower wins. */
+export interface Entry extends RouteRule {
+  /** Position in precedence order: lower wins. Not always an integer (src/proxy/match/index-update.ts). */
   order: number;
 }
 
 /** Entries of one remote-address bucket, split by server_port (each list in precedence order). */
-interface PortBucket {
+export interface PortBucket {
   byPort: Map<number, Entry[]>;
   any: Entry[];
 }
@@ -38,6 +38,8 @@ export interface RouteIndex {
   v6: { prefix: number; map: Map<string, PortBucket> }[];
   /** Routes with sni: only tried for connections that carry an SNI. */
   sni: SniTable<Entry>;
+  /** Every entry in precedence order; matching never reads it, an update (index-update.ts) does. */
+  entries: readonly Entry[];
 }
 
 /**
@@ -77,7 +79,7 @@ export function compileRouteRule(value: JsonObject): Omit<RouteRule, 'route'> | 
   return { remote, server, port, sni };
 }
 
-function newBucket(): PortBucket {
+export function newBucket(): PortBucket {
   return { byPort: new Map(), any: [] };
 }
 
@@ -100,9 +102,11 @@ function levelFor<K>(levels: { prefix: number; map: Map<K, PortBucket> }[], pref
 
 /** Build the index. `rules` must be in precedence order. Runs once per snapshot build. */
 export function compileRouteIndex(rules: readonly RouteRule[]): RouteIndex {
-  const index: RouteIndex = { noRemote: newBucket(), v4: [], v6: [], sni: createSniTable<Entry>(true) };
+  const entries: Entry[] = [];
+  const index: RouteIndex = { noRemote: newBucket(), v4: [], v6: [], sni: createSniTable<Entry>(true), entries };
   rules.forEach((rule, order) => {
     const e: Entry = { ...rule, order };
+    entries.push(e);
     if (e.snis) {
       for (const pattern of new Set(e.snis)) addSni(index.sni, pattern, e);
       return;

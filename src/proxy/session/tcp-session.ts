@@ -5,9 +5,9 @@
 // and copies nothing the client socket or the dial state already holds: the endpoints are read from the
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
-import type { InboundConn, OutboundConn, PipeOptions, TcpDataPlane } from '../../runtime/types';
+import type { InboundConn, OutboundConn, PipeOptions } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
-import { type DialFailure, UpstreamDial } from '../connect/dial';
+import { type DialFailure, type DialPorts, UpstreamDial } from '../connect/dial';
 import type { FilterConn } from '../filter/types';
 
 /** What the flow does when a session's dial is over (implemented by the TCP flow; one per flow, not per session). */
@@ -111,8 +111,8 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
 
   /** `now`: Date.now() when the caller has just read it (a plain accept), else undefined. */
-  dial(plane: TcpDataPlane, upstream: CompiledUpstream, now: number | undefined): void {
-    this.startDial(plane, upstream, now);
+  dial(ports: DialPorts, upstream: CompiledUpstream, now: number | undefined): void {
+    this.startDial(ports, upstream, now);
   }
 
   protected dialInfo(): ConnInfo {

@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Balancer, BalancerOptions, HealthView } from '../../../src/proxy/balance/types';
+import type { Balancer, BalancerOptions, NodeHealthView } from '../../../src/proxy/balance/types';
 import type { ConnInfo, UpstreamNode } from '../../../src/snapshot/types';
 
 export const conn: ConnInfo = {
@@ -20,7 +20,7 @@ export function nameOf(n: UpstreamNode | undefined): string | undefined {
 }
 
 /** A fixed health view: the named nodes are unhealthy. */
-export function downNodes(...names: string[]): HealthView {
+export function downNodes(...names: string[]): NodeHealthView {
   return { unhealthyCount: names.length, isUnhealthy: (n) => names.includes(nameOf(n)!) };
 }
 

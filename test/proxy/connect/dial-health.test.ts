@@ -10,6 +10,7 @@ import { compileHealthChecks } from '../../../src/health/config';
 import { configureErrorLog } from '../../../src/log/logger';
 import type { ConnectErrorKind, TcpDataPlane } from '../../../src/runtime/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../../src/snapshot/types';
+import type { HealthView } from '../../../src/health/types';
 
 const conn: ConnInfo = { protocol: 'tcp', remoteAddr: '127.0.0.1', remotePort: 1, serverAddr: '127.0.0.1', serverPort: 2, sni: null };
 const node = (port: number): UpstreamNode => ({ host: '127.0.0.1', port, weight: 1, priority: 0, address: `127.0.0.1:${port}` });
@@ -30,16 +31,21 @@ function plane(outcomes: Record<number, ConnectErrorKind | 'ok'>) {
 
 function upstream(type: string, nodes: UpstreamNode[], withChecks = true, now?: () => number): CompiledUpstream {
   const checks = withChecks ? compileHealthChecks({ active: { type: 'tcp' }, passive: { unhealthy: { tcp_failures: 1, timeouts: 2 } } }) : null;
-  const checker = checks === null ? null : new UpstreamChecker('/apisix/upstreams/1', checks, nodes, { connect() {}, destroy() {} });
-  return {
+  const up = {
     key: '/apisix/upstreams/1', nodes, balancer: createBalancer(type, nodes, { now }), retries: nodes.length - 1,
-    retryTimeoutMs: 0, connectTimeoutMs: 1000, idleTimeoutMs: 600_000, scheme: 'tcp', tls: null,
-    checks, health: { checker },
+    retryTimeoutMs: 0, connectTimeoutMs: 1000, idleTimeoutMs: 600_000, scheme: 'tcp', tls: null, checks,
   } as CompiledUpstream;
+  if (checks !== null) checkers.set(up, new UpstreamChecker('/apisix/upstreams/1', checks, nodes, { connect() {}, destroy() {} }));
+  return up;
 }
 
+/** Health beside the upstreams, as the registry keeps it. */
+const checkers = new WeakMap<CompiledUpstream, UpstreamChecker>();
+const health: HealthView = { checkerOf: (up) => checkers.get(up) ?? null };
+const checkerOf = (up: CompiledUpstream): UpstreamChecker => checkers.get(up)!;
+
 function dial(p: TcpDataPlane, up: CompiledUpstream, now?: () => number) {
-  return new Promise<{ err: DialFailure | null; ok: DialSuccess | null }>((resolve) => dialUpstream(p, up, conn, (err, ok) => resolve({ err, ok }), now));
+  return new Promise<{ err: DialFailure | null; ok: DialSuccess | null }>((resolve) => dialUpstream(p, up, conn, (err, ok) => resolve({ err, ok }), now, health));
 }
 
 configureErrorLog({ sink: () => {} });
@@ -51,7 +57,7 @@ describe('dial with health and balancer feedback', () => {
     const up = upstream('roundrobin', [node(1), node(2)]);
     const first = await dial(p, up);
     assert.equal(first.ok!.node.port, 2); // retried: the client never saw the refusal
-    assert.equal(up.health!.checker!.isUnhealthy(node(1)), true);
+    assert.equal(checkerOf(up).isUnhealthy(node(1)), true);
     for (let i = 0; i < 4; i++) assert.equal((await dial(p, up)).ok!.node.port, 2);
     assert.deepEqual(attempts, [1, 2, 2, 2, 2, 2]); // node 1 never tried again
   });
@@ -60,17 +66,17 @@ describe('dial with health and balancer feedback', () => {
     const { plane: p } = plane({ 1: 'timeout', 2: 'ok' });
     const up = upstream('roundrobin', [node(1), node(2)]);
     await dial(p, up);
-    const n1 = (up.health!.checker as UpstreamChecker).info().nodes[0]!;
+    const n1 = checkerOf(up).info().nodes[0]!;
     assert.deepEqual([n1.status, n1.counter], ['mostly_healthy', { success: 0, tcp_failure: 0, timeout_failure: 1, http_failure: 0 }]);
-    assert.equal((up.health!.checker as UpstreamChecker).info().nodes[1]!.status, 'healthy');
+    assert.equal(checkerOf(up).info().nodes[1]!.status, 'healthy');
   });
 
   it('all nodes unhealthy: they are still tried, and one that answers serves', async () => {
     const { plane: p, attempts } = plane({ 2: 'ok' });
     const up = upstream('roundrobin', [node(1), node(2)]);
-    up.health!.checker!.reportConnect(node(1), 'tcp_failure');
-    up.health!.checker!.reportConnect(node(2), 'tcp_failure');
-    assert.equal(up.health!.checker!.unhealthyCount, 2);
+    checkerOf(up).reportConnect(node(1), 'tcp_failure');
+    checkerOf(up).reportConnect(node(2), 'tcp_failure');
+    assert.equal(checkerOf(up).unhealthyCount, 2);
     const r = await dial(p, up);
     assert.equal(r.ok!.node.port, 2);
     assert.equal(attempts.length, r.ok!.attempts);

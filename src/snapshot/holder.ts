@@ -1,0 +1,99 @@
+// The one reference to the snapshot new connections use, and how it moves forward: read what changed in
+// the store, build the next snapshot from the current one, bring health in line, then swap the reference.
+
+import { logger } from '../log/logger';
+import type { StoreChanges, StoreContents } from '../store/types';
+import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, updateSnapshot } from './build';
+import type { Snapshot } from './types';
+
+/** Where the holder reads rows (src/store/store.ts implements it). */
+export interface SnapshotSource {
+  readAll(): StoreContents;
+  readChanges(since: number, maxChanges: number): StoreChanges | null;
+}
+
+/** What keeps running state beside the snapshot in step with it (src/health/registry.ts). */
+export interface SnapshotFollower {
+  /** After a build from every row. */
+  sync(snapshot: Snapshot): void;
+  /** After an update that changed only the upstreams under `keys`. */
+  update(snapshot: Snapshot, keys: Iterable<string>): void;
+}
+
+export interface HolderOptions {
+  /** Synced before each new snapshot serves (the health registry). */
+  follower?: SnapshotFollower | null;
+  /** apisix.ssl.ssl_trusted_certificate, for upstream tls.verify; fixed for the process. */
+  trustedCa?: string | null;
+  /** Test seam: the schema functions the build uses. */
+  deps?: BuildDeps;
+  /** Where a problem goes the first time it is seen (default: a warning in the error log). */
+  warn?: (problem: string) => void;
+  /**
+   * Changes applied on top of the current snapshot at most; more (a large import) and the holder reads
+   * everything, which is then cheaper. Default 1000, the length of the store's change log.
+   */
+  maxChanges?: number;
+}
+
+export const DEFAULT_MAX_CHANGES = 1000;
+
+/** Builds done so far, by kind (tests and the log). */
+export interface HolderStats {
+  full: number;
+  incremental: number;
+}
+
+/**
+ * Owns the current Snapshot. `snapshot` is what the data plane calls per new connection: one field read.
+ * A refresh builds the next snapshot from the current one and the rows changed since its revision
+ * (src/store/store.ts readChanges), or from every row when the change log does not reach back that far.
+ * Problems are logged when a row first has them, not again on every rebuild. Not reentrant; synchronous.
+ */
+export class SnapshotHolder {
+  private current: Snapshot = emptySnapshot();
+  readonly stats: HolderStats = { full: 0, incremental: 0 };
+  private readonly warn: (problem: string) => void;
+
+  constructor(
+    private readonly source: SnapshotSource,
+    private readonly opts: HolderOptions = {},
+  ) {
+    this.warn = opts.warn ?? ((problem) => logger.warn(problem));
+  }
+
+  /** The snapshot new connections use now. */
+  readonly snapshot = (): Snapshot => this.current;
+
+  /** Read every row and swap (start-up; also the fallback of refresh). */
+  load(): Snapshot {
+    const result = buildSnapshot(this.source.readAll(), this.current, this.opts.deps, { trustedCa: this.opts.trustedCa });
+    this.stats.full++;
+    return this.swap(result, null);
+  }
+
+  /**
+   * Catch up with the store after a commit (this process's Admin API, or another process seen by the
+   * watcher). Nothing is built when the revision did not move.
+   */
+  refresh(): Snapshot {
+    const changes = this.source.readChanges(this.current.revision, this.opts.maxChanges ?? DEFAULT_MAX_CHANGES);
+    if (changes === null) return this.load();
+    if (changes.revision === this.current.revision && changes.changes.length === 0) return this.current;
+    const result = updateSnapshot(this.current, changes, this.opts.deps, { trustedCa: this.opts.trustedCa });
+    this.stats.incremental++;
+    return this.swap(result, result.upstreamKeys);
+  }
+
+  /** Log what is new, bring the follower in line, then let the new snapshot serve. `upstreamKeys` null: a full build. */
+  private swap(result: BuildResult, upstreamKeys: readonly string[] | null): Snapshot {
+    for (const problem of result.fresh) this.warn(problem);
+    const follower = this.opts.follower;
+    if (follower) {
+      if (upstreamKeys === null) follower.sync(result.snapshot);
+      else if (upstreamKeys.length > 0) follower.update(result.snapshot, upstreamKeys);
+    }
+    this.current = result.snapshot;
+    return this.current;
+  }
+}
