@@ -177,7 +177,11 @@ export function patchObject(
   });
 }
 
-/** DELETE /<res>/<id>: 200 `{"deleted":"<id>","key":...}`; upstreams and ssls in use need `force` ([weir] tightening). */
+/**
+ * DELETE /<res>/<id>: 200 `{"deleted":"1","key":...}`. "1" is the count of deleted keys in APISIX
+ * (etcd's answer to a delete), whatever the id, and scripts check it. Upstreams and ssls in use need
+ * `force` ([weir] tightening).
+ */
 export function deleteObject(
   ctx: ObjectContext,
   res: Resource,
@@ -191,7 +195,7 @@ export function deleteObject(
     if (res === 'upstreams' && !opts.force) checkUpstreamUnused(store, id);
     if (res === 'ssls' && !opts.force) checkSslUnused(store, id);
     store.delete(res, id);
-    return { status: 200, body: { deleted: id, key: keyOf(res, id) } };
+    return { status: 200, body: { deleted: '1', key: keyOf(res, id) } };
   });
 }
 
