@@ -4,6 +4,7 @@
 
 import { logger } from '../log/logger';
 import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import { jsonType } from '../schema/common';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './read';
 import { type JsonObject, isPlainObject } from '../lib/json';
@@ -34,14 +35,10 @@ function nowSeconds(ctx: ObjectContext): number {
   return ctx.now ? ctx.now() : Math.floor(Date.now() / 1000);
 }
 
-function typeName(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-}
-
 /** The body must be a JSON object before any rule can look at it. */
 function requireObject(body: unknown): JsonObject {
   if (body === undefined) throw badRequest('missing configurations');
-  if (!isPlainObject(body)) throw badRequest(`invalid configuration: wrong type: expected object, got ${typeName(body)}`);
+  if (!isPlainObject(body)) throw badRequest(`invalid configuration: wrong type: expected object, got ${jsonType(body)}`);
   return body;
 }
 

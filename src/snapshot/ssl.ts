@@ -5,7 +5,8 @@ import type { PemPair, TlsCertificate, TlsClientConfig } from '../runtime/types'
 import type { JsonObject } from '../lib/json';
 import type { CachedSsl, CachedUpstream, CompiledSsl } from './types';
 import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from '../proxy/match/sni';
-import { checkCaBundle, checkPemPair, resolveSecretRef } from '../schema/pem';
+import { checkCertificate, checkPemPair } from '../schema/pem';
+import { resolveSecretRef } from '../lib/secret-ref';
 
 export type Env = Record<string, string | undefined>;
 
@@ -27,8 +28,8 @@ function pairs(value: JsonObject, env: Env): PemPair[] {
   }
   // References were not checked at write time; check what they resolved to.
   out.forEach((p, i) => {
-    const problem = checkPemPair(p.cert, p.key, i === 0 ? 'cert' : `certs[${i - 1}]`, i === 0 ? 'key' : `keys[${i - 1}]`);
-    if (problem !== null) throw new Error(problem);
+    const problem = checkPemPair(p.cert, p.key);
+    if (problem !== null) throw new Error(i === 0 ? problem : `failed to handle cert-key pair[${i}]: ${problem}`);
   });
   return out;
 }
@@ -41,8 +42,8 @@ export function compileSsl(id: string, value: JsonObject, env: Env = process.env
   let clientCa: string | null = null;
   if (client !== null) {
     clientCa = pem(client.ca, 'client.ca', env);
-    const problem = checkCaBundle(clientCa, 'client.ca');
-    if (problem !== null) throw new Error(problem);
+    const problem = checkCertificate(clientCa);
+    if (problem !== null) throw new Error(`failed to validate client_cert: ${problem}`);
   }
   const certificate: TlsCertificate = {
     pairs: pairs(value, env),

@@ -85,7 +85,7 @@ describe('object operations', () => {
     assert.deepEqual(failure(() => putObject(ctx, 'upstreams', '1', undefined)), [400, { error_msg: 'missing configurations' }]);
     assert.deepEqual(failure(() => putObject(ctx, 'upstreams', '1', [1])), [
       400,
-      { error_msg: 'invalid configuration: wrong type: expected object, got array' },
+      { error_msg: 'invalid configuration: wrong type: expected object, got table' },
     ]);
     assert.deepEqual(failure(() => patchObject(ctx, 'upstreams', '1', '', undefined)), [400, { error_msg: 'missing new configuration' }]);
     assert.deepEqual(failure(() => patchObject(ctx, 'upstreams', '1', '', 'x')), [400, { error_msg: 'invalid configuration' }]);
