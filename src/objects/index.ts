@@ -97,7 +97,8 @@ function commit<T>(ctx: ObjectContext, what: string, fn: () => T): T {
 }
 
 function envelope(res: Resource, status: number, value: JsonObject): ObjectResult {
-  return { status, body: { key: keyOf(res, String(value.id)), value: hideSecrets(res, value) } };
+  // references are echoed as sent, as APISIX does (ssl.t 21-22); key material never is
+  return { status, body: { key: keyOf(res, String(value.id)), value: hideSecrets(res, value, { keepReferences: true }) } };
 }
 
 /** PUT /<res>/<id> (or PUT /<res> with the id in the body): 201 created, 200 replaced (create_time kept). */

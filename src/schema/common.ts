@@ -5,6 +5,7 @@
 // ".*"): ...`. formatIssue() builds exactly that from the issue's path, whatever schema produced it.
 
 import * as v from 'valibot';
+import { isSecretRef } from '../lib/secret-ref';
 
 export type AnySchema = v.GenericSchema<unknown, unknown>;
 
@@ -56,6 +57,21 @@ export function strLen(min: number, max: number): AnySchema {
     v.check((s) => s.length >= min && charLength(s) >= min, (i) => `string too short, expected at least ${min}, got ${charLength(i.input as string)}`),
     v.check((s) => s.length <= max || charLength(s) <= max, (i) => `string too long, expected at most ${max}, got ${charLength(i.input as string)}`),
   );
+}
+
+/**
+ * PEM text of min..max characters, or a secret reference, which jsonschema does not check at all in
+ * APISIX (core/schema.lua skip_validation): `$secret://...`, `$env://...` and `$ENV://...`.
+ */
+export function pemOrRef(min: number, max: number): AnySchema {
+  const why = (s: string): string | null => {
+    if (isSecretRef(s)) return null;
+    const n = charLength(s);
+    if (n < min) return `string too short, expected at least ${min}, got ${n}`;
+    if (n > max) return `string too long, expected at most ${max}, got ${n}`;
+    return null;
+  };
+  return v.pipe(str(), v.check((s) => why(s) === null, (i) => why(i.input as string) ?? ''));
 }
 
 /** String matching a regex; the message quotes the pattern (APISIX's source text) and the value like jsonschema. */

@@ -1,29 +1,11 @@
 // SSL object schema (spec 3.3): shape and lengths, then PEM checks (each pair parses and matches, the CA parses).
 // A cert or key is PEM text (length-limited) or a `$secret://` / `$env://` reference resolved at load time.
 
-import * as v from 'valibot';
 import {
-  type AnySchema, arrayOf, charLength, commonEntries, hostSchema, intEnum, intRange, looseObj, oneOf, opt, runSchema, str,
-  strEnum,
-  strictObj,
+  type AnySchema, arrayOf, commonEntries, hostSchema, intEnum, intRange, looseObj, oneOf, opt, pemOrRef, runSchema, str,
+  strEnum, strictObj,
 } from './common';
-import { isSecretRef } from '../lib/secret-ref';
 import { checkCertificate, checkPemPair } from './pem';
-
-/**
- * PEM text of min..max characters, or a secret reference, which jsonschema does not check at all in
- * APISIX (core/schema.lua skip_validation): `$secret://...`, `$env://...` and `$ENV://...`.
- */
-function pemOrRef(min: number, max: number): AnySchema {
-  const why = (s: string): string | null => {
-    if (isSecretRef(s)) return null;
-    const n = charLength(s);
-    if (n < min) return `string too short, expected at least ${min}, got ${n}`;
-    if (n > max) return `string too long, expected at most ${max}, got ${n}`;
-    return null;
-  };
-  return v.pipe(str(), v.check((s) => why(s) === null, (i) => why(i.input as string) ?? ''));
-}
 
 const certSchema = (): AnySchema => pemOrRef(128, 65536);
 const keySchema = (): AnySchema => pemOrRef(64, 65536);

@@ -4,7 +4,7 @@
 import * as v from 'valibot';
 import {
   type AnySchema, bool, clip, commonEntries, hostSchema, idSchema, intRange, looseObj,
-  nameSchema, numAbove, numMin, oneOf, opt, patternMessage, runSchema, str, strEnum, strictObj, strLen,
+  nameSchema, numAbove, numMin, oneOf, opt, patternMessage, pemOrRef, runSchema, str, strEnum, strictObj,
 } from './common';
 import { checkBareIpv6, checkNodes, nodesSchema } from './nodes';
 import { checksSchema } from './checks';
@@ -23,8 +23,8 @@ const typeSchema = v.pipe(str(), v.check((t) => BALANCERS.includes(t), (i) => `u
 
 const tlsSchema = v.pipe(
   looseObj({
-    client_cert: opt(strLen(128, 65536)),
-    client_key: opt(strLen(64, 65536)),
+    client_cert: opt(pemOrRef(128, 65536)),
+    client_key: opt(pemOrRef(64, 65536)),
     client_cert_id: opt(idSchema()),
     verify: opt(bool()),
   }),

@@ -4,6 +4,7 @@
 import { type JsonObject, isPlainObject as isObject } from '../lib/json';
 import type { Resource } from './types';
 import { type Keyring, decryptSecret, encryptSecret, isEncrypted } from './keyring';
+import { isSecretRef } from '../lib/secret-ref';
 
 type Transform = (value: string, what: string) => string;
 
@@ -36,11 +37,12 @@ function mapSecrets(res: Resource, id: string, value: JsonObject, fn: Transform)
 
 /**
  * Encrypt the private keys of an object about to be stored. Without a keyring the value is stored
- * as given. Already encrypted fields (never produced by validation, but possible in an import) stay.
+ * as given. Already encrypted fields (never produced by validation, but possible in an import) stay,
+ * and so do `$secret://` / `$env://` references: they name a key, they are none (APISIX stores them as sent).
  */
 export function sealSecrets(ring: Keyring | null, res: Resource, id: string, value: JsonObject): JsonObject {
   if (ring === null) return value;
-  return mapSecrets(res, id, value, (v) => (isEncrypted(v) ? v : encryptSecret(ring, v)));
+  return mapSecrets(res, id, value, (v) => (isEncrypted(v) || isSecretRef(v) ? v : encryptSecret(ring, v)));
 }
 
 /** Decrypt the private keys of a stored object. Throws KeyringError when the keyring cannot. */

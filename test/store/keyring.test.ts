@@ -65,4 +65,13 @@ describe('keyring', () => {
     assert.equal(again.get('ssls', '1')!.value.key, pem.a.key);
     again.close();
   });
+
+  it('secret references are stored as sent, not sealed: they name a key, they hold none', () => {
+    const store = openStore(join(dir.path, 'refs.db'), { keyring: createKeyring([NEW]) });
+    const refs = { sni: 'a.com', cert: '$env://CERT', key: '$ENV://KEY', certs: ['$env://C2'], keys: ['$secret://vault/k'] };
+    putObject({ store }, 'ssls', '1', refs);
+    const row = JSON.parse(store.get('ssls', '1')!.raw) as Record<string, unknown>;
+    assert.deepEqual([row.key, row.keys], ['$ENV://KEY', ['$secret://vault/k']]);
+    store.close();
+  });
 });
