@@ -5,6 +5,7 @@ import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
 import { buildSnapshot } from '../snapshot/build';
+import { isKeyringProblem } from '../snapshot/ssl';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -211,7 +212,12 @@ function snapshotBuilder(store: Store, health: HealthRegistry, trustedCa: string
   return (prev) => {
     const { snapshot, problems } = buildSnapshot(store.readAll(), prev, undefined, { trustedCa });
     const now = new Set(problems);
-    for (const problem of now) if (!known.has(problem)) logger.warn(problem);
+    for (const problem of now) {
+      if (known.has(problem)) continue;
+      // a certificate out of service for want of a keyring entry is an error, not a skipped row to glance at
+      if (isKeyringProblem(problem)) logger.error(problem);
+      else logger.warn(problem);
+    }
     known = now;
     health.sync(snapshot); // before the snapshot serves: fills each upstream's health slot
     return snapshot;

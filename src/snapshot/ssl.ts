@@ -3,16 +3,26 @@
 
 import type { PemPair, TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { JsonObject } from '../lib/json';
-import type { CachedSsl, CachedUpstream, CompiledSsl } from './types';
+import type { CachedSsl, CachedUpstream, CompiledSsl, Snapshot } from './types';
+import { KeyringError, isEncrypted, sealedKeyId } from '../store/keyring';
 import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from '../proxy/match/sni';
-import { checkCertificate, checkPemPair } from '../schema/pem';
+import { SEALED_KEY_ERROR, checkCertificate, checkPemPair } from '../schema/pem';
 import { resolveSecretRef } from '../lib/secret-ref';
 
 export type Env = Record<string, string | undefined>;
 
-/** Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. */
+/**
+ * Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. A key the store
+ * could not open is still sealed: that is a KeyringError, logged loudly and counted (keyringFailures).
+ */
 function pem(value: unknown, field: string, env: Env): string {
   if (typeof value !== 'string') throw new Error(`${field} is missing`);
+  if (isEncrypted(value)) {
+    throw new KeyringError(
+      `${field} cannot be decrypted: it was sealed with key id ${sealedKeyId(value)}, which apisix.data_encryption.keyring ` +
+        'does not hold (restore that keyring entry, or write the object again with its key)',
+    );
+  }
   const resolved = resolveSecretRef(value, env);
   if (resolved === null) throw new Error(`${field}: cannot resolve ${value}`);
   return resolved;
@@ -61,8 +71,31 @@ export function cachedSsl(id: string, raw: string, value: JsonObject, prev: Read
   try {
     return { source: raw, ssl: compileSsl(id, value), problem: null };
   } catch (err) {
-    return { source: raw, ssl: null, problem: (err as Error).message };
+    if (!(err instanceof KeyringError)) return { source: raw, ssl: null, problem: (err as Error).message };
+    // APISIX serves everything else and fails only this certificate's handshakes ("decrypt ssl key failed")
+    const snis = typeof value.sni === 'string' ? [value.sni] : Array.isArray(value.snis) ? value.snis : [];
+    const served = snis.length > 0 ? `; not serving ${snis.join(', ')}` : '';
+    return { source: raw, ssl: null, problem: `${err.message}${served}`, keyringFailure: true };
   }
+}
+
+/**
+ * The SSL objects whose private key the keyring cannot open ("ssls/1"), in id order: the value of the
+ * key-decryption failure metric (a gauge: how many certificates are out of service for that reason).
+ * One pass over the snapshot's SSLs; call it per scrape, never per connection.
+ */
+export function keyringFailures(snap: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [id, entry] of snap.ssls) if (entry.keyringFailure) out.push(`ssls/${id}`);
+  return out;
+}
+
+/**
+ * A build problem about a private key the keyring cannot open: an SSL (ERR_KEYRING) or an upstream
+ * client key (APISIX's "failed to decrypt previous encrypted key"). Start-up logs these as errors.
+ */
+export function isKeyringProblem(problem: string): boolean {
+  return problem.includes('ERR_KEYRING') || problem.endsWith(SEALED_KEY_ERROR);
 }
 
 /**

@@ -81,6 +81,8 @@ export interface CachedSsl {
   source: string;
   ssl: CompiledSsl | null;
   problem: string | null;
+  /** The problem is a private key the keyring cannot open (src/snapshot/ssl.ts keyringFailures counts these). */
+  keyringFailure?: boolean;
 }
 
 /** A compiled upstream remembered for the next build: reused while its source row's text is unchanged. */

@@ -4,7 +4,7 @@ import { MIGRATIONS } from '../embedded.gen';
 import { openSqlite } from '../runtime/index';
 import type { SqlDb, SqlStatement } from '../runtime/types';
 import { applyMigrations, type Migration } from './migrate';
-import { type Keyring, KeyringError } from './keyring';
+import type { Keyring } from './keyring';
 import { openSecrets, sealSecrets } from './secrets';
 import {
   RESOURCES,
@@ -38,7 +38,8 @@ export interface OpenStoreOptions {
   migrations?: readonly Migration[];
   /**
    * apisix.data_encryption.keyring: private keys are encrypted with its first key on write and
-   * decrypted with any of its keys on read. null = stored in clear (and encrypted rows cannot be read).
+   * decrypted with any of its keys on read. null = stored in clear. A key no entry opens stays sealed
+   * in the value read (src/store/secrets.ts); the store still opens.
    */
   keyring?: Keyring | null;
 }
@@ -109,26 +110,6 @@ function intOrNull(v: unknown): number | null {
 }
 
 /**
- * Refuse to open a file whose private keys the keyring cannot decrypt: serving without them would
- * silently drop every TLS route. One message names the first such field and how many there are.
- */
-function checkKeyring(tables: Record<Resource, TableStatements>, ring: Keyring | null, path: string): void {
-  const failures: string[] = [];
-  for (const res of RESOURCES) {
-    for (const row of tables[res].list.all()) {
-      try {
-        toStored(res, row, ring);
-      } catch (err) {
-        if (err instanceof KeyringError) failures.push(err.message.replace(/^ERR_KEYRING: /, ''));
-      }
-    }
-  }
-  if (failures.length === 0) return;
-  const more = failures.length > 1 ? ` (and ${failures.length - 1} more)` : '';
-  throw new KeyringError(`cannot decrypt the private keys in ${path}: ${failures[0]}${more}`);
-}
-
-/**
  * Open the store at `path`: open the connection, apply pending migrations, prepare statements.
  * Runs once at start (and per CLI command). Throws MigrationError (ERR_DB_TOO_NEW) for a newer file.
  */
@@ -185,13 +166,6 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
       db.exec('COMMIT');
     }
   };
-
-  try {
-    checkKeyring(tables, ring, path);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
 
   const idTaken = (id: string): boolean => RESOURCES.some((r) => tables[r].get.get(id) !== undefined);
 
