@@ -27,6 +27,8 @@ export const certs = {
   mtlsCa: pem.ca,
   mtlsClient: pem.client,
   mtlsServer: pem.a2,
+  /** t/certs/apisix.crt + key where a block presents it as a client certificate that mtls_ca did not sign */
+  untrustedClient: pem.badClient,
 };
 
 /** The key APISIX's blocks send in X-API-KEY (weir's test config has it, as APISIX's harness has its own). */
@@ -237,12 +239,12 @@ export class Harness {
     await this.boot(opts);
   }
 
-  /** APISIX's ports in a body or pattern text (`127.0.0.1:1995`, `"port": 1995`) -> the ones used here. */
+  /** APISIX's ports in a body, pattern or YAML text (`127.0.0.1:1995`, `"port": 1995`, `port: 1995`) -> the ones used here. */
   localize(text: string): string {
     const map = (port: string) => String(this.ports.get(Number(port)) ?? port);
     return text
       .replace(/((?:127\.0\.0\.\d|localhost|local|\[::1\]):)(\d{4})\b/g, (_, head: string, port: string) => head + map(port))
-      .replace(/("port"\s*:\s*)(\d{4})\b/g, (_, head: string, port: string) => head + map(port));
+      .replace(/((?:"port"|\bport)\s*:\s*)(\d{4})\b/g, (_, head: string, port: string) => head + map(port));
   }
 
   /**
@@ -293,6 +295,20 @@ export class Harness {
     await this.hello.close();
     this.dir.remove();
   }
+}
+
+/**
+ * The TLS servers of APISIX's extra_stream_config (port 8765): answer each connection's first byte with
+ * `answer(socket)`, then close. `options` holds the certificate and any client-certificate demand.
+ */
+export async function startTlsAnswer(options: tls.TlsOptions, answer: (s: tls.TLSSocket) => string): Promise<tls.Server> {
+  const srv = tls.createServer(options, (s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end(answer(s)));
+  });
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return srv;
 }
 
 /** The address a server listens on, for servers started with port 0. */
