@@ -10,9 +10,9 @@ const HOST = /^[A-Za-z0-9._-]+$/;
 
 /**
  * `apisix.ssl.fallback_sni`: the SNI assumed when a TLS client sends none (APISIX's key; weir applies it
- * to TLS listeners only). `apisix.data_encryption.keyring`: a list of secrets of 16 or more characters;
- * the first encrypts private keys at rest, all decrypt (rotation). `enable_encrypt_fields: false` turns
- * encryption off, as in APISIX.
+ * to TLS listeners only). `apisix.data_encryption.keyring`: secrets of 16 or more characters (a list, or
+ * one string); the first encrypts private keys at rest, all decrypt (rotation). `enable_encrypt_fields:
+ * false` or `keyring: null` store new keys in clear, as in APISIX; saying nothing keeps them sealed.
  */
 export function readTlsSettings(apisix: YamlMap, ctx: ReadCtx): TlsSettings {
   const ssl = readMap(apisix.ssl, 'apisix.ssl') ?? {};
@@ -24,26 +24,38 @@ export function readTlsSettings(apisix: YamlMap, ctx: ReadCtx): TlsSettings {
   const enc = readMap(apisix.data_encryption, 'apisix.data_encryption') ?? {};
   checkKeys(enc, 'apisix.data_encryption', ctx);
   const enabled = readBool(enc.enable_encrypt_fields, 'apisix.data_encryption.enable_encrypt_fields', true);
-  const list = readList(enc.keyring, 'apisix.data_encryption.keyring', 'a list of secrets') ?? [];
-  const keyring = list.map((entry, i) => {
-    const path = `apisix.data_encryption.keyring[${i}]`;
-    const text = typeof entry === 'number' ? String(entry) : entry;
-    if (typeof text !== 'string' || text.length < MIN_KEYRING_ENTRY) {
-      throw new ConfigError(path, `expected a secret of at least ${MIN_KEYRING_ENTRY} characters`);
-    }
-    return text;
-  });
+  // `keyring: null` (or an empty value) says "no keyring": keys are stored in clear, as in APISIX
+  const explicitlyNone = Object.hasOwn(enc, 'keyring') && enc.keyring === null;
+  const keyring = readKeyring(enc.keyring);
   const trusted = readString(ssl.ssl_trusted_certificate, 'apisix.ssl.ssl_trusted_certificate', ctx);
   if (trusted !== undefined && trusted.split(',').some((entry) => entry.trim() === '')) {
     throw new ConfigError('apisix.ssl.ssl_trusted_certificate', `expected "system" or file paths separated by commas, got ${describeValue(trusted)}`);
   }
   return {
     fallbackSni: fallback === undefined ? null : fallback.toLowerCase().replace(/\.$/, ''),
-    keyring: enabled && keyring.length > 0 ? keyring : null,
-    encryptionEnabled: enabled,
+    keyring,
+    encryptionEnabled: enabled && !explicitlyNone,
     // only present when set, so configs without the key compare equal to what they were before
     ...(trusted === undefined ? {} : { trustedCertificate: trusted }),
   };
+}
+
+/**
+ * `apisix.data_encryption.keyring`: a list of secrets, or one secret as a plain string (APISIX's older
+ * form). Null when absent; an empty list is refused, as APISIX's config schema does.
+ */
+function readKeyring(value: unknown): string[] | null {
+  const path = 'apisix.data_encryption.keyring';
+  if (value === undefined || value === null) return null;
+  const list = typeof value === 'string' || typeof value === 'number' ? [value] : readList(value, path, 'secrets, or one secret') ?? [];
+  if (list.length === 0) throw new ConfigError(path, 'expected at least one secret');
+  return list.map((entry, i) => {
+    const text = typeof entry === 'number' ? String(entry) : entry;
+    if (typeof text !== 'string' || text.length < MIN_KEYRING_ENTRY) {
+      throw new ConfigError(Array.isArray(value) ? `${path}[${i}]` : path, `expected a secret of at least ${MIN_KEYRING_ENTRY} characters`);
+    }
+    return text;
+  });
 }
 
 /**

@@ -34,7 +34,10 @@ export interface TlsSettings {
   fallbackSni: string | null;
   /** Secrets encrypting private keys at rest (first encrypts, all decrypt); null = none configured. */
   keyring: string[] | null;
-  /** apisix.data_encryption.enable_encrypt_fields (default true). */
+  /**
+   * False when the user asked for keys in clear: apisix.data_encryption.enable_encrypt_fields: false, or
+   * keyring: null. True by default, even without a keyring (weir then generates one).
+   */
   encryptionEnabled: boolean;
   /**
    * apisix.ssl.ssl_trusted_certificate as written: "system" (default) or comma-separated entries, each

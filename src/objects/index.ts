@@ -4,6 +4,7 @@
 
 import { logger } from '../log/logger';
 import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import { jsonType } from '../schema/common';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './read';
 import { type JsonObject, isPlainObject } from '../lib/json';
@@ -34,14 +35,10 @@ function nowSeconds(ctx: ObjectContext): number {
   return ctx.now ? ctx.now() : Math.floor(Date.now() / 1000);
 }
 
-function typeName(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-}
-
 /** The body must be a JSON object before any rule can look at it. */
 function requireObject(body: unknown): JsonObject {
   if (body === undefined) throw badRequest('missing configurations');
-  if (!isPlainObject(body)) throw badRequest(`invalid configuration: wrong type: expected object, got ${typeName(body)}`);
+  if (!isPlainObject(body)) throw badRequest(`invalid configuration: wrong type: expected object, got ${jsonType(body)}`);
   return body;
 }
 
@@ -100,7 +97,8 @@ function commit<T>(ctx: ObjectContext, what: string, fn: () => T): T {
 }
 
 function envelope(res: Resource, status: number, value: JsonObject): ObjectResult {
-  return { status, body: { key: keyOf(res, String(value.id)), value: hideSecrets(res, value) } };
+  // references are echoed as sent, as APISIX does (ssl.t 21-22); key material never is
+  return { status, body: { key: keyOf(res, String(value.id)), value: hideSecrets(res, value, { keepReferences: true }) } };
 }
 
 /** PUT /<res>/<id> (or PUT /<res> with the id in the body): 201 created, 200 replaced (create_time kept). */
@@ -177,7 +175,11 @@ export function patchObject(
   });
 }
 
-/** DELETE /<res>/<id>: 200 `{"deleted":"<id>","key":...}`; upstreams and ssls in use need `force` ([weir] tightening). */
+/**
+ * DELETE /<res>/<id>: 200 `{"deleted":"1","key":...}`. "1" is the count of deleted keys in APISIX
+ * (etcd's answer to a delete), whatever the id, and scripts check it. Upstreams and ssls in use need
+ * `force` ([weir] tightening).
+ */
 export function deleteObject(
   ctx: ObjectContext,
   res: Resource,
@@ -191,7 +193,7 @@ export function deleteObject(
     if (res === 'upstreams' && !opts.force) checkUpstreamUnused(store, id);
     if (res === 'ssls' && !opts.force) checkSslUnused(store, id);
     store.delete(res, id);
-    return { status: 200, body: { deleted: id, key: keyOf(res, id) } };
+    return { status: 200, body: { deleted: '1', key: keyOf(res, id) } };
   });
 }
 

@@ -5,6 +5,7 @@ import { logger } from '../log/logger';
 import { ObjectError, keyNotFound, keyOf, storeFailure } from './errors';
 import { type JsonObject, isPlainObject } from '../lib/json';
 import type { Resource, Store, StoredObject } from '../store/types';
+import { isSecretRef } from '../lib/secret-ref';
 
 /** What an operation answers: the status and the exact body. */
 export interface ObjectResult {
@@ -27,32 +28,42 @@ export interface ListQuery {
 const PAGE_SIZE_MIN = 10;
 const PAGE_SIZE_MAX = 500;
 
-function withoutKey(obj: unknown, key: string): unknown {
+/** What a response may show of private-key fields. */
+export interface HideOptions {
+  /**
+   * Keep a key field whose value is a `$secret://` / `$env://` reference (write responses: APISIX echoes
+   * what was sent, and a reference is no key material). GET never shows key fields, as in APISIX.
+   */
+  keepReferences?: boolean;
+}
+
+function withoutKey(obj: unknown, key: string, opts: HideOptions): unknown {
   if (!isPlainObject(obj) || !(key in obj)) return obj;
+  if (opts.keepReferences && isSecretRef(obj[key])) return obj;
   const copy = { ...obj };
   delete copy[key];
   return copy;
 }
 
-function hideUpstreamKey(upstream: unknown): unknown {
+function hideUpstreamKey(upstream: unknown, opts: HideOptions): unknown {
   if (!isPlainObject(upstream) || !isPlainObject(upstream.tls)) return upstream;
-  return { ...upstream, tls: withoutKey(upstream.tls, 'client_key') };
+  return { ...upstream, tls: withoutKey(upstream.tls, 'client_key', opts) };
 }
 
 /**
  * A copy of `value` without private keys: ssl `key`/`keys`, upstream `tls.client_key` (also inside a stream
- * route's inline upstream). The store hands them out decrypted, so the API must never echo them.
+ * route's inline upstream). The store hands them out decrypted, so the API must never echo them ([weir]:
+ * APISIX returns them encrypted in write responses). With `keepReferences`, references stay; `keys`
+ * stays only when every entry is one.
  */
-export function hideSecrets(res: Resource, value: JsonObject): JsonObject {
+export function hideSecrets(res: Resource, value: JsonObject, opts: HideOptions = {}): JsonObject {
   if (res === 'ssls') {
-    if (!('key' in value) && !('keys' in value)) return value;
-    const copy = { ...value };
-    delete copy.key;
-    delete copy.keys;
-    return copy;
+    const keepKeys = opts.keepReferences === true && Array.isArray(value.keys) && value.keys.every(isSecretRef);
+    const out = withoutKey(value, 'key', opts) as JsonObject;
+    return 'keys' in out && !keepKeys ? (withoutKey(out, 'keys', {}) as JsonObject) : out;
   }
-  if (res === 'upstreams') return hideUpstreamKey(value) as JsonObject;
-  if (isPlainObject(value.upstream)) return { ...value, upstream: hideUpstreamKey(value.upstream) };
+  if (res === 'upstreams') return hideUpstreamKey(value, opts) as JsonObject;
+  if (isPlainObject(value.upstream)) return { ...value, upstream: hideUpstreamKey(value.upstream, opts) };
   return value;
 }
 

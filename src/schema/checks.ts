@@ -2,29 +2,20 @@
 // reads, plus the HTTP-only fields APISIX accepts (validated, then ignored by weir's TCP probes).
 
 import * as v from 'valibot';
-import { type AnySchema, arrayOf, bool, hostSchema, intRange, looseObj, numMin, oneOf, opt, str, strictObj } from './common';
+import {
+  type AnySchema, arrayOf, bool, hostSchema, intRange, looseObj, numMin, opt, requireAnyOf, str, strEnum, strictObj,
+} from './common';
 
 const PROBE_TYPES = ['http', 'https', 'tcp'];
 
 /** http_statuses: at least one status 200..599, no repeats. */
-const statusesSchema: AnySchema = v.pipe(
-  arrayOf(intRange(200, 599), 1),
-  v.check((a) => new Set(a as number[]).size === (a as number[]).length, (i) => duplicateMessage(i.input as number[])),
-);
-
-function duplicateMessage(list: number[]): string {
-  for (let j = 1; j < list.length; j++) {
-    const i = list.indexOf(list[j]!);
-    if (i < j) return `expected unique items but items ${i + 1} and ${j + 1} are equal`;
-  }
-  return 'expected unique items';
-}
+const statusesSchema: AnySchema = arrayOf(intRange(200, 599), { min: 1, unique: true });
 
 /** Active thresholds are 1..254; passive ones may be 0 (that counter never trips). */
 const count = (min: number): AnySchema => intRange(min, 254);
 
 const activeSchema = looseObj({
-  type: opt(oneOf(PROBE_TYPES)),
+  type: opt(strEnum(PROBE_TYPES)),
   timeout: opt(numMin(0)),
   concurrency: opt(intRange(1)),
   host: opt(hostSchema()),
@@ -33,7 +24,7 @@ const activeSchema = looseObj({
   http_method: opt(str()),
   http_req_body: opt(str()),
   https_verify_certificate: opt(bool()),
-  req_headers: opt(arrayOf(str(), 1)),
+  req_headers: opt(arrayOf(str(), { min: 1 })),
   healthy: opt(looseObj({ interval: opt(intRange(1)), successes: opt(count(1)), http_statuses: opt(statusesSchema) })),
   unhealthy: opt(looseObj({
     interval: opt(intRange(1)),
@@ -45,7 +36,7 @@ const activeSchema = looseObj({
 });
 
 const passiveSchema = looseObj({
-  type: opt(oneOf(PROBE_TYPES)),
+  type: opt(strEnum(PROBE_TYPES)),
   healthy: opt(looseObj({ successes: opt(count(0)), http_statuses: opt(statusesSchema) })),
   unhealthy: opt(looseObj({
     http_failures: opt(count(0)),
@@ -55,5 +46,12 @@ const passiveSchema = looseObj({
   })),
 });
 
-/** `checks`: `active` is required, nothing else may sit beside active/passive. */
-export const checksSchema: AnySchema = strictObj({ active: activeSchema, passive: opt(passiveSchema) });
+/**
+ * `checks`: nothing else may sit beside active/passive ([weir]: APISIX leaves the object open). `active` is
+ * required through APISIX's anyOf, which jsonschema checks after the properties: a bad `passive` is
+ * reported before a missing `active`.
+ */
+export const checksSchema: AnySchema = v.pipe(
+  strictObj({ active: opt(activeSchema), passive: opt(passiveSchema) }),
+  requireAnyOf([['active'], ['active', 'passive']]),
+);

@@ -2,34 +2,41 @@
 // Map form {"host:port": weight}; array form [{host, port, weight, priority?, metadata?}].
 // weir is L4 only, so every node needs a port (APISIX would default it from the HTTP scheme).
 
-import * as v from 'valibot';
 import { formatHostPort, parseIp } from '../lib/ip';
 import type { UpstreamNode } from '../snapshot/types';
 import {
-  type AnySchema, anyObject, arrayOf, clip, fieldError, hostSchema, int, intRange, isPlainObject, opt, recordOf,
+  type AnySchema, anyObject, anyOf, arrayOf, clip, fieldError, hostSchema, int, intRange, isPlainObject, looseObj, opt,
+  recordOf,
 } from './common';
 
-const NEED_PORT = 'property "port" is required (weir stream upstreams need a port)';
+/** APISIX checks this before the schema, for every node of an array: "::1" reads as host "::1" or as "::" port 1. */
+export const IPV6_NEEDS_BRACKETS = "invalid configuration: IPv6 address must be enclosed with '[' and ']'";
 
-const nodeItemSchema: AnySchema = v.pipe(
-  anyObject(),
-  v.looseObject({
-    host: hostSchema(),
-    port: opt(intRange(1, 65535)),
-    weight: intRange(0),
-    priority: opt(int()),
-    metadata: opt(anyObject()),
-  }),
-  v.check((o) => (o as Record<string, unknown>).port !== undefined, NEED_PORT),
-);
+// APISIX's array item: host and weight required, port optional (weir requires it in checkNodes), open to more keys.
+const nodeItemSchema: AnySchema = looseObj({
+  host: hostSchema(),
+  port: opt(intRange(1, 65535)),
+  weight: intRange(0),
+  priority: opt(int()),
+  metadata: opt(anyObject()),
+});
 
-const nodesMapSchema = recordOf(intRange(0));
-const nodesArraySchema = arrayOf(nodeItemSchema);
-const nodesNeither = v.custom(() => false, 'object matches none of the required');
+/**
+ * Shape of `nodes`: jsonschema `anyOf` of the map and the array form, so any problem inside reads
+ * `object matches none of the required`, as in APISIX. Host/port syntax is checked afterwards by checkNodes.
+ */
+export const nodesSchema: AnySchema = anyOf([recordOf(intRange(0)), arrayOf(nodeItemSchema)]);
 
-/** Shape of `nodes`; host/port syntax of map keys is checked afterwards by checkNodes. */
-export const nodesSchema: AnySchema = v.lazy((input: unknown) =>
-  Array.isArray(input) ? nodesArraySchema : isPlainObject(input) ? nodesMapSchema : nodesNeither);
+/** True for an array-form host that is an IPv6 address without brackets. */
+function isBareIpv6(host: unknown): boolean {
+  return typeof host === 'string' && !host.startsWith('[') && host.includes(':') && parseIp(host) !== null;
+}
+
+/** APISIX's first upstream check (before the schema): an array node whose host is a bare IPv6 address. */
+export function checkBareIpv6(nodes: unknown): string | null {
+  if (!Array.isArray(nodes)) return null;
+  return nodes.some((n) => isPlainObject(n) && isBareIpv6(n.host)) ? IPV6_NEEDS_BRACKETS : null;
+}
 
 export type ParsedAddr = { host: string; port: number } | { error: 'ipv6' | 'port' | 'host' | 'noport'; detail: string };
 
@@ -85,16 +92,19 @@ export function parseNodeKey(key: string): ParsedAddr {
 }
 
 /**
- * Host/port rules that the shape schema cannot express. Runs after nodesSchema passed.
- * `field` is the path of `nodes` ("nodes" or "upstream.nodes"). Returns null or the message.
+ * Host/port rules that the shape schema cannot express. Runs after nodesSchema passed. `path` is where
+ * `nodes` sits (["nodes"] or ["upstream", "nodes"]). Returns null or the message.
  */
-export function checkNodes(nodes: unknown, field: string): string | null {
+export function checkNodes(nodes: unknown, path: readonly string[]): string | null {
   if (Array.isArray(nodes)) {
     for (let i = 0; i < nodes.length; i++) {
-      const host = (nodes[i] as { host: string }).host;
-      if (parseNodeHost(host) === null) {
-        return fieldError(`${field}[${i}].host`, `invalid host "${clip(host)}": expected an IP address or a hostname`);
+      const node = nodes[i] as { host: string; port?: number };
+      if (isBareIpv6(node.host)) return IPV6_NEEDS_BRACKETS;
+      if (parseNodeHost(node.host) === null) {
+        return fieldError([...path, i, 'host'], `invalid host "${clip(node.host)}": expected an IP address or a hostname`);
       }
+      // weir is L4 only: there is no scheme default port to fall back on
+      if (node.port === undefined) return fieldError([...path, i], 'property "port" is required (weir stream upstreams need a port)');
     }
     return null;
   }
@@ -104,13 +114,13 @@ export function checkNodes(nodes: unknown, field: string): string | null {
     if (!('error' in parsed)) continue;
     switch (parsed.error) {
       case 'ipv6':
-        return "invalid configuration: IPv6 address must be enclosed with '[' and ']'";
+        return IPV6_NEEDS_BRACKETS;
       case 'port':
         return `invalid port ${clip(parsed.detail)}`;
       case 'noport':
-        return fieldError(field, `node "${clip(key)}" has no port (weir stream upstreams need host:port)`);
+        return fieldError(path, `node "${clip(key)}" has no port (weir stream upstreams need host:port)`);
       case 'host':
-        return fieldError(field, `invalid host "${clip(parsed.detail)}" in node "${clip(key)}": expected an IP address or a hostname`);
+        return fieldError(path, `invalid host "${clip(parsed.detail)}" in node "${clip(key)}": expected an IP address or a hostname`);
     }
   }
   return null;

@@ -2,13 +2,20 @@
 // matches the certificate, a CA bundle holds certificates. node:crypto only (present on Bun and Deno).
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { isSecretRef } from '../lib/secret-ref';
+import { isEncrypted } from '../store/keyring';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-/** `$env://VAR` and `$secret://...` references are resolved when the snapshot is built, not checked here. */
-export function isSecretRef(value: string): boolean {
-  return value.startsWith('$env://') || value.startsWith('$secret://');
-}
+// APISIX's words (apisix/ssl.lua validate(), with the OpenSSL function nginx's parser names).
+export const CERT_PARSE_ERROR = 'failed to parse cert: PEM_read_bio_X509_AUX() failed';
+export const KEY_PARSE_ERROR = 'failed to parse key: PEM_read_bio_PrivateKey() failed';
+/** A key still sealed with a keyring entry this process does not hold (the store could not open it). */
+export const SEALED_KEY_ERROR = 'failed to decrypt previous encrypted key';
+/** weir's own check (APISIX leaves it as a TODO): the key must belong to the certificate. */
+export const KEY_MISMATCH_ERROR = 'key does not match cert';
+
+export { isSecretRef } from '../lib/secret-ref';
 
 /** Every certificate block of a PEM bundle, parsed; an error string naming `field` when one does not parse. */
 export function parseCertificates(pem: string, field: string): X509Certificate[] | string {
@@ -26,33 +33,32 @@ export function parseCertificates(pem: string, field: string): X509Certificate[]
 }
 
 /**
- * Check one certificate/key pair: both parse, and the key belongs to the (first) certificate.
- * Returns null when fine, else a message naming the fields ("cert", "keys[1]", "tls.client_key").
+ * Check one certificate/key pair as APISIX's validate() does: the certificate parses, the key parses
+ * (a still-sealed key cannot). weir also checks that the key belongs to the (first) certificate.
+ * References are resolved later and pass. Returns null when fine, else APISIX's message.
  */
-export function checkPemPair(cert: string, key: string, certField: string, keyField: string): string | null {
+export function checkPemPair(cert: string, key: string): string | null {
   if (isSecretRef(cert) || isSecretRef(key)) return null;
-  const certs = parseCertificates(cert, certField);
-  if (typeof certs === 'string') return certs;
+  const certs = parseCertificates(cert, 'cert');
+  if (typeof certs === 'string') return CERT_PARSE_ERROR;
+  if (isEncrypted(key)) return SEALED_KEY_ERROR;
   let keyObject;
   try {
     keyObject = createPrivateKey(key);
-  } catch (err) {
-    return `invalid ${keyField}: ${(err as Error).message}`;
+  } catch {
+    return KEY_PARSE_ERROR;
   }
-  if (!certs[0]!.checkPrivateKey(keyObject)) return `${keyField} does not match ${certField}`;
-  return null;
+  return certs[0]!.checkPrivateKey(keyObject) ? null : KEY_MISMATCH_ERROR;
 }
 
-/** A CA bundle must hold at least one certificate, each parsing. */
-export function checkCaBundle(pem: string, field: string): string | null {
+/** A certificate (bundle) alone, e.g. an SSL's client.ca: null, or APISIX's parse failure. */
+export function checkCertificate(pem: string): string | null {
   if (isSecretRef(pem)) return null;
+  return typeof parseCertificates(pem, 'cert') === 'string' ? CERT_PARSE_ERROR : null;
+}
+
+/** A CA bundle named in config.yaml must hold at least one certificate, each parsing; the message names `field`. */
+export function checkCaBundle(pem: string, field: string): string | null {
   const certs = parseCertificates(pem, field);
   return typeof certs === 'string' ? certs : null;
-}
-
-/** Resolve a `$env://VAR` reference from `env`; other values pass through. Null when unresolvable. */
-export function resolveSecretRef(value: string, env: Record<string, string | undefined>): string | null {
-  if (value.startsWith('$env://')) return env[value.slice('$env://'.length)] ?? null;
-  if (value.startsWith('$secret://')) return null; // TODO: secret managers (vault, aws) are not supported
-  return value;
 }

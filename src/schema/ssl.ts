@@ -1,57 +1,28 @@
 // SSL object schema (spec 3.3): shape and lengths, then PEM checks (each pair parses and matches, the CA parses).
 // A cert or key is PEM text (length-limited) or a `$secret://` / `$env://` reference resolved at load time.
 
-import * as v from 'valibot';
 import {
-  type AnySchema, arrayOf, charLength, commonEntries, hostSchema, intRange, looseObj, oneOf, opt, runSchema, str,
-  strictObj,
+  type AnySchema, arrayOf, commonEntries, hostSchema, intEnum, intRange, looseObj, oneOf, opt, pemOrRef, runSchema, str,
+  strEnum, strictObj,
 } from './common';
-import { checkCaBundle, checkPemPair } from './pem';
-
-const SECRET_REF = /^\$(secret|env):\/\//;
-
-/** PEM text of min..max characters, or a secret reference (which is short and exempt from the length rule). */
-function pemOrRef(min: number, max: number): AnySchema {
-  const why = (s: string): string | null => {
-    if (SECRET_REF.test(s)) return null;
-    const n = charLength(s);
-    if (n < min) return `string too short, expected at least ${min}, got ${n}`;
-    if (n > max) return `string too long, expected at most ${max}, got ${n}`;
-    return null;
-  };
-  return v.pipe(str(), v.check((s) => why(s) === null, (i) => why(i.input as string) ?? ''));
-}
+import { checkCertificate, checkPemPair } from './pem';
 
 const certSchema = (): AnySchema => pemOrRef(128, 65536);
 const keySchema = (): AnySchema => pemOrRef(64, 65536);
 
 export const TLS_PROTOCOLS: readonly string[] = ['TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
-const protocolsSchema = v.pipe(
-  arrayOf(oneOf(TLS_PROTOCOLS)),
-  v.check((a) => (a as unknown[]).length <= 3, 'expect array to have at most 3 items'),
-  v.check((a) => duplicateAt(a as unknown[]) === null, (i) => {
-    const [first, second] = duplicateAt(i.input as unknown[]) ?? [0, 0];
-    return `expected unique items but items ${first + 1} and ${second + 1} are equal`;
-  }),
-);
-
-function duplicateAt(items: readonly unknown[]): [number, number] | null {
-  for (let i = 0; i < items.length; i++) {
-    for (let j = i + 1; j < items.length; j++) if (items[i] === items[j]) return [i, j];
-  }
-  return null;
-}
+const protocolsSchema = arrayOf(oneOf(TLS_PROTOCOLS), { max: 3, unique: true });
 
 const clientSchema = looseObj({
   ca: certSchema(),
   depth: opt(intRange(0)),
-  skip_mtls_uri_regex: opt(arrayOf(str(), 1)),
+  skip_mtls_uri_regex: opt(arrayOf(str(), { min: 1, unique: true })),
 });
 
 export const sslSchema: AnySchema = strictObj({
   ...commonEntries(),
-  type: opt(oneOf(['server', 'client'])),
+  type: opt(strEnum(['server', 'client'])),
   cert: opt(certSchema()),
   key: opt(keySchema()),
   certs: opt(arrayOf(certSchema())),
@@ -59,7 +30,7 @@ export const sslSchema: AnySchema = strictObj({
   sni: opt(hostSchema()),
   snis: opt(arrayOf(hostSchema(), 1)),
   client: opt(clientSchema),
-  status: opt(oneOf([1, 0])),
+  status: opt(intEnum([1, 0])),
   ssl_protocols: opt(protocolsSchema),
 });
 
@@ -76,30 +47,28 @@ function checkRequired(ssl: Record<string, unknown>): string | null {
   return pair ? null : 'invalid configuration: else clause did not match';
 }
 
-/** Full SSL validation; null when valid. */
+/**
+ * Full SSL validation; null when valid. After the shape, the order of APISIX's check_ssl_conf: the main
+ * pair, then (server SSLs only) the certs/keys count, each extra pair, and client.ca.
+ */
 export function checkSsl(body: unknown): string | null {
   const shapeError = runSchema(sslSchema, body);
   if (shapeError) return shapeError;
   const ssl = body as Record<string, unknown>;
   const required = checkRequired(ssl);
   if (required) return required;
-  const certs = Array.isArray(ssl.certs) ? ssl.certs.length : 0;
-  const keys = Array.isArray(ssl.keys) ? ssl.keys.length : 0;
-  if (certs !== keys) return 'mismatched number of certs and keys';
-  return checkPem(ssl);
-}
-
-/** Every pair parses and matches; client.ca parses. Runs after the shape check, so the fields are strings. */
-function checkPem(ssl: Record<string, unknown>): string | null {
-  const pairError = checkPemPair(ssl.cert as string, ssl.key as string, 'cert', 'key');
+  const pairError = checkPemPair(ssl.cert as string, ssl.key as string);
   if (pairError) return pairError;
+  if (ssl.type === 'client') return null;
   const certs = (ssl.certs ?? []) as string[];
   const keys = (ssl.keys ?? []) as string[];
+  if (certs.length !== keys.length) return 'mismatched number of certs and keys';
   for (let i = 0; i < certs.length; i++) {
-    const e = checkPemPair(certs[i]!, keys[i]!, `certs[${i}]`, `keys[${i}]`);
-    if (e) return e;
+    const e = checkPemPair(certs[i]!, keys[i]!);
+    if (e) return `failed to handle cert-key pair[${i + 1}]: ${e}`;
   }
   const client = ssl.client as Record<string, unknown> | undefined;
-  if (client !== undefined) return checkCaBundle(client.ca as string, 'client.ca');
-  return null;
+  if (client === undefined) return null;
+  const caError = checkCertificate(client.ca as string);
+  return caError === null ? null : `failed to validate client_cert: ${caError}`;
 }

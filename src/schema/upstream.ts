@@ -3,10 +3,10 @@
 
 import * as v from 'valibot';
 import {
-  type AnySchema, bool, clip, commonEntries, fieldError, hostSchema, idSchema, intRange, looseObj,
-  nameSchema, numAbove, numMin, oneOf, opt, runSchema, str, strictObj, strLen,
+  type AnySchema, bool, clip, commonEntries, hostSchema, idSchema, intRange, looseObj,
+  nameSchema, numAbove, numMin, oneOf, opt, patternMessage, pemOrRef, runSchema, str, strEnum, strictObj,
 } from './common';
-import { checkNodes, nodesSchema } from './nodes';
+import { checkBareIpv6, checkNodes, nodesSchema } from './nodes';
 import { checksSchema } from './checks';
 import { checkPemPair } from './pem';
 
@@ -23,24 +23,28 @@ const typeSchema = v.pipe(str(), v.check((t) => BALANCERS.includes(t), (i) => `u
 
 const tlsSchema = v.pipe(
   looseObj({
-    client_cert: opt(strLen(128, 65536)),
-    client_key: opt(strLen(64, 65536)),
+    client_cert: opt(pemOrRef(128, 65536)),
+    client_key: opt(pemOrRef(64, 65536)),
     client_cert_id: opt(idSchema()),
     verify: opt(bool()),
   }),
-  v.check((t) => pairedCert(t as Record<string, unknown>) === null, (i) => pairedCert(i.input as Record<string, unknown>) ?? ''),
+  v.check((t) => tlsDependency(t as Record<string, unknown>) === null, (i) => tlsDependency(i.input as Record<string, unknown>) ?? ''),
 );
 
-/** client_cert and client_key come together; client_cert_id excludes both. */
-function pairedCert(t: Record<string, unknown>): string | null {
-  const cert = t.client_cert !== undefined;
-  const key = t.client_key !== undefined;
-  if (t.client_cert_id !== undefined && (cert || key)) return 'client_cert_id cannot be combined with client_cert/client_key';
-  if (cert && !key) return 'client_cert needs client_key';
-  if (key && !cert) return 'client_key needs client_cert';
+/**
+ * APISIX's `dependencies`: client_cert and client_key come together; client_cert_id excludes the pair.
+ * Whichever order jsonschema visits them in, at most one of the three can fail for a given body.
+ */
+function tlsDependency(t: Record<string, unknown>): string | null {
+  const has = (k: string) => t[k] !== undefined;
+  const failed = (prop: string, why: string) => `failed to validate dependent schema for "${prop}": ${why}`;
+  if (has('client_cert') && !has('client_key')) return failed('client_cert', 'property "client_key" is required');
+  if (has('client_key') && !has('client_cert')) return failed('client_key', 'property "client_cert" is required');
+  if (has('client_cert_id') && has('client_cert') && has('client_key')) {
+    return failed('client_cert_id', "value wasn't supposed to match schema");
+  }
   return null;
 }
-
 
 const keepaliveSchema = looseObj({ size: opt(intRange(1)), idle_timeout: opt(numMin(0)), requests: opt(intRange(1)) });
 
@@ -55,9 +59,9 @@ function upstreamEntries(inline: boolean): v.ObjectEntries {
     service_name: opt(v.never(NO_DISCOVERY)),
     discovery_type: opt(v.never(NO_DISCOVERY)),
     discovery_args: opt(v.never(NO_DISCOVERY)),
-    nodes: nodesSchema,
+    nodes: opt(nodesSchema),
     type: opt(typeSchema),
-    hash_on: opt(oneOf(HASH_ON)),
+    hash_on: opt(strEnum(HASH_ON)),
     key: opt(str()),
     retries: opt(intRange(0)),
     retry_timeout: opt(numMin(0)),
@@ -66,14 +70,21 @@ function upstreamEntries(inline: boolean): v.ObjectEntries {
     tls: opt(tlsSchema),
     checks: opt(checksSchema),
     keepalive_pool: opt(keepaliveSchema),
-    pass_host: opt(oneOf(['pass', 'node', 'rewrite'])),
+    pass_host: opt(strEnum(['pass', 'node', 'rewrite'])),
     upstream_host: opt(hostSchema()),
   };
 }
 
-export const upstreamSchema: AnySchema = strictObj(upstreamEntries(false));
+// APISIX's `oneOf: [{required: [nodes]}, {required: [service_name, discovery_type]}]`, checked after the
+// properties; discovery is refused above, so only `nodes` can satisfy it.
+const needsNodes = v.check<unknown, string>(
+  (u) => (u as Record<string, unknown>).nodes !== undefined,
+  'value should match only one schema, but matches none',
+);
+
+export const upstreamSchema: AnySchema = v.pipe(strictObj(upstreamEntries(false)), needsNodes);
 /** A stream route's inline upstream: same rules, no id of its own. */
-export const inlineUpstreamSchema: AnySchema = strictObj(upstreamEntries(true));
+export const inlineUpstreamSchema: AnySchema = v.pipe(strictObj(upstreamEntries(true)), needsNodes);
 
 // chash key rules per hash_on (apisix/upstream.lua key_schema)
 const VARS_KEY = /^((uri|server_name|server_addr|request_uri|remote_port|remote_addr|query_string|host|hostname|mqtt_client_id)|arg_[0-9a-zA-z_-]+)$/;
@@ -81,13 +92,16 @@ const VARS_KEY_SRC = String.raw`^((uri|server_name|server_addr|request_uri|remot
 const NAME_KEY = /^[a-zA-Z0-9-_]+$/;
 const NAME_KEY_SRC = '^[a-zA-Z0-9-_]+$';
 
-/** Rules beyond the shape, for an upstream whose shape already passed. `prefix` is "" or "upstream.". */
-export function checkUpstreamRules(up: Record<string, unknown>, prefix: string): string | null {
-  const nodesError = checkNodes(up.nodes, `${prefix}nodes`);
+/**
+ * Rules beyond the shape, for an upstream whose shape already passed (apisix/upstream.lua
+ * check_upstream_conf). `path` is where the upstream sits: [] or ["upstream"] for a route's inline one.
+ */
+export function checkUpstreamRules(up: Record<string, unknown>, path: readonly string[]): string | null {
+  const nodesError = checkNodes(up.nodes, [...path, 'nodes']);
   if (nodesError) return nodesError;
   const tls = up.tls as Record<string, unknown> | undefined;
   if (tls !== undefined && typeof tls.client_cert === 'string' && typeof tls.client_key === 'string') {
-    const pemError = checkPemPair(tls.client_cert, tls.client_key, `${prefix}tls.client_cert`, `${prefix}tls.client_key`);
+    const pemError = checkPemPair(tls.client_cert, tls.client_key);
     if (pemError) return pemError;
   }
   if (up.type !== 'chash') return null;
@@ -97,11 +111,13 @@ export function checkUpstreamRules(up: Record<string, unknown>, prefix: string):
   if (key === undefined) return 'missing key';
   const rule = hashOn === 'vars' ? [VARS_KEY, VARS_KEY_SRC] as const
     : hashOn === 'header' || hashOn === 'cookie' ? [NAME_KEY, NAME_KEY_SRC] as const : null;
-  if (rule && !rule[0].test(key)) return fieldError(`${prefix}key`, `failed to match pattern "${rule[1]}" with "${clip(key)}"`);
+  // APISIX checks the key against a schema of its own, so the message names no property
+  if (rule && !rule[0].test(key)) return `invalid configuration: ${patternMessage(rule[1], key)}`;
   return null;
 }
 
-/** Full upstream validation (shape + rules); null when valid. */
+/** Full upstream validation (bare IPv6 hosts first, as APISIX; then shape and rules); null when valid. */
 export function checkUpstream(body: unknown): string | null {
-  return runSchema(upstreamSchema, body) ?? checkUpstreamRules(body as Record<string, unknown>, '');
+  const nodes = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).nodes : undefined;
+  return checkBareIpv6(nodes) ?? runSchema(upstreamSchema, body) ?? checkUpstreamRules(body as Record<string, unknown>, []);
 }

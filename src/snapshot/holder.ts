@@ -2,6 +2,7 @@
 // the store, build the next snapshot from the current one, bring health in line, then swap the reference.
 
 import { logger } from '../log/logger';
+import { isKeyringProblem } from './ssl';
 import type { StoreChanges, StoreContents } from '../store/types';
 import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, updateSnapshot } from './build';
 import type { Snapshot } from './types';
@@ -59,7 +60,8 @@ export class SnapshotHolder {
     private readonly source: SnapshotSource,
     private readonly opts: HolderOptions = {},
   ) {
-    this.warn = opts.warn ?? ((problem) => logger.warn(problem));
+    // a certificate out of service for want of a keyring entry is an error, not a skipped row to glance at
+    this.warn = opts.warn ?? ((problem) => (isKeyringProblem(problem) ? logger.error(problem) : logger.warn(problem)));
   }
 
   /** The snapshot new connections use now. */

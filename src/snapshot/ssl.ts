@@ -3,18 +3,29 @@
 
 import type { PemPair, TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { JsonObject } from '../lib/json';
-import type { CachedSsl, CachedUpstream, CompiledSsl } from './types';
+import type { CachedSsl, CachedUpstream, CompiledSsl, Snapshot } from './types';
+import { KeyringError, isEncrypted, sealedKeyId } from '../store/keyring';
 import { type SniTable, addSni, createSniTable, findSni, normalizeSni } from '../proxy/match/sni';
-import { checkCaBundle, checkPemPair, resolveSecretRef } from '../schema/pem';
+import { SEALED_KEY_ERROR, checkCertificate, checkPemPair } from '../schema/pem';
+import { resolveSecretRef } from '../lib/secret-ref';
 
 export type Env = Record<string, string | undefined>;
 
 /** Compiled SSL objects by id, as far as upstream TLS needs them (a snapshot's map, or a build's view of it). */
 export type SslLookup = Pick<ReadonlyMap<string, CachedSsl>, 'get'>;
 
-/** Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. */
+/**
+ * Resolve a PEM field (it may be an `$env://` reference) or throw a message naming it. A key the store
+ * could not open is still sealed: that is a KeyringError, logged loudly and counted (keyringFailures).
+ */
 function pem(value: unknown, field: string, env: Env): string {
   if (typeof value !== 'string') throw new Error(`${field} is missing`);
+  if (isEncrypted(value)) {
+    throw new KeyringError(
+      `${field} cannot be decrypted: it was sealed with key id ${sealedKeyId(value)}, which apisix.data_encryption.keyring ` +
+        'does not hold (restore that keyring entry, or write the object again with its key)',
+    );
+  }
   const resolved = resolveSecretRef(value, env);
   if (resolved === null) throw new Error(`${field}: cannot resolve ${value}`);
   return resolved;
@@ -30,8 +41,8 @@ function pairs(value: JsonObject, env: Env): PemPair[] {
   }
   // References were not checked at write time; check what they resolved to.
   out.forEach((p, i) => {
-    const problem = checkPemPair(p.cert, p.key, i === 0 ? 'cert' : `certs[${i - 1}]`, i === 0 ? 'key' : `keys[${i - 1}]`);
-    if (problem !== null) throw new Error(problem);
+    const problem = checkPemPair(p.cert, p.key);
+    if (problem !== null) throw new Error(i === 0 ? problem : `failed to handle cert-key pair[${i}]: ${problem}`);
   });
   return out;
 }
@@ -44,8 +55,8 @@ export function compileSsl(id: string, value: JsonObject, env: Env = process.env
   let clientCa: string | null = null;
   if (client !== null) {
     clientCa = pem(client.ca, 'client.ca', env);
-    const problem = checkCaBundle(clientCa, 'client.ca');
-    if (problem !== null) throw new Error(problem);
+    const problem = checkCertificate(clientCa);
+    if (problem !== null) throw new Error(`failed to validate client_cert: ${problem}`);
   }
   const certificate: TlsCertificate = {
     pairs: pairs(value, env),
@@ -64,13 +75,36 @@ export function cachedSsl(id: string, raw: string, value: JsonObject, prev: Read
   try {
     return { source: raw, ssl: compileSsl(id, value), problem: null, enabled };
   } catch (err) {
-    return { source: raw, ssl: null, problem: (err as Error).message, enabled };
+    if (!(err instanceof KeyringError)) return { source: raw, ssl: null, problem: (err as Error).message, enabled };
+    // APISIX serves everything else and fails only this certificate's handshakes ("decrypt ssl key failed")
+    const snis = typeof value.sni === 'string' ? [value.sni] : Array.isArray(value.snis) ? value.snis : [];
+    const served = snis.length > 0 ? `; not serving ${snis.join(', ')}` : '';
+    return { source: raw, ssl: null, problem: `${err.message}${served}`, keyringFailure: true, enabled };
   }
 }
 
 /**
- * The certificate table of a snapshot: enabled server objects under each of their SNIs, in the order
- * given (id order). A certificate wildcard covers exactly one label (spec 6), unlike a route's.
+ * The SSL objects whose private key the keyring cannot open ("ssls/1"), in id order: the value of the
+ * key-decryption failure metric (a gauge: how many certificates are out of service for that reason).
+ * One pass over the snapshot's SSLs; call it per scrape, never per connection.
+ */
+export function keyringFailures(snap: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [id, entry] of snap.ssls) if (entry.keyringFailure) out.push(`ssls/${id}`);
+  return out;
+}
+
+/**
+ * A build problem about a private key the keyring cannot open: an SSL (ERR_KEYRING) or an upstream
+ * client key (APISIX's "failed to decrypt previous encrypted key"). Start-up logs these as errors.
+ */
+export function isKeyringProblem(problem: string): boolean {
+  return problem.includes('ERR_KEYRING') || problem.endsWith(SEALED_KEY_ERROR);
+}
+
+/**
+ * The certificate table of a snapshot: enabled server objects under each of their SNIs, in id order.
+ * A certificate wildcard covers exactly one label (spec 6), unlike a route's.
  */
 export function buildCertificateTable(ssls: Iterable<CachedSsl>): SniTable<CompiledSsl> {
   const table = createSniTable<CompiledSsl>(false);

@@ -87,6 +87,8 @@ export interface CachedSsl {
   readonly problem: string | null;
   /** status is not 0: a server certificate is served. */
   readonly enabled: boolean;
+  /** The problem is a private key the keyring cannot open (src/snapshot/ssl.ts keyringFailures counts these). */
+  readonly keyringFailure?: boolean;
 }
 
 /** A compiled upstream remembered for the next build: reused while its source row's text is unchanged. */

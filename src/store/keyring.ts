@@ -22,6 +22,8 @@ export interface KeyringKey {
 export interface Keyring {
   /** keys[0] encrypts; all decrypt. Never empty. */
   readonly keys: readonly KeyringKey[];
+  /** False: values are stored in clear (the user asked for it); sealed ones are still opened. Default true. */
+  readonly seals?: boolean;
 }
 
 /** Why a stored value could not be decrypted. */
@@ -46,6 +48,13 @@ export function createKeyring(entries: readonly string[]): Keyring {
   return { keys: entries.map(deriveKey) };
 }
 
+/** The key id a sealed value names ("" when it names none). */
+export function sealedKeyId(value: string): string {
+  const rest = value.slice(ENCRYPTED_PREFIX.length);
+  const sep = rest.indexOf('$');
+  return sep > 0 ? rest.slice(0, sep) : '';
+}
+
 export function isEncrypted(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith(ENCRYPTED_PREFIX);
 }
@@ -66,7 +75,7 @@ export function encryptSecret(ring: Keyring, plain: string): string {
 export function decryptSecret(ring: Keyring | null, value: string, what: string): string {
   const rest = value.slice(ENCRYPTED_PREFIX.length);
   const sep = rest.indexOf('$');
-  const kid = sep > 0 ? rest.slice(0, sep) : '';
+  const kid = sealedKeyId(value);
   if (ring === null) {
     throw new KeyringError(`${what} is encrypted (key id ${kid}) but no apisix.data_encryption.keyring is configured`);
   }

@@ -3,7 +3,8 @@
 
 import { type JsonObject, isPlainObject as isObject } from '../lib/json';
 import type { Resource } from './types';
-import { type Keyring, decryptSecret, encryptSecret, isEncrypted } from './keyring';
+import { type Keyring, KeyringError, decryptSecret, encryptSecret, isEncrypted } from './keyring';
+import { isSecretRef } from '../lib/secret-ref';
 
 type Transform = (value: string, what: string) => string;
 
@@ -36,14 +37,36 @@ function mapSecrets(res: Resource, id: string, value: JsonObject, fn: Transform)
 
 /**
  * Encrypt the private keys of an object about to be stored. Without a keyring the value is stored
- * as given. Already encrypted fields (never produced by validation, but possible in an import) stay.
+ * as given. Already encrypted fields (never produced by validation, but possible in an import) stay,
+ * and so do `$secret://` / `$env://` references: they name a key, they are none (APISIX stores them as sent).
  */
 export function sealSecrets(ring: Keyring | null, res: Resource, id: string, value: JsonObject): JsonObject {
-  if (ring === null) return value;
-  return mapSecrets(res, id, value, (v) => (isEncrypted(v) ? v : encryptSecret(ring, v)));
+  if (ring === null || ring.seals === false) return value;
+  return mapSecrets(res, id, value, (v) => (isEncrypted(v) || isSecretRef(v) ? v : encryptSecret(ring, v)));
 }
 
-/** Decrypt the private keys of a stored object. Throws KeyringError when the keyring cannot. */
+/**
+ * Decrypt the private keys of a stored object. A field the keyring cannot open stays sealed: the object
+ * is still listed and shown (without its key), and only what needs the key fails, naming it (the
+ * snapshot build refuses to serve that certificate; a write must bring a new key). One undecryptable
+ * certificate must not take every route down, as in APISIX.
+ */
 export function openSecrets(ring: Keyring | null, res: Resource, id: string, value: JsonObject): JsonObject {
-  return mapSecrets(res, id, value, (v, what) => (isEncrypted(v) ? decryptSecret(ring, v, what) : v));
+  return mapSecrets(res, id, value, (v, what) => {
+    if (!isEncrypted(v)) return v;
+    try {
+      return decryptSecret(ring, v, what);
+    } catch (err) {
+      if (err instanceof KeyringError) return v;
+      throw err;
+    }
+  });
+}
+
+/**
+ * Throw a KeyringError naming the first private key of `value` the keyring cannot open. The CLI runs it on a
+ * sample of rows before it writes: a command with the wrong keyring must not seal new keys nobody can open.
+ */
+export function checkSecrets(ring: Keyring | null, res: Resource, id: string, value: JsonObject): void {
+  mapSecrets(res, id, value, (v, what) => (isEncrypted(v) ? decryptSecret(ring, v, what) : v));
 }

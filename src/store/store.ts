@@ -6,7 +6,7 @@ import type { SqlDb, SqlStatement } from '../runtime/types';
 import { applyMigrations, type Migration } from './migrate';
 import { applyConnectionPragmas } from './pragmas';
 import { ENCRYPTED_PREFIX, type Keyring, KeyringError } from './keyring';
-import { openSecrets, sealSecrets } from './secrets';
+import { checkSecrets, openSecrets, sealSecrets } from './secrets';
 import {
   RESOURCES,
   type JsonObject,
@@ -42,15 +42,15 @@ export interface OpenStoreOptions {
   migrations?: readonly Migration[];
   /**
    * apisix.data_encryption.keyring: private keys are encrypted with its first key on write and
-   * decrypted with any of its keys on read. null = stored in clear (and encrypted rows cannot be read).
+   * decrypted with any of its keys on read. null = stored in clear. A key no entry opens stays sealed
+   * in the value read (src/store/secrets.ts); the store still opens.
    */
   keyring?: Keyring | null;
   /**
-   * How much of the file to decrypt on open to prove the keyring fits: 'all' (default; `weir start`) opens
-   * every private key; 'sample' one row per key id in use (the CLI's commands, which must stay quick with
-   * many objects).
+   * 'sample': refuse to open when this keyring cannot decrypt one row per key id in use (the CLI's commands,
+   * which must not seal new keys with the wrong keyring). Default: no check (`weir start` serves what it can).
    */
-  keyringCheck?: 'all' | 'sample';
+  keyringCheck?: 'none' | 'sample';
 }
 
 interface TableStatements {
@@ -134,24 +134,19 @@ function prepareKeySample(db: SqlDb): SqlStatement {
 }
 
 /**
- * Refuse to open a file whose private keys the keyring cannot decrypt: serving without them would
- * silently drop every TLS route. One message names the first such field and how many there are.
- * `sample`: decrypt one row per key id in use instead of every row (a wrong or incomplete keyring still
- * shows; a single damaged value may not).
+ * Refuse to open a file whose private keys this keyring cannot decrypt, decrypting one row per key id in
+ * use (a wrong or incomplete keyring shows; a single damaged value may not). The CLI asks for it; `weir
+ * start` does not: as in APISIX, it serves everything else and fails only the certificates it cannot open.
  */
-function checkKeyring(db: SqlDb, tables: Record<Resource, TableStatements>, ring: Keyring | null, path: string, sample: boolean): void {
+function checkKeyring(db: SqlDb, ring: Keyring | null, path: string): void {
   const failures: string[] = [];
-  const check = (res: Resource, row: Record<string, unknown>): void => {
+  for (const row of prepareKeySample(db).all()) {
+    const res = row.res as Resource;
     try {
-      toStored(res, row, ring);
+      checkSecrets(ring, res, String(row.id), JSON.parse(String(row.value)) as JsonObject);
     } catch (err) {
       if (err instanceof KeyringError) failures.push(err.message.replace(/^ERR_KEYRING: /, ''));
     }
-  };
-  if (sample) {
-    for (const row of prepareKeySample(db).all()) check(row.res as Resource, row);
-  } else {
-    for (const res of RESOURCES) for (const row of tables[res].list.all()) check(res, row);
   }
   if (failures.length === 0) return;
   const more = failures.length > 1 ? ` (and ${failures.length - 1} more)` : '';
@@ -241,7 +236,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   };
 
   try {
-    checkKeyring(db, tables, ring, path, opts.keyringCheck === 'sample');
+    if (opts.keyringCheck === 'sample') checkKeyring(db, ring, path);
   } catch (err) {
     db.close();
     throw err;

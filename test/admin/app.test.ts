@@ -70,7 +70,7 @@ describe('Admin API resources', () => {
     await h.call('PUT', `${A}/stream_routes/del`, {});
     const del = await h.call('DELETE', `${A}/stream_routes/del`);
     assert.equal(del.status, 200);
-    assert.equal(del.text, '{"deleted":"del","key":"/apisix/stream_routes/del"}');
+    assert.equal(del.text, '{"deleted":"1","key":"/apisix/stream_routes/del"}');
     const del1 = await h.call('DELETE', `${A}/stream_routes/1`);
     assert.equal(del1.text, '{"deleted":"1","key":"/apisix/stream_routes/1"}');
     const gone = await h.call('GET', `${A}/stream_routes/1`);
@@ -135,7 +135,7 @@ describe('Admin API resources', () => {
     const notForce = await h.call('DELETE', `${A}/upstreams/u1?force=1`);
     assert.equal(notForce.status, 400);
     const forced = await h.call('DELETE', `${A}/upstreams/u1?force=true`);
-    assert.deepEqual([forced.status, forced.json], [200, { deleted: 'u1', key: '/apisix/upstreams/u1' }]);
+    assert.deepEqual([forced.status, forced.json], [200, { deleted: '1', key: '/apisix/upstreams/u1' }]);
   });
 
   it('PATCH: deep merge, sub-path, also on stream_routes', async () => {

@@ -67,7 +67,7 @@ describe('weir RESOURCE list|get|put|delete', () => {
 
   it('delete answers the Admin API body; --force deletes an upstream in use', async () => {
     assert.deepEqual(JSON.parse((await cli(['stream_routes', 'delete', 'r2', ...c])).out), {
-      deleted: 'r2',
+      deleted: '1',
       key: '/apisix/stream_routes/r2',
     });
     assert.equal((await cli(['upstreams', 'delete', 'u1', '--force', ...c])).code, 0);

@@ -1,4 +1,5 @@
-// TLS keys of config.yaml: apisix.ssl.ssl_trusted_certificate and the preread / handshake timeouts.
+// TLS keys of config.yaml: apisix.ssl.ssl_trusted_certificate, apisix.data_encryption, and the preread /
+// handshake timeouts.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +25,27 @@ describe('TLS config keys', () => {
     assert.deepEqual(warnings, []);
   });
 
+  it('read apisix.data_encryption.keyring as a list or as one string (APISIX ssl4.t 2-3)', () => {
+    const enc = (body: string) => parseOk(`apisix:\n  data_encryption:\n${body}\n`).config.tls;
+    assert.deepEqual(enc('    keyring: edd1c9f0985e76a1'), { fallbackSni: null, keyring: ['edd1c9f0985e76a1'], encryptionEnabled: true });
+    assert.deepEqual(enc('    keyring:\n      - edd1c9f0985e76a1\n      - qeddd145sfvddff3')?.keyring, ['edd1c9f0985e76a1', 'qeddd145sfvddff3']);
+  });
+
+  it('keys in clear only when the config says so: keyring: null or enable_encrypt_fields: false (ssl4.t 8-11)', () => {
+    const enc = (body: string) => parseOk(`apisix:\n  data_encryption:\n${body}\n`).config.tls;
+    assert.deepEqual(enc('    keyring: null'), { fallbackSni: null, keyring: null, encryptionEnabled: false });
+    assert.deepEqual(enc('    keyring:'), { fallbackSni: null, keyring: null, encryptionEnabled: false });
+    assert.deepEqual(enc('    enable_encrypt_fields: false\n    keyring: [edd1c9f0985e76a1]'),
+      { fallbackSni: null, keyring: ['edd1c9f0985e76a1'], encryptionEnabled: false });
+    // saying nothing keeps keys sealed (weir generates a keyring at start)
+    assert.deepEqual(enc('    enable_encrypt_fields: true'), { fallbackSni: null, keyring: null, encryptionEnabled: true });
+  });
+
   const invalid: [string, string][] = [
+    ['apisix:\n  data_encryption:\n    keyring: []\n', 'apisix.data_encryption.keyring: expected at least one secret'],
+    ['apisix:\n  data_encryption:\n    keyring: short\n', 'apisix.data_encryption.keyring: expected a secret of at least 16 characters'],
+    ['apisix:\n  data_encryption:\n    keyring: [edd1c9f0985e76a1, short]\n', 'apisix.data_encryption.keyring[1]: expected a secret of at least 16 characters'],
+    ['apisix:\n  data_encryption:\n    keyring: {a: 1}\n', 'apisix.data_encryption.keyring: expected a list of secrets, or one secret, got a mapping'],
     [stream('    preread_timeout: 0'), 'nginx_config.stream.preread_timeout: expected a time above 0, got 0'],
     [
       stream('    ssl_handshake_timeout: soon'),

@@ -12,7 +12,7 @@ import {
   type ObjectContext,
 } from '../../src/objects/index';
 import type { Store } from '../../src/store/types';
-import { CLIENT_SSL, SERVER_SSL, UPSTREAM, failure, tempStore, type TempStore } from './fixtures';
+import { CLIENT_SSL, FAKE_CERT, FAKE_KEY, SERVER_SSL, UPSTREAM, failure, tempStore, type TempStore } from './fixtures';
 
 describe('object operations', () => {
   let t: TempStore;
@@ -85,7 +85,7 @@ describe('object operations', () => {
     assert.deepEqual(failure(() => putObject(ctx, 'upstreams', '1', undefined)), [400, { error_msg: 'missing configurations' }]);
     assert.deepEqual(failure(() => putObject(ctx, 'upstreams', '1', [1])), [
       400,
-      { error_msg: 'invalid configuration: wrong type: expected object, got array' },
+      { error_msg: 'invalid configuration: wrong type: expected object, got table' },
     ]);
     assert.deepEqual(failure(() => patchObject(ctx, 'upstreams', '1', '', undefined)), [400, { error_msg: 'missing new configuration' }]);
     assert.deepEqual(failure(() => patchObject(ctx, 'upstreams', '1', '', 'x')), [400, { error_msg: 'invalid configuration' }]);
@@ -195,6 +195,28 @@ describe('object operations', () => {
     assert.ok(listed.length >= 1 && listed.every((item) => !('key' in item.value) && !('keys' in item.value)));
     // the key is still stored (the proxy needs it)
     assert.equal(t.store.get('ssls', 's1')?.value.key, SERVER_SSL.key);
+  });
+
+  it('secret references are echoed by writes as sent (APISIX ssl.t 21-22), never by GET, and stored as sent', () => {
+    const refs = {
+      sni: 'test.com',
+      cert: '$secret://vault/test/ssl/test.com.crt',
+      key: '$secret://vault/test/ssl/test.com.key',
+      certs: ['$env://APISIX_TEST_SSL_CERTS'],
+      keys: ['$ENV://APISIX_TEST_SSL_KEYS'],
+    };
+    assert.deepEqual(putObject(ctx, 'ssls', 'refs', refs).body.value, { id: 'refs', ...refs, create_time: clock, update_time: clock });
+    assert.deepEqual(getObject(t.store, 'ssls', 'refs').body.value, {
+      id: 'refs', sni: 'test.com', cert: refs.cert, certs: refs.certs, create_time: clock, update_time: clock,
+    });
+    assert.equal(t.store.get('ssls', 'refs')?.value.key, refs.key);
+    // a keys list holding key material is hidden whole, even beside references
+    const mixed = putObject(ctx, 'ssls', 'mixed', { ...SERVER_SSL, certs: [FAKE_CERT, '$env://C'], keys: [FAKE_KEY, '$env://K'] });
+    const shown = mixed.body.value as object;
+    assert.deepEqual(['key' in shown, 'keys' in shown], [false, false]);
+    const upstream = { nodes: { '127.0.0.1:1': 1 }, scheme: 'tls', tls: { client_cert: '$env://C', client_key: '$env://K' } };
+    assert.deepEqual((putObject(ctx, 'upstreams', 'refs', upstream).body.value as typeof upstream).tls, upstream.tls);
+    assert.deepEqual((getObject(t.store, 'upstreams', 'refs').body.value as typeof upstream).tls, { client_cert: '$env://C' });
   });
 
   it('a failed write leaves the database unchanged and calls no onChange', () => {

@@ -45,8 +45,8 @@ describe('client_cert_id references', () => {
       { error_msg: 'can not delete this ssl, stream_route [r1] is still using it now' },
     ]);
     assert.ok(t.store.get('ssls', '7'));
-    assert.deepEqual(deleteObject(ctx, 'ssls', 'free').body, { deleted: 'free', key: '/apisix/ssls/free' });
-    assert.deepEqual(deleteObject(ctx, 'ssls', '7', { force: true }).body, { deleted: '7', key: '/apisix/ssls/7' });
+    assert.deepEqual(deleteObject(ctx, 'ssls', 'free').body, { deleted: '1', key: '/apisix/ssls/free' });
+    assert.deepEqual(deleteObject(ctx, 'ssls', '7', { force: true }).body, { deleted: '1', key: '/apisix/ssls/7' });
     assert.equal(t.store.get('ssls', '7'), undefined);
   });
 });

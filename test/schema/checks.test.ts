@@ -4,6 +4,7 @@ import { describe } from 'node:test';
 import { validateStreamRoute, validateUpstream } from '../../src/schema/index';
 import { field, runTable } from './schema.cases';
 
+const NO_ACTIVE = 'object matches none of the required: ["active"] or ["active","passive"]';
 const up = (checks: unknown) => ({ nodes: { '127.0.0.1:1995': 1 }, checks });
 const tcp = (active: Record<string, unknown>, passive?: Record<string, unknown>) =>
   up(passive === undefined ? { active: { type: 'tcp', ...active } } : { active: { type: 'tcp', ...active }, passive });
@@ -24,7 +25,9 @@ describe('checks: valid', () => {
 
 describe('checks: invalid', () => {
   runTable(validateUpstream, [
-    ['no active', up({ passive: {} }), field('checks', 'property "active" is required')],
+    ['no active (APISIX health-check.t 12)', up({ passive: {} }), field('checks', NO_ACTIVE)],
+    ['a bad passive is reported before a missing active (health-check.t 5)', up({ passive: { unhealthy: { http_statuses: [500, 600] } } }),
+      field('checks.passive.unhealthy.http_statuses[1]', 'expected 600 to be at most 599')],
     ['unknown key beside active', up({ active: {}, extra: 1 }), field('checks', 'additional properties forbidden, found extra')],
     ['active type udp', tcp({ type: 'udp' }), field('checks.active.type', 'matches none of the enum values')],
     ['timeout string', tcp({ timeout: '1' }), field('checks.active.timeout', 'wrong type: expected number, got string')],

@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { charLength, clip, formatPath, isPlainObject, jsonType } from '../../src/schema/common';
+import { charLength, clip, fieldError, isPlainObject, jsonType, luaQuote } from '../../src/schema/common';
 import { validateStreamRoute } from '../../src/schema/index';
 
 describe('schema common helpers', () => {
@@ -11,8 +11,8 @@ describe('schema common helpers', () => {
       [true, true, false, false, false, false, false, false]);
   });
 
-  it('jsonType names JSON types the way jsonschema does', () => {
-    assert.deepEqual([null, [], {}, 'x', 1, 1.5, true].map(jsonType), ['null', 'array', 'object', 'string', 'number', 'number', 'boolean']);
+  it('jsonType names JSON types the way jsonschema does: Lua types of what cjson decoded', () => {
+    assert.deepEqual([null, [], {}, 'x', 1, 1.5, true].map(jsonType), ['userdata', 'table', 'table', 'string', 'number', 'number', 'boolean']);
   });
 
   it('charLength counts code points, not UTF-16 units', () => {
@@ -35,9 +35,16 @@ describe('schema common helpers', () => {
     assert.equal(clip('x'.repeat(201)), `${'x'.repeat(200)}...`);
   });
 
-  it('formatPath joins keys with dots and puts array positions in brackets', () => {
-    assert.equal(formatPath([]), '');
-    assert.equal(formatPath([{ key: 'upstream' }, { key: 'nodes' }, { key: 0 }, { key: 'port' }]), 'upstream.nodes[0].port');
-    assert.equal(formatPath([{ key: 'snis' }, { key: 3 }]), 'snis[3]');
+  it('fieldError nests one jsonschema clause per step: properties by name, items from 1', () => {
+    assert.equal(fieldError([], 'x'), 'invalid configuration: x');
+    assert.equal(fieldError(['upstream', 'nodes', 0, 'host'], 'bad'),
+      'invalid configuration: property "upstream" validation failed: property "nodes" validation failed: ' +
+      'failed to validate item 1: property "host" validation failed: bad');
+  });
+
+  it('luaQuote escapes like Lua %q: backslashes doubled, quotes escaped', () => {
+    assert.equal(luaQuote(String.raw`^\S+$`), String.raw`"^\\S+$"`);
+    assert.equal(luaQuote('a"b'), String.raw`"a\"b"`);
+    assert.equal(luaQuote('a\nb'), '"a\\\nb"');
   });
 });

@@ -29,7 +29,23 @@ export function pem(length: number): string {
   return 'P'.repeat(length);
 }
 
-/** `invalid configuration: property "<path>" validation failed: <why>` */
+/**
+ * APISIX's nested wording for a dotted path: `field('timeout.connect', why)` is
+ * `invalid configuration: property "timeout" validation failed: property "connect" validation failed: why`,
+ * and `[n]` is `failed to validate item n+1: ...`.
+ */
 export function field(path: string, why: string): string {
-  return `invalid configuration: property "${path}" validation failed: ${why}`;
+  const steps = path.match(/[^.[\]]+|\[\d+\]/g) ?? [];
+  const nested = steps.reduceRight((inner, step) => (step.startsWith('[')
+    ? `failed to validate item ${Number(step.slice(1, -1)) + 1}: ${inner}`
+    : `property "${step}" validation failed: ${inner}`), why);
+  return `invalid configuration: ${nested}`;
 }
+
+/** A label (or other pattern-keyed) value: `failed to validate <key> (matching ".*"): <why>` under `path`. */
+export function patternField(path: string, key: string, why: string): string {
+  return field(path, `failed to validate ${key} (matching ".*"): ${why}`);
+}
+
+/** APISIX's host pattern as jsonschema quotes it in messages (Lua %q: each backslash doubled). */
+export const HOST_PAT_Q = String.raw`"^\\*$|^\\*?[0-9a-zA-Z-._\\[\\]:]+$"`;

@@ -2,10 +2,9 @@
 
 import { describe } from 'node:test';
 import { validateStreamRoute } from '../../src/schema/index';
-import { field, runTable, type Row } from './schema.cases';
+import { HOST_PAT_Q, field, patternField, runTable, type Row } from './schema.cases';
 
 const NONE = 'object matches none of the required';
-const HOST_PAT = String.raw`^\*$|^\*?[0-9a-zA-Z-._\[\]:]+$`;
 const up = { nodes: { '127.0.0.1:1995': 1 }, type: 'roundrobin' };
 
 describe('stream_route: valid bodies', () => {
@@ -54,8 +53,8 @@ describe('stream_route: valid bodies', () => {
 
 describe('stream_route: whole-body and unknown fields', () => {
   runTable(validateStreamRoute, [
-    ['array body', [], 'invalid configuration: wrong type: expected object, got array'],
-    ['null body', null, 'invalid configuration: wrong type: expected object, got null'],
+    ['array body', [], 'invalid configuration: wrong type: expected object, got table'],
+    ['null body', null, 'invalid configuration: wrong type: expected object, got userdata'],
     ['string body', 'x', 'invalid configuration: wrong type: expected object, got string'],
     ['number body', 5, 'invalid configuration: wrong type: expected object, got number'],
     ['unknown field', { foo: 1 }, 'invalid configuration: additional properties forbidden, found foo'],
@@ -79,10 +78,12 @@ describe('stream_route: common fields', () => {
     ['name 257 chars', { name: 'n'.repeat(257) }, field('name', 'string too long, expected at most 256, got 257')],
     ['name number', { name: 5 }, field('name', 'wrong type: expected string, got number')],
     ['desc 257 chars', { desc: 'd'.repeat(257) }, field('desc', 'string too long, expected at most 256, got 257')],
-    ['labels array', { labels: [] }, field('labels', 'wrong type: expected object, got array')],
-    ['label empty', { labels: { a: '' } }, field('labels.a', 'string too short, expected at least 1, got 0')],
-    ['label with space', { labels: { a: 'b c' } }, field('labels.a', 'failed to match pattern "^\\S+$" with "b c"')],
-    ['label number', { labels: { a: 1 } }, field('labels.a', 'wrong type: expected string, got number')],
+    ['labels array', { labels: [] }, field('labels', 'wrong type: expected object, got table')],
+    ['label empty', { labels: { a: '' } }, patternField('labels', 'a', 'string too short, expected at least 1, got 0')],
+    ['label with space', { labels: { a: 'b c' } }, patternField('labels', 'a', String.raw`failed to match pattern "^\\S+$" with "b c"`)],
+    ['label number', { labels: { a: 1 } }, patternField('labels', 'a', 'wrong type: expected string, got number')],
+    ['label array (APISIX upstream4.t 11)', { labels: { env: ['production', 'release'] } },
+      patternField('labels', 'env', 'wrong type: expected string, got table')],
     ['create_time string', { create_time: '1' }, field('create_time', 'wrong type: expected integer, got string')],
     ['update_time fraction', { update_time: 1.5 }, field('update_time', 'wrong type: expected integer, got number')],
   ]);
@@ -91,19 +92,22 @@ describe('stream_route: common fields', () => {
 describe('stream_route: match fields', () => {
   runTable(validateStreamRoute, [
     ['remote_addr :/8 (spec 2.4)', { remote_addr: ':/8', upstream_id: '1' }, 'invalid remote_addr: :/8'],
-    ['remote_addr /33', { remote_addr: '127.0.0.1/33' }, 'invalid remote_addr: 127.0.0.1/33'],
-    ['remote_addr short IPv4', { remote_addr: '127.1' }, 'invalid remote_addr: 127.1'],
-    ['remote_addr hostname', { remote_addr: 'localhost' }, 'invalid remote_addr: localhost'],
+    // APISIX's ip_def anyOf lets some bad text through to the address parser (`:/8`, `::1/129`), not all
+    ['remote_addr /33', { remote_addr: '127.0.0.1/33' }, field('remote_addr', NONE)],
+    ['remote_addr short IPv4', { remote_addr: '127.1' }, field('remote_addr', NONE)],
+    ['remote_addr hostname', { remote_addr: 'localhost' }, field('remote_addr', NONE)],
+    ['remote_addr IPv6-shaped CIDR that does not parse', { remote_addr: 'fe80::g/10' }, field('remote_addr', NONE)],
+    ['remote_addr IPv6 CIDR /200', { remote_addr: 'fe80::/200' }, 'invalid remote_addr: fe80::/200'],
     ['remote_addr number', { remote_addr: 5 }, field('remote_addr', 'wrong type: expected string, got number')],
-    ['server_addr trailing slash', { server_addr: '1.2.3.4/' }, 'invalid server_addr: 1.2.3.4/'],
+    ['server_addr trailing slash', { server_addr: '1.2.3.4/' }, field('server_addr', NONE)],
     ['server_addr v6 /129', { server_addr: '::1/129' }, 'invalid server_addr: ::1/129'],
     ['server_port 0', { server_port: 0 }, field('server_port', 'expected 0 to be at least 1')],
     ['server_port 65536', { server_port: 65536 }, field('server_port', 'expected 65536 to be at most 65535')],
     ['server_port string', { server_port: '80' }, field('server_port', 'wrong type: expected integer, got string')],
     ['server_port fraction', { server_port: 80.5 }, field('server_port', 'wrong type: expected integer, got number')],
-    ['sni with space', { sni: 'a b' }, field('sni', `failed to match pattern "${HOST_PAT}" with "a b"`)],
-    ['sni double star', { sni: '**.a.com' }, field('sni', `failed to match pattern "${HOST_PAT}" with "**.a.com"`)],
-    ['sni empty', { sni: '' }, field('sni', `failed to match pattern "${HOST_PAT}" with ""`)],
+    ['sni with space', { sni: 'a b' }, field('sni', `failed to match pattern ${HOST_PAT_Q} with "a b"`)],
+    ['sni double star', { sni: '**.a.com' }, field('sni', `failed to match pattern ${HOST_PAT_Q} with "**.a.com"`)],
+    ['sni empty', { sni: '' }, field('sni', `failed to match pattern ${HOST_PAT_Q} with ""`)],
     ['sni number', { sni: 5 }, field('sni', 'wrong type: expected string, got number')],
   ]);
 });
@@ -112,7 +116,7 @@ describe('stream_route: references, plugins, protocol', () => {
   runTable(validateStreamRoute, [
     ['upstream_id bad', { upstream_id: '*x' }, field('upstream_id', NONE)],
     ['service_id 0', { service_id: 0 }, field('service_id', NONE)],
-    ['plugins array', { plugins: [] }, field('plugins', 'wrong type: expected object, got array')],
+    ['plugins array', { plugins: [] }, field('plugins', 'wrong type: expected object, got table')],
     ['unknown plugin, no upstream (spec 9.6)', { plugins: { 'mqttt-proxy': {} } }, 'unknown plugin [mqttt-proxy]'],
     ['unknown plugin with upstream', { plugins: { 'limit-req': {} }, upstream: up }, 'unknown plugin [limit-req]'],
     ['HTTP-only plugin', { plugins: { 'key-auth': {} } }, 'unknown plugin [key-auth]'],
@@ -123,20 +127,22 @@ describe('stream_route: references, plugins, protocol', () => {
     ['plugin check before address check', { plugins: { x: {} }, remote_addr: ':/8' }, 'unknown plugin [x]'],
     ['protocol without name', { protocol: {} }, field('protocol', 'property "name" is required')],
     ['protocol string', { protocol: 'redis' }, field('protocol', 'wrong type: expected object, got string')],
-    ['protocol logger not array', { protocol: { name: 'redis', logger: {} } }, field('protocol.logger', 'wrong type: expected array, got object')],
+    ['protocol logger not array', { protocol: { name: 'redis', logger: {} } }, field('protocol.logger', 'wrong type: expected array, got table')],
   ]);
 });
 
 describe('stream_route: inline upstream', () => {
   runTable(validateStreamRoute, [
-    ['upstream array', { upstream: [] }, field('upstream', 'wrong type: expected object, got array')],
-    ['upstream without nodes', { upstream: {} }, field('upstream', 'property "nodes" is required')],
+    ['upstream array', { upstream: [] }, field('upstream', 'wrong type: expected object, got table')],
+    ['upstream without nodes', { upstream: {} }, field('upstream', 'value should match only one schema, but matches none')],
     ['inline upstream has no id', { upstream: { id: '1', nodes: {} } }, field('upstream', 'additional properties forbidden, found id')],
     ['inline unknown field', { upstream: { nodes: {}, foo: 1 } }, field('upstream', 'additional properties forbidden, found foo')],
     ['inline bare IPv6', { upstream: { nodes: { '::1:80': 1 } } }, "invalid configuration: IPv6 address must be enclosed with '[' and ']'"],
     ['inline port 0', { upstream: { nodes: { '127.0.0.1:0': 1 } } }, 'invalid port 0'],
     ['inline port 65536', { upstream: { nodes: { '127.0.0.1:65536': 1 } } }, 'invalid port 65536'],
-    ['inline negative weight', { upstream: { nodes: { '127.0.0.1:80': -1 } } }, field('upstream.nodes.127.0.0.1:80', 'expected -1 to be at least 0')],
+    ['inline negative weight', { upstream: { nodes: { '127.0.0.1:80': -1 } } }, field('upstream.nodes', NONE)],
+    ['inline array node, bare IPv6 host', { upstream: { nodes: [{ host: '::1', port: 80, weight: 1 }] } },
+      "invalid configuration: IPv6 address must be enclosed with '[' and ']'"],
     ['inline node without port', { upstream: { nodes: { localhost: 1 } } },
       field('upstream.nodes', 'node "localhost" has no port (weir stream upstreams need host:port)')],
     ['inline chash without key', { upstream: { nodes: {}, type: 'chash' } }, 'missing key'],

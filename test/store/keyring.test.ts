@@ -1,10 +1,10 @@
-// Keyring: encryption at rest, rotation (first encrypts, all decrypt), and the clear error without the key.
+// Keyring: encryption at rest, rotation (first encrypts, all decrypt), keys the keyring cannot open, keys in clear.
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKeyring, decryptSecret, encryptSecret, KeyringError } from '../../src/store/keyring';
+import { KeyringError, createKeyring, decryptSecret, encryptSecret } from '../../src/store/keyring';
 import { openStore } from '../../src/store/store';
 import { putObject } from '../../src/objects/index';
 import { tempDir } from '../helpers/weir';
@@ -39,7 +39,7 @@ describe('keyring', () => {
     assert.throws(() => decryptSecret(ring, damaged, 'k'), /damaged/);
   });
 
-  it('a store opened with the wrong keyring refuses with a message naming the field; the file holds no key', () => {
+  it('a store opened with the wrong keyring still opens: undecryptable keys stay sealed; the file holds no key', () => {
     const path = join(dir.path, 'w.db');
     const store = openStore(path, { keyring: createKeyring([OLD]) });
     putObject({ store }, 'ssls', '1', { ...pem.a, sni: 'a.test.com' });
@@ -51,12 +51,15 @@ describe('keyring', () => {
     assert.ok(file.includes(pemBodyLine(pem.a.cert)), 'the certificate is in the file');
     assert.equal(file.includes(pemBodyLine(pem.a.key)), false);
     assert.equal(file.includes(pemBodyLine(pem.client.key)), false);
-    assert.throws(() => openStore(path, { keyring: createKeyring([NEW]) }), (err: Error) => {
-      assert.ok(err instanceof KeyringError);
-      assert.match(err.message, /^ERR_KEYRING: cannot decrypt the private keys in .*w\.db: upstreams\/u tls.client_key was encrypted with key id [0-9a-f]{8}.* \(and 1 more\)$/);
-      return true;
-    });
-    assert.throws(() => openStore(path), /no apisix.data_encryption.keyring is configured/);
+    // APISIX ssl4.t 5: one certificate the keyring cannot open must not keep the rest from being served
+    for (const ring of [createKeyring([NEW]), null]) {
+      const other = openStore(path, { keyring: ring });
+      const sealed = other.get('ssls', '1')!.value.key as string;
+      assert.match(sealed, /^\$weir\$enc1\$[0-9a-f]{8}\$/);
+      assert.equal(sealed.includes('PRIVATE KEY'), false);
+      assert.equal(other.readAll().unreadable.length, 0);
+      other.close();
+    }
     // rotation: new key first, old key kept; a rewrite re-encrypts with the new key
     const rotated = openStore(path, { keyring: createKeyring([NEW, OLD]) });
     putObject({ store: rotated }, 'ssls', '1', { ...pem.a, sni: 'a.test.com' });
@@ -64,6 +67,31 @@ describe('keyring', () => {
     const again = openStore(path, { keyring: createKeyring([NEW, OLD]) });
     assert.equal(again.get('ssls', '1')!.value.key, pem.a.key);
     again.close();
+    const newOnly = openStore(path, { keyring: createKeyring([NEW]) });
+    assert.equal(newOnly.get('ssls', '1')!.value.key, pem.a.key, 'rewritten under the new key');
+    newOnly.close();
+  });
+
+  it('a decrypt-only keyring (keys in clear on request) stores new keys in clear and still opens sealed ones', () => {
+    const path = join(dir.path, 'plain.db');
+    const sealing = openStore(path, { keyring: createKeyring([OLD]) });
+    putObject({ store: sealing }, 'ssls', 'old', { ...pem.a, sni: 'a.test.com' });
+    sealing.close();
+    const plain = openStore(path, { keyring: { ...createKeyring([OLD]), seals: false } });
+    putObject({ store: plain }, 'ssls', 'new', { ...pem.a, sni: 'b.test.com' });
+    assert.equal(JSON.parse(plain.get('ssls', 'new')!.raw).key, pem.a.key, 'stored in clear');
+    assert.equal(plain.get('ssls', 'old')!.value.key, pem.a.key, 'opened');
+    assert.match(JSON.parse(plain.get('ssls', 'old')!.raw).key, /^\$weir\$enc1\$/);
+    plain.close();
+  });
+
+  it('secret references are stored as sent, not sealed: they name a key, they hold none', () => {
+    const store = openStore(join(dir.path, 'refs.db'), { keyring: createKeyring([NEW]) });
+    const refs = { sni: 'a.com', cert: '$env://CERT', key: '$ENV://KEY', certs: ['$env://C2'], keys: ['$secret://vault/k'] };
+    putObject({ store }, 'ssls', '1', refs);
+    const row = JSON.parse(store.get('ssls', '1')!.raw) as Record<string, unknown>;
+    assert.deepEqual([row.key, row.keys], ['$ENV://KEY', ['$secret://vault/k']]);
+    store.close();
   });
 
   it("keyringCheck 'sample' decrypts one row per key id in use: a wrong keyring, or a key id missing from it, still refuses", () => {
