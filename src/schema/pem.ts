@@ -3,7 +3,7 @@
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isSecretRef } from '../lib/secret-ref';
-import { isEncrypted } from '../store/keyring';
+import { isEncrypted } from '../lib/sealed';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

@@ -6,8 +6,9 @@
 // revealing it, and "wrong keyring" can be told apart from "corrupted value".
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { ENCRYPTED_PREFIX, sealedKeyId } from '../lib/sealed';
 
-export const ENCRYPTED_PREFIX = '$weir$enc1$';
+export { ENCRYPTED_PREFIX, isEncrypted, sealedKeyId } from '../lib/sealed';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** APISIX keyring entries are 16 characters (AES-128 keys); weir takes 16 or more. */
@@ -46,17 +47,6 @@ function deriveKey(entry: string): KeyringKey {
 export function createKeyring(entries: readonly string[]): Keyring {
   if (entries.length === 0) throw new KeyringError('the keyring is empty');
   return { keys: entries.map(deriveKey) };
-}
-
-/** The key id a sealed value names ("" when it names none). */
-export function sealedKeyId(value: string): string {
-  const rest = value.slice(ENCRYPTED_PREFIX.length);
-  const sep = rest.indexOf('$');
-  return sep > 0 ? rest.slice(0, sep) : '';
-}
-
-export function isEncrypted(value: unknown): value is string {
-  return typeof value === 'string' && value.startsWith(ENCRYPTED_PREFIX);
 }
 
 /** Encrypt one secret with the first key. A fresh random IV each time. */
