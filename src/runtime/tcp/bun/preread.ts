@@ -1,12 +1,12 @@
 // preread() on Bun-native connections: read the client's first bytes without consuming them (SNI peek, PROXY
-// protocol). The chunks stay in the side's `early` list, which pipe() forwards before anything else.
+// protocol). The chunks stay in the side's `early` list, which pipe() forwards before anything else and
+// startTls() hands to the handshake; consume() drops a PROXY header from its front.
 
 import { type BunSide, pauseSide, resumeSide } from './pair';
 import type { PrereadCallback, PrereadState } from '../../types';
 
 /** The running preread of one connection. */
 export class Preread {
-  bytes = 0;
   timer: ReturnType<typeof setTimeout> | null = null;
   /** The callback is running: a close it causes (destroy() closes a Bun socket at once) must not call it again. */
   calling = false;
@@ -55,13 +55,8 @@ export function startPreread(side: BunSide, maxBytes: number, timeoutMs: number,
 }
 
 /** A chunk was appended to side.early. Returns true when the preread is over. */
-export function onPrereadData(p: Preread, added: number): boolean {
-  p.bytes += added;
+export function onPrereadData(p: Preread, _added: number): boolean {
   const view = seen(p.side);
-  if (p.bytes >= p.maxBytes) {
-    endPreread(p, 'full');
-    return true;
-  }
   p.calling = true;
   let enough: boolean;
   try {
@@ -79,5 +74,26 @@ export function onPrereadData(p: Preread, added: number): boolean {
     endPreread(p, p.side.error !== null ? 'error' : 'eof');
     return true;
   }
+  // 'full' only after the callback saw the bytes (what it consumed no longer counts)
+  if (held(p.side) >= p.maxBytes) {
+    endPreread(p, 'full');
+    return true;
+  }
   return false;
+}
+
+/** Bytes in `early` (one joined chunk once seen() ran). */
+function held(side: BunSide): number {
+  const chunks = side.early;
+  if (chunks === null) return 0;
+  let n = 0;
+  for (let i = 0; i < chunks.length; i++) n += chunks[i]!.length;
+  return n;
+}
+
+/** consume(): drop the first `bytes` of what the preread saw (they are all in `early`). */
+export function consumeEarly(side: BunSide, bytes: number): void {
+  if (bytes <= 0) return;
+  const all = seen(side);
+  side.early = bytes >= all.length ? null : [Buffer.from(all.buffer, all.byteOffset + bytes, all.length - bytes)];
 }
