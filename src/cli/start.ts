@@ -90,6 +90,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       accessLog,
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
+      realIpFrom: config.realIpFrom,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -103,6 +104,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         prereadTimeoutMs: config.tls?.prereadTimeoutMs,
         handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
       },
+      realIpFrom: config.realIpFrom,
     });
     cleanup.push(() => proxy.shutdown(0));
 

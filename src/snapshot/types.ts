@@ -6,6 +6,7 @@ import type { SniTable } from '../proxy/match/sni';
 import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { HealthCheckConfig, UpstreamHealth } from '../health/types';
 import type { FilterChain } from '../proxy/filter/types';
+import type { UpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
 
 /**
  * What is known about a connection when a route is chosen (after any TLS handshake). The client address
@@ -24,6 +25,13 @@ export interface ConnInfo {
   sni: string | null;
   /** Set on TLS listeners once decided: terminated by weir, or passed through untouched. */
   tls?: 'terminated' | 'passthrough';
+  /**
+   * The peer ("ip:port") whose PROXY header named the client, for the access log's `proxy_peer`; absent or
+   * null when no header did (the plain case: nothing is stored for it).
+   */
+  readonly proxyPeer?: string | null;
+  /** The id the access record prints (src/proxy/session/connection-id.ts); absent: the record takes a fresh one. */
+  connectionId?(): string;
 }
 
 export interface UpstreamNode {
@@ -54,6 +62,8 @@ export interface CompiledUpstream {
   checks?: HealthCheckConfig | null;
   /** Filled by the health registry right after the build; the dial path reads it per connection. */
   health?: HealthSlot;
+  /** weir's `proxy_protocol` field compiled per transport (it wins over a listener's proxy_protocol_to_upstream); null: none. */
+  proxyProtocol?: UpstreamProxyPlans | null;
 }
 
 /** A compiled upstream's link to its running checker (null: no checks, or not synced yet). */

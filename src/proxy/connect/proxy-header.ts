@@ -386,3 +386,9 @@ function writeSsl(out: Uint8Array, p: number, ssl: ProxyHeaderSsl | null): numbe
   writeTlvHeader(out, p, PP2_TYPE_SSL, q - v);
   return q;
 }
+
+/** Whether the plan sends a TLV whose fact costs something to get (the SSL facts, a connection id). */
+export function planSends(plan: ProxyHeaderPlan, kind: 'ssl' | 'unique_id'): boolean {
+  for (let i = 0; i < plan.steps.length; i++) if (plan.steps[i]!.kind === kind) return true;
+  return false;
+}

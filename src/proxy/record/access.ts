@@ -5,6 +5,7 @@ import { formatHostPort } from '../../lib/ip';
 import type { AccessLog, AccessRecord } from '../../log/logger';
 import type { CompiledRoute, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import type { EndReason } from '../session/end-reason';
+import { nextConnectionId } from '../session/connection-id';
 
 /** What a UDP session reports when it ends. */
 export interface SessionTotals {
@@ -16,6 +17,10 @@ export interface SessionTotals {
   readonly bytesToClient: number;
   readonly datagramsFromClient: number;
   readonly datagramsToClient: number;
+  /** The peer whose PROXY headers named the client; null when none did. */
+  readonly proxyPeer: string | null;
+  /** The session's id (its record is the only caller on a session without PROXY protocol). */
+  connectionId(): string;
 }
 
 /**
@@ -24,9 +29,11 @@ export interface SessionTotals {
  */
 export class AccessRecorder {
   private readonly tcpRec: AccessRecord = {
+    id: '',
     protocol: 'tcp',
     route: null,
     client: '',
+    proxy_peer: undefined, // left out of the line unless a PROXY header named the client
     server: '',
     upstream: null,
     bytes_from_client: 0,
@@ -36,9 +43,11 @@ export class AccessRecorder {
     error: undefined, // last, and left out of the line when undefined
   };
   private readonly udpRec: AccessRecord = {
+    id: '',
     protocol: 'udp',
     route: null,
     client: '',
+    proxy_peer: undefined,
     server: '',
     upstream: null,
     bytes_from_client: 0,
@@ -77,9 +86,11 @@ export class AccessRecorder {
   ): void {
     if (!this.log.enabled) return;
     const rec = this.tcpRec;
+    rec.id = info.connectionId === undefined ? nextConnectionId() : info.connectionId();
     rec.protocol = info.protocol;
     rec.route = route === null ? null : route.id;
     rec.client = formatHostPort(info.remoteAddr, info.remotePort);
+    rec.proxy_peer = info.proxyPeer ?? undefined;
     rec.server = this.serverText(info.serverAddr, info.serverPort);
     rec.upstream = node === null ? null : node.address;
     rec.bytes_from_client = fromClient;
@@ -88,7 +99,9 @@ export class AccessRecorder {
     rec.end = end;
     rec.error = error;
     this.log.write(rec);
+    rec.id = '';
     rec.client = '';
+    rec.proxy_peer = undefined;
     rec.error = undefined;
   }
 
@@ -96,8 +109,10 @@ export class AccessRecorder {
   session(s: SessionTotals, end: EndReason, now: number, error?: string): void {
     if (!this.log.enabled) return;
     const rec = this.udpRec;
+    rec.id = s.connectionId();
     rec.route = s.route.id;
     rec.client = formatHostPort(s.info.remoteAddr, s.info.remotePort);
+    rec.proxy_peer = s.proxyPeer ?? undefined;
     rec.server = this.serverText(s.info.serverAddr, s.info.serverPort);
     rec.upstream = s.node.address;
     rec.bytes_from_client = s.bytesFromClient;
@@ -108,7 +123,9 @@ export class AccessRecorder {
     rec.end = end;
     rec.error = error;
     this.log.write(rec);
+    rec.id = '';
     rec.client = '';
+    rec.proxy_peer = undefined;
     rec.error = undefined;
   }
 
