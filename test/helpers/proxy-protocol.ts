@@ -162,3 +162,71 @@ export function decodeHeader(b: Buffer): DecodedHeader | null {
 export function tlvText(h: DecodedHeader, type: number): string | undefined {
   return h.tlvs.find(([t]) => t === type)?.[1].toString('utf8');
 }
+
+export interface ProxyReader {
+  port: number;
+  /** Per connection, in accept order: the header it started with (null: none came) and the bytes after it. */
+  conns: Array<{ header: DecodedHeader | null; rest: Buffer; raw: Buffer }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A backend that expects a PROXY header (v1 or v2) first, like HAProxy's accept-proxy: it decodes it with
+ * decodeHeader, then answers each later chunk with "<tag>:<chunk>". `tls`: terminate TLS after the header
+ * (what a TLS backend behind a PROXY-sending proxy does). A connection without a header is recorded and closed.
+ */
+export async function startProxyReader(tag = 'up', tls: { cert: string; key: string } | null = null): Promise<ProxyReader> {
+  const { createServer } = await import('node:net');
+  const { TLSSocket } = await import('node:tls');
+  const conns: ProxyReader['conns'] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const srv = createServer({ allowHalfOpen: true }, (raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => {});
+    const entry = { header: null as DecodedHeader | null, rest: Buffer.alloc(0), raw: Buffer.alloc(0) };
+    conns.push(entry);
+    const answer = (s: import('node:net').Socket): void => {
+      s.on('data', (d: Buffer) => {
+        entry.rest = Buffer.concat([entry.rest, d]);
+        s.write(`${tag}:${d}`);
+      });
+      s.on('end', () => s.end());
+    };
+    const onData = (d: Buffer): void => {
+      entry.raw = Buffer.concat([entry.raw, d]);
+      let header: DecodedHeader | null;
+      try {
+        header = decodeHeader(entry.raw);
+      } catch {
+        raw.destroy();
+        return;
+      }
+      if (header === null) return;
+      entry.header = header;
+      raw.off('data', onData);
+      raw.pause();
+      const after = entry.raw.subarray(header.length);
+      if (after.length > 0) raw.unshift(after);
+      if (tls === null) {
+        answer(raw);
+        raw.resume();
+        return;
+      }
+      const secure = new TLSSocket(raw, { isServer: true, cert: tls.cert, key: tls.key });
+      secure.on('error', () => {});
+      answer(secure as unknown as import('node:net').Socket);
+    };
+    raw.on('data', onData);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as import('node:net').AddressInfo).port,
+    conns,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
+}

@@ -153,10 +153,11 @@ export function compileProxyHeaderPlan(spec: ProxyHeaderSpec, transport: 'tcp' |
     }
     if (typeof item !== 'object' || item === null) return `${where}: expected a name or {type, value}`;
     const { type, value } = item;
-    if (!Number.isInteger(type) || type < PP2_TYPE_MIN_CUSTOM || type > PP2_TYPE_MAX_CUSTOM) {
-      return `${where}: type ${typeof type === 'number' ? '0x' + type.toString(16).toUpperCase() : String(type)} is not custom (0xE0-0xEF)`;
+    if (typeof type !== 'number' || !Number.isInteger(type)) {
+      return `${where}: type must be an integer 0xE0-0xEF (224-239), got ${JSON.stringify(type) ?? String(type)}`;
     }
-    if (types.has(type)) return `${where}: type 0x${type.toString(16).toUpperCase()} is listed twice`;
+    if (type < PP2_TYPE_MIN_CUSTOM || type > PP2_TYPE_MAX_CUSTOM) return `${where}: type ${hexType(type)} is not custom (0xE0-0xEF)`;
+    if (types.has(type)) return `${where}: type ${hexType(type)} is listed twice`;
     types.add(type);
     if (typeof value !== 'string') return `${where}: value must be text or one of ${PROXY_TLV_VARIABLES.join(', ')}`;
     if (value.startsWith('$')) {
@@ -170,6 +171,11 @@ export function compileProxyHeaderPlan(spec: ProxyHeaderSpec, transport: 'tcp' |
     steps.push({ kind: 'static', type, value: bytes });
   }
   return { version: spec.version, transport, steps };
+}
+
+/** "0x01", "0xE0": a type number as the spec writes it. */
+function hexType(type: number): string {
+  return type >= 0 && type < 0x100 ? `0x${type.toString(16).toUpperCase().padStart(2, '0')}` : String(type);
 }
 
 function namedType(name: string): number {
