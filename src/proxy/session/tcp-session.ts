@@ -154,6 +154,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     const x = this.extra;
     const plan = tcpPlanOf(upstream, x !== null && x.sendHeader);
     if (plan !== null) {
+      this.ensureExtra(); // first: a unique_id TLV's connection id must be kept for the record
       const tls = terminatedTls(plan, plane, this.client, this.tls === 'terminated');
       this.setUpstreamPrefix(writeTcpProxyPrefix(plan, this, tls));
     }

@@ -171,7 +171,7 @@ describe('PROXY headers to upstreams, on live sockets', () => {
       // the upstream's v2 with TLVs; the first node refuses, so the header must be sent again to the second
       ['up-v2', { server_port: receiving, upstream: { nodes: [{ host: '127.0.0.1', port: dead, weight: 1, priority: 1 }, { host: '127.0.0.1', port: up.port, weight: 1, priority: 0 }], retries: 1, proxy_protocol: v2Tlvs } }],
       // TLS to the node: the header goes first, in the clear
-      ['tls-up', { server_port: plain, upstream: { scheme: 'tls', tls: { verify: false }, nodes: { [`127.0.0.1:${tlsUp.port}`]: 1 }, proxy_protocol: { version: 2 } } }],
+      ['tls-up', { server_port: plain, upstream: { scheme: 'tls', tls: { verify: false }, nodes: { [`127.0.0.1:${tlsUp.port}`]: 1 }, proxy_protocol: { version: 2, tlvs: ['unique_id'] } } }],
     ]);
   });
   after(async () => {
@@ -212,12 +212,15 @@ describe('PROXY headers to upstreams, on live sockets', () => {
     assert.equal(up.conns[n]!.rest.toString(), 'hello');
   });
 
-  it('on a TLS upstream the header goes in the clear before the handshake', async () => {
+  it('on a TLS upstream the header goes in the clear before the handshake; a plain client\'s unique_id is its record\'s id', async () => {
     const n = tlsUp.conns.length;
+    const before = records.length;
     const { reply, localPort } = await ask(ports.plain, 'secret');
     assert.equal(reply, 'tls:secret');
     const c = tlsUp.conns[n]!;
     assert.deepEqual([c.header!.version, c.header!.src, c.header!.srcPort, c.header!.dstPort], [2, '127.0.0.1', localPort, ports.plain]);
+    await until(() => records.length > before, 5000, 'the record');
+    assert.equal(tlvText(c.header!, 0x05), records[records.length - 1]!.id);
     assert.equal(c.raw[c.header!.length], 0x16, 'a TLS handshake record follows the header');
     assert.equal(c.rest.toString(), 'secret');
   });
