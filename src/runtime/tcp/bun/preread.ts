@@ -29,16 +29,20 @@ function seen(side: BunSide): Uint8Array {
   return all;
 }
 
-/** Stop the preread: no more callbacks, no more reads until pipe() or startTls(). */
+/**
+ * Stop the preread: no more callbacks. `state` null: the callback said it had seen enough. The socket is not
+ * paused then: like a plain accept, reading stops at the next chunk before pipe() (onData), and usually none
+ * comes (a client waits for its reply), which spares Bun's pause/resume pair of epoll and cork calls.
+ */
 export function endPreread(p: Preread, state: PrereadState | null): void {
   const side = p.side;
   if (side.preread !== p) return;
   side.preread = null;
   if (p.timer !== null) clearTimeout(p.timer);
-  if (p.calling) return; // the running callback decided already (it closed the connection)
+  if (p.calling || state === null) return; // the running callback decided already
   // a callback that started TLS has swapped in the TLS socket, which must keep reading for its handshake
   if (side.socket !== null && !side.closed && side.tls === null) pauseSide(side);
-  if (state !== null) p.cb(seen(side), state);
+  p.cb(seen(side), state);
 }
 
 /** Start reading for a preread (the socket may have read a first chunk into `early` and paused). */
