@@ -1,9 +1,10 @@
 // PROXY protocol sender: compile an upstream's header plan once, then write one v1 or v2 header per connection.
 //
-// The connect phase calls writeProxyHeader for every attempt to an upstream that sends the PROXY protocol
-// (retries send it again) and hands the bytes to the pipe as PipeOptions.upstreamPrefix; the UDP path calls
-// it per datagram sent upstream. Health checks use writeProxyLocalHeader. compileProxyHeaderPlan runs when a
-// snapshot is built, so bad config fails there, never while a connection waits.
+// The connect phase (src/proxy/connect/proxy-prefix.ts) calls writeProxyHeader once per connection to an
+// upstream that sends the PROXY protocol; the same bytes go out on every connect attempt (retries send it again),
+// through PipeOptions.upstreamPrefix, or through connect() before a TLS handshake. The UDP path calls it once per
+// session and puts the bytes in front of every datagram. Health checks use writeProxyLocalHeader.
+// compileProxyHeaderPlan runs when a snapshot is built, so bad config fails there, never while a connection waits.
 //
 // Per header: one Uint8Array of the exact size, no ipaddr.js objects; the only parsing is of the two
 // address strings the sockets report (unavoidable) into a reused scratch buffer. v1 builds one short string.
