@@ -14,7 +14,14 @@
  *                                          negotiates the same suite) with SNI, then 'S' bytes in 64 KiB writes for
  *                                          SECS, close_notify + FIN, wait for the proxy to close; prints
  *                                          "bytes B secs S gbps G failed F drain_ms D cipher C"
- * Every loop ends by the clock.
+ *   loadgen pongserve PORT PP SECS         TCP server: answers every "\n"-ended line with "+PONG\r\n" (a redis
+ *                                          PING_INLINE stand-in); PP=1: every connection starts with a PROXY v2
+ *                                          header, which is checked and skipped (a connection without one is closed)
+ *   loadgen pingconn PORT PP CONCUR TOTAL  TOTAL connections, CONCUR at a time, each: connect, send "PING\r\n"
+ *                                          (PP=1: a PROXY v2 header for 192.0.2.1 first, in the same write), read
+ *                                          "+PONG", close (redis-benchmark -k 0, which cannot send a PROXY
+ *                                          header); prints "ok N failed F secs S rate R"
+ * Every loop ends by the clock (pingconn: after TOTAL connections or 60 s).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -336,6 +343,129 @@ static int tls_bulk(int port, const char *sni, int conns, double secs) {
   return 0;
 }
 
+/* The v2 signature; a header is 16 bytes plus its length field. */
+static const unsigned char PP2_SIG[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+
+static int pong_server(int port, int pp, double secs) {
+  int lfd = bound(SOCK_STREAM, port), ep = epoll_create1(0);
+  static char buf[1 << 16];
+  /* per fd: bytes of an unfinished PROXY header (PP=1), and whether the header is done */
+  static unsigned char head[MAX_FD][256];
+  static unsigned short have[MAX_FD];
+  static unsigned char ready[MAX_FD];
+  static const char PONG[] = "+PONG\r\n";
+  char out[64 * 7];
+  struct epoll_event ev[128];
+  watch(ep, lfd, EPOLLIN, EPOLL_CTL_ADD);
+  for (double stop = clock_s() + secs; clock_s() < stop;) {
+    int n = epoll_wait(ep, ev, 128, 250);
+    for (int i = 0; i < n; i++) {
+      int fd = ev[i].data.fd, c;
+      if (fd == lfd) {
+        while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          if (c >= MAX_FD) { close(c); continue; }
+          have[c] = 0;
+          ready[c] = !pp;
+          watch(ep, c, EPOLLIN, EPOLL_CTL_ADD);
+        }
+        continue;
+      }
+      ssize_t r;
+      int dead = 0;
+      while ((r = read(fd, buf, sizeof buf)) > 0) {
+        char *p = buf;
+        ssize_t left = r;
+        if (!ready[fd]) {
+          /* gather the header (it may come in pieces), check the signature, skip it */
+          size_t take = (size_t)left < sizeof head[fd] - have[fd] ? (size_t)left : sizeof head[fd] - have[fd];
+          memcpy(head[fd] + have[fd], p, take);
+          size_t old = have[fd];
+          have[fd] = (unsigned short)(have[fd] + take);
+          if (have[fd] < 16) continue;
+          size_t total = 16 + ((size_t)head[fd][14] << 8 | head[fd][15]);
+          if (memcmp(head[fd], PP2_SIG, 12) != 0 || total > sizeof head[fd]) { dead = 1; break; }
+          if (have[fd] < total) continue;
+          ready[fd] = 1;
+          p += total - old;
+          left -= (ssize_t)(total - old);
+        }
+        int lines = 0;
+        for (ssize_t k = 0; k < left; k++) lines += p[k] == '\n';
+        while (lines > 0) {
+          int batch = lines < 64 ? lines : 64, len = 0;
+          for (int k = 0; k < batch; k++, len += 7) memcpy(out + len, PONG, 7);
+          if (write(fd, out, (size_t)len) != len) break; /* small replies only */
+          lines -= batch;
+        }
+      }
+      if (dead || r == 0 || (r < 0 && errno != EAGAIN)) close(fd);
+    }
+  }
+  return 0;
+}
+
+/* pingconn: one connection's slot. state 0 connecting, 1 waiting for the reply */
+static int ping_conns(int port, int pp, int concur, long total) {
+  struct sockaddr_in sa = loopback(port);
+  int ep = epoll_create1(0);
+  int *fd = calloc((size_t)concur, sizeof *fd);
+  char *st = calloc((size_t)concur, 1);
+  long started = 0, ok = 0, bad = 0;
+  struct epoll_event ev[256];
+  unsigned char msg[64];
+  size_t mlen = 0;
+  if (pp) {
+    /* v2 PROXY TCP4 192.0.2.1:40000 -> 127.0.0.1:port, no TLVs: 28 bytes */
+    memcpy(msg, PP2_SIG, 12);
+    unsigned char rest[16] = {0x21, 0x11, 0x00, 0x0c, 192, 0, 2, 1, 127, 0, 0, 1, 40000 >> 8, 40000 & 0xff, (unsigned char)(port >> 8), (unsigned char)port};
+    memcpy(msg + 12, rest, 16);
+    mlen = 28;
+  }
+  memcpy(msg + mlen, "PING\r\n", 6);
+  mlen += 6;
+  double t0 = clock_s(), give_up = t0 + 60;
+  for (int j = 0; j < concur; j++) fd[j] = -1;
+  while (ok + bad < total && clock_s() < give_up) {
+    for (int j = 0; j < concur && started < total; j++) {
+      if (fd[j] >= 0) continue;
+      started++;
+      fd[j] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (fd[j] < 0 || (connect(fd[j], (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS)) {
+        if (fd[j] >= 0) close(fd[j]);
+        fd[j] = -1, bad++;
+        continue;
+      }
+      st[j] = 0;
+      struct epoll_event e = {.events = EPOLLOUT, .data.u32 = (unsigned)j};
+      epoll_ctl(ep, EPOLL_CTL_ADD, fd[j], &e);
+    }
+    int k = epoll_wait(ep, ev, 256, 100);
+    for (int i = 0; i < k; i++) {
+      int j = (int)ev[i].data.u32, good = -1;
+      char b[64];
+      if (st[j] == 0 && !(ev[i].events & (EPOLLERR | EPOLLHUP))) {
+        if (write(fd[j], msg, mlen) == (ssize_t)mlen) {
+          st[j] = 1;
+          struct epoll_event e = {.events = EPOLLIN, .data.u32 = (unsigned)j};
+          epoll_ctl(ep, EPOLL_CTL_MOD, fd[j], &e);
+          continue;
+        }
+        good = 0;
+      } else if (st[j] == 1) {
+        ssize_t r = read(fd[j], b, sizeof b);
+        if (r < 0 && errno == EAGAIN) continue;
+        good = r >= 5 && memcmp(b, "+PONG", 5) == 0;
+      } else good = 0;
+      close(fd[j]); /* also leaves the epoll set */
+      fd[j] = -1;
+      if (good) ok++; else bad++;
+    }
+  }
+  double secs = clock_s() - t0;
+  printf("ok %ld failed %ld secs %.3f rate %.1f\n", ok, bad, secs, (double)ok / secs);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -345,6 +475,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "handshakes") && argc == 6) return handshakes(atoi(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
   if (!strcmp(cmd, "tlssink") && argc == 6) return tls_sink(atoi(argv[2]), argv[3], argv[4], atof(argv[5]));
   if (!strcmp(cmd, "tlsbulk") && argc == 6) return tls_bulk(atoi(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
+  if (!strcmp(cmd, "pongserve") && argc == 5) return pong_server(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+  if (!strcmp(cmd, "pingconn") && argc == 6) return ping_conns(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atol(argv[5]));
   fprintf(stderr, "usage: see the comment at the top of bench/loadgen.c\n");
   return 2;
 }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { alive, busyPct, cpuSplit, cpuSnap, killAllNow, type Started, startPinned, stopAll, waitTcp, sleep } from './proc';
 import { buildLoadgen, ensurePackages, makeCert, versions, writeQueries } from './setup';
 import { type Ctx, ports, startTarget, type Target, TARGETS, UP, weirCommand } from './targets';
-import { bulk, mem, type Metrics, type RunSettings, redis, tls, tlsBulk, udp, waitPong, type Workload, WORKLOADS } from './workloads';
+import { bulk, mem, type Metrics, pingConns, type RunSettings, redis, tls, tlsBulk, udp, waitPong, type Workload, WORKLOADS } from './workloads';
 import { type Sample, renderTables, renderWeirOnly, summarize } from './summary';
 import { weirOnly } from './weir-only';
 
@@ -52,6 +52,8 @@ async function measure(s: RunSettings, w: Workload, t: Target, index: number, pr
     case 'bulk8': m = await bulk(s, p.iperf!, 8); break;
     case 'rr': m = await redis(s, p.redis!, true, s.rrN); break;
     case 'conn': m = await redis(s, p.redis!, false, s.connN); break;
+    case 'pconn': m = await pingConns(s, need(p.pconn, 'PROXY protocol rows: weir and direct only'), false); break;
+    case 'ppconn': m = await pingConns(s, need(p.ppconn, 'PROXY protocol rows: weir and direct only'), true); break;
     case 'udp': m = await udp(s, need(p.udp, 'no UDP proxying')); break;
     case 'tls': m = await tls(s, need(p.tls, 'no TLS server without a proxy')); break;
     case 'tlsbulk1': m = await tlsBulk(s, p.tlsbulk!, 1); break;
@@ -102,6 +104,8 @@ async function main(): Promise<void> {
   startPinned('iperf3-server', L, ['timeout', String(LIFE_S), 'iperf3', '-s', '-B', '127.0.0.1', '-p', String(UP.iperf)], lg('iperf3-server'));
   startPinned('dnsecho', L, [loadgen, 'dnsecho', String(UP.udp), String(LIFE_S)], lg('dnsecho'));
   startPinned('echo', L, [loadgen, 'echo', String(UP.echo), String(LIFE_S)], lg('echo'));
+  startPinned('pongserve', L, [loadgen, 'pongserve', String(UP.pong), '0', String(LIFE_S)], lg('pongserve'));
+  startPinned('pongserve-pp', L, [loadgen, 'pongserve', String(UP.pongPp), '1', String(LIFE_S)], lg('pongserve-pp'));
   // on the proxy core: direct tlsbulk is then termination alone, split over the cores like the proxied runs,
   // and its CPU per MB (measured like a proxy's) is the floor for decrypting and reading the stream
   const tlsSink = startPinned('tlssink', ctx.proxyCpu, [loadgen, 'tlssink', String(UP.tlsSink), join(ctx.work, 'cert.pem'), join(ctx.work, 'key.pem'), String(LIFE_S)], lg('tlssink'));
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
     startPinned(`redis-${t}`, L, ['timeout', String(LIFE_S), 'redis-server', '--bind', '127.0.0.1', '--port', String(UP.redisBase + i),
       '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--maxclients', '1000', '--dir', ctx.work], lg(`redis-${t}`)),
   );
-  for (const port of [UP.iperf, UP.echo, UP.tlsSink, ...targets.map((_, i) => UP.redisBase + i)]) {
+  for (const port of [UP.iperf, UP.echo, UP.tlsSink, UP.pong, UP.pongPp, ...targets.map((_, i) => UP.redisBase + i)]) {
     if (!(await waitTcp(port))) throw new Error(`upstream on port ${port} did not start`);
   }
   const procs = new Map<Target, Started | null>();

@@ -26,6 +26,11 @@ export interface Cell {
    * ratio issue 7's bar is read from. vs_bunnative (ratio of the medians) is kept beside it.
    */
   paired_vs_bunnative: number | null;
+  /**
+   * ppconn only: median over repetitions of this target's ppconn rate divided by its pconn rate in the same
+   * repetition (the PROXY protocol's cost; issue 14's bar is >= 0.97).
+   */
+  paired_vs_plain: number | null;
   cpu_vs_nginx: number | null;
 }
 
@@ -38,11 +43,11 @@ const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || !b || !Number.isFinite(a) ? null : +(a / b).toFixed(2);
 
 /** Median of per-repetition ratios a/b of `metric` (repetitions where both targets have a result). */
-function pairedRatio(samples: Sample[], w: Workload, a: string, b: string, metric: string): number | null {
-  const byRep = (t: string): Map<number, number> =>
-    new Map(samples.filter((s) => s.workload === w && s.target === t && s.metrics?.[metric] !== undefined).map((s) => [s.rep, s.metrics![metric]!]));
-  const mine = byRep(a);
-  const theirs = byRep(b);
+function pairedRatio(samples: Sample[], w: Workload, a: string, b: string, metric: string, wb: Workload = w): number | null {
+  const byRep = (t: string, wl: Workload): Map<number, number> =>
+    new Map(samples.filter((s) => s.workload === wl && s.target === t && s.metrics?.[metric] !== undefined).map((s) => [s.rep, s.metrics![metric]!]));
+  const mine = byRep(a, w);
+  const theirs = byRep(b, wb);
   const ratios: number[] = [];
   for (const [rep, v] of mine) {
     const u = theirs.get(rep);
@@ -74,6 +79,7 @@ export function summarize(samples: Sample[], targets: readonly string[]): Record
         vs_direct: null,
         vs_bunnative: null,
         paired_vs_bunnative: null,
+        paired_vs_plain: null,
         cpu_vs_nginx: null,
       };
     }
@@ -84,7 +90,10 @@ export function summarize(samples: Sample[], targets: readonly string[]): Record
       cell.vs_bunnative = ratio(v, row.bunnative?.median[metric]);
       cell.cpu_vs_nginx = ratio(cell.median.cpu_us_per_op, row.nginx?.median.cpu_us_per_op);
     }
-    for (const t of Object.keys(row)) row[t]!.paired_vs_bunnative = pairedRatio(samples, w, t, 'bunnative', metric);
+    for (const t of Object.keys(row)) {
+      row[t]!.paired_vs_bunnative = pairedRatio(samples, w, t, 'bunnative', metric);
+      if (w === 'ppconn') row[t]!.paired_vs_plain = pairedRatio(samples, w, t, t, metric, 'pconn');
+    }
     if (Object.keys(row).length > 0) out[w] = row;
   }
   return out;
@@ -113,6 +122,7 @@ export function renderTables(res: Record<string, Record<string, Cell>>, targets:
         parts.push(`**${c.paired_vs_bunnative}× bunnative**${ofMedians}`);
       }
       if (w === 'rr' || w === 'conn') parts.push(`p50 ${fmt(c.median.p50_ms, 2)} / p99 ${fmt(c.median.p99_ms, 2)} ms`);
+      if (w === 'ppconn' && c.paired_vs_plain !== null) parts.push(`**${c.paired_vs_plain}× pconn**`);
       if (w === 'udp' && c.median.lost_pct !== undefined) parts.push(`loss ${fmt(c.median.lost_pct, 2)} %`);
       if (w === 'mem' && c.median.anon_mb_at_10k !== undefined) parts.push(`anon ${fmt(c.median.anon_mb_at_10k, 1)} MiB`);
       return parts.join(' · ');

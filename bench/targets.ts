@@ -7,22 +7,27 @@ import { type Started, startPinned, waitTcp, sleep } from './proc';
 
 /** Upstream servers, shared by every target except redis (one per target, see ports()). */
 // All below 32768, the start of the kernel's ephemeral range, so no outgoing connection of anyone else takes them.
-export const UP = { iperf: 22201, udp: 22353, echo: 22400, tlsSink: 22410, redisBase: 22300, admin: 22180 } as const;
+export const UP = { iperf: 22201, udp: 22353, echo: 22400, tlsSink: 22410, pong: 22420, pongPp: 22421, redisBase: 22300, admin: 22180 } as const;
 export const ADMIN_KEY = 'b3e1c2d4f5a6978812345678deadbeef';
 
-export type Kind = 'iperf' | 'redis' | 'udp' | 'tls' | 'tlsbulk' | 'idle';
+export type Kind = 'iperf' | 'redis' | 'udp' | 'tls' | 'tlsbulk' | 'idle' | 'pconn' | 'ppconn';
 export const TARGETS = ['direct', 'nginx', 'haproxy', 'bunnative', 'weir', 'weir2', 'weirb'] as const;
 export type Target = (typeof TARGETS)[number];
 
 /**
  * Listener ports of target i: base+1 iperf3, +2 redis, +3 udp, +4 tls (also tlsbulk: the same terminating
- * listener, its echo upstream turns sink), +5 idle (echo upstream). Direct has no TLS echo server; for
- * tlsbulk it is `loadgen tlssink`, a TLS server that terminates and discards.
+ * listener, its echo upstream turns sink), +5 idle (echo upstream), +6 pconn and +7 ppconn (weir only: a plain
+ * listener to `loadgen pongserve`, and a proxy_protocol one to a pongserve that expects v2, through an upstream
+ * with proxy_protocol v2). Direct has no TLS echo server; for tlsbulk it is `loadgen tlssink`, a TLS server that
+ * terminates and discards; for pconn/ppconn it is the pongserve itself.
  */
 export function ports(target: Target, index: number): Record<Kind, number | null> {
-  if (target === 'direct') return { iperf: UP.iperf, redis: UP.redisBase + index, udp: UP.udp, tls: null, tlsbulk: UP.tlsSink, idle: null };
+  if (target === 'direct') {
+    return { iperf: UP.iperf, redis: UP.redisBase + index, udp: UP.udp, tls: null, tlsbulk: UP.tlsSink, idle: null, pconn: UP.pong, ppconn: UP.pongPp };
+  }
   const b = 23000 + 100 * index;
-  return { iperf: b + 1, redis: b + 2, udp: target === 'haproxy' ? null : b + 3, tls: b + 4, tlsbulk: b + 4, idle: b + 5 };
+  const weir = target.startsWith('weir');
+  return { iperf: b + 1, redis: b + 2, udp: target === 'haproxy' ? null : b + 3, tls: b + 4, tlsbulk: b + 4, idle: b + 5, pconn: weir ? b + 6 : null, ppconn: weir ? b + 7 : null };
 }
 
 export interface Ctx {
@@ -78,6 +83,9 @@ function weirConf(ctx: Ctx, name: string, p: Record<Kind, number | null>, worker
       - addr: "127.0.0.1:${p.tls}"
         tls: true
       - "127.0.0.1:${p.idle}"
+      - "127.0.0.1:${p.pconn}"
+      - addr: "127.0.0.1:${p.ppconn}"
+        proxy_protocol: true
     udp:
       - "127.0.0.1:${p.udp}"
 nginx_config:
@@ -162,13 +170,19 @@ export async function startTarget(ctx: Ctx, target: Target, index: number): Prom
     const cert = readFileSync(join(ctx.work, 'cert.pem'), 'utf8');
     const key = readFileSync(join(ctx.work, 'key.pem'), 'utf8');
     await adminPut(adminPort, 'ssls/1', { cert, key, snis: ['perf.test'] }).catch((e: Error) => console.error(`  ${target}: ${e.message}`));
-    const routes: Array<[number | null, number]> = [[p.iperf, UP.iperf], [p.redis, redis], [p.udp, UP.udp], [p.tls, UP.echo], [p.idle, UP.echo]];
+    const routes: Array<[number | null, number]> = [[p.iperf, UP.iperf], [p.redis, redis], [p.udp, UP.udp], [p.tls, UP.echo], [p.idle, UP.echo], [p.pconn, UP.pong]];
     for (const [i, [port, up]] of routes.entries()) {
       await adminPut(adminPort, `stream_routes/${i + 1}`, {
         server_port: port,
         upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${up}`]: 1 } },
       });
     }
+    // v2 in (the listener) and v2 out (the upstream): the PROXY protocol cost, against route 6. A tree from
+    // before PROXY protocol (weirb) refuses the field: its ppconn row then fails, the rest runs.
+    await adminPut(adminPort, 'stream_routes/7', {
+      server_port: p.ppconn,
+      upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${UP.pongPp}`]: 1 }, proxy_protocol: { version: 2 } },
+    }).catch((e: Error) => console.error(`  ${target}: ${e.message}`));
   }
   if (!(await waitTcp(p.redis!, 20_000))) throw new Error(`${target}: port ${p.redis} never opened (see ${log})`);
   return s;

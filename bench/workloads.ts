@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { anonKib, runPinned, rssKib, sleep, startPinned, stop } from './proc';
 
 export type Metrics = Record<string, number>;
-export type Workload = 'mem' | 'bulk1' | 'bulk8' | 'rr' | 'conn' | 'udp' | 'tls' | 'tlsbulk1' | 'tlsbulk8';
-export const WORKLOADS: readonly Workload[] = ['mem', 'bulk1', 'bulk8', 'rr', 'conn', 'udp', 'tls', 'tlsbulk1', 'tlsbulk8'];
+export type Workload = 'mem' | 'bulk1' | 'bulk8' | 'rr' | 'conn' | 'pconn' | 'ppconn' | 'udp' | 'tls' | 'tlsbulk1' | 'tlsbulk8';
+export const WORKLOADS: readonly Workload[] = ['mem', 'bulk1', 'bulk8', 'rr', 'conn', 'pconn', 'ppconn', 'udp', 'tls', 'tlsbulk1', 'tlsbulk8'];
 
 export interface RunSettings {
   loadCpu: number;
@@ -26,6 +26,8 @@ export const MAIN: Record<Workload, { metric: string; unit: string; higher: bool
   bulk8: { metric: 'gbps', unit: 'Gbit/s', higher: true, per: 'MB', title: 'bulk TCP, 8 conns (iperf3 -P 8)' },
   rr: { metric: 'rps', unit: 'req/s', higher: true, per: 'req', title: 'request/response, 50 persistent conns (redis-benchmark PING)' },
   conn: { metric: 'rps', unit: 'conn/s', higher: true, per: 'conn', title: 'new connection per request (redis-benchmark -k 0)' },
+  pconn: { metric: 'rps', unit: 'conn/s', higher: true, per: 'conn', title: 'new connection per PING (loadgen pingconn), the plain baseline of ppconn' },
+  ppconn: { metric: 'rps', unit: 'conn/s', higher: true, per: 'conn', title: 'the same with a PROXY v2 header in (from the client) and out (to the server)' },
   udp: { metric: 'qps', unit: 'dgram/s', higher: true, per: 'dgram', title: 'UDP request/response (dnsperf -c 8 -q 256)' },
   tls: { metric: 'hs_per_s', unit: 'hs/s', higher: true, per: 'hs', title: 'TLS 1.3 full handshakes with SNI, 1-byte echo' },
   tlsbulk1: { metric: 'gbps', unit: 'Gbit/s', higher: true, per: 'MB', title: 'bulk over TLS 1.3 (AES-128-GCM), terminated, 1 conn' },
@@ -51,6 +53,20 @@ export async function redis(s: RunSettings, port: number, keepalive: boolean, n:
   const vals = row.replace(/"/g, '').split(',');
   const v = (k: string): number => Number(vals[head.indexOf(k)]);
   return { rps: v('rps'), p50_ms: v('p50_latency_ms'), p99_ms: v('p99_latency_ms'), ops: n };
+}
+
+/**
+ * The conn workload's shape (50 at a time, a new connection per PING/PONG) with loadgen instead of
+ * redis-benchmark, which cannot send a PROXY header: `pp` puts a v2 header in front of each PING, and the
+ * server (loadgen pongserve) then expects one. Plain and PROXY runs use the same client and server programs,
+ * so the difference between pconn and ppconn is the proxy's PROXY protocol work (and 28 bytes each way).
+ */
+export async function pingConns(s: RunSettings, port: number, pp: boolean): Promise<Metrics> {
+  const r = await runPinned(s.loadCpu, [s.loadgen, 'pingconn', String(port), pp ? '1' : '0', '50', String(s.connN)], 90_000);
+  const m = /ok (\d+) failed (\d+) secs ([\d.]+) rate ([\d.]+)/.exec(r.out);
+  if (!m) throw new Error(`loadgen pingconn: ${r.err.slice(-200) || 'no result'}`);
+  if (Number(m[2]) > 0) throw new Error(`${m[2]} of ${s.connN} connections failed`);
+  return { rps: Number(m[4]), ops: Number(m[1]) };
 }
 
 export async function udp(s: RunSettings, port: number): Promise<Metrics> {

@@ -19,7 +19,8 @@ Usage:
 Options (every command):
   -c, --config FILE   config file (default: conf/config.yaml in the working directory if present,
                       otherwise the built-in default). Keys follow APISIX's config.yaml:
-                      apisix.stream_proxy.tcp/udp (port, "ip:port", {addr, tls, tls_passthrough}),
+                      apisix.stream_proxy.tcp/udp (port, "ip:port", {addr, tls, tls_passthrough,
+                      proxy_protocol, proxy_protocol_to_upstream}),
                       apisix.ssl.*, apisix.data_encryption.keyring, deployment.admin.*,
                       nginx_config.worker_processes and nginx_config.stream.*, plus weir's
                       deployment.sqlite.path; conf/config.yaml documents each one.

@@ -94,6 +94,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       accessLog,
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
+      realIpFrom: config.realIpFrom,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -108,6 +109,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         prereadTimeoutMs: config.tls?.prereadTimeoutMs,
         handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
       },
+      realIpFrom: config.realIpFrom,
     });
     cleanup.push(() => proxy.shutdown(0));
 

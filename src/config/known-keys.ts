@@ -14,8 +14,11 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   'deployment.admin.admin_key[]': ['name', 'key', 'role'],
   'deployment.sqlite': ['path'],
   nginx_config: ['worker_shutdown_timeout', 'stream', 'worker_processes'],
-  'nginx_config.stream': ['enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses', 'preread_timeout', 'ssl_handshake_timeout'],
+  'nginx_config.stream': [
+    'enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses', 'preread_timeout', 'ssl_handshake_timeout', 'real_ip_from',
+  ],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'],
+  'apisix.stream_proxy.udp[]': ['addr', 'proxy_protocol', 'proxy_protocol_to_upstream'],
 };
 
 // APISIX 3.x keys that mean something to APISIX (HTTP proxy, etcd, nginx tuning, plugins) and nothing to
@@ -105,7 +108,6 @@ const NOT_USED = [
     'access_log_format',
     'access_log_format_escape',
     'lua_shared_dict',
-    'real_ip_from',
   ]),
 ];
 

@@ -4,7 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import { parseIp } from '../lib/ip';
 import { ConfigError, type TcpListenSpec, type UdpListenSpec } from './types';
-import { checkKeys, describeValue, isMap, readBool, readList, type ReadCtx } from './read';
+import { checkKeys, describeValue, isMap, readBool, readList, type ReadCtx, type YamlMap } from './read';
 
 /** Upper bound on listeners after range expansion: each is a socket, and "1-65535" is a typo, not a plan. */
 export const MAX_LISTENERS = 4096;
@@ -57,29 +57,45 @@ export function readStreamListeners(
   const tcpSet = new ListenerSet(budget);
   tcpItems.forEach((item, i) => {
     const origin = `apisix.stream_proxy.tcp[${i}]`;
-    const { range, tls, tlsPassthrough } = readTcpItem(item, origin, ctx);
+    const { range, tls, tlsPassthrough, proxy } = readTcpItem(item, origin, ctx);
     tcpSet.add(range, origin);
-    for (let port = range.start; port <= range.end; port++) tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), origin });
+    for (let port = range.start; port <= range.end; port++) {
+      tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), ...proxy, origin });
+    }
   });
   const udpSet = new ListenerSet(budget);
   udpItems.forEach((item, i) => {
     const origin = `apisix.stream_proxy.udp[${i}]`;
-    if (isMap(item)) {
-      throw new ConfigError(
-        origin,
-        'UDP listeners have no object form (no tls or PROXY protocol); ' +
-          'write the address itself, e.g. 9200 or "127.0.0.1:9211"',
-      );
-    }
-    const range = parseListenAddr(item, origin);
+    const { range, proxy } = readUdpItem(item, origin, ctx);
     udpSet.add(range, origin);
-    for (let port = range.start; port <= range.end; port++) udp.push({ host: range.host, port, origin });
+    for (let port = range.start; port <= range.end; port++) udp.push({ host: range.host, port, ...proxy, origin });
   });
   return { tcp, udp };
 }
 
-function readTcpItem(item: unknown, origin: string, ctx: ReadCtx): { range: AddrRange; tls: boolean; tlsPassthrough: boolean } {
-  if (!isMap(item)) return { range: parseListenAddr(item, origin), tls: false, tlsPassthrough: false };
+/** The PROXY protocol flags of a listener item, present only when on (so specs without them stay as they were). */
+type ProxyFlags = { proxyProtocol?: true; proxyProtocolToUpstream?: true };
+
+function readProxyFlags(item: YamlMap, origin: string): ProxyFlags {
+  const flags: ProxyFlags = {};
+  if (readBool(item.proxy_protocol, `${origin}.proxy_protocol`, false)) flags.proxyProtocol = true;
+  if (readBool(item.proxy_protocol_to_upstream, `${origin}.proxy_protocol_to_upstream`, false)) flags.proxyProtocolToUpstream = true;
+  return flags;
+}
+
+/** A UDP item: an address, or {addr, proxy_protocol, proxy_protocol_to_upstream} (no TLS for UDP). */
+function readUdpItem(item: unknown, origin: string, ctx: ReadCtx): { range: AddrRange; proxy: ProxyFlags } {
+  if (!isMap(item)) return { range: parseListenAddr(item, origin), proxy: {} };
+  checkKeys(item, origin, ctx, 'apisix.stream_proxy.udp[]');
+  for (const key of ['tls', 'tls_passthrough'] as const) {
+    if (item[key] !== undefined) throw new ConfigError(`${origin}.${key}`, 'UDP listeners have no TLS (weir has no DTLS)');
+  }
+  if (item.addr === undefined || item.addr === null) throw new ConfigError(`${origin}.addr`, `missing (expected ${FORMS})`);
+  return { range: parseListenAddr(item.addr, `${origin}.addr`), proxy: readProxyFlags(item, origin) };
+}
+
+function readTcpItem(item: unknown, origin: string, ctx: ReadCtx): { range: AddrRange; tls: boolean; tlsPassthrough: boolean; proxy: ProxyFlags } {
+  if (!isMap(item)) return { range: parseListenAddr(item, origin), tls: false, tlsPassthrough: false, proxy: {} };
   checkKeys(item, origin, ctx, 'apisix.stream_proxy.tcp[]');
   if (item.addr === undefined || item.addr === null) {
     throw new ConfigError(`${origin}.addr`, `missing (expected ${FORMS})`);
@@ -87,13 +103,7 @@ function readTcpItem(item: unknown, origin: string, ctx: ReadCtx): { range: Addr
   const range = parseListenAddr(item.addr, `${origin}.addr`);
   const tls = readBool(item.tls, `${origin}.tls`, false);
   const tlsPassthrough = readBool(item.tls_passthrough, `${origin}.tls_passthrough`, false);
-  for (const flag of ['proxy_protocol', 'proxy_protocol_to_upstream'] as const) {
-    // TODO: the PROXY protocol comes with its own issue; until then say it is off.
-    if (readBool(item[flag], `${origin}.${flag}`, false)) {
-      ctx.warnings.push(`${origin}.${flag}: not supported yet (ignored)`);
-    }
-  }
-  return { range, tls, tlsPassthrough };
+  return { range, tls, tlsPassthrough, proxy: readProxyFlags(item, origin) };
 }
 
 /**

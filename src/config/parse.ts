@@ -9,6 +9,7 @@ import { readAdmin } from './admin';
 import { readUdpSettings } from './udp';
 import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
+import { readRealIpFrom } from './real-ip';
 import {
   checkKeys,
   describeValue,
@@ -82,6 +83,11 @@ export function parseConfig(
   const access = readAccessLog(nginxStream, ctx);
   const udp = readUdpSettings(nginxStream);
   Object.assign(tls, readTlsTimeouts(nginxStream));
+  const realIpFrom = readRealIpFrom(nginxStream.real_ip_from, 'nginx_config.stream.real_ip_from');
+  const receiving = [...stream.tcp, ...stream.udp].some((spec) => spec.proxyProtocol === true);
+  if (realIpFrom !== undefined && !receiving) {
+    warnings.push('nginx_config.stream.real_ip_from: no listener has proxy_protocol: true, so no PROXY header is read');
+  }
 
   if (ctx.notUsed.length > 0) warnings.push(`not used by weir (ignored): ${ctx.notUsed.join(', ')}`);
   const config: Config = {
@@ -96,6 +102,7 @@ export function parseConfig(
     tls,
     shutdownGraceMs,
     ...workers,
+    ...(realIpFrom !== undefined ? { realIpFrom } : {}),
   };
   return { config, warnings };
 }

@@ -6,8 +6,18 @@ export interface ListenAddr {
   port: number;
 }
 
+/**
+ * `proxy_protocol`: every connection (datagram) starts with a PROXY header, whose source becomes the client.
+ * `proxy_protocol_to_upstream`: send one to the upstream (v1 on TCP as nginx does, v2 on UDP), unless the
+ * upstream's own `proxy_protocol` says otherwise. Present only when true.
+ */
+export interface ProxyProtocolFlags {
+  proxyProtocol?: true;
+  proxyProtocolToUpstream?: true;
+}
+
 /** A TCP listener after normalisation: port ranges are already expanded, one entry per port. */
-export interface TcpListenSpec extends ListenAddr {
+export interface TcpListenSpec extends ListenAddr, ProxyProtocolFlags {
   /** Terminate TLS on this listener (certificates come from the ssls objects). */
   tls: boolean;
   /** Route on the ClientHello's SNI and forward the TLS bytes untouched (with `tls`: per route). */
@@ -16,7 +26,7 @@ export interface TcpListenSpec extends ListenAddr {
   origin: string;
 }
 
-export interface UdpListenSpec extends ListenAddr {
+export interface UdpListenSpec extends ListenAddr, ProxyProtocolFlags {
   origin: string;
 }
 
@@ -97,6 +107,11 @@ export interface Config {
   shutdownGraceMs: number;
   /** nginx_config.worker_processes: proxy processes sharing the listeners ("auto" = one per core); absent = 1. */
   workerProcesses?: number | 'auto';
+  /**
+   * nginx_config.stream.real_ip_from: the peers whose PROXY headers are believed (canonical IPs and CIDRs);
+   * absent = every peer of a proxy_protocol listener, as nginx without set_real_ip_from.
+   */
+  realIpFrom?: string[];
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

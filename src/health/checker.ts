@@ -4,6 +4,7 @@
 // counter, a success resets all failure counters, and a threshold of 0 never trips.
 
 import { logger } from '../log/logger';
+import { writeProxyLocalHeader } from '../proxy/connect/proxy-header';
 import type { TcpDataPlane } from '../runtime/types';
 import type { UpstreamNode } from '../snapshot/types';
 import type { CheckerInfo, ConnectOutcome, HealthCheckConfig, NodeStatus, UpstreamHealth } from './types';
@@ -27,6 +28,13 @@ interface Thresholds {
 }
 
 type Timer = ReturnType<typeof setInterval>;
+
+/**
+ * What a probe sends with checks.active.proxy_protocol: a v2 LOCAL header (the receiver keeps the probe's
+ * own addresses, as for a load balancer's health check), or v1's "PROXY UNKNOWN" (v1 has no LOCAL). Never a
+ * header naming a client: a probe has none.
+ */
+const LOCAL_HEADERS = { 1: writeProxyLocalHeader(1), 2: writeProxyLocalHeader(2) } as const;
 
 function unref(timer: Timer): Timer {
   (timer as { unref?: () => void }).unref?.(); // Deno's timers are numbers
@@ -152,9 +160,10 @@ export class UpstreamChecker implements UpstreamHealth {
   }
 
   private probe(t: Target): void {
-    const { port, timeoutMs } = this.config.active;
+    const { port, timeoutMs, proxyProtocol } = this.config.active;
     t.probing = true;
     this.inflight++;
+    const prefix = proxyProtocol === null ? null : LOCAL_HEADERS[proxyProtocol];
     this.plane.connect(t.node.host, port ?? t.node.port, timeoutMs, (err, conn) => {
       t.probing = false;
       this.inflight--;
@@ -163,7 +172,7 @@ export class UpstreamChecker implements UpstreamHealth {
       if (this.stopped || this.targets.get(t.node.address) !== t) return;
       const outcome: ConnectOutcome = err === null ? null : err.kind === 'timeout' ? 'timeout' : 'tcp_failure';
       this.record(t, outcome, this.config.active, 'active');
-    });
+    }, null, prefix);
   }
 
   /** The control API view. */

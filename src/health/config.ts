@@ -16,11 +16,12 @@ function seconds(x: unknown, fallback: number): number {
   return Math.round((typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : fallback) * 1000);
 }
 
-function compileActive(a: Obj): ActiveCheckConfig {
+function compileActive(a: Obj, proxyVersion: 1 | 2): ActiveCheckConfig {
   const healthy = obj(a.healthy);
   const unhealthy = obj(a.unhealthy);
   return {
     type: typeof a.type === 'string' ? a.type : 'http',
+    proxyProtocol: a.proxy_protocol === true ? proxyVersion : null,
     timeoutMs: seconds(a.timeout, 1),
     concurrency: Math.max(1, count(a.concurrency, 10)),
     port: typeof a.port === 'number' && Number.isInteger(a.port) ? a.port : null,
@@ -46,11 +47,13 @@ function compilePassive(p: Obj): PassiveCheckConfig {
 /**
  * Compile an upstream's `checks`; null when it has none. Runs at snapshot build. `active` is
  * required by the schema; a missing one here (unvalidated input) still gets the defaults.
+ * `proxyVersion`: the PROXY protocol version the upstream's nodes speak (its `proxy_protocol.version`, else
+ * 1 as a listener's proxy_protocol_to_upstream sends), for probes with `checks.active.proxy_protocol: true`.
  */
-export function compileHealthChecks(checks: unknown): HealthCheckConfig | null {
+export function compileHealthChecks(checks: unknown, proxyVersion: 1 | 2 = 1): HealthCheckConfig | null {
   if (checks === undefined || checks === null) return null;
   const c = obj(checks);
-  const active = compileActive(obj(c.active));
+  const active = compileActive(obj(c.active), proxyVersion);
   const passive = c.passive === undefined || c.passive === null ? null : compilePassive(obj(c.passive));
   return { active, passive, text: JSON.stringify({ active, passive }) };
 }

@@ -27,6 +27,11 @@ export const NO_HEALTH: HealthView = { checkerOf: () => null };
 export interface ActiveCheckConfig {
   /** As configured ('http' by default); weir always probes with a TCP connect. */
   type: string;
+  /**
+   * checks.active.proxy_protocol: each probe sends a PROXY header of this version first (v2 LOCAL, v1
+   * "PROXY UNKNOWN"), for nodes that refuse connections without one; null: probes send nothing.
+   */
+  proxyProtocol: 1 | 2 | null;
   timeoutMs: number;
   concurrency: number;
   /** Probe this port instead of the node's. */

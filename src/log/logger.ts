@@ -54,9 +54,13 @@ export const logger = {
 
 /** One closed (or refused) connection. */
 export interface AccessRecord {
+  /** The connection id ("<pid>-<n>", src/proxy/session/connection-id.ts); a unique_id TLV sends the same. */
+  id: string;
   protocol: 'tcp' | 'udp';
   route: string | null;
   client: string;
+  /** The peer whose PROXY header named `client` ("ip:port"); left out when no header did. */
+  proxy_peer?: string;
   server: string;
   upstream: string | null;
   bytes_from_client: number;

@@ -125,6 +125,9 @@ export interface TcpDataPlane {
   /**
    * Dial an upstream; calls back exactly once. With `tls`, the callback comes after the TLS handshake
    * with the node (its time counts against timeoutMs; a failed handshake is kind 'tls').
+   * `prefix` (a PROXY protocol header, a health check's LOCAL header) is written on the TCP connection as
+   * soon as it is up: before the TLS handshake when `tls` is given, and before `done` is called. The plane
+   * may hold on to its bytes until they are written: do not change them.
    */
   connect(
     host: string,
@@ -132,13 +135,27 @@ export interface TcpDataPlane {
     timeoutMs: number,
     done: (err: ConnectError | null, conn: OutboundConn | null) => void,
     tls?: TlsConnectOptions | null,
+    prefix?: Uint8Array | null,
   ): void;
   /**
    * Look at the client's first bytes without consuming them; see PrereadCallback. Reading stops when
    * the callback returns true or a final state is reported; the bytes stay queued on the connection:
-   * pipe() forwards them first, startTls() feeds them to the handshake. At most one preread per conn.
+   * pipe() forwards them first, startTls() feeds them to the handshake. One preread at a time per conn.
    */
   preread(conn: InboundConn, maxBytes: number, timeoutMs: number, cb: PrereadCallback): void;
+  /**
+   * Drop the first `bytes` of what preread() reported (a PROXY protocol header), so that what comes next
+   * (the following preread callbacks, startTls(), pipe()) begins after them. Call it from a preread
+   * callback (the next callback's view then starts after the dropped bytes, and they no longer count
+   * against maxBytes) or after the preread ended and before startTls()/pipe(); never for more bytes than
+   * were reported. Only connections with a PROXY protocol listener call it.
+   */
+  consume(conn: InboundConn, bytes: number): void;
+  /**
+   * What the TLS session of a connection startTls() terminated looks like (a PROXY header's SSL TLV), or
+   * null when the connection is not one. Read on demand, once per such connection at most.
+   */
+  tlsSession(conn: InboundConn): TlsSessionFacts | null;
   /**
    * Terminate TLS on an accepted connection (after preread, so the certificate is already chosen).
    * Calls back exactly once; on success the same conn carries plaintext from then on (pipe() works on
@@ -161,10 +178,12 @@ export interface TcpDataPlane {
 // ---------------------------------------------------------------- TLS (issue 4)
 
 /**
- * States reported to a preread callback, with every byte read so far (the view is valid only during
- * the call). 'data': more bytes arrived; return true when enough was seen, false to wait for more.
- * The others are final (the return value is ignored): 'full' maxBytes reached, 'eof' the client
- * closed its side, 'timeout' nothing decisive arrived within timeoutMs, 'error' a socket error.
+ * States reported to a preread callback, with every byte read so far and not consumed (the view is valid
+ * only during the call). 'data': more bytes arrived; return true when enough was seen, false to wait for
+ * more. The others are final (the return value is ignored): 'full' the callback asked for more while
+ * maxBytes were held (every chunk is shown as 'data' first, so a header followed by the client's data in
+ * one segment is seen whole), 'eof' the client closed its side, 'timeout' nothing decisive arrived within
+ * timeoutMs, 'error' a socket error.
  */
 export type PrereadState = 'data' | 'full' | 'eof' | 'timeout' | 'error';
 export type PrereadCallback = (bytes: Uint8Array, state: PrereadState) => boolean;
@@ -201,6 +220,22 @@ export interface TlsAccepted {
   servername: string | null;
   /** e.g. "TLSv1.3" */
   protocol: string;
+}
+
+/** A terminated TLS session, as a PROXY header's SSL TLV describes it (tlsSession()). */
+export interface TlsSessionFacts {
+  /** e.g. "TLSv1.3" */
+  version: string | null;
+  /** OpenSSL's name of the cipher, e.g. "TLS_AES_128_GCM_SHA256". */
+  cipher: string | null;
+  /** The client presented a certificate in this session (mTLS). */
+  certPresented: boolean;
+  /** ...and it verified against the SSL object's client.ca (a presented one always has: the handshake requires it). */
+  certVerified: boolean;
+  /** Subject CN of the client certificate. */
+  cn: string | null;
+  /** The session was resumed: a certificate, if any, came on an earlier connection. */
+  sessionReused: boolean;
 }
 
 export interface TlsAcceptError {

@@ -25,6 +25,8 @@ const activeSchema = looseObj({
   http_req_body: opt(str()),
   https_verify_certificate: opt(bool()),
   req_headers: opt(arrayOf(str(), { min: 1 })),
+  // weir: probes send a PROXY header (LOCAL) first, for nodes that require one
+  proxy_protocol: opt(bool()),
   healthy: opt(looseObj({ interval: opt(intRange(1)), successes: opt(count(1)), http_statuses: opt(statusesSchema) })),
   unhealthy: opt(looseObj({
     interval: opt(intRange(1)),

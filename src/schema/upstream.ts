@@ -3,12 +3,13 @@
 
 import * as v from 'valibot';
 import {
-  type AnySchema, bool, clip, commonEntries, hostSchema, idSchema, intRange, looseObj,
+  type AnySchema, arrayOf, bool, clip, commonEntries, fieldError, hostSchema, idSchema, intRange, looseObj,
   nameSchema, numAbove, numMin, oneOf, opt, patternMessage, pemOrRef, runSchema, str, strEnum, strictObj,
 } from './common';
 import { checkBareIpv6, checkNodes, nodesSchema } from './nodes';
 import { checksSchema } from './checks';
 import { checkPemPair } from './pem';
+import { compileUpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
 
 /** Balancers weir implements. APISIX accepts any string and fails at runtime; weir rejects at write time. */
 export const BALANCERS: readonly string[] = ['roundrobin', 'chash', 'least_conn', 'ewma'];
@@ -46,6 +47,13 @@ function tlsDependency(t: Record<string, unknown>): string | null {
   return null;
 }
 
+
+/**
+ * weir's `proxy_protocol` (send a PROXY header to the nodes): the shape here, the TLV rules in
+ * checkProxyProtocol (the writer's own compile step, so what validates is what runs).
+ */
+const proxyProtocolSchema = strictObj({ version: oneOf([1, 2]), tlvs: opt(arrayOf(v.unknown() as AnySchema)) });
+
 const keepaliveSchema = looseObj({ size: opt(intRange(1)), idle_timeout: opt(numMin(0)), requests: opt(intRange(1)) });
 
 /** Fields of an upstream. Order matters: with abortEarly the first failing field is the one reported. */
@@ -69,6 +77,7 @@ function upstreamEntries(inline: boolean): v.ObjectEntries {
     scheme: opt(oneOf(SCHEMES)),
     tls: opt(tlsSchema),
     checks: opt(checksSchema),
+    proxy_protocol: opt(proxyProtocolSchema),
     keepalive_pool: opt(keepaliveSchema),
     pass_host: opt(strEnum(['pass', 'node', 'rewrite'])),
     upstream_host: opt(hostSchema()),
@@ -104,6 +113,8 @@ export function checkUpstreamRules(up: Record<string, unknown>, path: readonly s
     const pemError = checkPemPair(tls.client_cert, tls.client_key);
     if (pemError) return pemError;
   }
+  const proxyError = checkProxyProtocol(up.proxy_protocol, path);
+  if (proxyError) return proxyError;
   if (up.type !== 'chash') return null;
   const hashOn = (up.hash_on as string | undefined) ?? 'vars';
   const key = up.key as string | undefined;
@@ -114,6 +125,28 @@ export function checkUpstreamRules(up: Record<string, unknown>, path: readonly s
   // APISIX checks the key against a schema of its own, so the message names no property
   if (rule && !rule[0].test(key)) return `invalid configuration: ${patternMessage(rule[1], key)}`;
   return null;
+}
+
+/** `proxy_protocol.tlvs` items: a known name or {type: 0xE0-0xEF, value}; the message names the item. */
+function checkProxyProtocol(pp: unknown, path: readonly string[]): string | null {
+  if (pp === undefined) return null;
+  const tlvs = (pp as { tlvs?: unknown[] }).tlvs ?? [];
+  for (let i = 0; i < tlvs.length; i++) {
+    const item = tlvs[i];
+    if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
+      const extra = Object.keys(item).find((k) => k !== 'type' && k !== 'value');
+      if (extra !== undefined) return fieldError([...path, 'proxy_protocol', 'tlvs', i], `additional properties forbidden, found ${clip(extra)}`);
+      for (const key of ['type', 'value']) {
+        if (!(key in item)) return fieldError([...path, 'proxy_protocol', 'tlvs', i], `property "${key}" is required`);
+      }
+    }
+  }
+  const plans = compileUpstreamProxyPlans(pp);
+  if (typeof plans !== 'string') return null;
+  // the writer's message starts with the item's dotted path ("proxy_protocol.tlvs[2]: ..."): nest it like the schema
+  const colon = plans.indexOf(': ');
+  const steps = plans.slice(0, colon).split(/[.[\]]+/).filter((k) => k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  return fieldError([...path, ...steps], plans.slice(colon + 2));
 }
 
 /** Full upstream validation (bare IPv6 hosts first, as APISIX; then shape and rules); null when valid. */

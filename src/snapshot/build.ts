@@ -8,6 +8,7 @@ import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/i
 import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteIndex, type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { updateRouteIndex } from '../proxy/match/index-update';
+import { compileUpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject } from '../lib/json';
 import type { Resource, RowChange, StoreChanges, StoreContents, StoredObject } from '../store/types';
@@ -79,7 +80,9 @@ export function compileUpstream(
   const notes: string[] = [];
   const note = balancerNote(type);
   if (note !== null) notes.push(note);
-  const checks = compileHealthChecks(value.checks);
+  const proxyProtocol = compileUpstreamProxyPlans(value.proxy_protocol);
+  if (typeof proxyProtocol === 'string') return result(null, [proxyProtocol]);
+  const checks = compileHealthChecks(value.checks, proxyProtocol?.version ?? 1);
   const checksNote = checks === null ? null : healthCheckNote(checks);
   if (checksNote !== null) notes.push(checksNote);
   const t = (value.timeout ?? {}) as JsonObject;
@@ -101,6 +104,7 @@ export function compileUpstream(
     connectTimeoutMs: seconds(t.connect) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: send === null && read === null ? DEFAULT_IDLE_TIMEOUT_MS : Math.max(send ?? 0, read ?? 0),
     scheme,
+    proxyProtocol,
   };
   return result(upstream, notes);
 }

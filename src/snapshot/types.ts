@@ -7,6 +7,7 @@ import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { HealthCheckConfig } from '../health/types';
 import type { FilterChain } from '../proxy/filter/types';
 import type { JsonObject } from '../lib/json';
+import type { UpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
 
 /**
  * What is known about a connection when a route is chosen (after any TLS handshake). The client address
@@ -25,6 +26,13 @@ export interface ConnInfo {
   sni: string | null;
   /** Set on TLS listeners once decided: terminated by weir, or passed through untouched. */
   tls?: 'terminated' | 'passthrough';
+  /**
+   * The peer ("ip:port") whose PROXY header named the client, for the access log's `proxy_peer`; absent or
+   * null when no header did (the plain case: nothing is stored for it).
+   */
+  readonly proxyPeer?: string | null;
+  /** The id the access record prints (src/proxy/session/connection-id.ts); absent: the record takes a fresh one. */
+  connectionId?(): string;
 }
 
 export interface UpstreamNode {
@@ -56,6 +64,8 @@ export interface CompiledUpstream {
    * checker is not here: the data plane asks a HealthView (src/health/types.ts) by the upstream's key.
    */
   checks?: HealthCheckConfig | null;
+  /** weir's `proxy_protocol` field compiled per transport (it wins over a listener's proxy_protocol_to_upstream); null: none. */
+  readonly proxyProtocol?: UpstreamProxyPlans | null;
 }
 
 export interface CompiledRoute {

@@ -44,3 +44,19 @@ describe('bench summary', () => {
     assert.equal(cell.vs_bunnative, null);
   });
 });
+
+describe('bench summary: the PROXY protocol rows', () => {
+  it('pairs each target\'s ppconn with its own pconn per repetition (issue 14\'s bar)', () => {
+    const samples: Sample[] = [
+      [1, 'pconn', 10000], [1, 'ppconn', 9800],
+      [2, 'pconn', 8000], [2, 'ppconn', 7900],
+      [3, 'pconn', 12000], [3, 'ppconn', 9000], // a slow spell during one ppconn sample
+    ].map(([rep, workload, rps]) => ({ rep: rep as number, workload: workload as Sample['workload'], target: 'weir', metrics: { rps: rps as number } }));
+    const res = summarize(samples, ['weir']);
+    // per rep: 0.98 0.9875 0.75 -> median 0.98
+    assert.equal(res.ppconn!.weir!.paired_vs_plain, 0.98);
+    assert.equal(res.pconn!.weir!.paired_vs_plain, null);
+    // medians: 10000 and 9000 (the ratio of medians would say 0.9)
+    assert.match(renderTables(res, ['weir'], null), /\| ppconn \| 9000 conn\/s · \*\*0\.98× pconn\*\* \|/);
+  });
+});

@@ -115,12 +115,23 @@ describe('tcp listen errors', () => {
   });
 });
 
-describe('tcp item flags for later issues', () => {
-  it('warns once per flag that is switched on, and says nothing for false', () => {
-    const item = '{addr: 9100, proxy_protocol: true, proxy_protocol_to_upstream: true, tls_passthrough: true}';
-    assert.deepEqual(parseOk(streamYaml([item, '{addr: 9101, tls_passthrough: false}'])).warnings, [
-      `${T0}.proxy_protocol: not supported yet (ignored)`,
-      `${T0}.proxy_protocol_to_upstream: not supported yet (ignored)`,
+describe('PROXY protocol flags of listener items', () => {
+  it('sets proxyProtocol / proxyProtocolToUpstream only when true, on every port of a range', () => {
+    const item = '{addr: "127.0.0.1:9100-9101", proxy_protocol: true, proxy_protocol_to_upstream: true, tls_passthrough: true}';
+    const { config, warnings } = parseOk(streamYaml([item, '{addr: 9102, proxy_protocol: false}']));
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.stream.tcp, [
+      { host: '127.0.0.1', port: 9100, tls: false, tlsPassthrough: true, proxyProtocol: true, proxyProtocolToUpstream: true, origin: T0 },
+      { host: '127.0.0.1', port: 9101, tls: false, tlsPassthrough: true, proxyProtocol: true, proxyProtocolToUpstream: true, origin: T0 },
+      { host: '0.0.0.0', port: 9102, tls: false, origin: 'apisix.stream_proxy.tcp[1]' },
+    ]);
+  });
+
+  it('takes each flag alone', () => {
+    const { config } = parseOk(streamYaml(['{addr: 9100, proxy_protocol: true}', '{addr: 9101, tls: true, proxy_protocol_to_upstream: true}']));
+    assert.deepEqual(config.stream.tcp, [
+      { host: '0.0.0.0', port: 9100, tls: false, proxyProtocol: true, origin: T0 },
+      { host: '0.0.0.0', port: 9101, tls: true, proxyProtocolToUpstream: true, origin: 'apisix.stream_proxy.tcp[1]' },
     ]);
   });
 
@@ -141,11 +152,21 @@ describe('udp listeners', () => {
     assert.deepEqual(config.stream.tcp, []);
   });
 
-  it('rejects the object form', () => {
-    assert.equal(
-      parseError(streamYaml(['9100'], ['{addr: 9200}'])),
-      'apisix.stream_proxy.udp[0]: UDP listeners have no object form (no tls or PROXY protocol); write the address itself, e.g. 9200 or "127.0.0.1:9211"',
-    );
+  it('takes the object form with PROXY protocol flags', () => {
+    const { config, warnings } = parseOk(streamYaml(['9100'], ['{addr: 9200, proxy_protocol: true}', '{addr: "127.0.0.1:9211", proxy_protocol_to_upstream: true}', '{addr: 9212}']));
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.stream.udp, [
+      { host: '0.0.0.0', port: 9200, proxyProtocol: true, origin: 'apisix.stream_proxy.udp[0]' },
+      { host: '127.0.0.1', port: 9211, proxyProtocolToUpstream: true, origin: 'apisix.stream_proxy.udp[1]' },
+      { host: '0.0.0.0', port: 9212, origin: 'apisix.stream_proxy.udp[2]' },
+    ]);
+  });
+
+  it('refuses TLS keys, a missing addr and non-boolean flags on UDP items, naming the key', () => {
+    assert.equal(parseError(streamYaml(['9100'], ['{addr: 9200, tls: true}'])), 'apisix.stream_proxy.udp[0].tls: UDP listeners have no TLS (weir has no DTLS)');
+    assert.equal(parseError(streamYaml(['9100'], ['{proxy_protocol: true}'])), 'apisix.stream_proxy.udp[0].addr: missing (expected a port like 9100, "ip:port", "[ipv6]:port" or a range like "2000-2100")');
+    assert.equal(parseError(streamYaml(['9100'], ['{addr: 9200, proxy_protocol: "yes"}'])), 'apisix.stream_proxy.udp[0].proxy_protocol: expected true or false, got "yes"');
+    assert.deepEqual(parseOk(streamYaml(['9100'], ['{addr: 9200, proxi_protocol: true}'])).warnings, ['unknown key apisix.stream_proxy.udp[0].proxi_protocol (ignored)']);
   });
 
   it('reports bad udp items under udp', () => {

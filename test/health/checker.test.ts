@@ -10,7 +10,7 @@ import { configureErrorLog } from '../../src/log/logger';
 import { createNodeTcpDataPlane } from '../../src/runtime/tcp/node/plane';
 import type { ConnectErrorKind } from '../../src/runtime/types';
 import type { UpstreamNode } from '../../src/snapshot/types';
-import { freePort, startEchoServer } from '../helpers/net';
+import { freePort, startEchoServer, startServer } from '../helpers/net';
 import { waitFor } from '../helpers/weir';
 
 function node(port: number): UpstreamNode {
@@ -157,6 +157,31 @@ describe('UpstreamChecker, real probes', () => {
     } finally {
       c.stop();
       await live.close();
+    }
+  });
+
+  it('with checks.active.proxy_protocol a probe sends a LOCAL header first (v2, or v1 "PROXY UNKNOWN"); without, nothing', async () => {
+    const got: Buffer[][] = [];
+    const srv = await startServer((sock) => {
+      const mine: Buffer[] = [];
+      got.push(mine);
+      sock.on('data', (d: Buffer) => mine.push(d));
+    });
+    const probeOnce = async (checks: unknown, version: 1 | 2): Promise<string> => {
+      const before = got.length;
+      const c = new UpstreamChecker('k', compileHealthChecks(checks, version)!, [node(srv.port)], createNodeTcpDataPlane());
+      c.probeRound(true);
+      await waitFor(() => got.length > before, 3000, 'the probe');
+      await new Promise((r) => setTimeout(r, 50)); // the probe's bytes, if any, and its close
+      c.stop();
+      return Buffer.concat(got[before]!).toString('hex');
+    };
+    try {
+      assert.equal(await probeOnce({ active: { type: 'tcp', proxy_protocol: true } }, 2), '0d0a0d0a000d0a515549540a20000000');
+      assert.equal(Buffer.from(await probeOnce({ active: { type: 'tcp', proxy_protocol: true } }, 1), 'hex').toString(), 'PROXY UNKNOWN\r\n');
+      assert.equal(await probeOnce({ active: { type: 'tcp' } }, 2), '');
+    } finally {
+      await srv.close();
     }
   });
 });

@@ -13,7 +13,7 @@ describe('compileHealthChecks', () => {
   it('an empty active object gets every default; no passive block means no passive counting', () => {
     const c = compileHealthChecks({ active: {} })!;
     assert.deepEqual(c.active, {
-      type: 'http', timeoutMs: 1000, concurrency: 10, port: null,
+      type: 'http', proxyProtocol: null, timeoutMs: 1000, concurrency: 10, port: null,
       healthyIntervalMs: 1000, successes: 2, unhealthyIntervalMs: 1000, tcpFailures: 2, timeouts: 3,
     });
     assert.equal(c.passive, null);
@@ -25,10 +25,17 @@ describe('compileHealthChecks', () => {
       passive: { unhealthy: { tcp_failures: 0 } },
     })!;
     assert.deepEqual(c.active, {
-      type: 'tcp', timeoutMs: 250, concurrency: 2, port: 7000,
+      type: 'tcp', proxyProtocol: null, timeoutMs: 250, concurrency: 2, port: 7000,
       healthyIntervalMs: 3000, successes: 1, unhealthyIntervalMs: 2000, tcpFailures: 1, timeouts: 4,
     });
     assert.deepEqual(c.passive, { type: 'http', successes: 5, tcpFailures: 0, timeouts: 7 });
+  });
+
+  it('proxy_protocol: true probes with the upstream\'s PROXY version (1 unless it says 2); the text follows it', () => {
+    assert.equal(compileHealthChecks({ active: { proxy_protocol: true } })!.active.proxyProtocol, 1);
+    assert.equal(compileHealthChecks({ active: { proxy_protocol: true } }, 2)!.active.proxyProtocol, 2);
+    assert.equal(compileHealthChecks({ active: { proxy_protocol: false } }, 2)!.active.proxyProtocol, null);
+    assert.notEqual(compileHealthChecks({ active: { proxy_protocol: true } }, 1)!.text, compileHealthChecks({ active: { proxy_protocol: true } }, 2)!.text);
   });
 
   it('the text changes with the config and only with it', () => {

@@ -1,6 +1,7 @@
 // Real third-party servers for tests. Missing binaries skip the test, unless WEIR_REQUIRE_SERVERS=1 (CI) makes that a failure.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** Is `name` on PATH? */
 export function hasCommand(name: string): boolean {
@@ -75,4 +76,101 @@ export async function startStalledListener(): Promise<StalledListener> {
       child.kill();
     },
   };
+}
+
+export interface PeerProcess {
+  /** Everything the process wrote to stdout and stderr (HAProxy's log goes to stdout). */
+  output(): string;
+  /** SIGTERM by pid, SIGKILL after 2 s; resolves once it exited. */
+  stop(): Promise<void>;
+}
+
+/** Poll a loopback TCP port until it accepts (bounded); rejects with the process's output when it never does. */
+async function waitListening(port: number, proc: ChildProcess, output: () => string, what: string): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode}): ${output()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${what} did not listen on ${port}: ${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+function supervise(child: ChildProcess): PeerProcess {
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(child.pid!, 'SIGTERM');
+      const timer = setTimeout(() => child.exitCode === null && process.kill(child.pid!, 'SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Run HAProxy in the foreground (-db) with `config` (written to dir/haproxy.cfg); resolves once every port in
+ * `ports` accepts. The Debian service is never involved: this is our own process, stopped by pid.
+ */
+export async function startHaproxy(config: string, dir: string, ports: number[]): Promise<PeerProcess> {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const peer = supervise(child);
+  for (const port of ports) await waitListening(port, child, peer.output, 'haproxy');
+  return peer;
+}
+
+/** Debian's stream module for nginx (package libnginx-mod-stream). */
+export const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+/** Like missingServers, for nginx with its stream module (a separate Debian package). */
+export function missingNginxStream(): string | null {
+  const missing = missingServers('nginx');
+  if (missing !== null) return missing;
+  if (existsSync(NGINX_STREAM_MODULE)) return null;
+  const reason = `needs ${NGINX_STREAM_MODULE} (apt-get install libnginx-mod-stream); .ci/run installs it`;
+  if (process.env.WEIR_REQUIRE_SERVERS === '1') throw new Error(`WEIR_REQUIRE_SERVERS=1 but this test ${reason}`);
+  return reason;
+}
+
+/**
+ * Run nginx in the foreground, one process (no master), with the stream module and `streamBlock` inside
+ * `stream { }`; prefix, pid and logs in `dir`. Resolves once every port in `ports` accepts.
+ */
+export async function startNginx(streamBlock: string, dir: string, ports: number[]): Promise<PeerProcess> {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(
+    file,
+    [
+      `load_module ${NGINX_STREAM_MODULE};`,
+      `daemon off; master_process off; pid ${join(dir, 'nginx.pid')};`,
+      `error_log ${join(dir, 'nginx-error.log')} warn;`,
+      'events { worker_connections 256; }',
+      `stream {\n${streamBlock}\n}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('nginx', ['-p', dir, '-e', join(dir, 'nginx-error.log'), '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const peer = supervise(child);
+  for (const port of ports) await waitListening(port, child, peer.output, 'nginx');
+  return peer;
 }

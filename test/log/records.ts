@@ -3,6 +3,7 @@
 import type { AccessRecord } from '../../src/log/logger';
 
 export const base: AccessRecord = {
+  id: '4211-17',
   protocol: 'tcp',
   route: '1',
   client: '127.0.0.1:45678',

@@ -20,6 +20,7 @@ describe('checks: valid', () => {
     ['HTTP probe fields', up({ active: { type: 'http', http_path: '/status', host: 'foo.com', https_verify_certificate: false, req_headers: ['A: b'],
       healthy: { http_statuses: [200, 302] }, unhealthy: { http_statuses: [500], http_failures: 3 } } }), null],
     ['unknown keys inside healthy/unhealthy are kept', tcp({ healthy: { foo: 1 } }), null],
+    ['proxy_protocol (weir): probes send a PROXY header', tcp({ proxy_protocol: true }), null],
   ]);
 });
 
@@ -30,6 +31,7 @@ describe('checks: invalid', () => {
       field('checks.passive.unhealthy.http_statuses[1]', 'expected 600 to be at most 599')],
     ['unknown key beside active', up({ active: {}, extra: 1 }), field('checks', 'additional properties forbidden, found extra')],
     ['active type udp', tcp({ type: 'udp' }), field('checks.active.type', 'matches none of the enum values')],
+    ['proxy_protocol not a boolean', tcp({ proxy_protocol: 2 }), field('checks.active.proxy_protocol', 'wrong type: expected boolean, got number')],
     ['timeout string', tcp({ timeout: '1' }), field('checks.active.timeout', 'wrong type: expected number, got string')],
     ['concurrency 0', tcp({ concurrency: 0 }), field('checks.active.concurrency', 'expected 0 to be at least 1')],
     ['port 65536', tcp({ port: 65536 }), field('checks.active.port', 'expected 65536 to be at most 65535')],

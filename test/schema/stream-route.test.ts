@@ -153,3 +153,11 @@ describe('stream_route: inline upstream', () => {
       field('upstream.nodes[0].host', 'invalid host "1.2.3.999": expected an IP address or a hostname')],
   ]);
 });
+
+describe('stream_route: inline upstream proxy_protocol', () => {
+  runTable(validateStreamRoute, [
+    ['inline v2 with TLVs', { upstream: { nodes: { '127.0.0.1:80': 1 }, proxy_protocol: { version: 2, tlvs: ['unique_id'] } } }, null],
+    ['inline bad TLV, named with its path', { upstream: { nodes: { '127.0.0.1:80': 1 }, proxy_protocol: { version: 2, tlvs: [{ type: 1, value: 'x' }] } } },
+      field('upstream.proxy_protocol.tlvs[0]', 'type 0x01 is not custom (0xE0-0xEF)')],
+  ]);
+});

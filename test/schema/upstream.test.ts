@@ -144,3 +144,27 @@ describe('upstream: tls, checks, HTTP-only and discovery fields', () => {
     ['array body', [], 'invalid configuration: wrong type: expected object, got table'],
   ]);
 });
+
+describe('upstream: proxy_protocol (weir)', () => {
+  const pp = (proxy_protocol: unknown) => with_({ proxy_protocol });
+  runTable(validateUpstream, [
+    ['v1', pp({ version: 1 }), null],
+    ['v2, every named TLV and custom ones', pp({ version: 2, tlvs: ['authority', 'ssl', 'unique_id', 'netns', 'alpn', 'crc32c', { type: 0xe0, value: 'eu-1' }, { type: 0xef, value: '$route_id' }, { type: 0xe1, value: '$server_port' }] }), null],
+    ['v2, empty tlvs', pp({ version: 2, tlvs: [] }), null],
+    ['no version', pp({ tlvs: [] }), field('proxy_protocol', 'property "version" is required')],
+    ['version 3', pp({ version: 3 }), field('proxy_protocol.version', 'matches none of the enum values')],
+    ['version as text', pp({ version: '2' }), field('proxy_protocol.version', 'matches none of the enum values')],
+    ['unknown key', pp({ version: 2, tvls: [] }), field('proxy_protocol', 'additional properties forbidden, found tvls')],
+    ['tlvs not a list', pp({ version: 2, tlvs: 'authority' }), field('proxy_protocol.tlvs', 'wrong type: expected array, got string')],
+    ['TLVs on v1', pp({ version: 1, tlvs: ['authority'] }), field('proxy_protocol.tlvs', 'TLVs need version 2')],
+    ['unknown name', pp({ version: 2, tlvs: ['authority', 'sni'] }), field('proxy_protocol.tlvs[1]', '"sni" is none of authority, ssl, unique_id, netns, alpn, crc32c or a custom {type, value}')],
+    ['a name twice', pp({ version: 2, tlvs: ['unique_id', 'unique_id'] }), field('proxy_protocol.tlvs[1]', '"unique_id" is listed twice')],
+    ['custom type out of range', pp({ version: 2, tlvs: [{ type: 0xf0, value: 'x' }] }), field('proxy_protocol.tlvs[0]', 'type 0xF0 is not custom (0xE0-0xEF)')],
+    ['custom type twice', pp({ version: 2, tlvs: [{ type: 0xe0, value: 'a' }, { type: 0xe0, value: 'b' }] }), field('proxy_protocol.tlvs[1]', 'type 0xE0 is listed twice')],
+    ['unknown variable', pp({ version: 2, tlvs: [{ type: 0xe0, value: '$remote_addr' }] }), field('proxy_protocol.tlvs[0]', 'unknown variable $remote_addr; known: $route_id, $server_port')],
+    ['value too long', pp({ version: 2, tlvs: [{ type: 0xe0, value: 'x'.repeat(256) }] }), field('proxy_protocol.tlvs[0]', 'value is 256 bytes, over 255')],
+    ['value not text', pp({ version: 2, tlvs: [{ type: 0xe0, value: 7 }] }), field('proxy_protocol.tlvs[0]', 'value must be text or one of $route_id, $server_port')],
+    ['custom without value', pp({ version: 2, tlvs: [{ type: 0xe0 }] }), field('proxy_protocol.tlvs[0]', 'property "value" is required')],
+    ['custom with an extra key', pp({ version: 2, tlvs: [{ type: 0xe0, value: 'a', name: 'x' }] }), field('proxy_protocol.tlvs[0]', 'additional properties forbidden, found name')],
+  ]);
+});

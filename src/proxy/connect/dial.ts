@@ -53,6 +53,11 @@ function upstreamTls(upstream: CompiledUpstream, conn: ConnInfo): TlsConnectOpti
   return { config, servername: conn.tls === 'terminated' && conn.sni !== null ? conn.sni : 'apisix_backend' };
 }
 
+/** Whether connect() runs TLS to the node for this connection (then a prefix must go before the handshake). */
+export function sendsTlsToNode(upstream: CompiledUpstream, conn: ConnInfo): boolean {
+  return !!upstream.tls && conn.tls !== 'passthrough';
+}
+
 /**
  * One dial in progress, as the base of a per-connection object. startDial() begins it; exactly one of
  * dialed() / dialFailed() is called once it is over. Every field is set in the constructor, so all
@@ -76,6 +81,13 @@ export abstract class UpstreamDial {
   protected abstract dialFailed(failure: DialFailure): void;
   /** The connection being served: the balancer's hash keys and the upstream TLS SNI come from it. */
   protected abstract dialInfo(): ConnInfo;
+  /**
+   * Bytes connect() writes before a TLS handshake (a PROXY header), sent again on every attempt; null for none.
+   * Without TLS the pipe writes the prefix instead (PipeOptions.upstreamPrefix).
+   */
+  protected connectPrefix(): Uint8Array | null {
+    return null;
+  }
   /** Milliseconds for retry_timeout and ewma's latency; a method, not a field, so tests can stop time. */
   protected clock(): number {
     return Date.now();
@@ -99,7 +111,8 @@ export abstract class UpstreamDial {
     this.current = node;
     // a closure per attempt, not a field: the plane drops it once the dial is over, so an open connection
     // does not keep it (tens of thousands of idle connections would)
-    ports.plane.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), upstreamTls(upstream, info));
+    const tls = upstreamTls(upstream, info);
+    ports.plane.connect(node.host, node.port, upstream.connectTimeoutMs, (err, out) => this.settle(err, out), tls, tls === null ? null : this.connectPrefix());
   }
 
   private settle(err: ConnectError | null, out: OutboundConn | null): void {

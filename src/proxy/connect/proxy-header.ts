@@ -1,9 +1,10 @@
 // PROXY protocol sender: compile an upstream's header plan once, then write one v1 or v2 header per connection.
 //
-// The connect phase calls writeProxyHeader for every attempt to an upstream that sends the PROXY protocol
-// (retries send it again) and hands the bytes to the pipe as PipeOptions.upstreamPrefix; the UDP path calls
-// it per datagram sent upstream. Health checks use writeProxyLocalHeader. compileProxyHeaderPlan runs when a
-// snapshot is built, so bad config fails there, never while a connection waits.
+// The connect phase (src/proxy/connect/proxy-prefix.ts) calls writeProxyHeader once per connection to an
+// upstream that sends the PROXY protocol; the same bytes go out on every connect attempt (retries send it again),
+// through PipeOptions.upstreamPrefix, or through connect() before a TLS handshake. The UDP path calls it once per
+// session and puts the bytes in front of every datagram. Health checks use writeProxyLocalHeader.
+// compileProxyHeaderPlan runs when a snapshot is built, so bad config fails there, never while a connection waits.
 //
 // Per header: one Uint8Array of the exact size, no ipaddr.js objects; the only parsing is of the two
 // address strings the sockets report (unavoidable) into a reused scratch buffer. v1 builds one short string.
@@ -153,10 +154,11 @@ export function compileProxyHeaderPlan(spec: ProxyHeaderSpec, transport: 'tcp' |
     }
     if (typeof item !== 'object' || item === null) return `${where}: expected a name or {type, value}`;
     const { type, value } = item;
-    if (!Number.isInteger(type) || type < PP2_TYPE_MIN_CUSTOM || type > PP2_TYPE_MAX_CUSTOM) {
-      return `${where}: type ${typeof type === 'number' ? '0x' + type.toString(16).toUpperCase() : String(type)} is not custom (0xE0-0xEF)`;
+    if (typeof type !== 'number' || !Number.isInteger(type)) {
+      return `${where}: type must be an integer 0xE0-0xEF (224-239), got ${JSON.stringify(type) ?? String(type)}`;
     }
-    if (types.has(type)) return `${where}: type 0x${type.toString(16).toUpperCase()} is listed twice`;
+    if (type < PP2_TYPE_MIN_CUSTOM || type > PP2_TYPE_MAX_CUSTOM) return `${where}: type ${hexType(type)} is not custom (0xE0-0xEF)`;
+    if (types.has(type)) return `${where}: type ${hexType(type)} is listed twice`;
     types.add(type);
     if (typeof value !== 'string') return `${where}: value must be text or one of ${PROXY_TLV_VARIABLES.join(', ')}`;
     if (value.startsWith('$')) {
@@ -170,6 +172,11 @@ export function compileProxyHeaderPlan(spec: ProxyHeaderSpec, transport: 'tcp' |
     steps.push({ kind: 'static', type, value: bytes });
   }
   return { version: spec.version, transport, steps };
+}
+
+/** "0x01", "0xE0": a type number as the spec writes it. */
+function hexType(type: number): string {
+  return type >= 0 && type < 0x100 ? `0x${type.toString(16).toUpperCase().padStart(2, '0')}` : String(type);
 }
 
 function namedType(name: string): number {
@@ -385,4 +392,10 @@ function writeSsl(out: Uint8Array, p: number, ssl: ProxyHeaderSsl | null): numbe
   writeU32(out, v + 1, verify);
   writeTlvHeader(out, p, PP2_TYPE_SSL, q - v);
   return q;
+}
+
+/** Whether the plan sends a TLV whose fact costs something to get (the SSL facts, a connection id). */
+export function planSends(plan: ProxyHeaderPlan, kind: 'ssl' | 'unique_id'): boolean {
+  for (let i = 0; i < plan.steps.length; i++) if (plan.steps[i]!.kind === kind) return true;
+  return false;
 }

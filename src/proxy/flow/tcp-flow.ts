@@ -1,8 +1,9 @@
 // The TCP flow: the phases of a connection, in order, and nothing else.
-//   accept -> prelude (TLS: ClientHello, terminate or pass through) -> match -> filters (access)
+//   accept -> prelude (PROXY header; TLS: ClientHello, terminate or pass through) -> match -> filters (access)
 //   -> balance + connect (dial with retries) -> pipe -> filters (log) -> record
 // Each phase lives in its own module; this one calls them in order and tracks what is open, for shutdown.
 
+import type { TcpListenSpec } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
@@ -14,7 +15,9 @@ import { releaseNode } from '../connect/pick';
 import { runAccess, runLog } from '../filter/chain';
 import type { AccessVerdict } from '../filter/types';
 import { selectRoute } from '../match/route';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowOptions, type TlsMode, acceptTls } from '../prelude/tls';
+import type { TrustCheck } from '../match/trust';
+import { acceptProxyHeader, type ProxyPreludeOptions } from '../prelude/proxy-accept';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowOptions, type TlsMode, acceptTls, tlsModeOf, tlsPreread } from '../prelude/tls';
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { OpenSet } from '../session/open-set';
@@ -30,18 +33,22 @@ export interface TcpFlowOptions {
   recorder: AccessRecorder;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
+  /** proxy_protocol listeners: nginx_config.stream.real_ip_from compiled; null or absent: every peer is trusted. */
+  trust?: TrustCheck | null;
 }
 
 export class TcpFlow implements DialOutcome {
   /** Connections with a route, from the connect phase (or filters) until their record is written. */
   private readonly active = new OpenSet<TcpSession>();
-  /** Connections still in their prelude (ClientHello preread or TLS handshake): no route, no upstream yet. */
+  /** Connections still in their prelude (PROXY header, ClientHello or TLS handshake): no route, no upstream yet. */
   private readonly preluding = new OpenSet<TcpSession>();
+  /** Prelude refusals (handshakes, PROXY headers), one line per kind per period. */
   private readonly handshakeWarnings = new RateLimitedWarn();
   private readonly cannotForward = new WarnOnce<CompiledRoute>('route cannot forward; its connections are closed');
   private readonly tlsPrelude: TlsFlowOptions;
   /** What every dial of this flow uses: one object, so a connection carries no extra field for it. */
   private readonly ports: DialPorts;
+  private readonly proxyPrelude: ProxyPreludeOptions;
 
   constructor(private readonly opts: TcpFlowOptions) {
     this.ports = { plane: opts.plane, health: opts.health };
@@ -63,6 +70,14 @@ export class TcpFlow implements DialOutcome {
         this.record(s, null, end, error);
       },
     };
+    this.proxyPrelude = {
+      plane: opts.plane,
+      trust: opts.trust ?? null,
+      prereadTimeoutMs: this.tlsPrelude.prereadTimeoutMs,
+      warnings: this.handshakeWarnings,
+      proceed: this.tlsPrelude.proceed,
+      reject: this.tlsPrelude.reject,
+    };
   }
 
   /** Connections accepted and not yet finished (prelude, filters, dialling or piping). */
@@ -81,6 +96,20 @@ export class TcpFlow implements DialOutcome {
     const s = new TcpSession(this, client, Date.now());
     this.preluding.add(s);
     acceptTls(this.tlsPrelude, mode, s);
+  }
+
+  /**
+   * Accept phase, listener with PROXY protocol flags: the header first when the listener receives one, then
+   * the TLS prelude (in the same preread) or the match phase; the session remembers whether to send one.
+   */
+  acceptProxied(client: InboundConn, spec: TcpListenSpec): void {
+    const s = new TcpSession(this, client, Date.now());
+    if (spec.proxyProtocolToUpstream) s.sendProxyHeader();
+    const mode = tlsModeOf(spec);
+    if (!spec.proxyProtocol && mode === null) return this.match(s, undefined);
+    this.preluding.add(s);
+    if (!spec.proxyProtocol) return acceptTls(this.tlsPrelude, mode!, s);
+    acceptProxyHeader(this.proxyPrelude, s, mode === null ? null : tlsPreread(this.tlsPrelude, mode, s));
   }
 
   /** Match phase. `now`: Date.now() if read just before (the dial's start time), else undefined. */
@@ -162,7 +191,7 @@ export class TcpFlow implements DialOutcome {
     for (const s of this.preluding.snapshot()) {
       this.preluding.delete(s);
       this.opts.plane.destroy(s.client);
-      this.record(s, null, 'aborted', 'shutdown during ClientHello preread or TLS handshake');
+      this.record(s, null, 'aborted', s.extra === null ? 'shutdown during ClientHello preread or TLS handshake' : 'shutdown during PROXY header, ClientHello preread or TLS handshake');
     }
     await this.active.waitEmpty(graceMs);
     for (const s of this.active.snapshot()) {

@@ -3,19 +3,26 @@
 //   socket to the node) -> relay both ways (replies leave from the listener's socket) -> filters (log) -> record
 // Later datagrams of the client find the session in the table: a map lookup, a list move and a send.
 
+import type { ProxyProtocolFlags } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
+import { RateLimitedWarn } from '../../log/rate-limit';
 import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstreamHandlers } from '../../runtime/types';
 import type { CompiledRoute, ConnInfo, Snapshot } from '../../snapshot/types';
 import { NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
 import type { HealthView } from '../../health/types';
+import { writeProxyHeader } from '../connect/proxy-header';
+import { proxyHeaderFacts, udpPlanOf } from '../connect/proxy-prefix';
 import { runAccess, runLog } from '../filter/chain';
 import type { AccessVerdict } from '../filter/types';
 import { selectRoute } from '../match/route';
+import type { TrustCheck } from '../match/trust';
+import { parseProxyDatagram } from '../prelude/proxy-protocol';
+import type { ProxyHeader } from '../prelude/proxy-protocol-types';
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { EmptyWaiters } from '../session/open-set';
-import { UdpSession } from '../session/udp-session';
+import { ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
 import { WarnOnce } from './warn-once';
 
@@ -32,6 +39,8 @@ export interface UdpFlowOptions {
   responses: number | null;
   /** Session clock period; tests shorten it. */
   tickMs?: number;
+  /** nginx_config.stream.real_ip_from compiled; null: every peer of a proxy_protocol listener is trusted. */
+  trust?: TrustCheck | null;
 }
 
 /** Counters since start, for the log and tests. */
@@ -43,6 +52,10 @@ export interface UdpStats {
   evicted: number;
   /** Sessions ended because an upstream answered with ICMP refused / unreachable. */
   refused: number;
+  /** Datagrams of a proxy_protocol listener dropped: no valid v2 header in front. */
+  proxyInvalid: number;
+  /** Datagrams of a proxy_protocol listener dropped: the peer is outside real_ip_from. */
+  proxyUntrusted: number;
 }
 
 /** A node that refused a session is passed over by new sessions for this long while others remain. */
@@ -53,7 +66,10 @@ const NO_ROUTE_REPORT_MS = 10_000;
 const DRAIN_QUIET_MS = 1000;
 
 export class UdpFlow {
-  readonly counters: UdpStats = { sessions: 0, noRoute: 0, evicted: 0, refused: 0 };
+  readonly counters: UdpStats = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
+  /** PROXY protocol flags of each listener scope that has any (set by the listener set's binder). */
+  private readonly proxyFlags: Array<ProxyProtocolFlags | undefined> = [];
+  private readonly dropWarnings = new RateLimitedWarn();
   private readonly table: SessionTable<UdpSession>;
   private readonly refusals = new RecentRefusals(REFUSED_AVOID_MS);
   private readonly cannotForward = new WarnOnce<CompiledRoute>('route cannot forward; its datagrams are dropped');
@@ -96,26 +112,81 @@ export class UdpFlow {
     return { ...this.counters };
   }
 
+  /** A listener scope's PROXY protocol flags (the UDP listener set calls it on bind and unbind). */
+  setListenerProxy(scope: number, flags: ProxyProtocolFlags | undefined): void {
+    this.proxyFlags[scope] = flags;
+  }
+
   /** Accept phase, per datagram from a client. The established-session path allocates nothing. */
   onDatagram(scope: number, listener: UdpListener, data: Uint8Array, address: string, port: number): void {
     let s = this.table.get(scope, address, port);
     if (s === undefined) {
       if (!this.accepting) return;
-      s = this.open(scope, listener, address, port);
+      s = this.open(scope, listener, address, port, null, null, 0);
       if (s === undefined) return;
     } else if (s.datagramsToClient > 0) {
       this.table.assure(s);
     }
+    this.relay(s, data);
+  }
+
+  /**
+   * Accept phase on a proxy_protocol listener, per datagram: a trusted peer, a v2 header in front, and its
+   * source is the client (the session key); the payload after it is what goes on. Replies go back to the peer.
+   * A datagram without a valid header, or from an untrusted peer, is dropped and counted (never forwarded).
+   */
+  onProxiedDatagram(scope: number, listener: UdpListener, data: Uint8Array, peer: string, peerPort: number): void {
+    const trust = this.opts.trust;
+    if (trust != null && !trust(peer)) {
+      this.counters.proxyUntrusted++;
+      this.dropWarnings.warn('untrusted', 'udp datagram dropped: PROXY header from a peer outside real_ip_from', { peer: formatHostPort(peer, peerPort) });
+      return;
+    }
+    const r = parseProxyDatagram(data);
+    if (r.kind === 'invalid') {
+      this.counters.proxyInvalid++;
+      this.dropWarnings.warn('invalid', 'udp datagram dropped: no valid PROXY header', { peer: formatHostPort(peer, peerPort), reason: r.reason });
+      return;
+    }
+    const h = r.header;
+    const src = h.command === 'proxy' && (h.family === 'ipv4' || h.family === 'ipv6') ? h.source : null;
+    const address = src === null ? peer : src.addr;
+    const port = src === null ? peerPort : src.port;
+    const payload = data.subarray(r.payloadOffset);
+    let s = this.table.get(scope, address, port);
+    if (s === undefined) {
+      if (!this.accepting) return;
+      // a LOCAL (or non-IP) header names no client: the peer is the client, and a plain session answers it
+      s = this.open(scope, listener, address, port, h, src === null ? null : peer, peerPort);
+      if (s === undefined) return;
+    } else {
+      if (s.datagramsToClient > 0) this.table.assure(s);
+      if (s instanceof ProxiedUdpSession && s.peerAddr !== null && (s.peerAddr !== peer || s.peerPort !== peerPort)) {
+        s.peerAddr = peer; // a load balancer may move a flow to another of its addresses: answer the latest
+        s.peerPort = peerPort;
+      }
+    }
+    this.relay(s, payload);
+  }
+
+  /** A client datagram on its session: count, keep the session fresh, forward. */
+  private relay(s: UdpSession, data: Uint8Array): void {
     s.datagramsFromClient++;
     s.bytesFromClient += data.byteLength;
     this.table.touch(s);
-    s.upstream!.send(data);
+    s.forward(data);
     if (this.opts.responses === 0) this.end(s, 'responses');
   }
 
-  /** Match, filters, balance and connect for a client's first datagram. */
-  private open(scope: number, listener: UdpListener, address: string, port: number): UdpSession | undefined {
-    const info: ConnInfo = { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null };
+  /**
+   * Match, filters, balance and connect for a client's first datagram. `header`: the PROXY header it came
+   * with (a proxy_protocol listener), else null; `peer`: the proxy that sent it when the header named the client.
+   */
+  private open(scope: number, listener: UdpListener, address: string, port: number, header: ProxyHeader | null, peer: string | null, peerPort: number): UdpSession | undefined {
+    const info: ConnInfo =
+      peer === null
+        ? { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null }
+        : { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null, proxyPeer: formatHostPort(peer, peerPort) };
     const route = selectRoute(this.opts.snapshot(), info);
     const up = route?.upstream ?? null;
     if (route === undefined || up === null) {
@@ -130,7 +201,19 @@ export class UdpFlow {
       this.counters.noRoute++;
       return undefined;
     }
-    const s = new UdpSession(scope, listener, info, route, up, node, Date.now());
+    const plan = udpPlanOf(up, this.proxyFlags[scope]?.proxyProtocolToUpstream === true);
+    let s: UdpSession;
+    if (peer === null && plan === null) {
+      s = new UdpSession(scope, listener, info, route, up, node, Date.now());
+    } else {
+      const p = new ProxiedUdpSession(scope, listener, info, route, up, node, Date.now(), header);
+      if (peer !== null) {
+        p.peerAddr = peer;
+        p.peerPort = peerPort;
+      }
+      if (plan !== null) p.prefix = writeProxyHeader(plan, proxyHeaderFacts(plan, p, null));
+      s = p;
+    }
     const victim = this.table.add(s);
     if (victim !== null) {
       this.counters.evicted++;
@@ -170,7 +253,7 @@ export class UdpFlow {
     if (s.datagramsToClient++ === 0) this.opts.health.checkerOf(s.up)?.reportConnect(s.node, null);
     s.bytesToClient += data.byteLength;
     this.table.touch(s);
-    s.listener.send(data, s.info.remoteAddr, s.info.remotePort);
+    s.reply(data);
     const expected = this.opts.responses;
     if (expected !== null && s.datagramsToClient >= expected * s.datagramsFromClient) this.end(s, 'responses');
     else if (this.draining && s.answered()) this.end(s, 'shutdown');
@@ -245,5 +328,6 @@ export class UdpFlow {
     if (this.table.size > 0 && graceMs > 0) await this.drained.wait(graceMs);
     for (const s of this.table.entries()) this.end(s, 'aborted');
     this.setClock(false);
+    this.dropWarnings.close();
   }
 }

@@ -7,6 +7,7 @@ import type { TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
 import { TcpFlow } from '../flow/tcp-flow';
+import { compileTrust } from '../match/trust';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
 import { AccessRecorder } from '../record/access';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
@@ -21,6 +22,8 @@ export interface TcpProxyOptions {
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
+  /** nginx_config.stream.real_ip_from (canonical CIDRs); absent: every peer of a proxy_protocol listener is trusted. */
+  realIpFrom?: readonly string[];
 }
 
 export type BoundTcpListener = BoundListener;
@@ -38,14 +41,30 @@ export interface TcpProxy {
   shutdown(graceMs: number): Promise<void>;
 }
 
-/** TCP listeners: a plain one hands connections straight to the flow; a TLS one reads its current mode per accept. */
+function hasProxyFlags(spec: TcpListenSpec): boolean {
+  return spec.proxyProtocol === true || spec.proxyProtocolToUpstream === true;
+}
+
+/**
+ * TCP listeners: a plain one hands connections straight to the flow; a TLS one, or one with PROXY protocol
+ * flags, reads its current spec per accept (one closure per listener, not per connection).
+ */
 function tcpBinder(plane: TcpDataPlane, flow: TcpFlow): ListenerBinder<TcpListenSpec, TcpListener> {
   return {
-    bindKey: (spec) => (tlsModeOf(spec) === null ? 'plain' : 'tls'),
+    // a plain listener's handler has no spec to read: turning PROXY protocol on or off gives it a new socket
+    bindKey: (spec) => (tlsModeOf(spec) !== null ? 'tls' : hasProxyFlags(spec) ? 'plain+proxy' : 'plain'),
     bind: (spec, _scope, entry) => {
-      if (tlsModeOf(spec) === null) return plane.listen({ host: spec.host, port: spec.port }, flow.accept);
-      // one closure per listener, not per connection; the mode can change without a new socket
-      return plane.listen({ host: spec.host, port: spec.port, tls: true }, (c) => flow.acceptTls(c, tlsModeOf(entry().spec) as TlsMode));
+      const addr = { host: spec.host, port: spec.port };
+      if (tlsModeOf(spec) === null) {
+        if (!hasProxyFlags(spec)) return plane.listen(addr, flow.accept);
+        return plane.listen(addr, (c) => flow.acceptProxied(c, entry().spec));
+      }
+      // the mode and the flags can change without a new socket
+      return plane.listen({ ...addr, tls: true }, (c) => {
+        const current = entry().spec;
+        if (hasProxyFlags(current)) flow.acceptProxied(c, current);
+        else flow.acceptTls(c, tlsModeOf(current) as TlsMode);
+      });
     },
     unbind: (handle) => handle.stop(),
   };
@@ -56,7 +75,14 @@ class TcpProxyImpl implements TcpProxy {
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
 
   constructor(opts: TcpProxyOptions) {
-    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, health: opts.health ?? NO_HEALTH, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls });
+    this.flow = new TcpFlow({
+      plane: opts.plane,
+      snapshot: opts.snapshot,
+      health: opts.health ?? NO_HEALTH,
+      recorder: new AccessRecorder(opts.accessLog),
+      tls: opts.tls,
+      trust: compileTrust(opts.realIpFrom),
+    });
     this.set = new ListenerSet(tcpBinder(opts.plane, this.flow));
   }
 

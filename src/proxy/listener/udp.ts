@@ -7,6 +7,7 @@ import type { UdpDataPlane, UdpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
 import { UdpFlow, type UdpStats } from '../flow/udp-flow';
+import { compileTrust } from '../match/trust';
 import { AccessRecorder } from '../record/access';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
 
@@ -26,17 +27,26 @@ export interface UdpProxyOptions {
   responses: number | null;
   /** Idle sweep period; tests shorten it. */
   tickMs?: number;
+  /** nginx_config.stream.real_ip_from (canonical CIDRs); absent: every peer of a proxy_protocol listener is trusted. */
+  realIpFrom?: readonly string[];
 }
 
 export type BoundUdpListener = BoundListener;
 
 function udpBinder(plane: UdpDataPlane, flow: UdpFlow): ListenerBinder<UdpListenSpec, UdpListener> {
   return {
-    bindKey: () => 'udp',
+    // PROXY protocol on or off changes the datagram handler: a new socket
+    bindKey: (spec) => `udp${spec.proxyProtocol ? '+in' : ''}${spec.proxyProtocolToUpstream ? '+out' : ''}`,
     // one closure per listener (not per datagram) carries the listener's scope into the session key
-    bind: (spec, scope) => plane.bind({ host: spec.host, port: spec.port }, (l, data, address, port) => flow.onDatagram(scope, l, data, address, port)),
+    bind: (spec, scope) => {
+      flow.setListenerProxy(scope, spec.proxyProtocol || spec.proxyProtocolToUpstream ? spec : undefined);
+      const addr = { host: spec.host, port: spec.port };
+      if (spec.proxyProtocol) return plane.bind(addr, (l, data, address, port) => flow.onProxiedDatagram(scope, l, data, address, port));
+      return plane.bind(addr, (l, data, address, port) => flow.onDatagram(scope, l, data, address, port));
+    },
     unbind: async (handle, scope) => {
       flow.endListener(scope);
+      flow.setListenerProxy(scope, undefined);
       await handle.close();
     },
   };
@@ -55,6 +65,7 @@ export class UdpProxy {
       maxSessions: opts.maxSessions,
       responses: opts.responses,
       tickMs: opts.tickMs,
+      trust: compileTrust(opts.realIpFrom),
     });
     this.set = new ListenerSet(udpBinder(opts.plane, this.flow));
   }

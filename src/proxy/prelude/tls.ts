@@ -4,7 +4,7 @@
 
 import type { TcpListenSpec } from '../../config/types';
 import type { RateLimitedWarn } from '../../log/rate-limit';
-import type { PrereadState, TcpDataPlane } from '../../runtime/types';
+import type { PrereadCallback, PrereadState, TcpDataPlane } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { findCertificate } from '../../snapshot/ssl';
 import { normalizeSni } from '../match/sni';
@@ -17,7 +17,7 @@ import { MAX_CLIENT_HELLO, parseClientHello } from './client-hello';
 export const DEFAULT_PREREAD_TIMEOUT_MS = 30_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Records add 5 bytes per at most 16 KiB of handshake. */
-const PREREAD_MAX = MAX_CLIENT_HELLO + 5 * Math.ceil(MAX_CLIENT_HELLO / 16384);
+export const TLS_PREREAD_MAX = MAX_CLIENT_HELLO + 5 * Math.ceil(MAX_CLIENT_HELLO / 16384);
 
 export type TlsMode = 'terminate' | 'passthrough' | 'mixed';
 
@@ -54,7 +54,15 @@ const PREREAD_FAILURE: Record<Exclude<PrereadState, 'data'>, [EndReason, string]
  * allocates a closure and the parse of one ClientHello, which is small beside a handshake.
  */
 export function acceptTls(opts: TlsFlowOptions, mode: TlsMode, s: TcpSession): void {
-  opts.plane.preread(s.client, PREREAD_MAX, opts.prereadTimeoutMs, (bytes, state) => {
+  opts.plane.preread(s.client, TLS_PREREAD_MAX, opts.prereadTimeoutMs, tlsPreread(opts, mode, s));
+}
+
+/**
+ * The ClientHello step as a preread callback, so a PROXY header step can run first in the same preread
+ * (prelude/proxy-accept.ts hands it the bytes after the header).
+ */
+export function tlsPreread(opts: TlsFlowOptions, mode: TlsMode, s: TcpSession): PrereadCallback {
+  return (bytes, state) => {
     if (state !== 'data') {
       const [end, why] = PREREAD_FAILURE[state];
       opts.reject(s, end, why);
@@ -82,7 +90,7 @@ export function acceptTls(opts: TlsFlowOptions, mode: TlsMode, s: TcpSession): v
       terminate(opts, snap, s);
     }
     return true;
-  });
+  };
 }
 
 /** Pick the certificate by SNI and run the handshake; route selection follows it (spec 4.1). */

@@ -5,6 +5,7 @@ import { formatHostPort } from '../../lib/ip';
 import type { AccessLog, AccessRecord } from '../../log/logger';
 import type { CompiledRoute, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import type { EndReason } from '../session/end-reason';
+import { nextConnectionId } from '../session/connection-id';
 
 /** What a UDP session reports when it ends. */
 export interface SessionTotals {
@@ -16,12 +17,20 @@ export interface SessionTotals {
   readonly bytesToClient: number;
   readonly datagramsFromClient: number;
   readonly datagramsToClient: number;
+  /** The peer whose PROXY headers named the client; null when none did. */
+  readonly proxyPeer: string | null;
+  /** The session's id (its record is the only caller on a session without PROXY protocol). */
+  connectionId(): string;
 }
 
 /** A record with every field in log order; UDP's also counts datagrams. `error` stays last (left out when undefined). */
 function blankRecord(protocol: 'tcp' | 'udp'): AccessRecord {
   const datagrams = protocol === 'udp' ? { datagrams_from_client: 0, datagrams_to_client: 0 } : {};
-  return { protocol, route: null, client: '', server: '', upstream: null, bytes_from_client: 0, bytes_to_client: 0, ...datagrams, duration_ms: 0, end: 'closed', error: undefined };
+  // proxy_peer stays undefined (left out of the line) unless a PROXY header named the client
+  return {
+    id: '', protocol, route: null, client: '', proxy_peer: undefined, server: '', upstream: null,
+    bytes_from_client: 0, bytes_to_client: 0, ...datagrams, duration_ms: 0, end: 'closed', error: undefined,
+  };
 }
 
 /**
@@ -59,9 +68,11 @@ export class AccessRecorder {
   ): void {
     if (!this.log.enabled) return;
     const rec = this.tcpRec;
+    rec.id = info.connectionId === undefined ? nextConnectionId() : info.connectionId();
     rec.protocol = info.protocol;
     rec.route = route === null ? null : route.id;
     rec.client = formatHostPort(info.remoteAddr, info.remotePort);
+    rec.proxy_peer = info.proxyPeer ?? undefined;
     rec.server = this.serverText(info.serverAddr, info.serverPort);
     rec.upstream = node === null ? null : node.address;
     rec.bytes_from_client = fromClient;
@@ -70,7 +81,9 @@ export class AccessRecorder {
     rec.end = end;
     rec.error = error;
     this.log.write(rec);
+    rec.id = '';
     rec.client = '';
+    rec.proxy_peer = undefined;
     rec.error = undefined;
   }
 
@@ -78,8 +91,10 @@ export class AccessRecorder {
   session(s: SessionTotals, end: EndReason, now: number, error?: string): void {
     if (!this.log.enabled) return;
     const rec = this.udpRec;
+    rec.id = s.connectionId();
     rec.route = s.route.id;
     rec.client = formatHostPort(s.info.remoteAddr, s.info.remotePort);
+    rec.proxy_peer = s.proxyPeer ?? undefined;
     rec.server = this.serverText(s.info.serverAddr, s.info.serverPort);
     rec.upstream = s.node.address;
     rec.bytes_from_client = s.bytesFromClient;
@@ -90,7 +105,9 @@ export class AccessRecorder {
     rec.end = end;
     rec.error = error;
     this.log.write(rec);
+    rec.id = '';
     rec.client = '';
+    rec.proxy_peer = undefined;
     rec.error = undefined;
   }
 

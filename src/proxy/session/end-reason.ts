@@ -6,9 +6,11 @@ import type { PipeEndReason } from '../../runtime/types';
 /** Every reason, in the order a connection's phases can produce them. */
 export const END_REASONS = [
   // prelude: before any route is known
-  'preread_timeout', // nothing decisive arrived within nginx_config.stream.preread_timeout
+  'proxy_protocol_untrusted', // a proxy_protocol listener's peer is outside nginx_config.stream.real_ip_from
+  'proxy_protocol_invalid', // what came first on a proxy_protocol listener is not a valid PROXY header
+  'preread_timeout', // nothing decisive (PROXY header, ClientHello) arrived within nginx_config.stream.preread_timeout
   'not_tls', // a TLS listener got something that is not a ClientHello (or one too large)
-  'client_closed', // the client closed before its ClientHello
+  'client_closed', // the client closed before its PROXY header or ClientHello
   'tls_handshake_failed', // no SNI, unknown SNI, client certificate refused, handshake error or timeout
   // match
   'no_route', // no route matched

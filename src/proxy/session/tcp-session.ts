@@ -5,10 +5,14 @@
 // and copies nothing the client socket or the dial state already holds: the endpoints are read from the
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
+import { formatHostPort } from '../../lib/ip';
 import type { InboundConn, OutboundConn, PipeOptions } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
-import { type DialFailure, type DialPorts, UpstreamDial } from '../connect/dial';
+import { type DialFailure, type DialPorts, sendsTlsToNode, UpstreamDial } from '../connect/dial';
+import { type ProxyPrefixSource, tcpPlanOf, terminatedTls, writeTcpProxyPrefix } from '../connect/proxy-prefix';
 import type { FilterConn } from '../filter/types';
+import type { ProxyHeader } from '../prelude/proxy-protocol-types';
+import { nextConnectionId } from './connection-id';
 
 /** What the flow does when a session's dial is over (implemented by the TCP flow; one per flow, not per session). */
 export interface DialOutcome {
@@ -27,9 +31,15 @@ export interface SessionExtra {
   clientPort: number;
   /** Bytes written upstream before the client's (a PROXY header to the node). */
   upstreamPrefix: Uint8Array | null;
+  /** The PROXY header that came in (its destination and TLVs go on to the upstream), or null. */
+  header: ProxyHeader | null;
+  /** The listener has proxy_protocol_to_upstream. */
+  sendHeader: boolean;
+  /** The connection id, once a unique_id TLV or the record asked for it. */
+  id: string | null;
 }
 
-export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn {
+export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn, ProxyPrefixSource {
   /** undefined: not matched yet; null: no route matched. The prelude may match early (mixed TLS listeners). */
   matched: CompiledRoute | null | undefined = undefined;
   /** Set once connected (the node is then `current`). */
@@ -88,13 +98,39 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   get idleTimeoutMs(): number {
     return this.upstream!.idleTimeoutMs;
   }
-  /** PipeOptions: read once when the pipe starts. */
+  /**
+   * PipeOptions: read once when the pipe starts. Null when connect() wrote the prefix already (a TLS upstream:
+   * the header must precede the handshake).
+   */
   get upstreamPrefix(): Uint8Array | null {
-    return this.extra === null ? null : this.extra.upstreamPrefix;
+    const x = this.extra;
+    return x === null || sendsTlsToNode(this.upstream!, this) ? null : x.upstreamPrefix;
+  }
+  /** ConnInfo: the peer whose PROXY header named the client, for the access log; null on the plain path. */
+  get proxyPeer(): string | null {
+    const x = this.extra;
+    return x === null || x.clientAddr === null ? null : formatHostPort(this.client.remoteAddress, this.client.remotePort);
+  }
+  /** ProxyPrefixSource: the PROXY header that came in. */
+  get incoming(): ProxyHeader | null {
+    return this.extra === null ? null : this.extra.header;
+  }
+  /** ProxyPrefixSource: the matched route's id. */
+  get routeId(): string {
+    return this.matched!.id;
+  }
+
+  /**
+   * The id the access log prints. Kept once asked for on a connection with extra facts (a unique_id TLV asks
+   * at connect time, the record later); a plain connection is asked once, by its record, and keeps nothing.
+   */
+  connectionId(): string {
+    const x = this.extra;
+    return x === null ? nextConnectionId() : (x.id ??= nextConnectionId());
   }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null });
+    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, id: null });
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -104,15 +140,43 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     x.clientPort = port;
   }
 
+  /** The prelude read a PROXY header: its source (an IP one) becomes the client; its TLVs may be passed on. */
+  setProxyHeader(header: ProxyHeader): void {
+    this.ensureExtra().header = header;
+    const src = header.source;
+    if (src !== null && (header.family === 'ipv4' || header.family === 'ipv6')) this.setClient(src.addr, src.port);
+  }
+
+  /** The listener sends a PROXY header to the upstream (proxy_protocol_to_upstream). */
+  sendProxyHeader(): void {
+    this.ensureExtra().sendHeader = true;
+  }
+
   /** Write these bytes to the node before the client's (the connect phase's PROXY header). */
   setUpstreamPrefix(bytes: Uint8Array | null): void {
     if (bytes === null && this.extra === null) return;
     this.ensureExtra().upstreamPrefix = bytes;
   }
 
-  /** `now`: Date.now() when the caller has just read it (a plain accept), else undefined. */
+  /**
+   * Connect phase. `now`: Date.now() when the caller has just read it (a plain accept), else undefined.
+   * A PROXY header, when the upstream or the listener asks for one, is written once here and sent on every
+   * connect attempt; without one this reads two fields and nothing else.
+   */
   dial(ports: DialPorts, upstream: CompiledUpstream, now: number | undefined): void {
+    const x = this.extra;
+    const plan = tcpPlanOf(upstream, x !== null && x.sendHeader);
+    if (plan !== null) {
+      this.ensureExtra(); // first: a unique_id TLV's connection id must be kept for the record
+      const tls = terminatedTls(plan, ports.plane, this.client, this.tls === 'terminated');
+      this.setUpstreamPrefix(writeTcpProxyPrefix(plan, this, tls));
+    }
     this.startDial(ports, upstream, now);
+  }
+
+  /** UpstreamDial: the prefix goes to connect() for a TLS upstream (before its handshake), else to the pipe. */
+  protected override connectPrefix(): Uint8Array | null {
+    return this.extra === null ? null : this.extra.upstreamPrefix;
   }
 
   protected dialInfo(): ConnInfo {

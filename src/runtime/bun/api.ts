@@ -38,6 +38,9 @@ export interface BunTlsSocket<T> extends BunTcpSocket<T> {
   getTLSVersion(): string | null;
   /** Native argument is "abbreviated" (the opposite of node:tls's `detailed`): false includes issuerCertificate. */
   getPeerCertificate(abbreviated?: boolean): unknown;
+  /** The negotiated cipher (OpenSSL/BoringSSL name); optional: read only for a PROXY header's SSL TLV. */
+  getCipher?(): { name?: string } | null;
+  isSessionReused?(): boolean;
 }
 
 /** Shared handlers: one object for every connection of a listener (no per-connection closures). */

@@ -31,7 +31,9 @@ function fakePlane(outcomes: Record<number, ConnectErrorKind | 'ok'>, onConnect?
     pipe: () => {},
     destroy: () => {},
     preread: () => {},
+    consume: () => {},
     startTls: () => {},
+    tlsSession: () => null,
     connect(host, port, timeoutMs, done) {
       attempts.push({ port, timeoutMs });
       onConnect?.();

@@ -98,8 +98,10 @@ describe('startUdpProxy', () => {
     assert.equal(proxy!.activeSessions(), 0);
     const r = records[0]!;
     assert.equal(r.duration_ms >= 150, true);
-    assert.deepEqual({ ...r, time: undefined, duration_ms: 0 }, {
+    assert.match(r.id, new RegExp(`^${process.pid}-\\d+$`));
+    assert.deepEqual({ ...r, time: undefined, duration_ms: 0, id: undefined }, {
       time: undefined,
+      id: undefined,
       protocol: 'udp',
       route: '1',
       client: `127.0.0.1:${c.port}`,
@@ -122,7 +124,7 @@ describe('startUdpProxy', () => {
     await until(() => proxy!.stats().noRoute === 3);
     await wait(50);
     assert.deepEqual(c.replies, []);
-    assert.deepEqual(proxy!.stats(), { sessions: 0, noRoute: 3, evicted: 0, refused: 0 });
+    assert.deepEqual(proxy!.stats(), { sessions: 0, noRoute: 3, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 });
     assert.equal(proxy!.activeSessions(), 0);
   });
 

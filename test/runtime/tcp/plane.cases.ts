@@ -3,9 +3,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { missingServers, startStalledListener } from '../../helpers/servers';
 import type { ConnectError, InboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../../src/runtime/types';
+import { pem } from '../../tls/fixtures';
 
 /** A loopback proxy built from the plane alone: accept -> connect -> pipe, results collected. */
 interface TestProxy {
@@ -369,6 +371,138 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.deepEqual(up.head, prefix.subarray(0, 64));
       assert.equal(up.sha, want.digest('hex'), 'the upstream did not get prefix then client bytes, in order');
       assert.deepEqual(await proxy.next(), { bytesFromClient: CLIENT, bytesToClient: 2, reason: 'closed' });
+    });
+
+    /**
+     * A listener whose preread drops everything up to the first "\n" (a stand-in for a PROXY header) with
+     * consume(), then waits until `more` bytes follow it before dialling; `views` records every callback.
+     */
+    async function consumingProxy(upPort: number, more: number, connectPrefix: Uint8Array | null = null) {
+      const views: Array<{ state: string; text: string }> = [];
+      const results: PipeResult[] = [];
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+        let header = -1;
+        plane.preread(conn, 64, 2000, (bytes, state) => {
+          views.push({ state, text: Buffer.from(bytes).toString() });
+          if (state !== 'data') {
+            plane.destroy(conn);
+            return true;
+          }
+          let rest = bytes;
+          if (header < 0) {
+            header = bytes.indexOf(0x0a);
+            if (header < 0) return false;
+            plane.consume(conn, header + 1);
+            rest = bytes.subarray(header + 1);
+          }
+          if (rest.length < more) return false;
+          plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+            if (err || !out) return plane.destroy(conn);
+            plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, (r) => results.push(r));
+          }, null, connectPrefix);
+          return true;
+        });
+      });
+      cleanups.push(() => listener.stop());
+      return { port: listener.port, views, results };
+    }
+
+    it('consume() in a preread callback drops a header split over segments; the pipe starts after it', async () => {
+      const up = recordingServer('ok');
+      const proxy = await consumingProxy(await up.port, 5);
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      for (const part of ['HD', 'R:x', '\nhe', 'llo']) {
+        c.write(part);
+        await until(() => proxy.views.length > 0 && proxy.views.at(-1)!.text.endsWith(part.slice(-1)));
+      }
+      await until(() => Buffer.concat(up.got).length >= 5);
+      c.end(' world');
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), 'hello world');
+      // before the "\n" the views grow; after consume() they start after it
+      assert.deepEqual(proxy.views.map((v) => v.text), ['HD', 'HDR:x', 'HDR:x\nhe', 'hello']);
+      await until(() => proxy.results.length === 1);
+      assert.deepEqual(proxy.results, [{ bytesFromClient: 11, bytesToClient: 2, reason: 'closed' }]);
+    });
+
+    it('consume() of a header that came with the data in one segment leaves exactly the data', async () => {
+      const up = recordingServer('ok');
+      const proxy = await consumingProxy(await up.port, 3);
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.end('HEADER\nabc');
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), 'abc');
+      assert.deepEqual(proxy.views, [{ state: 'data', text: 'HEADER\nabc' }]);
+    });
+
+    it('shows every chunk as data before reporting full, and consumed bytes do not count against maxBytes', async () => {
+      const up = recordingServer('ok');
+      const proxy = await consumingProxy(await up.port, 1000);
+      const c = await connectClient(proxy.port);
+      c.on('error', () => {});
+      // 40 header bytes + 40 more: 80 seen, but only 40 held after consume(), under maxBytes 64
+      c.write(`${'h'.repeat(39)}\n${'a'.repeat(40)}`);
+      await until(() => proxy.views.length >= 1);
+      await wait(30);
+      assert.deepEqual(proxy.views.map((v) => v.state), proxy.views.map(() => 'data'));
+      // 40 more bytes: 80 held, over maxBytes -> the callback sees them, asks for more, then 'full'
+      c.write('b'.repeat(40));
+      await until(() => proxy.views.at(-1)!.state === 'full');
+      const last = proxy.views.slice(-2);
+      assert.deepEqual(last.map((v) => [v.state, v.text.length]), [['data', 80], ['full', 80]]);
+      c.destroy();
+    });
+
+    it('connect() writes its prefix before anything pipe() sends', async () => {
+      const up = recordingServer('ok');
+      const proxy = await consumingProxy(await up.port, 3, HEADER);
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.end('x\nabc');
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), `${HEADER}abc`);
+      await until(() => proxy.results.length === 1);
+      assert.deepEqual(proxy.results, [{ bytesFromClient: 3, bytesToClient: 2, reason: 'closed' }]);
+    });
+
+    it('connect() with TLS writes the prefix in the clear, then runs the handshake after it', async () => {
+      // the upstream reads the header off the raw socket, then terminates TLS on the rest of the stream
+      const seen: { head: string; next: number } = { head: '', next: -1 };
+      const upPort = await server((raw) => {
+        raw.on('error', () => {});
+        let buf = Buffer.alloc(0);
+        const onData = (d: Buffer): void => {
+          buf = Buffer.concat([buf, d]);
+          if (buf.length <= HEADER.length) return;
+          raw.off('data', onData);
+          raw.pause();
+          seen.head = buf.subarray(0, HEADER.length).toString();
+          seen.next = buf[HEADER.length]!;
+          raw.unshift(buf.subarray(HEADER.length));
+          const secure = new tls.TLSSocket(raw, { isServer: true, cert: pem.a.cert, key: pem.a.key });
+          secure.on('error', () => {});
+          secure.on('data', (m: Buffer) => secure.end(`tls:${m}`));
+        };
+        raw.on('data', onData);
+      });
+      const results: PipeResult[] = [];
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+        plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+          if (err || !out) return plane.destroy(conn);
+          plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, (r) => results.push(r));
+        }, { config: { verify: false, ca: null, cert: null, key: null }, servername: 'a.test.com' }, HEADER);
+      });
+      cleanups.push(() => listener.stop());
+      const c = await connectClient(listener.port);
+      const got = readAll(c);
+      c.write('ping');
+      assert.equal((await got).toString(), 'tls:ping');
+      c.end();
+      assert.deepEqual(seen, { head: HEADER.toString(), next: 0x16 }); // 0x16: a TLS handshake record
+      await until(() => results.length === 1);
+      assert.deepEqual(results, [{ bytesFromClient: 4, bytesToClient: 8, reason: 'closed' }]);
     });
 
     it('passes an upstream half-close on while the client keeps sending', async () => {

@@ -7,7 +7,7 @@ import type tlsTypes from 'node:tls';
 import { nodeBuiltin } from '../../builtin';
 import type { BunTcpHandlers, BunTlsSocket } from '../../bun/api';
 import type { BunSide } from './pair';
-import type { TlsAcceptError, TlsAccepted, TlsAcceptOptions, TlsCertificate } from '../../types';
+import type { TlsAcceptError, TlsAccepted, TlsAcceptOptions, TlsCertificate, TlsSessionFacts } from '../../types';
 
 type Done = (err: TlsAcceptError | null, info: TlsAccepted | null) => void;
 
@@ -130,4 +130,25 @@ export function onBunHandshake(s: BunTlsSocket<BunSide>, success: boolean, authE
 /** The socket closed or failed during the handshake. */
 export function onTlsClosed(side: BunSide): void {
   if (side.tls !== null) fail(side, { kind: 'handshake', message: side.error ?? 'client closed during the handshake' });
+}
+
+/** tlsSession(): the facts of a natively terminated connection's TLS, for an SSL TLV; null for a plain one. */
+export function bunTlsSession(side: BunSide): TlsSessionFacts | null {
+  const s = side.socket as BunTlsSocket<BunSide> | null;
+  if (s === null || side.closed || typeof s.getTLSVersion !== 'function') return null;
+  const version = s.getTLSVersion();
+  if (!version) return null; // a plain socket
+  const cert = s.getPeerCertificate(true) as { subject?: { CN?: string | string[] } } | null | undefined;
+  const presented = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
+  const cn = presented ? cert!.subject?.CN : undefined;
+  const cipher = typeof s.getCipher === 'function' ? s.getCipher() : null;
+  return {
+    version,
+    cipher: cipher?.name ?? null,
+    certPresented: presented,
+    // mTLS listeners reject a certificate that does not verify (rejectUnauthorized), so one that is here verified
+    certVerified: presented,
+    cn: typeof cn === 'string' ? cn : Array.isArray(cn) ? (cn[0] ?? null) : null,
+    sessionReused: typeof s.isSessionReused === 'function' ? s.isSessionReused() : false,
+  };
 }

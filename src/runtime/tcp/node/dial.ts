@@ -6,6 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { clientContextFor } from './tls-context';
 import { kSide, NodeOutbound, type Side, type WeirSocket } from './side';
+import { unwire, wire } from './events';
 import type { ConnectError, ConnectErrorKind, OutboundConn, TlsConnectOptions } from '../../types';
 
 type DialDone = (err: ConnectError | null, conn: OutboundConn | null) => void;
@@ -47,24 +48,29 @@ function onDialTimeout(side: NodeOutbound, timeoutMs: number): void {
 }
 
 /** connect() without TLS. The socket stays paused until pipe(). */
-export function dialTcp(host: string, port: number, timeoutMs: number, done: DialDone): NodeOutbound {
+export function dialTcp(host: string, port: number, timeoutMs: number, done: DialDone, prefix: Uint8Array | null = null): NodeOutbound {
   const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true }) as WeirSocket;
   socket.pause(); // no reads until pipe(): bytes the upstream sends first wait in the kernel
   const side = new NodeOutbound(socket, host, port);
   side.dialDone = done;
   side.dialTimer = setTimeout(onDialTimeout, timeoutMs, side, timeoutMs);
+  // written while connecting: node queues it, and it leaves first once the connection is up
+  if (prefix !== null && prefix.length > 0) socket.write(prefix);
   socket.once('connect', onConnect);
   return side;
 }
 
-/** connect() with TLS: done is called after the handshake, which counts against timeoutMs. */
-export function dialTls(host: string, port: number, timeoutMs: number, done: DialDone, opts: TlsConnectOptions): NodeOutbound {
+/**
+ * connect() with TLS: done is called after the handshake, which counts against timeoutMs. With a prefix (a
+ * PROXY header) the TCP connection is made first, the prefix written on it in the clear, and TLS started
+ * on the same socket after it, as nginx and HAProxy order them.
+ */
+export function dialTls(host: string, port: number, timeoutMs: number, done: DialDone, opts: TlsConnectOptions, prefix: Uint8Array | null = null): NodeOutbound {
+  if (prefix !== null && prefix.length > 0) return dialTlsAfter(host, port, timeoutMs, done, opts, prefix);
   const socket = tls.connect({
     host,
     port,
-    servername: opts.servername,
-    secureContext: clientContextFor(opts.config),
-    rejectUnauthorized: opts.config.verify,
+    ...tlsOptions(opts),
     // net.Socket option, honoured by tls.connect but missing from its option type
     ...({ allowHalfOpen: true } as object),
   }) as unknown as WeirSocket;
@@ -76,7 +82,35 @@ export function dialTls(host: string, port: number, timeoutMs: number, done: Dia
   return side;
 }
 
+function tlsOptions(opts: TlsConnectOptions): tls.ConnectionOptions {
+  return { servername: opts.servername, secureContext: clientContextFor(opts.config), rejectUnauthorized: opts.config.verify };
+}
+
 function onTcpUp(this: WeirSocket): void {
   this[kSide].tlsHandshaking = true;
   this.setNoDelay(true);
 }
+
+/** The prefixed TLS dial: plain TCP first (the plane wires the raw socket), then TLS over it once the prefix is out. */
+function dialTlsAfter(host: string, port: number, timeoutMs: number, done: DialDone, opts: TlsConnectOptions, prefix: Uint8Array): NodeOutbound {
+  const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true }) as WeirSocket;
+  const side = new NodeOutbound(raw, host, port);
+  side.dialDone = done;
+  side.dialTimer = setTimeout(onDialTimeout, timeoutMs, side, timeoutMs);
+  raw.write(prefix); // queued until connected, then sent before anything TLS writes
+  raw.once('connect', () => {
+    if (side.dialDone === null) return; // timed out meanwhile
+    const secure = tls.connect({ socket: raw, ...tlsOptions(opts) }) as unknown as WeirSocket;
+    // the TLS socket takes over the Side and the shared listeners; the raw one only keeps an error sink
+    unwire(raw);
+    raw.on('error', ignoreError);
+    side.socket = secure;
+    secure[kSide] = side;
+    side.tlsHandshaking = true;
+    wire(secure);
+    secure.once('secureConnect', onConnect);
+  });
+  return side;
+}
+
+function ignoreError(): void {}

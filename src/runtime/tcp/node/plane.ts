@@ -9,9 +9,9 @@ import { logger } from '../../../log/logger';
 import { dialTcp, dialTls } from './dial';
 import { wire } from './events';
 import { startPipe } from './pair';
-import { startPreread } from './preread';
+import { consumePreread, startPreread } from './preread';
 import { NodeInbound, type NodeOutbound, Side, type WeirSocket } from './side';
-import { startTls } from './tls';
+import { startTls, tlsSessionOf } from './tls';
 import type { NodeTcpPlane } from '../../load-node-plane';
 import type { TcpListener } from '../../types';
 
@@ -60,8 +60,8 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
       });
     },
 
-    connect(host, port, timeoutMs, done, tlsOpts) {
-      const side = tlsOpts ? dialTls(host, port, timeoutMs, done, tlsOpts) : dialTcp(host, port, timeoutMs, done);
+    connect(host, port, timeoutMs, done, tlsOpts, prefix) {
+      const side = tlsOpts ? dialTls(host, port, timeoutMs, done, tlsOpts, prefix ?? null) : dialTcp(host, port, timeoutMs, done, prefix ?? null);
       wire(side.socket);
     },
 
@@ -69,8 +69,16 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
       startPreread(conn as NodeInbound, maxBytes, timeoutMs, cb);
     },
 
+    consume(conn, bytes) {
+      consumePreread(conn as NodeInbound, bytes);
+    },
+
     startTls(conn, opts, done) {
       startTls(conn as NodeInbound, opts, done);
+    },
+
+    tlsSession(conn) {
+      return conn instanceof Side ? tlsSessionOf(conn) : null;
     },
 
     pipe(client, upstream, opts, done) {

@@ -1,6 +1,7 @@
-// Preread on node:net (TLS listeners): look at the client's first bytes (the ClientHello) without
-// consuming them. The bytes are put back on the socket before every callback, so whatever the callback
-// starts next (pipe, TLS termination) reads them first.
+// Preread on node:net (TLS and PROXY protocol listeners): look at the client's first bytes (a PROXY header,
+// the ClientHello) without consuming them. The bytes are put back on the socket before every callback, so
+// whatever the callback starts next (pipe, TLS termination) reads them first; consume() takes some of them
+// off again (the PROXY header, which must not reach the upstream or the TLS handshake).
 
 import { kSide, type Side, type WeirSocket } from './side';
 import type { PrereadCallback, PrereadState } from '../../types';
@@ -23,7 +24,7 @@ export class Preread {
 function park(side: Side, pre: Preread): void {
   side.socket.off('data', onPrereadData);
   side.socket.pause();
-  if (pre.buf !== null) side.socket.unshift(pre.buf);
+  if (pre.buf !== null && pre.buf.length > 0) side.socket.unshift(pre.buf);
 }
 
 function onPrereadData(this: WeirSocket, chunk: Buffer): void {
@@ -38,19 +39,27 @@ function onPrereadData(this: WeirSocket, chunk: Buffer): void {
     chunk = chunk.subarray(pre.replay);
     pre.replay = 0;
   }
-  pre.buf = pre.buf === null ? chunk : Buffer.concat([pre.buf, chunk]);
-  if (pre.buf.length >= pre.max) return endPreread(side, 'full');
+  pre.buf = pre.buf === null || pre.buf.length === 0 ? chunk : Buffer.concat([pre.buf, chunk]);
   park(side, pre);
+  // every chunk is shown before 'full' is decided: a PROXY header and the client's first bytes may share one
   if (pre.cb(pre.buf, 'data')) {
     if (side.pre === pre) side.pre = null;
     if (pre.timer !== null) clearTimeout(pre.timer);
     return;
   }
   if (side.pre !== pre || side.closed) return;
+  if (pre.buf.length >= pre.max) return finish(side, pre, 'full'); // parked already
   // Wait for more: the parked bytes come back first as 'data'; skip them.
   pre.replay = pre.buf.length;
   this.on('data', onPrereadData);
   this.resume();
+}
+
+/** Report a final state on bytes already parked. */
+function finish(side: Side, pre: Preread, state: PrereadState): void {
+  side.pre = null;
+  if (pre.timer !== null) clearTimeout(pre.timer);
+  pre.cb(pre.buf ?? EMPTY, state);
 }
 
 /**
@@ -60,10 +69,10 @@ function onPrereadData(this: WeirSocket, chunk: Buffer): void {
 export function endPreread(side: Side, state: PrereadState): void {
   const pre = side.pre;
   if (pre === null) return;
-  side.pre = null;
-  if (pre.timer !== null) clearTimeout(pre.timer);
+  // between callbacks the parked bytes are replayed at once (resume() flows them within one tick), so
+  // here they are all in `buf` again and none is left on the socket
   if (!side.closed) park(side, pre);
-  pre.cb(pre.buf ?? EMPTY, state);
+  finish(side, pre, state);
 }
 
 function onPrereadTimeout(side: Side): void {
@@ -80,4 +89,16 @@ export function startPreread(side: Side, maxBytes: number, timeoutMs: number, cb
   side.pre.timer = setTimeout(onPrereadTimeout, timeoutMs, side);
   side.socket.on('data', onPrereadData);
   side.socket.resume();
+}
+
+/**
+ * consume(): drop the first `bytes` of the preread bytes. They are parked on the socket (before every
+ * callback, and after the preread ended), so they are read off it here, and the running preread's view
+ * starts after them. read() on a paused socket returns them without flowing anything to a listener.
+ */
+export function consumePreread(side: Side, bytes: number): void {
+  if (bytes <= 0 || side.closed) return;
+  side.socket.read(bytes);
+  const pre = side.pre;
+  if (pre !== null && pre.buf !== null) pre.buf = pre.buf.subarray(Math.min(bytes, pre.buf.length));
 }

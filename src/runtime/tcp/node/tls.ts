@@ -6,7 +6,7 @@ import type tls from 'node:tls';
 import { acceptError, peerChainDepth, serverFor, type TlsServerHooks } from './tls-context';
 import { unwire, wire } from './events';
 import { kSide, type NodeInbound, type Side, type WeirSocket } from './side';
-import type { TlsAcceptError, TlsAccepted, TlsAcceptOptions } from '../../types';
+import type { TlsAcceptError, TlsAccepted, TlsAcceptOptions, TlsSessionFacts } from '../../types';
 
 const serverHooks: TlsServerHooks = {
   secure(socket) {
@@ -79,3 +79,21 @@ export function startTls(side: NodeInbound, opts: TlsAcceptOptions, done: (err: 
 }
 
 function ignoreError(): void {}
+
+/** tlsSession(): the facts of a terminated connection's TLS, for an SSL TLV; null for a plain one. */
+export function tlsSessionOf(side: Side): TlsSessionFacts | null {
+  const socket = side.socket as unknown as tls.TLSSocket;
+  if (socket.encrypted !== true || side.closed) return null;
+  const cert = socket.getPeerCertificate();
+  const presented = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
+  const cn = presented ? cert.subject?.CN : undefined;
+  return {
+    version: socket.getProtocol() ?? null,
+    cipher: socket.getCipher()?.name ?? null, // OpenSSL's name, as HAProxy's SSL TLV carries it
+    certPresented: presented,
+    // the handshake of an mTLS listener fails unless the certificate verifies
+    certVerified: presented && socket.authorized,
+    cn: typeof cn === 'string' ? cn : Array.isArray(cn) ? (cn[0] ?? null) : null,
+    sessionReused: socket.isSessionReused(),
+  };
+}
