@@ -147,6 +147,6 @@ describe('PROXY protocol through weir', { timeout: 60_000 }, () => {
   it('the Admin API refuses a bad proxy_protocol with the item named', async () => {
     const r = await w.admin('PUT', '/apisix/admin/upstreams/bad', { nodes: { '127.0.0.1:1': 1 }, proxy_protocol: { version: 2, tlvs: ['authority', { type: 0x90, value: 'x' }] } });
     assert.equal(r.status, 400);
-    assert.deepEqual(r.body, { error_msg: 'invalid configuration: property "proxy_protocol.tlvs[1]" validation failed: type 0x90 is not custom (0xE0-0xEF)' });
+    assert.deepEqual(r.body, { error_msg: 'invalid configuration: property "proxy_protocol" validation failed: property "tlvs" validation failed: failed to validate item 2: type 0x90 is not custom (0xE0-0xEF)' });
   });
 });
