@@ -54,6 +54,8 @@ export const logger = {
 
 /** One closed (or refused) connection. */
 export interface AccessRecord {
+  /** The connection's id (GET /v1/connections shows the same number while it is open). */
+  id?: number;
   protocol: 'tcp' | 'udp';
   route: string | null;
   client: string;

@@ -14,6 +14,8 @@ import type { FilterChain } from '../proxy/filter/types';
  */
 export interface ConnInfo {
   protocol: 'tcp' | 'udp';
+  /** The connection's id in the access log and the Admin API's connection views; absent on hand-made infos. */
+  readonly id?: number;
   /** Client IP; IPv4-mapped IPv6 already unwrapped to IPv4. */
   remoteAddr: string;
   remotePort: number;

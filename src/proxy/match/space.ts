@@ -174,21 +174,32 @@ export interface SniAtom {
   candidates: number[];
 }
 
-/** The SNI classes of a rule set. */
-export function buildSniAtoms(rules: readonly NamedRule[]): SniAtom[] {
+/** The sni rules of a list indexed by pattern, as compileRouteIndex indexes them (values: indexes into the list). */
+export function buildSniTable(rules: readonly NamedRule[]): SniTable<number> {
   const table: SniTable<number> = createSniTable(true);
   rules.forEach((r, i) => {
     for (const p of patternsOf(r)) addSni(table, p, i);
   });
-  const exact = new Set(table.exact.keys());
+  return table;
+}
+
+/** One representative name per SNI class of the patterns in `tables`, after null (no SNI). */
+export function sniAtomNames(...tables: SniTable<number>[]): Array<string | null> {
+  const exact = new Set(tables.flatMap((t) => [...t.exact.keys()]));
+  const wild = new Set(tables.flatMap((t) => [...t.wild.keys()]));
   const fresh = (suffix: string): string => {
     for (let n = 0; ; n++) {
       const name = `x${n === 0 ? '' : n}${suffix}`;
       if (!exact.has(name)) return name;
     }
   };
-  const names: Array<string | null> = [null, ...exact, ...[...table.wild.keys()].map((k) => fresh(k)), fresh('')];
-  return names.map((name) => ({ name, candidates: name === null ? [] : sniCandidates(table, name) }));
+  return [null, ...exact, ...[...wild].map((k) => fresh(k)), fresh('')];
+}
+
+/** The SNI classes of a rule set. */
+export function buildSniAtoms(rules: readonly NamedRule[]): SniAtom[] {
+  const table = buildSniTable(rules);
+  return sniAtomNames(table).map((name) => ({ name, candidates: name === null ? [] : sniCandidates(table, name) }));
 }
 
 /** A rule's normalised sni patterns (deduplicated as the index does), or [] for a rule without sni. */
@@ -198,7 +209,7 @@ export function patternsOf(r: NamedRule): string[] {
 }
 
 /** Every entry findSni would try for `name`, in its order (exact, wildcards longest first, "*"), first occurrence only. */
-function sniCandidates(table: SniTable<number>, name: string): number[] {
+export function sniCandidates(table: SniTable<number>, name: string): number[] {
   const out: number[] = [];
   const seen = new Set<number>();
   const take = (list: number[] | undefined): void => {

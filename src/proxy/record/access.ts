@@ -21,7 +21,7 @@ export interface SessionTotals {
 /** A record with every field in log order; UDP's also counts datagrams. `error` stays last (left out when undefined). */
 function blankRecord(protocol: 'tcp' | 'udp'): AccessRecord {
   const datagrams = protocol === 'udp' ? { datagrams_from_client: 0, datagrams_to_client: 0 } : {};
-  return { protocol, route: null, client: '', server: '', upstream: null, bytes_from_client: 0, bytes_to_client: 0, ...datagrams, duration_ms: 0, end: 'closed', error: undefined };
+  return { id: 0, protocol, route: null, client: '', server: '', upstream: null, bytes_from_client: 0, bytes_to_client: 0, ...datagrams, duration_ms: 0, end: 'closed', error: undefined };
 }
 
 /**
@@ -59,6 +59,7 @@ export class AccessRecorder {
   ): void {
     if (!this.log.enabled) return;
     const rec = this.tcpRec;
+    rec.id = info.id ?? 0;
     rec.protocol = info.protocol;
     rec.route = route === null ? null : route.id;
     rec.client = formatHostPort(info.remoteAddr, info.remotePort);
@@ -78,6 +79,7 @@ export class AccessRecorder {
   session(s: SessionTotals, end: EndReason, now: number, error?: string): void {
     if (!this.log.enabled) return;
     const rec = this.udpRec;
+    rec.id = s.info.id ?? 0;
     rec.route = s.route.id;
     rec.client = formatHostPort(s.info.remoteAddr, s.info.remotePort);
     rec.server = this.serverText(s.info.serverAddr, s.info.serverPort);

@@ -9,6 +9,8 @@ import type { InboundConn, OutboundConn, PipeOptions, TcpDataPlane } from '../..
 import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
 import { type DialFailure, UpstreamDial } from '../connect/dial';
 import type { FilterConn } from '../filter/types';
+import type { EndReason } from './end-reason';
+import { nextConnectionId } from './conn-id';
 
 /** What the flow does when a session's dial is over (implemented by the TCP flow; one per flow, not per session). */
 export interface DialOutcome {
@@ -27,9 +29,13 @@ export interface SessionExtra {
   clientPort: number;
   /** Bytes written upstream before the client's (a PROXY header to the node). */
   upstreamPrefix: Uint8Array | null;
+  /** Why weir cut the connection when the pipe's own reason ("aborted") would not say (an admin closed it). */
+  endAs: EndReason | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn {
+  /** The access log's `id` (a per-process counter). */
+  readonly id = nextConnectionId();
   /** undefined: not matched yet; null: no route matched. The prelude may match early (mixed TLS listeners). */
   matched: CompiledRoute | null | undefined = undefined;
   /** Set once connected (the node is then `current`). */
@@ -94,7 +100,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null });
+    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, endAs: null });
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -108,6 +114,11 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   setUpstreamPrefix(bytes: Uint8Array | null): void {
     if (bytes === null && this.extra === null) return;
     this.ensureExtra().upstreamPrefix = bytes;
+  }
+
+  /** The reason the record will give once the running pipe ends (set before weir cuts it). */
+  endAs(reason: EndReason): void {
+    this.ensureExtra().endAs = reason;
   }
 
   /** `now`: Date.now() when the caller has just read it (a plain accept), else undefined. */
