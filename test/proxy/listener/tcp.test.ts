@@ -105,10 +105,11 @@ describe('startTcpProxy', () => {
     const r = records[0]!;
     assert.match(r.client, /^127\.0\.0\.1:\d+$/);
     assert.ok(r.duration_ms >= 0 && r.duration_ms < 5000);
+    assert.ok(Number.isInteger(r.id) && r.id! > 0, 'a connection id');
     assert.deepEqual(
-      { ...r, time: undefined, client: undefined, duration_ms: undefined },
+      { ...r, time: undefined, client: undefined, duration_ms: undefined, id: undefined },
       {
-        time: undefined, client: undefined, duration_ms: undefined, protocol: 'tcp', route: '1',
+        time: undefined, client: undefined, duration_ms: undefined, id: undefined, protocol: 'tcp', route: '1',
         server: `127.0.0.1:${port}`, upstream: `127.0.0.1:${portOf(a)}`, bytes_from_client: 5, bytes_to_client: 7, end: 'closed',
       },
     );

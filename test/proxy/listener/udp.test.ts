@@ -98,8 +98,10 @@ describe('startUdpProxy', () => {
     assert.equal(proxy!.activeSessions(), 0);
     const r = records[0]!;
     assert.equal(r.duration_ms >= 150, true);
-    assert.deepEqual({ ...r, time: undefined, duration_ms: 0 }, {
+    assert.ok(Number.isInteger(r.id) && r.id! > 0, 'a session id');
+    assert.deepEqual({ ...r, time: undefined, duration_ms: 0, id: 0 }, {
       time: undefined,
+      id: 0,
       protocol: 'udp',
       route: '1',
       client: `127.0.0.1:${c.port}`,
