@@ -19,6 +19,9 @@ import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
+import { inspectSources } from '../inspect/sources';
+import { snapshotRules } from '../inspect/rules';
+import { ShadowLog } from '../inspect/warnings';
 
 /** A running weir instance. */
 export interface Weir {
@@ -75,8 +78,14 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     let current = rebuild(null);
     const release = idleReleaser();
     cleanup.push(() => release.stop());
+    // shadowed routes are logged once each, by worker 0 only, after a burst of changes settles
+    const shadows = new ShadowLog();
+    const checkShadows = (): void => (extraWorker ? undefined : shadows.check(() => snapshotRules(current)));
+    cleanup.push(() => shadows.stop());
+    checkShadows();
     const refresh = (): void => {
       current = rebuild(current);
+      checkShadows();
       release.afterChange();
     };
     // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
@@ -108,7 +117,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health });
+      const inspect = inspectSources({ snapshot: () => current, config, tcp: proxy, udp: udpProxy });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -147,6 +157,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         stopped ??= (async () => {
           const workersStopped = workers.stop(graceMs);
           release.stop();
+          shadows.stop();
           watcher.stop();
           health.stop();
           await admin?.close();

@@ -209,9 +209,13 @@ export function closeUdp(flow: UdpFlow, sessions: readonly UdpSession[]): number
   return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => s.info.id ?? 0);
 }
 
-/** Open connections and sessions on any of these routes or upstream keys (what a dry-run write would touch). */
-export function countAffected(live: LiveTables, routes: ReadonlySet<string>, upstreamKeys: ReadonlySet<string>): number {
-  const hit = (route: string | null, up: string | null) => (route !== null && routes.has(route)) || (up !== null && upstreamKeys.has(up));
+/**
+ * Open connections and sessions on any of these routes or upstream keys (what a dry-run write would touch), among
+ * those on routes `visible` lets the caller see.
+ */
+export function countAffected(live: LiveTables, routes: ReadonlySet<string>, upstreamKeys: ReadonlySet<string>, visible: RouteVisible = () => true): number {
+  const hit = (route: string | null, up: string | null) =>
+    visible(route) && ((route !== null && routes.has(route)) || (up !== null && upstreamKeys.has(up)));
   let n = 0;
   for (const s of live.tcp?.openSessions() ?? []) if (hit(s.matched?.id ?? null, s.upstream?.key ?? null)) n++;
   for (const s of live.udp?.openSessions() ?? []) if (hit(s.route.id, s.up.key)) n++;

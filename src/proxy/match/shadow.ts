@@ -150,3 +150,16 @@ function shadowWarning(rules: readonly NamedRule[], i: number, by: number[]): Sh
     message: `${what} routes ${names.join(', ')} take precedence and together match every connection it matches`,
   };
 }
+
+/**
+ * The warnings a write of route `id` should report: it is shadowed, or it shadows others. Only the routes whose
+ * conditions overlap it are checked, so a write costs far less than checking every route.
+ */
+export function findShadowingAround(rules: readonly NamedRule[], id: string): ShadowWarning[] {
+  const at = rules.findIndex((r) => r.id === id);
+  if (at < 0) return [];
+  const space = new ConnSpace(rules);
+  const box = space.boxOf(rules[at]!);
+  const near = new Set(rules.filter((r) => boxesIntersect(space.boxOf(r), box)).map((r) => r.id));
+  return findShadowedRoutes(rules, near).warnings.filter((w) => w.route === id || w.shadowed_by === id || (w.together_with ?? []).includes(id));
+}

@@ -50,7 +50,8 @@ export class AddressAtoms {
   readonly reps: string[] = [];
   private readonly byKey = new Map<string, AddrNode>();
 
-  constructor(cidrs: Iterable<CompiledCidr>) {
+  /** `prefer`: the address a root's own atom shows when no rule takes it (rather than 0.0.0.0 or ::). */
+  constructor(cidrs: Iterable<CompiledCidr>, private readonly prefer: { v4: bigint; v6: bigint } = { v4: 0n, v6: 0n }) {
     const v4: AddrNode = node(4, 0n, (1n << 32n) - 1n);
     const v6: AddrNode = node(6, 0n, (1n << 128n) - 1n);
     const mapped: AddrNode = { ...node(6, 0xffffn << 32n, (0xffffn << 32n) | 0xffffffffn), phantom: true };
@@ -73,8 +74,8 @@ export class AddressAtoms {
       if (stack.length > 0) stack[stack.length - 1]!.children.push(n);
       stack.push(n);
     }
-    this.number(v4);
-    this.number(v6);
+    this.number(v4, true);
+    this.number(v6, true);
   }
 
   get size(): number {
@@ -90,9 +91,13 @@ export class AddressAtoms {
   }
 
   /** Depth-first numbering: a node's own atom first (when it has addresses no child takes), then its children's. */
-  private number(n: AddrNode): void {
+  private number(n: AddrNode, root = false): void {
     n.lo = this.reps.length;
-    const own = n.phantom ? null : firstUncovered(n);
+    let own = n.phantom ? null : firstUncovered(n);
+    if (own !== null && root) {
+      const want = n.family === 4 ? this.prefer.v4 : this.prefer.v6;
+      if (!n.children.some((c) => c.start <= want && want <= c.end)) own = want;
+    }
     if (own !== null) this.reps.push(formatAddr(n.family, own));
     for (const child of n.children) this.number(child);
     n.hi = this.reps.length - 1;
@@ -231,8 +236,9 @@ export class ConnSpace {
   /** `rules`: every rule that will be asked about (several rule sets may share one space). */
   constructor(rules: readonly NamedRule[]) {
     this.ports = new PortAtoms(rules.map((r) => r.port));
-    this.remote = new AddressAtoms(rules.flatMap((r) => (r.remote === null ? [] : [r.remote])));
-    this.server = new AddressAtoms(rules.flatMap((r) => (r.server === null ? [] : [r.server])));
+    // samples read better with a documentation client (192.0.2.1, 2001:db8::1) and a loopback listener
+    this.remote = new AddressAtoms(rules.flatMap((r) => (r.remote === null ? [] : [r.remote])), { v4: 0xc0000201n, v6: 0x20010db8n << 96n | 1n });
+    this.server = new AddressAtoms(rules.flatMap((r) => (r.server === null ? [] : [r.server])), { v4: 0x7f000001n, v6: 1n });
   }
 
   /** The box of connections a rule's port and address conditions accept. */

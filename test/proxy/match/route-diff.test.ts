@@ -38,8 +38,8 @@ describe('diffWinners', () => {
     const before: RouteDef[] = [['9', { server_port: 9100 }]];
     const changes = diffWinners(namedRules(before), namedRules([...before, ['a', { sni: '*.test.com' }]]), new Set(['a']));
     assert.deepEqual(changes, [
-      { from: '9', to: 'a', sample: { remoteAddr: '0.0.0.0', serverAddr: '0.0.0.0', serverPort: 9100, sni: 'x.test.com' } },
-      { from: null, to: 'a', sample: { remoteAddr: '0.0.0.0', serverAddr: '0.0.0.0', serverPort: 1, sni: 'x.test.com' } },
+      { from: '9', to: 'a', sample: { remoteAddr: '192.0.2.1', serverAddr: '127.0.0.1', serverPort: 9100, sni: 'x.test.com' } },
+      { from: null, to: 'a', sample: { remoteAddr: '192.0.2.1', serverAddr: '127.0.0.1', serverPort: 1, sni: 'x.test.com' } },
     ]);
   });
 });

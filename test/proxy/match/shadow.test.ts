@@ -98,9 +98,9 @@ describe('findShadowedRoutes: several routes together', () => {
     const rules = namedRules([['1', { server_port: 9100, remote_addr: '10.0.0.0/25' }], ['2', { server_port: 9100 }], ['3', { sni: '*.test.com' }]]);
     const report = findShadowedRoutes(rules);
     assert.deepEqual(Object.fromEntries(report.wins), {
-      '1': { remoteAddr: '10.0.0.0', serverAddr: '0.0.0.0', serverPort: 9100, sni: null },
-      '2': { remoteAddr: '0.0.0.0', serverAddr: '0.0.0.0', serverPort: 9100, sni: null },
-      '3': { remoteAddr: '0.0.0.0', serverAddr: '0.0.0.0', serverPort: 9100, sni: 'x.test.com' },
+      '1': { remoteAddr: '10.0.0.0', serverAddr: '127.0.0.1', serverPort: 9100, sni: null },
+      '2': { remoteAddr: '192.0.2.1', serverAddr: '127.0.0.1', serverPort: 9100, sni: null },
+      '3': { remoteAddr: '192.0.2.1', serverAddr: '127.0.0.1', serverPort: 9100, sni: 'x.test.com' },
     });
   });
 });
