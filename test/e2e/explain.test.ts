@@ -27,18 +27,15 @@ function probe(host: string, port: number, localAddress: string, sni: string | n
       sock.destroy();
       resolve(localPort);
     };
-    const sock: net.Socket =
-      sni === null
-        ? net.connect({ host, port, localAddress })
-        : tls.connect({ host, port, localAddress, servername: sni, rejectUnauthorized: false });
-    const timer = setTimeout(finish, 3000);
-    const onOpen = (): void => {
-      localPort = sock.localPort ?? 0;
-      if (sni === null) sock.write('ping');
-    };
+    const raw = net.connect({ host, port, localAddress });
     // a passthrough upstream echoes the ClientHello back, which fails the client's handshake: that ends it
-    sock.once(sni === null ? 'connect' : 'secureConnect', onOpen);
-    if (sni !== null) (sock as tls.TLSSocket).once('connect', () => (localPort = sock.localPort ?? 0));
+    const sock: net.Socket = sni === null ? raw : tls.connect({ socket: raw, servername: sni, rejectUnauthorized: false });
+    const timer = setTimeout(finish, 3000);
+    raw.once('connect', () => {
+      localPort = raw.localPort ?? 0;
+      if (sni === null) sock.write('ping');
+    });
+    raw.on('error', finish);
     sock.on('data', () => finish());
     sock.on('error', finish);
     sock.on('close', finish);
