@@ -58,15 +58,15 @@ export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who:
   const { method, res } = call;
   const write = WRITES.has(method);
   const scope = who.scope;
-  if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
-    if (!scope.sees(res, call.id)) throw keyNotFound();
-    if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
-  }
-  if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
   const raw = deps.ops.store;
   const ops: ObjectContext = scope === null ? deps.ops : { ...deps.ops, store: scopedStore(raw, scope, method) };
   const dry = write && call.query.get('dry_run') === 'true';
   try {
+    if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
+      if (!scope.sees(res, call.id)) throw keyNotFound();
+      if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
+    }
+    if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
     let result: ObjectResult;
     if (dry) {
       result = rehearseCall(deps, ops, call, who);
