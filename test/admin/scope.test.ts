@@ -38,8 +38,11 @@ const PATCH: Record<Res, Record<string, unknown>> = {
   ssls: { labels: { k: 'v' } },
 };
 
+const CHECKERS = ['/apisix/upstreams/tenant-a-1', '/apisix/upstreams/tenant-b-1'].map((name) => ({ name, type: 'tcp', nodes: [] }));
+
 function sources(t: TempStore) {
   return {
+    health: { list: () => CHECKERS, get: (key: string) => CHECKERS.find((c) => c.name === key) },
     inspect: {
       snapshot: () => buildSnapshot(t.store.readAll(), null).snapshot,
       listeners: () => [9100, 9101].map((port) => ({ protocol: 'tcp' as const, host: '127.0.0.1', port, tls: null, origin: 'test' })),
@@ -175,6 +178,16 @@ describe('scoped admin keys', () => {
     assert.deepEqual(admin.json.warnings.map((w: { route: string; shadowed_by: string }) => `${w.route}<${w.shadowed_by}`), ['tenant-a-s<tenant-a-r', 'tenant-b-r<tenant-a-r']);
     const mine = await h.call('GET', `${A}/stream_routes?warnings=true`, undefined, TENANT_A);
     assert.deepEqual(mine.json.warnings.map((w: { route: string }) => w.route), ['tenant-a-s']);
+  });
+
+  it('/v1/healthcheck shows only checkers in scope; another tenant\'s answers as missing', async () => {
+    const mine = await h.call('GET', '/v1/healthcheck', undefined, TENANT_A);
+    assert.deepEqual(mine.json.map((c: { name: string }) => c.name), ['/apisix/upstreams/tenant-a-1']);
+    assert.equal((await h.call('GET', '/v1/healthcheck')).json.length, 2);
+    const other = await h.call('GET', '/v1/healthcheck/upstreams/tenant-b-1', undefined, TENANT_A);
+    const none = await h.call('GET', '/v1/healthcheck/upstreams/tenant-b-none', undefined, TENANT_A);
+    assert.equal(seen(other).replace('tenant-b-1', 'X'), seen(none).replace('tenant-b-none', 'X'));
+    assert.equal(other.status, 404);
   });
 
   it('a key given as key_sha256 works like the key itself', async () => {

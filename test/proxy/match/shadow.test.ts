@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchRoute } from '../../../src/proxy/match/route';
-import { findShadowedRoutes } from '../../../src/proxy/match/shadow';
+import { findShadowedRoutes, findShadowingAround } from '../../../src/proxy/match/shadow';
 import { conn, indexOf, namedRules, probeConns, prng, randomRoute, type RouteDef } from './rules';
 
 /** "2<1" = route 2 is shadowed by route 1; "" = nothing is shadowed. */
@@ -130,5 +130,20 @@ describe('findShadowedRoutes against brute force', () => {
       for (const [id, sample] of report.wins) assert.equal(matchRoute(index, conn(sample))?.id, id, `${context} witness of ${id}`);
     }
     assert.ok(shadowedSeen > 40, `the pools should make shadowing common (saw ${shadowedSeen})`);
+  });
+});
+
+describe('findShadowingAround', () => {
+  it('gives the full analysis\'s warnings that name the route, on 200 random sets', () => {
+    const rand = prng(777);
+    for (let set = 0; set < 200; set++) {
+      const defs: RouteDef[] = Array.from({ length: 2 + Math.floor(rand() * 14) }, (_, i) => [`r${String(i).padStart(2, '0')}`, randomRoute(rand)]);
+      const rules = namedRules(defs);
+      const full = findShadowedRoutes(rules).warnings;
+      for (const r of rules) {
+        const expected = full.filter((w) => w.route === r.id || w.shadowed_by === r.id || (w.together_with ?? []).includes(r.id));
+        assert.deepEqual(findShadowingAround(rules, r.id), expected, `${JSON.stringify(defs)} around ${r.id}`);
+      }
+    }
   });
 });
