@@ -55,8 +55,11 @@ export function parseExplainInput(input: ExplainInput, listeners: readonly Liste
   }
   const sni = input.sni ? normalizeSni(input.sni) : null;
   if (sni !== null && protocol === 'udp') return 'sni applies to tcp only (UDP carries no TLS ClientHello)';
-  // addresses as the runtime reports them: an IPv4-mapped peer is IPv4
-  const unmapped = (text: string) => (parseIp(text)?.family === 4 && text.includes(':') ? text.slice(text.lastIndexOf(':') + 1) : text);
+  // addresses as the runtime reports them: an IPv4-mapped peer ("::ffff:10.0.0.7", "::ffff:a00:7") is IPv4
+  const unmapped = (text: string) => {
+    const ip = parseIp(text)!;
+    return ip.family === 4 ? ip.bytes.join('.') : text;
+  };
   return { protocol, remoteAddr: unmapped(input.remote_addr), remotePort, serverAddr: unmapped(serverAddr), serverPort, sni };
 }
 
