@@ -8,7 +8,12 @@ import type { FetchHandler, RequestInfo } from '../runtime/types';
 import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
-import { handleResource, handleSchemaValidate, type ResourceCall } from './resources';
+import { handleSchemaValidate, type ResourceCall } from './resources';
+import { runResourceCall } from './resource-call';
+import { mountInspect } from './inspect';
+import { type AdminIdentity, OPEN_IDENTITY } from './scope';
+import { RuleCache } from '../inspect/rules';
+import type { InspectSources } from '../inspect/sources';
 import { type HealthStatusSource, mountControl } from './control';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
 
@@ -25,6 +30,8 @@ export interface AdminAppOptions {
   now?: () => number;
   /** Health checker status for GET /v1/healthcheck (src/admin/control.ts). */
   health?: HealthStatusSource;
+  /** The running proxy's snapshot, listeners and open connections: explain and the connection views (src/admin/inspect.ts). */
+  inspect?: InspectSources;
 }
 
 const PREFIX = '/apisix/admin';
@@ -54,11 +61,12 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const keys = compileKeyChecker(opts.adminKeys);
   const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
   const ops = { store, onChange: opts.onChange, now: opts.now };
+  const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
     method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
 
-  const resourceRoute = async (req: IRequest, url: URL): Promise<Response> => {
+  const resourceRoute = async (req: IRequest, url: URL, who: AdminIdentity): Promise<Response> => {
     const seg = decodeSegment(req.params.res) ?? '';
     if (!isResource(seg)) throw new AdminError(404, { error_msg: `Unsupported resource type: ${seg}` });
     if (seg === 'stream_routes' && !config.streamEnabled) {
@@ -72,11 +80,11 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
-    const result = handleResource(ops, call);
+    const result = runResourceCall(calls, call, who);
     return respond(result.status, result.body, cors);
   };
 
-  const router = Router<IRequest, [URL]>();
+  const router = Router<IRequest, [URL, AdminIdentity]>();
   router.post(`${PREFIX}/schema/validate/:res`, async (req: IRequest) => {
     const seg = decodeSegment(req.params.res) ?? '';
     if (!isResource(seg)) throw new AdminError(404, { error_msg: `Unsupported resource type: ${seg}` });
@@ -84,6 +92,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     return respond(200, null, cors);
   });
   mountControl(router, opts.health ?? null, cors);
+  mountInspect(router, { sources: opts.inspect ?? null, cors, streamEnabled: config.streamEnabled });
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);
   router.all(`${PREFIX}/:res/:id/:sub+`, resourceRoute);
@@ -99,16 +108,18 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       const url = new URL(req.url);
       const path = url.pathname.replace(/\/+$/, '');
       if (req.method === 'HEAD' && path === PREFIX) return respond(200, null, cors);
+      let who: AdminIdentity = OPEN_IDENTITY;
       if (keyRequired) {
         const token = pickToken({
           query: url.searchParams.get('api_key'),
           header: req.headers.get('x-api-key'),
           cookie: req.headers.get('cookie'),
         });
-        const failure = keys.check(token, req.method);
-        if (failure) return respond(401, { error_msg: 'failed to check token', description: failure }, cors);
+        const found = keys.identify(token, req.method);
+        if (typeof found === 'string') return respond(401, { error_msg: 'failed to check token', description: found }, cors);
+        who = found;
       }
-      const res = (await router.fetch(req as unknown as IRequest, url)) as Response | undefined;
+      const res = (await router.fetch(req as unknown as IRequest, url, who)) as Response | undefined;
       return res ?? respond(404, { error_msg: 'not found' }, cors);
     } catch (err) {
       return errorResponse(err, cors, `${req.method} ${req.url}`);

@@ -2,8 +2,9 @@
 // Both are compiled once when the app is created; per request they only compare bytes.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AdminKey, AdminRole } from '../config/types';
+import type { AdminKey } from '../config/types';
 import { parseCidr, parseIp, type IpPrefix } from '../lib/ip';
+import { type AdminIdentity, KeyScope } from './scope';
 
 /** True when `ip` falls inside `prefix` (same family, first `prefix` bits equal). */
 export function prefixContains(prefix: IpPrefix, ip: { family: 4 | 6; bytes: number[] }): boolean {
@@ -64,6 +65,8 @@ function digest(text: string): Buffer {
 export interface KeyChecker {
   /** null = allowed; otherwise the 401 description. */
   check(token: string | null, method: string): AuthFailure | null;
+  /** The key's identity (name, role, scope), or the 401 description. */
+  identify(token: string | null, method: string): AdminIdentity | AuthFailure;
 }
 
 /**
@@ -71,18 +74,27 @@ export interface KeyChecker {
  * neither the key's length nor its first differing byte shows in the timing. Every key is compared.
  */
 export function compileKeyChecker(keys: readonly AdminKey[]): KeyChecker {
-  const compiled = keys.map((k) => ({ digest: digest(k.key), role: k.role }));
+  // a key_sha256 entry is compared with the token's digest just like a key given in clear
+  const compiled = keys.map((k): { digest: Buffer; who: AdminIdentity } => ({
+    digest: k.keySha256 !== undefined ? Buffer.from(k.keySha256, 'hex') : digest(k.key),
+    who: Object.freeze({ name: k.name, role: k.role, scope: k.scope === undefined ? null : new KeyScope(k.scope) }),
+  }));
+  const identify = (token: string | null, method: string): AdminIdentity | AuthFailure => {
+    if (token === null) return 'missing apikey';
+    const got = digest(token);
+    let who: AdminIdentity | null = null;
+    for (const k of compiled) {
+      if (timingSafeEqual(k.digest, got) && who === null) who = k.who;
+    }
+    if (who === null) return 'wrong apikey';
+    if (who.role === 'viewer' && method !== 'GET') return 'invalid method for role viewer';
+    return who;
+  };
   return {
+    identify,
     check(token, method) {
-      if (token === null) return 'missing apikey';
-      const got = digest(token);
-      let role: AdminRole | null = null;
-      for (const k of compiled) {
-        if (timingSafeEqual(k.digest, got) && role === null) role = k.role;
-      }
-      if (role === null) return 'wrong apikey';
-      if (role === 'viewer' && method !== 'GET') return 'invalid method for role viewer';
-      return null;
+      const r = identify(token, method);
+      return typeof r === 'string' ? r : null;
     },
   };
 }

@@ -21,11 +21,24 @@ export type Command =
   | { name: 'help' }
   | { name: 'version' }
   | ({ name: 'start' } & Common)
-  | ({ name: 'object'; res: Resource; verb: ObjectVerb; id: string | undefined; body: string | undefined; force: boolean } & Common)
+  | ({ name: 'object'; res: Resource; verb: ObjectVerb; id: string | undefined; body: string | undefined; force: boolean; dryRun: boolean } & Common)
+  | ({ name: 'explain'; conn: ExplainArgs } & Common)
   | ({ name: 'export' } & Common)
   | ({ name: 'import'; file: string; dryRun: boolean; merge: boolean } & Common)
   | ({ name: 'migrate' } & Common)
   | ({ name: 'check' } & Common);
+
+/** `weir explain`'s connection, as given (checked by src/inspect/explain.ts like the Admin API's query). */
+export interface ExplainArgs {
+  remote_addr: string | null;
+  remote_port: string | null;
+  server_addr: string | null;
+  server_port: string | null;
+  sni: string | null;
+  protocol: string | null;
+}
+
+const EXPLAIN_FLAGS = ['remote-addr', 'remote-port', 'server-addr', 'server-port', 'sni', 'protocol'] as const;
 
 const VERBS: readonly ObjectVerb[] = ['list', 'get', 'put', 'delete'];
 
@@ -36,7 +49,9 @@ const FLAGS: Record<string, readonly string[]> = {
   import: ['dry-run', 'merge'],
   migrate: [],
   check: [],
-  delete: ['force'],
+  explain: [...EXPLAIN_FLAGS],
+  object: ['dry-run'],
+  delete: ['force', 'dry-run'],
 };
 
 /** A body argument is inline JSON, @file or "-" (stdin); anything else in that position is an id. */
@@ -92,6 +107,12 @@ export function parseCommandLine(argv: string[]): Command {
         'dry-run': { type: 'boolean' },
         merge: { type: 'boolean' },
         force: { type: 'boolean' },
+        'remote-addr': { type: 'string' },
+        'remote-port': { type: 'string' },
+        'server-addr': { type: 'string' },
+        'server-port': { type: 'string' },
+        sni: { type: 'string' },
+        protocol: { type: 'string' },
       },
     });
   } catch (err) {
@@ -111,15 +132,17 @@ export function parseCommandLine(argv: string[]): Command {
   const isResource = (RESOURCES as readonly string[]).includes(command);
   if (!isResource && !(command in FLAGS)) throw new UsageError(`unknown command "${command}" (try --help)`);
   const flagKey = isResource ? (rest[0] === 'delete' ? 'delete' : 'object') : command;
-  for (const flag of ['dry-run', 'merge', 'force'] as const) {
-    if (values[flag] && !(FLAGS[flagKey] ?? []).includes(flag)) {
+  for (const flag of ['dry-run', 'merge', 'force', ...EXPLAIN_FLAGS] as const) {
+    if (values[flag] !== undefined && values[flag] !== false && !(FLAGS[flagKey] ?? []).includes(flag)) {
       throw new UsageError(`--${flag} does not apply to "${isResource ? `${command} ${rest[0] ?? ''}`.trim() : command}"`);
     }
   }
 
   if (isResource) {
     const res = command as Resource;
-    return { name: 'object', res, ...objectCommand(res, rest), force: values.force === true, ...common };
+    const cmd = objectCommand(res, rest);
+    if (values['dry-run'] && cmd.verb !== 'put' && cmd.verb !== 'delete') throw new UsageError(`--dry-run does not apply to "${command} ${cmd.verb}"`);
+    return { name: 'object', res, ...cmd, force: values.force === true, dryRun: values['dry-run'] === true, ...common };
   }
   switch (command) {
     case 'import': {
@@ -127,6 +150,15 @@ export function parseCommandLine(argv: string[]): Command {
       if (file === undefined || file === '') throw new UsageError('import: missing FILE (YAML or JSON, - for stdin)');
       noMore(more);
       return { name: 'import', file, dryRun: values['dry-run'] === true, merge: values.merge === true, ...common };
+    }
+    case 'explain': {
+      noMore(rest);
+      const get = (f: (typeof EXPLAIN_FLAGS)[number]) => values[f] ?? null;
+      const conn: ExplainArgs = {
+        remote_addr: get('remote-addr'), remote_port: get('remote-port'), server_addr: get('server-addr'),
+        server_port: get('server-port'), sni: get('sni'), protocol: get('protocol'),
+      };
+      return { name: 'explain', conn, ...common };
     }
     case 'start':
     case 'export':

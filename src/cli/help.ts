@@ -6,12 +6,16 @@ Usage:
   weir [start] [-c FILE] [--db FILE]       run the proxy (default command)
   weir RESOURCE list                       print all objects (Admin API JSON: {"list":[...],"total":N})
   weir RESOURCE get ID                     print one object
-  weir RESOURCE put [ID] JSON|@FILE|-      create or replace (ID may come from the body's "id")
-  weir RESOURCE delete ID [--force]        delete (--force: an upstream or ssl still in use)
+  weir RESOURCE put [ID] JSON|@FILE|- [--dry-run]
+                                           create or replace (ID may come from the body's "id")
+  weir RESOURCE delete ID [--force] [--dry-run]
+                                           delete (--force: an upstream or ssl still in use)
   weir export                              print every object as YAML, APISIX standalone layout
   weir import FILE|- [--dry-run] [--merge] make the store hold FILE's objects, in one transaction
   weir migrate                             create the database or bring it to this version's schema
   weir check                               validate the config and every stored object
+  weir explain --remote-addr IP --server-port PORT [--server-addr IP] [--sni NAME] [--protocol udp]
+                                           which route such a connection gets, and why not the others
   weir --version | --help
 
   RESOURCE is stream_routes, upstreams or ssls.
@@ -36,7 +40,11 @@ swaps in the new routes; a row that fails validation is logged with its id and r
   import      validates the whole file first (schemas, duplicate ids, references); without --merge
               objects missing from the file are removed; --dry-run prints the diff
               (+ add, ~ change with the changed fields, - remove) and writes nothing
-  check       prints each problem on stderr, as the proxy would log it
+  check       prints each problem on stderr, as the proxy would log it, and warns about stream
+              routes that can never match (earlier routes take all their connections)
+  --dry-run   on put and delete: runs the write in a transaction that is rolled back and prints
+              the answer plus "effects" (traffic that changes route, references it would break)
+  explain     prints the Admin API's explain answer (GET /apisix/admin/stream_routes/explain)
 
 Routes, upstreams and certificates change live through the Admin API
 (default http://127.0.0.1:9180/apisix/admin/).

@@ -7,6 +7,8 @@ import { openSqlite } from '../runtime/index';
 import { applyMigrations, readSchemaVersion } from '../store/migrate';
 import { applyConnectionPragmas } from '../store/pragmas';
 import { buildSnapshot } from '../snapshot/build';
+import { snapshotRules } from '../inspect/rules';
+import { allWarnings } from '../inspect/warnings';
 import { ConfigError, type Config } from '../config/types';
 import { loadTrustedCa } from '../config/trusted-ca';
 import type { Command } from './args';
@@ -67,12 +69,16 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
   const contents = await withStore(path, config, false, (store) => store.readAll());
   const { snapshot, problems } = buildSnapshot(contents, null, undefined, { trustedCa });
   const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length;
+  // shadowed routes are warnings: the file is valid, but those routes can never match
+  const warnings = allWarnings(snapshotRules(snapshot));
+  for (const w of warnings) io.err(`weir: warning: stream_routes/${w.route}: ${w.message}\n`);
   if (problems.length > 0) {
     for (const problem of problems) io.err(`weir: ${problem}\n`);
     throw new CliError(2, `check: ${problems.length} problem(s) in ${path}`);
   }
   io.out(
-    `config ${config.source}: ok; database ${path}: ${total} objects ok, ${snapshot.routes.length} stream routes served (revision ${contents.revision})\n`,
+    `config ${config.source}: ok; database ${path}: ${total} objects ok, ${snapshot.routes.length} stream routes served (revision ${contents.revision})` +
+      `${warnings.length > 0 ? `; ${warnings.length} shadowed (see the warnings)` : ''}\n`,
   );
 }
 

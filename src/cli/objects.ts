@@ -1,7 +1,9 @@
 // `weir stream_routes|upstreams|ssls list|get|put|delete`: the Admin API's object operations run directly on
 // the SQLite file, with the same validation, envelopes and error messages. Output is the Admin API's JSON.
 
-import { deleteObject, getObject, listObjects, putObject, type ObjectResult } from '../objects/index';
+import { getObject, listObjects, type ObjectResult } from '../objects/index';
+import { runResourceCall } from '../admin/resource-call';
+import { RuleCache } from '../inspect/rules';
 import { ObjectError } from '../objects/errors';
 import type { Store } from '../store/types';
 import type { Command } from './args';
@@ -19,17 +21,24 @@ function parseBody(text: string): unknown {
   }
 }
 
+/** The offline user: every object, no key (nothing to log). */
+const CLI_USER = { name: 'cli', role: 'admin', scope: null } as const;
+
+/** Writes run as the Admin API runs them (dry runs, shadow warnings included), reads directly. */
 function runVerb(store: Store, cmd: ObjectCommand, body: unknown): ObjectResult {
-  const ctx = { store };
   switch (cmd.verb) {
     case 'list':
       return listObjects(store, cmd.res);
     case 'get':
       return getObject(store, cmd.res, cmd.id!);
     case 'put':
-      return putObject(ctx, cmd.res, cmd.id, body);
-    case 'delete':
-      return deleteObject(ctx, cmd.res, cmd.id, { force: cmd.force });
+    case 'delete': {
+      const query = new URLSearchParams();
+      if (cmd.dryRun) query.set('dry_run', 'true');
+      if (cmd.force) query.set('force', 'true');
+      const call = { res: cmd.res, method: cmd.verb === 'put' ? 'PUT' : 'DELETE', id: cmd.id, subPath: '', query, body };
+      return runResourceCall({ ops: { store }, rules: new RuleCache(), live: null, audit: false }, call, CLI_USER);
+    }
   }
 }
 
@@ -48,7 +57,7 @@ export async function runObjectCommand(cmd: ObjectCommand, io: CliIo): Promise<v
   const config = loadCliConfig(cmd, io);
   const path = resolveDbPath(cmd, config);
   const body = cmd.body === undefined ? undefined : parseBodySafe(await readArgument(cmd.body, io), cmd);
-  const writes = cmd.verb === 'put' || cmd.verb === 'delete';
+  const writes = (cmd.verb === 'put' || cmd.verb === 'delete') && !cmd.dryRun;
   const what = cmd.id === undefined ? `${cmd.res} ${cmd.verb}` : `${cmd.res} ${cmd.verb} ${cmd.id}`;
   const result = await withStore(path, config, writes, (store) => {
     try {

@@ -11,6 +11,7 @@ import { runObjectCommand } from './objects';
 import { runExport } from './export';
 import { runImport } from './import';
 import { runCheck, runMigrate } from './maintain';
+import { runExplain } from './explain';
 import { startWeir, type Weir } from './start';
 
 function onSignals(weir: Weir): void {
@@ -80,6 +81,9 @@ export async function runCli(argv: string[], io: CliIo, opts: { signals?: boolea
         return 0;
       case 'check':
         await runCheck(cmd, io);
+        return 0;
+      case 'explain':
+        await runExplain(cmd, io);
         return 0;
     }
   } catch (err) {

@@ -19,6 +19,9 @@ import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
+import { inspectSources } from '../inspect/sources';
+import { snapshotRules } from '../inspect/rules';
+import { ShadowLog } from '../inspect/warnings';
 
 /** A running weir instance. */
 export interface Weir {
@@ -77,9 +80,15 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     holder.load();
     const release = idleReleaser();
     cleanup.push(() => release.stop());
+    // shadowed routes are logged once each, by worker 0 only, after a burst of changes settles
+    const shadows = new ShadowLog();
+    const checkShadows = (): void => (extraWorker ? undefined : shadows.check(() => snapshotRules(holder.snapshot())));
+    cleanup.push(() => shadows.stop());
+    checkShadows();
     // Rows changed since the current snapshot are read and compiled, nothing else (src/snapshot/holder.ts).
     const refresh = (): void => {
       holder.refresh();
+      checkShadows();
       release.afterChange();
     };
     // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
@@ -115,7 +124,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health });
+      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -155,6 +165,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         stopped ??= (async () => {
           const workersStopped = workers.stop(graceMs);
           release.stop();
+          shadows.stop();
           watcher.stop();
           health.stop();
           await admin?.close();

@@ -2,7 +2,7 @@
 // (no key required while listening beyond loopback). Runs once at start.
 
 import { parseCidr } from '../lib/ip';
-import { ConfigError, type AdminKey, type AdminRole, type Config, type ListenAddr } from './types';
+import { ConfigError, type AdminKey, type AdminKeyGrant, type AdminRole, type Config, type ListenAddr, type ScopeResource } from './types';
 import { canonicalIp } from './listen';
 import {
   checkKeys,
@@ -72,17 +72,56 @@ function readAdminKeys(value: unknown, ctx: ReadCtx): AdminKey[] {
     const role = readChoice(item.role, `${itemPath}.role`, ROLES);
     if (role === undefined) throw new ConfigError(`${itemPath}.role`, 'missing (expected "admin" or "viewer")');
     const key = readString(item.key, `${itemPath}.key`, ctx) ?? '';
-    if (key === '') {
+    const keySha256 = readKeyHash(item.key_sha256, `${itemPath}.key_sha256`, ctx);
+    if (key !== '' && keySha256 !== undefined) throw new ConfigError(`${itemPath}.key_sha256`, 'give key or key_sha256, not both');
+    if (key === '' && keySha256 === undefined) {
       // APISIX fills an empty key with a random one; weir does that at start when no key is left at all.
       ctx.warnings.push(`${itemPath}.key: empty, so this key is skipped`);
       return;
     }
-    const first = seen.get(key);
-    if (first !== undefined) throw new ConfigError(`${itemPath}.key`, `same key as ${first}`);
-    seen.set(key, itemPath);
-    keys.push({ name, key, role });
+    const identity = keySha256 ?? key;
+    const first = seen.get(identity);
+    if (first !== undefined) throw new ConfigError(`${itemPath}.${keySha256 === undefined ? 'key' : 'key_sha256'}`, `same key as ${first}`);
+    seen.set(identity, itemPath);
+    const scope = readScope(item.scope, `${itemPath}.scope`, ctx);
+    keys.push({ name, key, role, ...(keySha256 === undefined ? {} : { keySha256 }), ...(scope === undefined ? {} : { scope }) });
   });
   return keys;
+}
+
+function readKeyHash(value: unknown, path: string, ctx: ReadCtx): string | undefined {
+  const text = readString(value, path, ctx, 'a hex SHA-256');
+  if (text === undefined || text === '') return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new ConfigError(path, `expected 64 hex digits (sha256 of the key), got ${describeValue(text)}`);
+  return text.toLowerCase();
+}
+
+const SCOPE_RESOURCES: readonly ScopeResource[] = ['stream_routes', 'upstreams', 'ssls', 'stream_listeners', '*'];
+const SCOPE_METHODS = ['GET', 'PUT', 'POST', 'PATCH', 'DELETE'];
+
+/** `scope: [{resource, ids, methods}]`: absent = unscoped; an empty list would allow nothing, so it is refused. */
+function readScope(value: unknown, path: string, ctx: ReadCtx): AdminKeyGrant[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const items = readList(value, path, '{resource, ids, methods}') ?? [];
+  if (items.length === 0) throw new ConfigError(path, 'an empty scope allows nothing; leave it out for an unscoped key');
+  return items.map((item, i) => {
+    const at = `${path}[${i}]`;
+    if (!isMap(item)) throw new ConfigError(at, `expected a mapping {resource, ids, methods}, got ${describeValue(item)}`);
+    checkKeys(item, at, ctx, 'deployment.admin.admin_key[].scope[]');
+    const resource = readChoice(item.resource, `${at}.resource`, SCOPE_RESOURCES);
+    if (resource === undefined) throw new ConfigError(`${at}.resource`, `missing (one of ${SCOPE_RESOURCES.join(', ')})`);
+    const ids = (readList(item.ids, `${at}.ids`, 'id globs') ?? ['*']).map((id, j) => {
+      if (typeof id !== 'string' && typeof id !== 'number') throw new ConfigError(`${at}.ids[${j}]`, `expected an id or a glob like "tenant-a-*", got ${describeValue(id)}`);
+      if (String(id) === '') throw new ConfigError(`${at}.ids[${j}]`, 'empty');
+      return String(id);
+    });
+    const methods = (readList(item.methods, `${at}.methods`, 'HTTP methods') ?? SCOPE_METHODS).map((m, j) => {
+      const upper = typeof m === 'string' ? m.toUpperCase() : '';
+      if (!SCOPE_METHODS.includes(upper)) throw new ConfigError(`${at}.methods[${j}]`, `expected one of ${SCOPE_METHODS.join(', ')}, got ${describeValue(m)}`);
+      return upper;
+    });
+    return { resource, ids, methods };
+  });
 }
 
 function readListen(value: unknown, ctx: ReadCtx): ListenAddr {

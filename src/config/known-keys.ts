@@ -11,7 +11,8 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   deployment: ['admin', 'sqlite'],
   'deployment.admin': ['admin_key', 'admin_key_required', 'admin_listen', 'allow_admin', 'enable_admin_cors'],
   'deployment.admin.admin_listen': ['ip', 'port'],
-  'deployment.admin.admin_key[]': ['name', 'key', 'role'],
+  'deployment.admin.admin_key[]': ['name', 'key', 'key_sha256', 'role', 'scope'],
+  'deployment.admin.admin_key[].scope[]': ['resource', 'ids', 'methods'],
   'deployment.sqlite': ['path'],
   nginx_config: ['worker_shutdown_timeout', 'stream', 'worker_processes'],
   'nginx_config.stream': [

@@ -62,10 +62,26 @@ export interface TlsSettings {
 
 export type AdminRole = 'admin' | 'viewer';
 
+/** The resources a scope can name ("*" = all of them). */
+export type ScopeResource = 'stream_routes' | 'upstreams' | 'ssls' | 'stream_listeners' | '*';
+
+/** One grant of a scoped admin key: these methods on the ids (globs, `*` any run of characters) of a resource. */
+export interface AdminKeyGrant {
+  resource: ScopeResource;
+  ids: string[];
+  /** Upper-case HTTP methods. */
+  methods: string[];
+}
+
 export interface AdminKey {
   name: string;
+  /** The key in clear; "" when only its hash is configured. */
   key: string;
   role: AdminRole;
+  /** deployment.admin.admin_key[].key_sha256: hex SHA-256 of the key, so the file need not hold it in clear. */
+  keySha256?: string;
+  /** deployment.admin.admin_key[].scope; absent = everything the role allows. */
+  scope?: AdminKeyGrant[];
 }
 
 export interface AccessLogConfig {

@@ -54,7 +54,7 @@ export const logger = {
 
 /** One closed (or refused) connection. */
 export interface AccessRecord {
-  /** The connection id ("<pid>-<n>", src/proxy/session/connection-id.ts); a unique_id TLV sends the same. */
+  /** The connection id, "<pid>-<n>" (src/proxy/session/conn-id.ts): GET /v1/connections and a unique_id TLV show the same. */
   id: string;
   protocol: 'tcp' | 'udp';
   route: string | null;

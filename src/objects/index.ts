@@ -11,6 +11,7 @@ import { type JsonObject, isPlainObject } from '../lib/json';
 import { mergePatch, patchAtPath } from './patch';
 import { checkReferences, checkSslUnused, checkUpstreamUnused } from './references';
 import type { Resource, Store } from '../store/types';
+import { type DryRun, rehearse } from './dry-run';
 
 export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './read';
 
@@ -20,6 +21,8 @@ export interface ObjectContext {
   onChange?: () => void;
   /** Unix seconds; tests pin it. */
   now?: () => number;
+  /** Rehearse the write: run it in its transaction, then roll back (src/objects/dry-run.ts); onChange is not called. */
+  dryRun?: DryRun;
 }
 
 const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
@@ -81,12 +84,13 @@ function validate(res: Resource, value: JsonObject): JsonObject {
 function commit<T>(ctx: ObjectContext, what: string, fn: () => T): T {
   let result: T;
   try {
-    result = ctx.store.transaction(fn);
+    result = ctx.dryRun ? rehearse(ctx.store, ctx.dryRun, fn) : ctx.store.transaction(fn);
   } catch (err) {
     if (err instanceof ObjectError) throw err;
     logger.error('store write failed', { op: what, error: (err as Error).message });
     throw storeFailure(err);
   }
+  if (ctx.dryRun) return result;
   try {
     ctx.onChange?.();
   } catch (err) {

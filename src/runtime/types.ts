@@ -102,6 +102,14 @@ export interface PipeResult {
 
 export type PipeDone<O extends PipeOptions = PipeOptions> = (r: PipeResult, opts: O) => void;
 
+/** What a running pipe has done so far (the Admin API's connection view). */
+export interface PipeStats {
+  bytesFromClient: number;
+  bytesToClient: number;
+  /** Time since the last byte either way, as coarse as the idle timer: 0 when bytes moved since its last tick. */
+  idleMs: number;
+}
+
 export interface TcpListener {
   readonly host: string;
   readonly port: number;
@@ -173,6 +181,11 @@ export interface TcpDataPlane {
   pipe<O extends PipeOptions>(client: InboundConn, upstream: OutboundConn, opts: O, done: PipeDone<O>): void;
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
   destroy(conn: InboundConn | OutboundConn): void;
+  /**
+   * The counters of the pipe `client` is in, or null when it is not piped (yet, or any more). Reads the fields the
+   * pump keeps anyway; for the Admin API's connection view, never on a connection's path.
+   */
+  pipeStats?(client: InboundConn): PipeStats | null;
 }
 
 // ---------------------------------------------------------------- TLS (issue 4)

@@ -16,6 +16,8 @@ import type { UpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
  */
 export interface ConnInfo {
   protocol: 'tcp' | 'udp';
+  /** The connection's id in the access log and the Admin API's connection views; absent on hand-made infos. */
+  readonly id?: number;
   /** Client IP; IPv4-mapped IPv6 already unwrapped to IPv4. */
   remoteAddr: string;
   remotePort: number;

@@ -1,7 +1,7 @@
 // Admin API test harness: a temp store + createAdminApp served by serveNodeHttp on 127.0.0.1:0,
 // and a small fetch wrapper that returns status, headers and the parsed body.
 
-import { createAdminApp } from '../../src/admin/app';
+import { createAdminApp, type AdminAppOptions } from '../../src/admin/app';
 import { MAX_BODY_BYTES } from '../../src/admin/respond';
 import type { AdminKey, Config } from '../../src/config/types';
 import { serveHttp as serveNodeHttp } from '../../src/runtime/index';
@@ -53,10 +53,15 @@ export interface AdminHarness {
   close(): Promise<void>;
 }
 
-export async function startAdmin(config: Config = testConfig(), adminKeys: AdminKey[] = KEYS): Promise<AdminHarness> {
+/** `extra(store)`: more app options (e.g. `inspect` sources built over the harness's store). */
+export async function startAdmin(
+  config: Config = testConfig(),
+  adminKeys: AdminKey[] = KEYS,
+  extra?: (t: TempStore) => Partial<AdminAppOptions>,
+): Promise<AdminHarness> {
   const t = tempStore('weir-admin-');
   let changes = 0;
-  const app = createAdminApp({ store: t.store, config, adminKeys, onChange: () => changes++ });
+  const app = createAdminApp({ store: t.store, config, adminKeys, onChange: () => changes++, ...extra?.(t) });
   let server: HttpServerHandle;
   try {
     server = await serveNodeHttp(app, { host: '127.0.0.1', port: 0, maxBodyBytes: MAX_BODY_BYTES });

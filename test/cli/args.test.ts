@@ -13,13 +13,13 @@ describe('parseCommandLine', () => {
     assert.deepEqual(parseCommandLine(['help']), { name: 'help' });
     assert.deepEqual(parseCommandLine(['start', '-c', 'a.yaml', '--db', 'x.db']), { name: 'start', config: 'a.yaml', db: 'x.db' });
     assert.deepEqual(parseCommandLine(['upstreams', 'list']), {
-      name: 'object', res: 'upstreams', verb: 'list', id: undefined, body: undefined, force: false, ...none,
+      name: 'object', res: 'upstreams', verb: 'list', id: undefined, body: undefined, force: false, dryRun: false, ...none,
     });
     assert.deepEqual(parseCommandLine(['ssls', 'get', '7']), {
-      name: 'object', res: 'ssls', verb: 'get', id: '7', body: undefined, force: false, ...none,
+      name: 'object', res: 'ssls', verb: 'get', id: '7', body: undefined, force: false, dryRun: false, ...none,
     });
     assert.deepEqual(parseCommandLine(['stream_routes', 'put', '1', '{"a":1}']), {
-      name: 'object', res: 'stream_routes', verb: 'put', id: '1', body: '{"a":1}', force: false, ...none,
+      name: 'object', res: 'stream_routes', verb: 'put', id: '1', body: '{"a":1}', force: false, dryRun: false, ...none,
     });
     // One argument that looks like a body: the id comes from the body.
     assert.equal((parseCommandLine(['stream_routes', 'put', '@r.json']) as { id?: string }).id, undefined);
@@ -29,6 +29,12 @@ describe('parseCommandLine', () => {
       name: 'import', file: 'f.yaml', dryRun: true, merge: false, ...none,
     });
     assert.deepEqual(parseCommandLine(['check', '-c', 'c.yaml']), { name: 'check', config: 'c.yaml', db: null });
+    assert.equal((parseCommandLine(['upstreams', 'delete', 'u', '--force', '--dry-run']) as { dryRun?: boolean }).dryRun, true);
+    assert.deepEqual(parseCommandLine(['explain', '--server-port', '9100', '--remote-addr', '10.0.0.7', '--sni', 'a.test.com']), {
+      name: 'explain',
+      conn: { remote_addr: '10.0.0.7', remote_port: null, server_addr: null, server_port: '9100', sni: 'a.test.com', protocol: null },
+      ...none,
+    });
   });
 
   const bad: Array<[string[], RegExp]> = [
@@ -40,6 +46,9 @@ describe('parseCommandLine', () => {
     [['upstreams', 'list', 'extra'], /^unexpected argument "extra"/],
     [['upstreams', 'list', '--force'], /^--force does not apply to "upstreams list"/],
     [['export', '--dry-run'], /^--dry-run does not apply to "export"/],
+    [['upstreams', 'get', '1', '--dry-run'], /^--dry-run does not apply to "upstreams get"/],
+    [['check', '--sni', 'a.test.com'], /^--sni does not apply to "check"/],
+    [['explain', 'extra'], /^unexpected argument "extra"/],
     [['import'], /^import: missing FILE/],
     [['start', '--db', ''], /^--db needs a file name/],
     [['--nope'], /Unknown option '--nope'/],

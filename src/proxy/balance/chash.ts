@@ -144,6 +144,23 @@ export class ChashBalancer implements Balancer {
     this.hash = hashString(key === '' ? conn.remoteAddr : key);
     return pickByGroups(this.groups, tried, health, this.pickInGroup)?.node;
   }
+
+  /** pick()'s ring walk with the hash passed in: not even the scratch field is written (a closure per call). */
+  peek(conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
+    const key = this.readKey(conn);
+    const hash = hashString(key === '' ? conn.remoteAddr : key);
+    const walk = (group: Peer[], g: number, t: readonly UpstreamNode[], h: NodeHealthView | null): Peer | undefined => {
+      if (!group.some((p) => isEligible(p.node, t, h))) return undefined;
+      const { hashes, owners } = this.rings[g]!;
+      const start = firstPointAtOrAfter(hashes, hash);
+      for (let k = 0; k < hashes.length; k++) {
+        const peer = group[owners[(start + k) % hashes.length]!]!;
+        if (isEligible(peer.node, t, h)) return peer;
+      }
+      return undefined;
+    };
+    return pickByGroups(this.groups, tried, health, walk)?.node;
+  }
 }
 
 export function createChash(nodes: readonly UpstreamNode[], opts?: BalancerOptions): Balancer {

@@ -22,6 +22,22 @@ function pickInGroup(group: Peer[], _g: number, tried: readonly UpstreamNode[], 
   return best;
 }
 
+/** The peer pickInGroup would choose, computed without adding to any current weight. */
+function peekInGroup(group: Peer[], _g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined {
+  let best: Peer | undefined;
+  let bestCurrent = 0;
+  for (let i = 0; i < group.length; i++) {
+    const peer = group[i]!;
+    if (!isEligible(peer.node, tried, health)) continue;
+    const current = peer.state.current + peer.node.weight;
+    if (best === undefined || current > bestCurrent) {
+      best = peer;
+      bestCurrent = current;
+    }
+  }
+  return best;
+}
+
 export class RoundRobinBalancer implements Balancer {
   readonly states: ReadonlyMap<string, NodeState>;
   /** Priority groups, highest priority first; nodes keep their configured order inside a group. */
@@ -35,6 +51,10 @@ export class RoundRobinBalancer implements Balancer {
   /** A lower priority group is used only when every node of the higher ones is tried or unhealthy (spec 5.2). */
   pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
     return pickByGroups(this.groups, tried, health, pickInGroup)?.node;
+  }
+
+  peek(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
+    return pickByGroups(this.groups, tried, health, peekInGroup)?.node;
   }
 }
 

@@ -48,11 +48,34 @@ export abstract class ScoredBalancer implements Balancer {
     return best;
   };
 
+  /** pickInGroup's scan without advancing the cursor (kept apart so the pick path stays as it was). */
+  private readonly peekInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined => {
+    const n = group.length;
+    const start = this.cursors[g]! % n;
+    const now = this.clock();
+    let best: Peer | undefined;
+    let bestScore = 0;
+    for (let k = 0; k < n; k++) {
+      const peer = group[(start + k) % n]!;
+      if (!isEligible(peer.node, tried, health)) continue;
+      const score = this.score(peer, now);
+      if (best === undefined || score < bestScore) {
+        best = peer;
+        bestScore = score;
+      }
+    }
+    return best;
+  };
+
   pick(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
     const peer = pickByGroups(this.groups, tried, health, this.pickInGroup);
     if (peer === undefined) return undefined;
     peer.state.active++;
     return peer.node;
+  }
+
+  peek(_conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined {
+    return pickByGroups(this.groups, tried, health, this.peekInGroup)?.node;
   }
 
   release(node: UpstreamNode): void {

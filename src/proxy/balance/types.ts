@@ -35,6 +35,11 @@ export interface Balancer {
    */
   pick(conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined;
   /**
+   * The node pick() would return now with the same arguments, without moving anything (no round-robin weight,
+   * cursor or connection count changes): what explain reports as the next node. Not on any connection's path.
+   */
+  peek(conn: ConnInfo, tried: readonly UpstreamNode[], health?: NodeHealthView | null): UpstreamNode | undefined;
+  /**
    * A node returned by pick is no longer in use: its connect failed, or its session ended. Call it
    * exactly once per successful pick. Only counting balancers (least_conn, ewma) implement it.
    */

@@ -66,3 +66,11 @@ export function pickNode(
 export function releaseNode(upstream: CompiledUpstream, node: UpstreamNode): void {
   upstream.balancer.release?.(node);
 }
+
+/**
+ * The node a new connection like `info` would get now (health-aware, nothing tried yet), without taking a
+ * balancer slot or moving the balancer: explain's "next node". UDP's recent refusals are not consulted.
+ */
+export function peekNode(upstream: CompiledUpstream, info: ConnInfo, healthOf: HealthView): UpstreamNode | undefined {
+  return upstream.balancer.peek(info, NONE_TRIED, healthOf.checkerOf(upstream));
+}

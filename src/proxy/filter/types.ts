@@ -31,6 +31,12 @@ export interface FinishedConn {
   readonly end: EndReason;
 }
 
+/** What a filter would decide for a connection, asked by explain: `unknown` when it cannot tell without running. */
+export interface FilterExplanation {
+  readonly admits: boolean | 'unknown';
+  readonly reason: string;
+}
+
 export interface StreamFilter {
   /** APISIX's plugin name, e.g. "ip-restriction". */
   readonly name: string;
@@ -40,6 +46,11 @@ export interface StreamFilter {
   access?(conn: FilterConn): AccessVerdict | Promise<AccessVerdict>;
   /** Runs once the connection or session has ended, before its access record. Must not throw. */
   log?(done: FinishedConn): void;
+  /**
+   * Would access() admit this connection now? Asked by explain, never on a connection's path; must have no side
+   * effects (no counting, no token taken). Filters without it are reported as "unknown".
+   */
+  explain?(conn: FilterConn): FilterExplanation;
 }
 
 /** A route's filters, split by phase and sorted by priority once, when the snapshot is built. */

@@ -7,7 +7,7 @@ import type { TcpListenSpec } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
-import type { InboundConn, OutboundConn, PipeResult, TcpDataPlane } from '../../runtime/types';
+import type { InboundConn, OutboundConn, PipeResult, PipeStats, TcpDataPlane } from '../../runtime/types';
 import type { CompiledRoute, Snapshot, UpstreamNode } from '../../snapshot/types';
 import type { DialFailure, DialPorts } from '../connect/dial';
 import type { HealthView } from '../../health/types';
@@ -83,6 +83,46 @@ export class TcpFlow implements DialOutcome {
   /** Connections accepted and not yet finished (prelude, filters, dialling or piping). */
   openConnections(): number {
     return this.active.size + this.preluding.size;
+  }
+
+  /** Admin view: every open connection, those still in their prelude first. Allocates a list; not on any connection's path. */
+  openSessions(): TcpSession[] {
+    return [...this.preluding.snapshot(), ...this.active.snapshot()];
+  }
+
+  /** Bytes so far and idle time of a piped connection (null before its pipe starts). */
+  pipeStats(s: TcpSession): PipeStats | null {
+    return this.opts.plane.pipeStats?.(s.client) ?? null;
+  }
+
+  /** Is the connection still in its prelude (ClientHello preread or TLS handshake)? */
+  inPrelude(s: TcpSession): boolean {
+    return this.preluding.has(s);
+  }
+
+  /**
+   * End one open connection on an admin's request; its access record says end "admin_closed". A piped connection
+   * is cut and its pipe's end writes the record (with the bytes so far); earlier ones are recorded here, as
+   * shutdown does. False when the connection is not open (any more).
+   */
+  closeByAdmin(s: TcpSession): boolean {
+    const why = 'closed through the Admin API';
+    if (this.preluding.delete(s)) {
+      this.opts.plane.destroy(s.client);
+      this.record(s, null, 'admin_closed', why);
+      return true;
+    }
+    if (!this.active.has(s)) return false;
+    if (s.upstreamConn !== null) {
+      s.endAs('admin_closed');
+      this.opts.plane.destroy(s.client);
+      return true;
+    }
+    s.aborted = true;
+    this.opts.plane.destroy(s.client);
+    this.active.delete(s);
+    this.finish(s, null, 0, 0, 'admin_closed', why);
+    return true;
   }
 
   /** Accept phase, plain listener: straight to match. Per connection: one TcpSession, nothing else. */
@@ -165,6 +205,8 @@ export class TcpFlow implements DialOutcome {
   private readonly piped = (r: PipeResult, s: TcpSession): void => {
     releaseNode(s.upstream!, s.current!); // least_conn/ewma stop counting this session
     this.active.delete(s);
+    const x = s.extra;
+    if (x !== null && x.endAs !== null) return this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, x.endAs, 'closed through the Admin API');
     this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   };
 

@@ -25,6 +25,7 @@ import { EmptyWaiters } from '../session/open-set';
 import { ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
 import { WarnOnce } from './warn-once';
+import { nextConnectionId } from '../session/conn-id';
 
 export interface UdpFlowOptions {
   plane: UdpDataPlane;
@@ -185,8 +186,8 @@ export class UdpFlow {
   private open(scope: number, listener: UdpListener, address: string, port: number, header: ProxyHeader | null, peer: string | null, peerPort: number): UdpSession | undefined {
     const info: ConnInfo =
       peer === null
-        ? { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null }
-        : { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null, proxyPeer: formatHostPort(peer, peerPort) };
+        ? { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null }
+        : { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null, proxyPeer: formatHostPort(peer, peerPort) };
     const route = selectRoute(this.opts.snapshot(), info);
     const up = route?.upstream ?? null;
     if (route === undefined || up === null) {
@@ -289,6 +290,23 @@ export class UdpFlow {
     }
     this.opts.recorder.session(s, reason, Date.now(), error);
     if (this.table.size === 0) this.drained.wake();
+  }
+
+  /** Admin view: the open sessions, least recently active first. Allocates a list; not on any datagram's path. */
+  openSessions(): UdpSession[] {
+    return this.table.entries();
+  }
+
+  /** End one session on an admin's request (access record end "admin_closed"). False when it is not open. */
+  closeByAdmin(s: UdpSession): boolean {
+    if (s.list === 0) return false;
+    this.end(s, 'admin_closed', 'closed through the Admin API');
+    return true;
+  }
+
+  /** The table's coarse clock (ms): sessions' lastActive is on it. */
+  clock(): number {
+    return this.table.now;
   }
 
   /** End the sessions of an unbound listener: their replies would have no socket to leave from. */

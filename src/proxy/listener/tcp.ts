@@ -37,6 +37,8 @@ export interface TcpProxy {
   activeConnections(): number;
   /** Stop accepting; open connections continue. */
   stopAccepting(): Promise<void>;
+  /** The flow, whose open connections the Admin API lists and closes (src/inspect/connections.ts). */
+  readonly flow: TcpFlow;
   /** Stop accepting, wait up to graceMs for open connections to finish, then abort the rest. */
   shutdown(graceMs: number): Promise<void>;
 }

@@ -53,7 +53,8 @@ function udpBinder(plane: UdpDataPlane, flow: UdpFlow): ListenerBinder<UdpListen
 }
 
 export class UdpProxy {
-  private readonly flow: UdpFlow;
+  /** The flow, whose open sessions the Admin API lists and closes (src/inspect/connections.ts). */
+  readonly flow: UdpFlow;
   private readonly set: ListenerSet<UdpListenSpec, UdpListener>;
 
   constructor(opts: UdpProxyOptions) {

@@ -5,7 +5,7 @@ import { formatHostPort } from '../../lib/ip';
 import type { AccessLog, AccessRecord } from '../../log/logger';
 import type { CompiledRoute, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import type { EndReason } from '../session/end-reason';
-import { nextConnectionId } from '../session/connection-id';
+import { connectionIdText } from '../session/conn-id';
 
 /** What a UDP session reports when it ends. */
 export interface SessionTotals {
@@ -19,8 +19,6 @@ export interface SessionTotals {
   readonly datagramsToClient: number;
   /** The peer whose PROXY headers named the client; null when none did. */
   readonly proxyPeer: string | null;
-  /** The session's id (its record is the only caller on a session without PROXY protocol). */
-  connectionId(): string;
 }
 
 /** A record with every field in log order; UDP's also counts datagrams. `error` stays last (left out when undefined). */
@@ -68,7 +66,7 @@ export class AccessRecorder {
   ): void {
     if (!this.log.enabled) return;
     const rec = this.tcpRec;
-    rec.id = info.connectionId === undefined ? nextConnectionId() : info.connectionId();
+    rec.id = connectionIdText(info.id ?? 0);
     rec.protocol = info.protocol;
     rec.route = route === null ? null : route.id;
     rec.client = formatHostPort(info.remoteAddr, info.remotePort);
@@ -91,7 +89,7 @@ export class AccessRecorder {
   session(s: SessionTotals, end: EndReason, now: number, error?: string): void {
     if (!this.log.enabled) return;
     const rec = this.udpRec;
-    rec.id = s.connectionId();
+    rec.id = connectionIdText(s.info.id ?? 0);
     rec.route = s.route.id;
     rec.client = formatHostPort(s.info.remoteAddr, s.info.remotePort);
     rec.proxy_peer = s.proxyPeer ?? undefined;

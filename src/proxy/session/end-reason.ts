@@ -32,6 +32,8 @@ export const END_REASONS = [
   'shutdown', // ended while draining: answered, or quiet for a moment
   // listeners
   'listener_removed', // its listener was unbound and the session could not go on without it
+  // admin
+  'admin_closed', // ended through the Admin API (DELETE /v1/connections/{id}, /v1/udp_sessions/{id})
 ] as const;
 
 export type EndReason = (typeof END_REASONS)[number];

@@ -12,7 +12,8 @@ import { type DialFailure, type DialPorts, sendsTlsToNode, UpstreamDial } from '
 import { type ProxyPrefixSource, tcpPlanOf, terminatedTls, writeTcpProxyPrefix } from '../connect/proxy-prefix';
 import type { FilterConn } from '../filter/types';
 import type { ProxyHeader } from '../prelude/proxy-protocol-types';
-import { nextConnectionId } from './connection-id';
+import type { EndReason } from './end-reason';
+import { connectionIdText, nextConnectionId } from './conn-id';
 
 /** What the flow does when a session's dial is over (implemented by the TCP flow; one per flow, not per session). */
 export interface DialOutcome {
@@ -35,11 +36,13 @@ export interface SessionExtra {
   header: ProxyHeader | null;
   /** The listener has proxy_protocol_to_upstream. */
   sendHeader: boolean;
-  /** The connection id, once a unique_id TLV or the record asked for it. */
-  id: string | null;
+  /** Why weir cut the connection when the pipe's own reason ("aborted") would not say (an admin closed it). */
+  endAs: EndReason | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn, ProxyPrefixSource {
+  /** The connection id (src/proxy/session/conn-id.ts). */
+  readonly id = nextConnectionId();
   /** undefined: not matched yet; null: no route matched. The prelude may match early (mixed TLS listeners). */
   matched: CompiledRoute | null | undefined = undefined;
   /** Set once connected (the node is then `current`). */
@@ -120,17 +123,13 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     return this.matched!.id;
   }
 
-  /**
-   * The id the access log prints. Kept once asked for on a connection with extra facts (a unique_id TLV asks
-   * at connect time, the record later); a plain connection is asked once, by its record, and keeps nothing.
-   */
+  /** The id as the access log and a unique_id TLV show it. */
   connectionId(): string {
-    const x = this.extra;
-    return x === null ? nextConnectionId() : (x.id ??= nextConnectionId());
+    return connectionIdText(this.id);
   }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, id: null });
+    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null });
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -156,6 +155,11 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   setUpstreamPrefix(bytes: Uint8Array | null): void {
     if (bytes === null && this.extra === null) return;
     this.ensureExtra().upstreamPrefix = bytes;
+  }
+
+  /** The reason the record will give once the running pipe ends (set before weir cuts it). */
+  endAs(reason: EndReason): void {
+    this.ensureExtra().endAs = reason;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { CompiledRoute, CompiledUpstream, ConnInfo, UpstreamNode } from '..
 import type { ProxyPrefixSource } from '../connect/proxy-prefix';
 import type { ProxyHeader } from '../prelude/proxy-protocol-types';
 import type { SessionTotals } from '../record/access';
-import { nextConnectionId } from './connection-id';
+import { connectionIdText } from './conn-id';
 import { SessionEntry } from './udp-table';
 
 /** One client's conversation through one listener, created on its first datagram. */
@@ -49,9 +49,9 @@ export class UdpSession extends SessionEntry implements SessionTotals {
     return null;
   }
 
-  /** Asked once, by the session's record. */
+  /** The id as the access log and a unique_id TLV show it. */
   connectionId(): string {
-    return nextConnectionId();
+    return connectionIdText(this.info.id ?? 0);
   }
 }
 
@@ -65,7 +65,6 @@ export class ProxiedUdpSession extends UdpSession implements ProxyPrefixSource {
   peerPort = 0;
   /** The v2 header every datagram to the node starts with (written once per session), or null. */
   prefix: Uint8Array | null = null;
-  private id: string | null = null;
   constructor(
     scope: number,
     listener: UdpListener,
@@ -97,10 +96,6 @@ export class ProxiedUdpSession extends UdpSession implements ProxyPrefixSource {
 
   override get proxyPeer(): string | null {
     return this.peerAddr === null ? null : formatHostPort(this.peerAddr, this.peerPort);
-  }
-
-  override connectionId(): string {
-    return (this.id ??= nextConnectionId());
   }
 
   // ProxyPrefixSource

@@ -329,6 +329,14 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       if (c.queue === null) resumeSide(u);
     },
 
+    pipeStats(conn) {
+      const pair = conn instanceof BunSide ? conn.pair : (bridged.get(conn)?.pair ?? null);
+      if (pair === null) return nodePlane?.pipeStats?.(conn) ?? null;
+      if (pair.finished) return null;
+      const idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
+      return { bytesFromClient: pair.bytesFromClient, bytesToClient: pair.bytesToClient, idleMs };
+    },
+
     destroy(conn) {
       if (!(conn instanceof BunSide)) {
         const side = bridged.get(conn);

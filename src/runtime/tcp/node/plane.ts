@@ -91,6 +91,13 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
       else side.socket.destroy();
     },
 
+    pipeStats(conn) {
+      const pair = conn instanceof Side ? conn.pair : null;
+      if (pair === null || pair.finished) return null;
+      const idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
+      return { bytesFromClient: pair.bytesFromClient, bytesToClient: pair.bytesToClient, idleMs };
+    },
+
     socketOf(conn) {
       return conn instanceof Side ? conn.socket : null;
     },

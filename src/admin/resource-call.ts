@@ -1,0 +1,123 @@
+// One resource request as weir runs it around the APISIX object operations: the caller's scope, `?dry_run=true`
+// (the real write, rolled back, plus its effects), shadow warnings in write answers and in
+// `GET .../stream_routes?warnings=true`, and one log line per write naming the key (never the key itself).
+
+import { logger } from '../log/logger';
+import type { JsonObject } from '../lib/json';
+import type { DryRun } from '../objects/dry-run';
+import { ObjectError, keyNotFound } from '../objects/errors';
+import type { ObjectContext, ObjectResult } from '../objects/index';
+import type { LiveTables } from '../inspect/connections';
+import { computeEffects } from '../inspect/effects';
+import type { RuleCache } from '../inspect/rules';
+import { allWarnings, visibleWarnings, warningsAround } from '../inspect/warnings';
+import type { StoreContents, StoredObject } from '../store/types';
+import { handleResource, type ResourceCall } from './resources';
+import { AdminError } from './respond';
+import type { AdminIdentity } from './scope';
+import { scopedStore } from './scoped-store';
+
+export interface ResourceCallDeps {
+  /** The object context of unscoped calls (the real store, onChange, clock). */
+  ops: ObjectContext;
+  /** Compiled route rules by row text, shared by every request (warnings, effects). */
+  rules: RuleCache;
+  /** Open connections, for the effects of a dry run; null when the proxy is not running here. */
+  live: LiveTables | null;
+  /** Log each write with the key's name (default true; the offline CLI has no key to name). */
+  audit?: boolean;
+}
+
+const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
+
+function scopeRefusal(method: string): AdminError {
+  return new AdminError(401, { error_msg: 'failed to check token', description: `method ${method} is not in the key's scope for this object` });
+}
+
+/** The id a write answered with (POST generates it), or the URL's. */
+function writtenId(call: ResourceCall, result: ObjectResult): string | undefined {
+  const value = result.body.value;
+  if (value !== null && typeof value === 'object' && 'id' in value) return String((value as JsonObject).id);
+  return call.id;
+}
+
+/** Warnings naming the written route, among those the caller may see; added to the answer only when there are some. */
+function withWarnings(result: ObjectResult, routes: readonly StoredObject[], id: string | undefined, deps: ResourceCallDeps, who: AdminIdentity): ObjectResult {
+  if (id === undefined) return result;
+  const scope = who.scope;
+  const warnings = visibleWarnings(warningsAround(deps.rules.rulesOf(routes), id), scope === null ? undefined : (rid) => scope.sees('stream_routes', rid));
+  return warnings.length === 0 ? result : { status: result.status, body: { ...result.body, warnings: warnings as unknown as JsonObject[] } };
+}
+
+/**
+ * Run one resource call for `who`. Throws ObjectError/AdminError for refusals (mapped by the app). An object
+ * outside a scoped key's scope answers exactly as a missing one; a method the scope does not grant on an object
+ * the key sees is a 401 like the viewer role's.
+ */
+export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who: AdminIdentity): ObjectResult {
+  const { method, res } = call;
+  const write = WRITES.has(method);
+  const scope = who.scope;
+  const raw = deps.ops.store;
+  const ops: ObjectContext = scope === null ? deps.ops : { ...deps.ops, store: scopedStore(raw, scope, method) };
+  const dry = write && call.query.get('dry_run') === 'true';
+  try {
+    if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
+      if (!scope.sees(res, call.id)) throw keyNotFound();
+      if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
+    }
+    if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
+    let result: ObjectResult;
+    if (dry) {
+      result = rehearseCall(deps, ops, call, who);
+    } else {
+      result = handleResource(ops, call);
+      if (res === 'stream_routes' && write && method !== 'DELETE') result = withWarnings(result, raw.list('stream_routes'), writtenId(call, result), deps, who);
+      if (res === 'stream_routes' && method === 'GET' && call.id === undefined && call.query.get('warnings') === 'true') {
+        const warnings = visibleWarnings(allWarnings(deps.rules.rulesOf(raw.list('stream_routes'))), scope === null ? undefined : (rid) => scope.sees('stream_routes', rid));
+        result = { status: result.status, body: { ...result.body, warnings: warnings as unknown as JsonObject[] } };
+      }
+    }
+    if (write && deps.audit !== false) logWrite(who, call, result.status, dry, writtenId(call, result));
+    return result;
+  } catch (err) {
+    if (write && deps.audit !== false) logWrite(who, call, err instanceof ObjectError || err instanceof AdminError ? err.status : 500, dry, call.id);
+    throw err;
+  }
+}
+
+/** `?dry_run=true`: the real write inside a rolled-back transaction, answered with the object and `effects`. */
+function rehearseCall(deps: ResourceCallDeps, ops: ObjectContext, call: ResourceCall, who: AdminIdentity): ObjectResult {
+  const raw = deps.ops.store;
+  let before: StoreContents | null = null;
+  let after: StoreContents | null = null;
+  const dryRun: DryRun = {
+    capture(phase) {
+      if (phase === 'before') before = raw.readAll();
+      else after = raw.readAll();
+    },
+  };
+  const result = handleResource({ ...ops, dryRun }, call);
+  const scope = who.scope;
+  const effects = computeEffects({
+    before: before!,
+    after: after!,
+    rules: deps.rules,
+    live: deps.live,
+    visible: scope === null ? undefined : (res, id) => scope.sees(res, id),
+  });
+  let answer: ObjectResult = { status: result.status, body: { ...result.body, dry_run: true, effects } };
+  if (call.res === 'stream_routes' && call.method !== 'DELETE') answer = withWarnings(answer, after!.streamRoutes, writtenId(call, result), deps, who);
+  return answer;
+}
+
+/** One line per write, successful or refused. The key's configured name identifies the caller; the key never appears. */
+function logWrite(who: AdminIdentity, call: ResourceCall, status: number, dry: boolean, id: string | undefined): void {
+  logger.info('admin write', {
+    key: who.name,
+    method: call.method,
+    object: id === undefined ? call.res : `${call.res}/${id}`,
+    status,
+    dry_run: dry ? true : undefined,
+  });
+}

@@ -1,0 +1,21 @@
+// `weir explain --server-port 9100 --remote-addr 10.0.0.7 [--server-addr ...] [--sni ...] [--protocol udp]`: the
+// Admin API's explain view computed offline from the SQLite file and config.yaml (a fresh balancer, no health
+// state, no open connections). Prints the same JSON.
+
+import { explainConnection, parseExplainInput } from '../inspect/explain';
+import { listenerViews } from '../inspect/listeners';
+import { buildSnapshot } from '../snapshot/build';
+import type { Command } from './args';
+import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';
+
+type ExplainCommand = Extract<Command, { name: 'explain' }>;
+
+export async function runExplain(cmd: ExplainCommand, io: CliIo): Promise<void> {
+  const config = loadCliConfig(cmd, io);
+  const listeners = listenerViews(config.stream);
+  const info = parseExplainInput(cmd.conn, listeners);
+  if (typeof info === 'string') throw new CliError(2, `explain: ${info.replace(/\b(remote_addr|remote_port|server_addr|server_port)\b/g, (f) => `--${f.replace('_', '-')}`)}`);
+  const contents = await withStore(resolveDbPath(cmd, config), config, false, (store) => store.readAll());
+  const { snapshot } = buildSnapshot(contents, null);
+  io.out(`${JSON.stringify(explainConnection(snapshot, info, { listeners }), null, 2)}\n`);
+}
