@@ -4,6 +4,7 @@
 //   DELETE /v1/connections/{id}   /v1/udp_sessions/{id}   and, with a filter, every match (admin role)
 // Same allow list and key check as the rest of the Admin API; a scoped key sees only its own routes there.
 
+import { parseConnectionId } from '../proxy/session/conn-id';
 import type { IRequest, RouterType } from 'itty-router';
 import type { JsonObject } from '../lib/json';
 import {
@@ -83,12 +84,12 @@ export function mountInspect(router: RouterType<IRequest, [URL, AdminIdentity]>,
     router.delete(`/v1/${kind}/:id`, (req: IRequest, _url: URL, who: AdminIdentity) => {
       const live = deps.sources?.live;
       if (live === undefined) return unavailable();
-      const id = Number(decode(req.params.id));
+      const id = parseConnectionId(decode(req.params.id)) ?? 0;
       const access = routeAccess(who);
       const missing = () => respond(404, { error_msg: `${kind === 'connections' ? 'connection' : 'udp session'} ${decode(req.params.id)} is not open` }, cors);
       if (!Number.isSafeInteger(id) || id < 1) return missing();
       const everything: ConnectionQuery['filter'] = {};
-      let ended: number[];
+      let ended: string[];
       if (kind === 'connections') {
         const s = live.tcp === null ? undefined : selectTcp(live.tcp, everything, access.see).find((x) => x.id === id);
         if (s === undefined) return missing();
@@ -101,7 +102,7 @@ export function mountInspect(router: RouterType<IRequest, [URL, AdminIdentity]>,
         ended = closeUdp(live.udp!, [s]);
       }
       if (ended.length === 0) return missing();
-      return respond(200, { deleted: String(id), end: 'admin_closed' }, cors);
+      return respond(200, { deleted: ended[0], end: 'admin_closed' }, cors);
     });
     router.delete(`/v1/${kind}`, (_req: IRequest, url: URL, who: AdminIdentity) => {
       const live = deps.sources?.live;
@@ -116,7 +117,7 @@ export function mountInspect(router: RouterType<IRequest, [URL, AdminIdentity]>,
         kind === 'connections'
           ? live.tcp === null ? [] : closeTcp(live.tcp, selectTcp(live.tcp, q.filter, both))
           : live.udp === null ? [] : closeUdp(live.udp, selectUdp(live.udp, q.filter, both));
-      const body: JsonObject = { deleted: ended.map(String), total: ended.length, end: 'admin_closed' };
+      const body: JsonObject = { deleted: ended, total: ended.length, end: 'admin_closed' };
       return respond(200, body, cors);
     });
   }

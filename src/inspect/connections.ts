@@ -2,6 +2,7 @@
 // (GET /v1/connections, GET /v1/udp_sessions), their filters and paging, and ending them (DELETE). Reads the
 // flows' own open sets and the pipes' counters; nothing is kept per connection for these views.
 
+import { connectionIdText } from '../proxy/session/conn-id';
 import type { JsonObject } from '../lib/json';
 import { formatHostPort } from '../lib/ip';
 import { type CompiledCidr, cidrContains, compileCidr, parseIpv4, parseIpv6 } from '../proxy/match/cidr';
@@ -127,7 +128,7 @@ function tcpRow(flow: TcpFlow, s: TcpSession, now: number): JsonObject {
   const stats = s.upstreamConn === null ? null : flow.pipeStats(s);
   const age = now - s.startedAt;
   return {
-    id: s.id,
+    id: connectionIdText(s.id),
     protocol: 'tcp',
     state: tcpState(flow, s),
     route: s.matched?.id ?? null,
@@ -148,7 +149,7 @@ function tcpRow(flow: TcpFlow, s: TcpSession, now: number): JsonObject {
 function udpRow(flow: UdpFlow, s: UdpSession, now: number): JsonObject {
   const age = now - s.startedAt;
   return {
-    id: s.info.id ?? 0,
+    id: connectionIdText(s.info.id ?? 0),
     protocol: 'udp',
     route: s.route.id,
     upstream: s.up.key,
@@ -201,12 +202,12 @@ export function selectUdp(flow: UdpFlow | null, f: ConnectionFilter, visible: Ro
 }
 
 /** End the given connections or sessions (access record end "admin_closed"); returns the ids actually ended. */
-export function closeTcp(flow: TcpFlow, sessions: readonly TcpSession[]): number[] {
-  return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => s.id);
+export function closeTcp(flow: TcpFlow, sessions: readonly TcpSession[]): string[] {
+  return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => connectionIdText(s.id));
 }
 
-export function closeUdp(flow: UdpFlow, sessions: readonly UdpSession[]): number[] {
-  return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => s.info.id ?? 0);
+export function closeUdp(flow: UdpFlow, sessions: readonly UdpSession[]): string[] {
+  return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => connectionIdText(s.info.id ?? 0));
 }
 
 /**

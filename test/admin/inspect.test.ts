@@ -185,7 +185,7 @@ describe('dry runs over HTTP', () => {
     const hash = fileHash(h.t.path);
     const del = await h.call('DELETE', `${A}/upstreams/u1?force=true&dry_run=true`);
     assert.equal(del.status, 200);
-    assert.deepEqual([del.json.deleted, del.json.dry_run], ['u1', true]);
+    assert.deepEqual([del.json.deleted, del.json.key, del.json.dry_run], ['1', '/apisix/upstreams/u1', true]);
     assert.deepEqual(del.json.effects.broken_references, [{ from: '/apisix/stream_routes/5', field: 'upstream_id', to: '/apisix/upstreams/u1' }]);
     assert.deepEqual(del.json.effects.routes, []);
     const route = await h.call('DELETE', `${A}/stream_routes/5?dry_run=true`);

@@ -54,7 +54,7 @@ describe('dry-run writes', () => {
     const before = fileHash(t.path);
     const patched = patchObject(dry(), 'stream_routes', 'r1', '', { server_port: 9200 });
     assert.equal(patched.body.value && (patched.body.value as { server_port: number }).server_port, 9200);
-    assert.deepEqual(deleteObject(dry(), 'stream_routes', 'r1'), { status: 200, body: { deleted: 'r1', key: '/apisix/stream_routes/r1' } });
+    assert.deepEqual(deleteObject(dry(), 'stream_routes', 'r1'), { status: 200, body: { deleted: '1', key: '/apisix/stream_routes/r1' } });
     assert.equal(fileHash(t.path), before);
     assert.equal((t.store.get('stream_routes', 'r1')!.value as { server_port: number }).server_port, 9100);
   });
