@@ -18,6 +18,7 @@ import { listenError } from '../lib/listen-error';
 import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
+import { resolveMaxConnections } from '../lib/fd-limit';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
 
 /** A running weir instance. */
@@ -97,7 +98,9 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
+    const caps = resolveMaxConnections(config.maxConnections); // below half the fd limit unless configured
     const proxy = await startTcpProxy({
+      maxConnections: caps.max,
       plane: await createTcpDataPlane({ reusePort: shareListeners }),
       listeners: config.stream.tcp,
       snapshot: holder.snapshot,
@@ -131,6 +134,9 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
       routes: holder.snapshot().routes.length,
+      max_connections: caps.max,
+      max_connections_from: caps.from,
+      fd_limit: caps.fdLimit,
     });
     release.soon();
 

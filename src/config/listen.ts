@@ -3,6 +3,7 @@
 
 import ipaddr from 'ipaddr.js';
 import { parseIp } from '../lib/ip';
+import { readMaxConnections } from './limits';
 import { ConfigError, type TcpListenSpec, type UdpListenSpec } from './types';
 import { checkKeys, describeValue, isMap, readBool, readList, type ReadCtx } from './read';
 
@@ -59,7 +60,10 @@ export function readStreamListeners(
     const origin = `apisix.stream_proxy.tcp[${i}]`;
     const { range, tls, tlsPassthrough } = readTcpItem(item, origin, ctx);
     tcpSet.add(range, origin);
-    for (let port = range.start; port <= range.end; port++) tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), origin });
+    // each port of a range is its own listener with its own count
+    const maxConnections = isMap(item) ? readMaxConnections(item.max_connections, `${origin}.max_connections`) : undefined;
+    const capped = maxConnections === undefined ? {} : { maxConnections };
+    for (let port = range.start; port <= range.end; port++) tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), origin, ...capped });
   });
   const udpSet = new ListenerSet(budget);
   udpItems.forEach((item, i) => {

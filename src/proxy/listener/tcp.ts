@@ -8,8 +8,8 @@ import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
-import { AccessRecorder } from '../record/access';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
+import { ConnectionLimiter, LimitedAccept, type ListenerCount, ReleasingRecorder } from './conn-limit';
 
 export interface TcpProxyOptions {
   plane: TcpDataPlane;
@@ -21,6 +21,8 @@ export interface TcpProxyOptions {
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
+  /** apisix.stream_proxy.max_connections: open connections beyond it are refused at accept; null/absent = no cap. */
+  maxConnections?: number | null;
 }
 
 export type BoundTcpListener = BoundListener;
@@ -34,18 +36,22 @@ export interface TcpProxy {
   activeConnections(): number;
   /** Stop accepting; open connections continue. */
   stopAccepting(): Promise<void>;
+  /** The connection caps and their refusal counts (weir_stream_refused_connections_total{reason}). */
+  readonly limiter: ConnectionLimiter;
   /** Stop accepting, wait up to graceMs for open connections to finish, then abort the rest. */
   shutdown(graceMs: number): Promise<void>;
 }
 
 /** TCP listeners: a plain one hands connections straight to the flow; a TLS one reads its current mode per accept. */
-function tcpBinder(plane: TcpDataPlane, flow: TcpFlow): ListenerBinder<TcpListenSpec, TcpListener> {
+function tcpBinder(plane: TcpDataPlane, flow: TcpFlow, limits: LimitedAccept): ListenerBinder<TcpListenSpec, TcpListener> {
   return {
     bindKey: (spec) => (tlsModeOf(spec) === null ? 'plain' : 'tls'),
     bind: (spec, _scope, entry) => {
-      if (tlsModeOf(spec) === null) return plane.listen({ host: spec.host, port: spec.port }, flow.accept);
+      // the listener's cap is read per accept from its current spec (a reload may change it in place)
+      const count: ListenerCount = { open: 0, origin: spec.origin, get max() { return entry().spec.maxConnections ?? null; } };
+      if (tlsModeOf(spec) === null) return plane.listen({ host: spec.host, port: spec.port }, limits.wrap(count, flow.accept));
       // one closure per listener, not per connection; the mode can change without a new socket
-      return plane.listen({ host: spec.host, port: spec.port, tls: true }, (c) => flow.acceptTls(c, tlsModeOf(entry().spec) as TlsMode));
+      return plane.listen({ host: spec.host, port: spec.port, tls: true }, limits.wrap(count, (c) => flow.acceptTls(c, tlsModeOf(entry().spec) as TlsMode)));
     },
     unbind: (handle) => handle.stop(),
   };
@@ -54,10 +60,15 @@ function tcpBinder(plane: TcpDataPlane, flow: TcpFlow): ListenerBinder<TcpListen
 class TcpProxyImpl implements TcpProxy {
   readonly flow: TcpFlow;
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
+  readonly limiter: ConnectionLimiter;
 
   constructor(opts: TcpProxyOptions) {
-    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, health: opts.health ?? NO_HEALTH, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls });
-    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow));
+    const recorder = new ReleasingRecorder(opts.accessLog);
+    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, health: opts.health ?? NO_HEALTH, recorder, tls: opts.tls });
+    this.limiter = new ConnectionLimiter(opts.maxConnections ?? null, () => this.flow.openConnections());
+    const limits = new LimitedAccept(this.limiter, (c) => opts.plane.destroy(c), (info, error) => recorder.connection(info, null, null, Date.now(), 0, 0, 'refused', error));
+    recorder.accept = limits;
+    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow, limits));
   }
 
   get listeners(): readonly BoundTcpListener[] {
@@ -79,6 +90,7 @@ class TcpProxyImpl implements TcpProxy {
   async shutdown(graceMs: number): Promise<void> {
     await this.stopAccepting();
     await this.flow.shutdown(graceMs);
+    this.limiter.close();
   }
 }
 

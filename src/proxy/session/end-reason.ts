@@ -5,6 +5,8 @@ import type { PipeEndReason } from '../../runtime/types';
 
 /** Every reason, in the order a connection's phases can produce them. */
 export const END_REASONS = [
+  // accept
+  'refused', // over apisix.stream_proxy.max_connections or the listener's max_connections: closed unread
   // prelude: before any route is known
   'preread_timeout', // nothing decisive arrived within nginx_config.stream.preread_timeout
   'not_tls', // a TLS listener got something that is not a ClientHello (or one too large)
