@@ -19,6 +19,7 @@ import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { resolveMaxConnections } from '../lib/fd-limit';
+import { checkDatabase } from '../store/integrity';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
 
 /** A running weir instance. */
@@ -60,6 +61,12 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
   const dbPath = resolve(opts.dbPath ?? config.sqlite.path);
   const db = openSqlite(dbPath);
   const store = openStore(dbPath, { db, keyring: ensureKeyring(config.tls, dirname(dbPath)) });
+  try {
+    checkDatabase(db, dbPath); // PRAGMA quick_check: never serve from a damaged file
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
   try {
     const adminKeys = ensureAdminKey(config, dirname(dbPath));
