@@ -11,6 +11,7 @@ import { ROOT } from './proc';
 /** Each script with its time budget for a full run (the short run gets a fifth). */
 export const SCRIPTS: Array<{ id: string; file: string; budgetS: number }> = [
   { id: 'R1', file: 'r1-admin-fuzz.ts', budgetS: 300 },
+  { id: 'R2', file: 'r2-admin-model.ts', budgetS: 600 },
   { id: 'R3', file: 'r3-config-fuzz.ts', budgetS: 600 },
   { id: 'R4', file: 'r4-wire-fuzz.ts', budgetS: 300 },
   { id: 'R5', file: 'r5-kill9.ts', budgetS: 600 },
