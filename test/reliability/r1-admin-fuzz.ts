@@ -112,9 +112,18 @@ export async function runR1(size: Size, counts = size === 'short' ? { inProcess:
   let readBackDiffers = 0;
   let writes2xx = 0;
   let unsendable = 0;
-  const samples = fc.sample(request, { numRuns: counts.inProcess, seed: 19 });
+  // generated in chunks: 100,000 requests with bodies up to 100 KB would otherwise sit in memory at once
+  function* samples(): Generator<FuzzRequest> {
+    for (let done = 0, chunk = 0; done < counts.inProcess; chunk++) {
+      const n = Math.min(1000, counts.inProcess - done);
+      yield* fc.sample(request, { numRuns: n, seed: 19 + chunk });
+      done += n;
+    }
+  }
   const t0 = Date.now();
-  for (const [i, r] of samples.entries()) {
+  let i = -1;
+  for (const r of samples()) {
+    i++;
     if (i === warm) rss0 = rssKiB();
     const before = t.store.revision();
     let req: Request;
