@@ -16,6 +16,7 @@ export const SCRIPTS: Array<{ id: string; file: string; budgetS: number }> = [
   { id: 'R4', file: 'r4-wire-fuzz.ts', budgetS: 300 },
   { id: 'R5', file: 'r5-kill9.ts', budgetS: 600 },
   { id: 'R6', file: 'r6-upstream-faults.ts', budgetS: 120 },
+  { id: 'R7', file: 'r7-slowloris.ts', budgetS: 180 },
   { id: 'R8', file: 'r8-fd-exhaustion.ts', budgetS: 120 },
   { id: 'R9', file: 'r9-udp-flood.ts', budgetS: 300 },
   { id: 'R12', file: 'r12-admin-security.ts', budgetS: 300 },
