@@ -19,6 +19,7 @@ export const SCRIPTS: Array<{ id: string; file: string; budgetS: number }> = [
   { id: 'R7', file: 'r7-slowloris.ts', budgetS: 180 },
   { id: 'R8', file: 'r8-fd-exhaustion.ts', budgetS: 120 },
   { id: 'R9', file: 'r9-udp-flood.ts', budgetS: 300 },
+  { id: 'R10', file: 'r10-backpressure.ts', budgetS: 180 },
   { id: 'R12', file: 'r12-admin-security.ts', budgetS: 300 },
 ];
 
