@@ -151,7 +151,18 @@ async function build(only: string | undefined): Promise<void> {
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+const BUILD_USAGE = 'usage: tsx build.ts [--gen-only | --sea-node | --only=bundle|node|bun]\n';
 if (isMain) {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(BUILD_USAGE);
+    process.exit(0);
+  }
+  const unknown = args.find((a) => !['--gen-only', '--sea-node'].includes(a) && !/^--only=(bundle|node|bun)$/.test(a));
+  if (unknown !== undefined) {
+    process.stderr.write(`build: unknown option "${unknown}"\n${BUILD_USAGE}`);
+    process.exit(2);
+  }
   generate();
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   if (process.argv.includes('--sea-node')) process.stdout.write(`${ensureSeaNode()}\n`);

@@ -11,8 +11,18 @@ import { type Ctx, ports, startTarget, type Target, TARGETS, UP, weirCommand } f
 import { bulk, mem, type Metrics, pingConns, type RunSettings, redis, tls, tlsBulk, udp, waitPong, type Workload, WORKLOADS } from './workloads';
 import { type Sample, renderTables, renderWeirOnly, summarize } from './summary';
 import { weirOnly } from './weir-only';
+import { BENCH_USAGE, checkBenchArgs } from './args';
 
 const argv = process.argv.slice(2);
+const checked = checkBenchArgs(argv);
+if (checked.kind === 'help') {
+  process.stdout.write(BENCH_USAGE);
+  process.exit(0);
+}
+if (checked.kind === 'error') {
+  process.stderr.write(`bench: ${checked.message}\n`);
+  process.exit(2);
+}
 const flag = (name: string): boolean => argv.includes(name);
 const opt = (name: string, dflt: string): string => {
   const i = argv.indexOf(name);

@@ -1,6 +1,7 @@
 // Request body reading for the Admin API: size limit, then JSON with APISIX's error envelope.
 
 import { AdminError } from './respond';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-depth';
 
 function tooLarge(limit: number): AdminError {
   return new AdminError(400, {
@@ -21,9 +22,15 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
   if (bytes.byteLength === 0) return undefined;
   const text = new TextDecoder().decode(bytes);
   if (text.trim() === '') return undefined;
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (err) {
     throw new AdminError(400, { error_msg: `invalid request body: ${(err as Error).message}`, req_body: text });
   }
+  // deeper bodies made the recursive merge patch overflow the stack (a 500; test/reliability R1 found it)
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new AdminError(400, { error_msg: `invalid request body: nested deeper than ${MAX_JSON_DEPTH} levels` });
+  }
+  return body;
 }

@@ -18,6 +18,8 @@ import { listenError } from '../lib/listen-error';
 import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
+import { resolveMaxConnections } from '../lib/fd-limit';
+import { checkDatabase } from '../store/integrity';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
 import { inspectSources } from '../inspect/sources';
 import { snapshotRules } from '../inspect/rules';
@@ -62,6 +64,12 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
   const dbPath = resolve(opts.dbPath ?? config.sqlite.path);
   const db = openSqlite(dbPath);
   const store = openStore(dbPath, { db, keyring: ensureKeyring(config.tls, dirname(dbPath)) });
+  try {
+    checkDatabase(db, dbPath); // PRAGMA quick_check: never serve from a damaged file
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
   try {
     const adminKeys = ensureAdminKey(config, dirname(dbPath));
@@ -107,7 +115,9 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
+    const caps = resolveMaxConnections(config.maxConnections); // below half the fd limit unless configured
     const proxy = await startTcpProxy({
+      maxConnections: caps.max,
       plane: await createTcpDataPlane({ reusePort: shareListeners }),
       listeners: config.stream.tcp,
       snapshot: holder.snapshot,
@@ -143,6 +153,9 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
       routes: holder.snapshot().routes.length,
+      max_connections: caps.max,
+      max_connections_from: caps.from,
+      fd_limit: caps.fdLimit,
     });
     release.soon();
 

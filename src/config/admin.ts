@@ -4,6 +4,7 @@
 import { parseCidr } from '../lib/ip';
 import { ConfigError, type AdminKey, type AdminKeyGrant, type AdminRole, type Config, type ListenAddr, type ScopeResource } from './types';
 import { canonicalIp } from './listen';
+import { checkAdminExposure } from './admin-exposure';
 import {
   checkKeys,
   describeValue,
@@ -40,21 +41,9 @@ export function readAdmin(admin: YamlMap | undefined, enableAdmin: boolean, ctx:
         'anyone who reaches that address could change the proxy without a key',
     );
   }
-  if (enableAdmin && !isLoopback(listen.host)) {
-    keys.forEach((k, i) => {
-      if (k.key === PUBLISHED_KEY) {
-        ctx.warnings.push(
-          `${path}.admin_key[${i}]: this key is published in APISIX's documentation and the Admin API listens on ` +
-            `${listen.host}: replace it before anything untrusted can reach that address`,
-        );
-      }
-    });
-  }
+  checkAdminExposure(section.admin_key, listen.host, enableAdmin); // exit 2: empty or published key beyond loopback
   return { keyRequired, keys, listen, allow, cors };
 }
-
-/** The admin key every APISIX example uses; fine on loopback, a hole anywhere else. */
-const PUBLISHED_KEY = 'edd1c9f034335f136f87ad84b625c8f1';
 
 function readAdminKeys(value: unknown, ctx: ReadCtx): AdminKey[] {
   const path = 'deployment.admin.admin_key';

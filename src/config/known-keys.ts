@@ -7,7 +7,7 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption'],
   'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
-  'apisix.stream_proxy': ['only', 'tcp', 'udp'],
+  'apisix.stream_proxy': ['only', 'tcp', 'udp', 'max_connections'],
   deployment: ['admin', 'sqlite'],
   'deployment.admin': ['admin_key', 'admin_key_required', 'admin_listen', 'allow_admin', 'enable_admin_cors'],
   'deployment.admin.admin_listen': ['ip', 'port'],
@@ -18,7 +18,7 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   'nginx_config.stream': [
     'enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses', 'preread_timeout', 'ssl_handshake_timeout', 'real_ip_from',
   ],
-  'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'],
+  'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough', 'max_connections'],
   'apisix.stream_proxy.udp[]': ['addr', 'proxy_protocol', 'proxy_protocol_to_upstream'],
 };
 

@@ -3,6 +3,7 @@
 
 import ipaddr from 'ipaddr.js';
 import { parseIp } from '../lib/ip';
+import { readMaxConnections } from './limits';
 import { ConfigError, type TcpListenSpec, type UdpListenSpec } from './types';
 import { checkKeys, describeValue, isMap, readBool, readList, type ReadCtx, type YamlMap } from './read';
 
@@ -59,8 +60,11 @@ export function readStreamListeners(
     const origin = `apisix.stream_proxy.tcp[${i}]`;
     const { range, tls, tlsPassthrough, proxy } = readTcpItem(item, origin, ctx);
     tcpSet.add(range, origin);
+    // each port of a range is its own listener with its own count
+    const maxConnections = isMap(item) ? readMaxConnections(item.max_connections, `${origin}.max_connections`) : undefined;
+    const capped = maxConnections === undefined ? {} : { maxConnections };
     for (let port = range.start; port <= range.end; port++) {
-      tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), ...proxy, origin });
+      tcp.push({ host: range.host, port, tls, ...(tlsPassthrough ? { tlsPassthrough } : {}), ...proxy, origin, ...capped });
     }
   });
   const udpSet = new ListenerSet(budget);

@@ -5,6 +5,7 @@ import { parseDocument, type YAMLError } from 'yaml';
 import { ConfigError, type Config, type TcpListenSpec, type ListenAddr } from './types';
 import { substituteEnv, type Env } from './env';
 import { readStreamListeners } from './listen';
+import { readMaxConnections } from './limits';
 import { readAdmin } from './admin';
 import { readUdpSettings } from './udp';
 import { readTlsSettings, readTlsTimeouts } from './tls';
@@ -55,6 +56,7 @@ export function parseConfig(
   // `only` is APISIX 2.x's switch, replaced by proxy_mode; APISIX itself ignores it now.
   checkKeys(streamProxy, 'apisix.stream_proxy', ctx);
   let stream = readStreamListeners(streamProxy, ctx);
+  const maxConnections = readMaxConnections(streamProxy.max_connections, 'apisix.stream_proxy.max_connections');
   if (!streamEnabled && stream.tcp.length + stream.udp.length > 0) {
     warnings.push('apisix.stream_proxy: not listening, because apisix.proxy_mode is "http"');
     stream = { tcp: [], udp: [] };
@@ -103,6 +105,7 @@ export function parseConfig(
     shutdownGraceMs,
     ...workers,
     ...(realIpFrom !== undefined ? { realIpFrom } : {}),
+    ...(maxConnections === undefined ? {} : { maxConnections }),
   };
   return { config, warnings };
 }

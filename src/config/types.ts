@@ -24,6 +24,8 @@ export interface TcpListenSpec extends ListenAddr, ProxyProtocolFlags {
   tlsPassthrough?: boolean;
   /** Where in the YAML this came from, for messages: "apisix.stream_proxy.tcp[1]". */
   origin: string;
+  /** The item's max_connections: open connections of this listener beyond it are refused; absent = no own cap. */
+  maxConnections?: number;
 }
 
 export interface UdpListenSpec extends ListenAddr, ProxyProtocolFlags {
@@ -121,6 +123,11 @@ export interface Config {
   tls?: TlsSettings;
   /** Grace period for open connections on SIGTERM/SIGINT, in milliseconds. */
   shutdownGraceMs: number;
+  /**
+   * apisix.stream_proxy.max_connections: open TCP connections of this process beyond it are refused at accept.
+   * Absent = derived from the fd limit at start (src/lib/fd-limit.ts).
+   */
+  maxConnections?: number;
   /** nginx_config.worker_processes: proxy processes sharing the listeners ("auto" = one per core); absent = 1. */
   workerProcesses?: number | 'auto';
   /**

@@ -39,6 +39,10 @@ export interface HttpServeOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** Request line and headers deadline (default HEADERS_TIMEOUT_MS, 10 s; tests shorten it). */
+  headersTimeoutMs?: number;
+  /** Whole-request deadline, body included (default REQUEST_TIMEOUT_MS, 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface HttpServerHandle {

@@ -11,8 +11,11 @@ export const CONNECTION_PRAGMAS: readonly string[] = [
   // Another process holding the write lock makes us wait up to 5 s instead of failing at once.
   'PRAGMA busy_timeout = 5000',
   'PRAGMA foreign_keys = ON',
-  // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commit.
-  'PRAGMA synchronous = NORMAL',
+  // FULL: every commit syncs the WAL, so an acknowledged admin write survives power loss and OS crashes too.
+  // A kill -9 cannot lose a commit even with NORMAL (the WAL frames are in the OS page cache once COMMIT
+  // returns; test/reliability/kill9 checks that), but NORMAL may roll back the last commits on power loss.
+  // Admin writes are rare and the proxy only reads, so the one fsync per commit costs nothing that matters.
+  'PRAGMA synchronous = FULL',
 ];
 
 /**

@@ -178,9 +178,19 @@ describe('the published APISIX example key', () => {
     assert.deepEqual(parseConfig(yaml('127.0.0.1'), 't').warnings, []);
   });
 
-  it('is warned about when the Admin API listens beyond loopback', () => {
-    const { warnings } = parseConfig(yaml('0.0.0.0'), 't');
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /^deployment\.admin\.admin_key\[0\]: this key is published in APISIX's documentation/);
+  it('is refused when the Admin API listens beyond loopback (CVE-2020-13945)', () => {
+    assert.throws(() => parseConfig(yaml('0.0.0.0'), 't'), {
+      message:
+        'deployment.admin.admin_key[0].key: is the key published in APISIX\'s documentation, and the Admin API listens on "0.0.0.0" ' +
+        '(deployment.admin.admin_listen.ip): anyone who reaches that address could change the proxy; set a long random key, or listen on 127.0.0.1',
+    });
+  });
+
+  it('refuses an empty or missing key beyond loopback, and skips it on loopback', () => {
+    for (const item of ['{name: a, key: "", role: admin}', '{name: a, role: admin}']) {
+      const y = (ip: string) => `deployment:\n  admin:\n    admin_key:\n      - {name: b, key: k9, role: admin}\n      - ${item}\n    admin_listen: {ip: ${ip}, port: 9180}\n`;
+      assert.throws(() => parseConfig(y('192.0.2.1'), 't'), /^Error: deployment\.admin\.admin_key\[1\]\.key: is empty, and the Admin API listens on "192\.0\.2\.1"/);
+      assert.deepEqual(parseConfig(y('127.0.0.1'), 't').config.admin.keys, [{ name: 'b', key: 'k9', role: 'admin' }]);
+    }
   });
 });

@@ -26,13 +26,13 @@ describe('connection pragmas', () => {
   const dir = tempDir('weir-pragmas-');
   after(() => dir.remove());
 
-  it('a driver opens with SQLite\'s defaults; applyConnectionPragmas sets WAL, busy_timeout 5000, foreign_keys on, synchronous NORMAL', () => {
+  it('a driver opens with SQLite\'s defaults; applyConnectionPragmas sets WAL, busy_timeout 5000, foreign_keys on, synchronous FULL', () => {
     const db = openSqlite(join(dir.path, 'a.db'));
     try {
       // only the journal mode is the same default everywhere (better-sqlite3 sets a busy timeout of its own)
       assert.equal(settings(db)[0], 'delete');
       assert.equal(applyConnectionPragmas(db), db);
-      assert.deepEqual(settings(db), ['wal', 5000, 1, 1]);
+      assert.deepEqual(settings(db), ['wal', 5000, 1, 2]);
     } finally {
       db.close();
     }
@@ -43,7 +43,7 @@ describe('connection pragmas', () => {
     const db = openSqlite(path);
     const store = openStore(path, { db });
     try {
-      assert.deepEqual(settings(db), ['wal', 5000, 1, 1]);
+      assert.deepEqual(settings(db), ['wal', 5000, 1, 2]);
     } finally {
       store.close();
     }

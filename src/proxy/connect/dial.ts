@@ -9,7 +9,7 @@
 import type { ConnectError, OutboundConn, TcpDataPlane, TlsConnectOptions } from '../../runtime/types';
 import type { CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
-import { logger } from '../../log/logger';
+import { warnConnectFailure } from './connect-warning';
 import { NONE_TRIED, pickNode, releaseNode } from './pick';
 
 export { releaseNode } from './pick';
@@ -129,7 +129,7 @@ export abstract class UpstreamDial {
     releaseNode(upstream, node); // the session that pick() counted never started
     const last = (this.last = err ?? { kind: 'other', code: 'ERR_CONNECT', message: 'connect failed' });
     health?.reportConnect(node, last.kind === 'timeout' ? 'timeout' : 'tcp_failure');
-    logger.warn('connect() failed', { upstream: upstream.key, node: node.address, error: last.code });
+    warnConnectFailure(upstream.key, node.address, last.code);
     const tried = (this.tried ??= []);
     tried.push(node);
     if (tried.length > upstream.retries) return this.fail('ERR_UPSTREAM_CONNECT');

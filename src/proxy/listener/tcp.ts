@@ -9,8 +9,8 @@ import { type HealthView, NO_HEALTH } from '../../health/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { compileTrust } from '../match/trust';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
-import { AccessRecorder } from '../record/access';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
+import { ConnectionLimiter, LimitedAccept, type ListenerCount, ReleasingRecorder } from './conn-limit';
 
 export interface TcpProxyOptions {
   plane: TcpDataPlane;
@@ -24,6 +24,8 @@ export interface TcpProxyOptions {
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
   /** nginx_config.stream.real_ip_from (canonical CIDRs); absent: every peer of a proxy_protocol listener is trusted. */
   realIpFrom?: readonly string[];
+  /** apisix.stream_proxy.max_connections: open connections beyond it are refused at accept; null/absent = no cap. */
+  maxConnections?: number | null;
 }
 
 export type BoundTcpListener = BoundListener;
@@ -39,6 +41,8 @@ export interface TcpProxy {
   stopAccepting(): Promise<void>;
   /** The flow, whose open connections the Admin API lists and closes (src/inspect/connections.ts). */
   readonly flow: TcpFlow;
+  /** The connection caps and their refusal counts (weir_stream_refused_connections_total{reason}). */
+  readonly limiter: ConnectionLimiter;
   /** Stop accepting, wait up to graceMs for open connections to finish, then abort the rest. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -51,22 +55,24 @@ function hasProxyFlags(spec: TcpListenSpec): boolean {
  * TCP listeners: a plain one hands connections straight to the flow; a TLS one, or one with PROXY protocol
  * flags, reads its current spec per accept (one closure per listener, not per connection).
  */
-function tcpBinder(plane: TcpDataPlane, flow: TcpFlow): ListenerBinder<TcpListenSpec, TcpListener> {
+function tcpBinder(plane: TcpDataPlane, flow: TcpFlow, limits: LimitedAccept): ListenerBinder<TcpListenSpec, TcpListener> {
   return {
     // a plain listener's handler has no spec to read: turning PROXY protocol on or off gives it a new socket
     bindKey: (spec) => (tlsModeOf(spec) !== null ? 'tls' : hasProxyFlags(spec) ? 'plain+proxy' : 'plain'),
     bind: (spec, _scope, entry) => {
       const addr = { host: spec.host, port: spec.port };
+      // the listener's cap is read per accept from its current spec (a reload may change it in place)
+      const count: ListenerCount = { open: 0, origin: spec.origin, get max() { return entry().spec.maxConnections ?? null; } };
       if (tlsModeOf(spec) === null) {
-        if (!hasProxyFlags(spec)) return plane.listen(addr, flow.accept);
-        return plane.listen(addr, (c) => flow.acceptProxied(c, entry().spec));
+        if (!hasProxyFlags(spec)) return plane.listen(addr, limits.wrap(count, flow.accept));
+        return plane.listen(addr, limits.wrap(count, (c) => flow.acceptProxied(c, entry().spec)));
       }
       // the mode and the flags can change without a new socket
-      return plane.listen({ ...addr, tls: true }, (c) => {
+      return plane.listen({ ...addr, tls: true }, limits.wrap(count, (c) => {
         const current = entry().spec;
         if (hasProxyFlags(current)) flow.acceptProxied(c, current);
         else flow.acceptTls(c, tlsModeOf(current) as TlsMode);
-      });
+      }));
     },
     unbind: (handle) => handle.stop(),
   };
@@ -75,17 +81,22 @@ function tcpBinder(plane: TcpDataPlane, flow: TcpFlow): ListenerBinder<TcpListen
 class TcpProxyImpl implements TcpProxy {
   readonly flow: TcpFlow;
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
+  readonly limiter: ConnectionLimiter;
 
   constructor(opts: TcpProxyOptions) {
+    const recorder = new ReleasingRecorder(opts.accessLog);
     this.flow = new TcpFlow({
       plane: opts.plane,
       snapshot: opts.snapshot,
       health: opts.health ?? NO_HEALTH,
-      recorder: new AccessRecorder(opts.accessLog),
+      recorder,
       tls: opts.tls,
       trust: compileTrust(opts.realIpFrom),
     });
-    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow));
+    this.limiter = new ConnectionLimiter(opts.maxConnections ?? null, () => this.flow.openConnections());
+    const limits = new LimitedAccept(this.limiter, (c) => opts.plane.destroy(c), (info, error) => recorder.connection(info, null, null, Date.now(), 0, 0, 'refused', error));
+    recorder.accept = limits;
+    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow, limits));
   }
 
   get listeners(): readonly BoundTcpListener[] {
@@ -107,6 +118,7 @@ class TcpProxyImpl implements TcpProxy {
   async shutdown(graceMs: number): Promise<void> {
     await this.stopAccepting();
     await this.flow.shutdown(graceMs);
+    this.limiter.close();
   }
 }
 

@@ -5,6 +5,8 @@ import type { PipeEndReason } from '../../runtime/types';
 
 /** Every reason, in the order a connection's phases can produce them. */
 export const END_REASONS = [
+  // accept
+  'refused', // over apisix.stream_proxy.max_connections or the listener's max_connections: closed unread
   // prelude: before any route is known
   'proxy_protocol_untrusted', // a proxy_protocol listener's peer is outside nginx_config.stream.real_ip_from
   'proxy_protocol_invalid', // what came first on a proxy_protocol listener is not a valid PROXY header

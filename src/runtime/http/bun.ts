@@ -1,7 +1,7 @@
 // Admin API server on Bun.serve (native, no node:http emulation). Selected by runtime/index.ts on Bun.
 
 import type { FetchHandler, HttpServeOptions, HttpServerHandle } from '../types';
-import { listenFailure, serverErrorResponse, wrapHandler } from './common';
+import { HEADERS_TIMEOUT_MS, listenFailure, serverErrorResponse, wrapHandler } from './common';
 
 interface BunServer {
   readonly port: number;
@@ -12,6 +12,8 @@ interface BunServeOptions {
   hostname: string;
   port: number;
   maxRequestBodySize: number;
+  /** Seconds without a byte before Bun closes the connection. */
+  idleTimeout: number;
   fetch(req: Request, server: BunServer): Promise<Response>;
   error(err: Error): Response;
 }
@@ -34,6 +36,7 @@ export async function serveBunHttp(handler: FetchHandler, opts: HttpServeOptions
       hostname: opts.host,
       port: opts.port,
       maxRequestBodySize: opts.maxBodyBytes + BODY_SLACK,
+      idleTimeout: Math.max(1, Math.round((opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS) / 1000)), // a client silent this long mid-request is cut (the body deadline is in wrapHandler)
       fetch: (req, srv) => wrapped.fetch(req, srv.requestIP(req)?.address ?? ''),
       error: serverErrorResponse,
     });

@@ -4,21 +4,47 @@
 
 import type { FetchHandler, HttpServeOptions } from '../types';
 
-/** Read at most `cap` bytes of a body stream, then cancel the rest (it is never buffered). */
-export async function readCappedBody(body: ReadableStream<Uint8Array> | null, cap: number): Promise<Uint8Array> {
+/**
+ * Admin request deadlines (slowloris on the Admin API): the request line and headers must arrive within
+ * HEADERS_TIMEOUT_MS of the connection's request start, the whole request (body included) within
+ * REQUEST_TIMEOUT_MS. node:http enforces both itself; Bun.serve has an idle timeout (the same 10 s) and the body
+ * deadline below; Deno.serve exposes no header timeout, so there only the body deadline applies.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Thrown by readCappedBody when the body is not in within its deadline (the server answers 408). */
+export class BodyTimeoutError extends Error {
+  readonly code = 'ERR_BODY_TIMEOUT';
+}
+
+/**
+ * Read at most `cap` bytes of a body stream, then cancel the rest (it is never buffered). A body still incomplete
+ * after `timeoutMs` is cancelled and BodyTimeoutError thrown.
+ */
+export async function readCappedBody(body: ReadableStream<Uint8Array> | null, cap: number, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Uint8Array> {
   if (body === null) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BodyTimeoutError(`request body not received within ${timeoutMs} ms`)), timeoutMs);
+  });
+  late.catch(() => undefined);
   try {
     while (size < cap) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), late]);
       if (done) break;
       const take = value.byteLength > cap - size ? value.subarray(0, cap - size) : value;
       chunks.push(take);
       size += take.byteLength;
     }
+  } catch (err) {
+    if (err instanceof BodyTimeoutError) await reader.cancel().catch(() => undefined);
+    throw err;
   } finally {
+    clearTimeout(timer);
     if (size >= cap) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
@@ -53,7 +79,7 @@ export function wrapHandler(handler: FetchHandler, opts: HttpServeOptions): Nati
     let request: Request;
     try {
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-      const bytes = hasBody ? await readCappedBody(req.body, opts.maxBodyBytes + 1) : null;
+      const bytes = hasBody ? await readCappedBody(req.body, opts.maxBodyBytes + 1, opts.requestTimeoutMs) : null;
       const url = new URL(req.url);
       request = new Request(`http://${authority}${url.pathname}${url.search}`, {
         method: req.method,
@@ -61,6 +87,7 @@ export function wrapHandler(handler: FetchHandler, opts: HttpServeOptions): Nati
         body: bytes && bytes.byteLength > 0 ? bytes : null,
       });
     } catch (err) {
+      if (err instanceof BodyTimeoutError) return jsonError(408, err.message);
       return jsonError(400, `bad request: ${(err as Error).message}`);
     }
     try {

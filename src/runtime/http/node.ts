@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FetchHandler, HttpServeOptions, HttpServerHandle } from '../types';
-import { jsonError } from './common';
+import { HEADERS_TIMEOUT_MS, jsonError, REQUEST_TIMEOUT_MS } from './common';
 
 /** After an oversized body, this much more is read and thrown away before the socket is cut. */
 const DISCARD_LIMIT = 64 * 1024 * 1024;
@@ -133,7 +133,11 @@ export function serveNodeHttp(handler: FetchHandler, opts: HttpServeOptions): Pr
   const urlHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   // Request URLs are built from the bound address, not the client's Host header (which may be anything).
   let authority = urlHost;
-  const server = createServer((req, res) => {
+  // Deadlines against slow clients: headers within 10 s, the whole request within 30 s (node answers 408 and
+  // closes). node checks them every connectionsCheckingInterval, 30 s by default: 1 s keeps the 10 s honest.
+  const headersTimeout = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const deadlines = { headersTimeout, requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
+  const server = createServer(deadlines, (req, res) => {
     handle(handler, opts, authority, req, res).catch((err: unknown) => {
       // Only writing the reply can fail here (client gone): nothing left to answer.
       res.destroy(err instanceof Error ? err : undefined);

@@ -1,0 +1,125 @@
+// The reliability campaign's shared parts: each test is a function from counts to one Figures record; run as a
+// script it takes --short/--full (and answers --help, refuses anything else with exit 2), prints one JSON line and
+// exits 0 when every figure meets its target. The *.test.ts beside it runs the same function with small counts.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+
+/** One test's outcome: its figures, and per checked figure the target and whether it was met. */
+export interface Figures {
+  id: string;
+  name: string;
+  /** Counts and measurements, as reported. */
+  figures: Record<string, number | string | boolean | null>;
+  /** figure name -> [target text, met]. */
+  checks: Record<string, [string, boolean]>;
+  ms: number;
+}
+
+export function passed(f: Figures): boolean {
+  return Object.values(f.checks).every(([, ok]) => ok);
+}
+
+/** Helper to build a Figures record: `check(name, target, ok)`. */
+export class FigureSheet {
+  readonly figures: Figures['figures'] = {};
+  readonly checks: Figures['checks'] = {};
+  private readonly t0 = Date.now();
+  constructor(
+    readonly id: string,
+    readonly name: string,
+  ) {}
+  set(name: string, value: number | string | boolean | null): this {
+    this.figures[name] = value;
+    return this;
+  }
+  /** Record `value` under `name` and check it against a target. */
+  check(name: string, value: number | string | boolean | null, target: string, ok: boolean): this {
+    this.figures[name] = value;
+    this.checks[name] = [target, ok];
+    return this;
+  }
+  done(): Figures {
+    return { id: this.id, name: this.name, figures: this.figures, checks: this.checks, ms: Date.now() - this.t0 };
+  }
+}
+
+export type Size = 'short' | 'full';
+
+/**
+ * Run a test as a script: `tsx test/reliability/<id>.ts [--short|--full]`. Prints one JSON line; exit 0 when all
+ * checks pass, 1 when one fails, 2 on a bad command line. Every script is bounded by its own deadline.
+ */
+export async function runAsScript(meta: { id: string; usage: string }, run: (size: Size) => Promise<Figures>): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: tsx test/reliability/${meta.id}.ts [--short | --full]\n\n${meta.usage}\n`);
+    process.exit(0);
+  }
+  const bad = args.find((a) => a !== '--short' && a !== '--full');
+  if (bad !== undefined) {
+    process.stderr.write(`${meta.id}: unknown option "${bad}" (try --help)\n`);
+    process.exit(2);
+  }
+  const size: Size = args.includes('--short') ? 'short' : 'full';
+  const f = await run(size);
+  process.stdout.write(`${JSON.stringify(f)}\n`);
+  process.exit(passed(f) ? 0 : 1);
+}
+
+// ------------------------------------------------------------------ corpus (every input that ever failed)
+
+const CORPUS = join(import.meta.dirname, 'corpus');
+
+/** Save a failing input under corpus/<kind>/<sha1>.bin (idempotent); returns the file name. */
+export function saveCorpus(kind: string, bytes: Uint8Array): string {
+  const dir = join(CORPUS, kind);
+  mkdirSync(dir, { recursive: true });
+  const name = `${createHash('sha1').update(bytes).digest('hex').slice(0, 16)}.bin`;
+  const path = join(dir, name);
+  if (!existsSync(path)) writeFileSync(path, bytes);
+  return name;
+}
+
+/** Every saved input of a kind (for replay in npm test). */
+export function readCorpus(kind: string): Array<{ name: string; bytes: Uint8Array }> {
+  const dir = join(CORPUS, kind);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .sort()
+    .map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) }));
+}
+
+// ------------------------------------------------------------------ process figures
+
+/** Resident set size of a process in KiB (Linux /proc), or null. */
+export function rssKiB(pid: number | 'self' = 'self'): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Open fds of a process (Linux /proc), or null. */
+export function fdCount(pid: number | 'self' = 'self'): number | null {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return null;
+  }
+}
+
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** True when the module at `url` is the script node was started with (not imported by a test). */
+export function isMain(url: string): boolean {
+  return process.argv[1] !== undefined && new URL(url).pathname === realpathSync(process.argv[1]);
+}

@@ -1,0 +1,113 @@
+// R9 UDP flood with spoofed sources: many distinct 127.x.y.z sources send one datagram each while 10 real
+// sessions echo steadily; then malformed datagrams (0 bytes, 65,507 bytes). Figures: session table never above
+// its cap, RSS high-water within baseline + 64 MB, 0 lost echoes, the table drains after the idle timeout,
+// bytes to clients / bytes from clients (amplification).
+
+import dgram from 'node:dgram';
+import { startUdpProxy } from '../../src/proxy/listener/udp';
+import { createUdpDataPlane } from '../../src/runtime/index';
+import { buildSnapshot } from '../../src/snapshot/build';
+import { AccessLog, configureErrorLog } from '../../src/log/logger';
+import { startUdpEcho } from '../helpers/udp';
+import { FigureSheet, isMain, rssKiB, runAsScript, sleep, type Figures, type Size } from './harness';
+
+function bound(host: string): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, host, () => resolve(s));
+  });
+}
+
+export async function runR9(size: Size, counts = size === 'short' ? { sources: 3000, cap: 200 } : { sources: 50_000, cap: 16_384 }): Promise<Figures> {
+  configureErrorLog({ level: 'error' });
+  const sheet = new FigureSheet('R9', 'UDP flood');
+  const echo = await startUdpEcho();
+  const value = { id: '1', upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${echo.port}`]: 1 }, timeout: { connect: 1, send: 1, read: 1 } } };
+  const snap = buildSnapshot({ revision: 1, streamRoutes: [{ id: '1', value, createdIndex: 1, modifiedIndex: 1, raw: JSON.stringify(value) }], upstreams: [], ssls: [], unreadable: [] }, null).snapshot;
+  const proxy = await startUdpProxy({
+    plane: await createUdpDataPlane(),
+    listeners: [{ host: '127.0.0.1', port: 0, origin: 'r9' }],
+    snapshot: () => snap,
+    accessLog: new AccessLog({ disabled: true }),
+    maxSessions: counts.cap,
+    responses: null,
+    tickMs: 100,
+  });
+  const port = proxy.listeners[0]!.port;
+  // 10 real sessions: one datagram every 100 ms, each must come back
+  const real = await Promise.all(Array.from({ length: 10 }, (_, i) => bound(`127.0.1.${i + 1}`)));
+  let sent = 0;
+  let echoed = 0;
+  for (const s of real) s.on('message', () => echoed++);
+  let realOn = true;
+  const realLoop = (async () => {
+    while (realOn) {
+      for (const s of real) {
+        s.send('ping', port, '127.0.0.1');
+        sent++;
+      }
+      await sleep(100);
+    }
+  })();
+  await sleep(300);
+  const rss0 = rssKiB()!;
+  let rssHigh = rss0;
+  let maxTable = 0;
+  let fromClients = 0;
+  let toClients = 0;
+  const t0 = Date.now();
+  const openSocks: dgram.Socket[] = [];
+  // the flood: distinct source addresses 127.2.x.y, in batches of 250 sockets
+  for (let done = 0; done < counts.sources; ) {
+    const n = Math.min(250, counts.sources - done);
+    const socks = await Promise.all(Array.from({ length: n }, (_, i) => bound(`127.${2 + Math.floor((done + i) / 65_000)}.${Math.floor(((done + i) % 65_000) / 250)}.${((done + i) % 250) + 1}`)));
+    for (const s of socks) {
+      s.on('message', (m) => (toClients += m.length));
+      s.send('flood-datagram', port, '127.0.0.1');
+      fromClients += 14;
+    }
+    await sleep(5);
+    // sockets stay open for four batches (their replies are counted), then close
+    openSocks.push(...socks);
+    while (openSocks.length > 1000) openSocks.shift()!.close();
+    done += n;
+    maxTable = Math.max(maxTable, proxy.activeSessions());
+    rssHigh = Math.max(rssHigh, rssKiB() ?? 0);
+  }
+  await sleep(200);
+  for (const s of openSocks) s.close();
+  const floodMs = Date.now() - t0;
+  // malformed datagrams: empty and the largest a UDP/IPv4 datagram can be
+  const odd = await bound('127.0.0.1');
+  odd.send(Buffer.alloc(0), port, '127.0.0.1');
+  odd.send(Buffer.alloc(65_507, 7), port, '127.0.0.1');
+  await sleep(300);
+  odd.close();
+  realOn = false;
+  await realLoop;
+  await sleep(300);
+  const lost = sent - echoed;
+  // drain: nothing sends now; the idle timeout is 1 s
+  const tDrain = Date.now();
+  while (proxy.activeSessions() > 0 && Date.now() - tDrain < 5000) await sleep(50);
+  const drainMs = Date.now() - tDrain;
+  const left = proxy.activeSessions();
+  for (const s of real) s.close();
+  await proxy.shutdown(0);
+  await echo.close();
+  const growMB = Math.round((rssHigh - rss0) / 1024);
+  sheet.set('sources', counts.sources).set('flood_s', Math.round(floodMs / 100) / 10).set('table_cap', counts.cap);
+  sheet.check('max_table', maxTable, `<= cap (${counts.cap})`, maxTable <= counts.cap);
+  sheet.check('rss_growth_MB', growMB, '<= 64', growMB <= 64);
+  sheet.set('rss_per_session_B', maxTable > 0 ? Math.round(((rssHigh - rss0) * 1024) / maxTable) : null);
+  sheet.set('real_datagrams_sent', sent);
+  sheet.check('real_echoes_lost', lost, '0', lost === 0);
+  sheet.check('drain_ms', drainMs, '<= idle (1000) + 1000', left === 0 && drainMs <= 2000);
+  sheet.set('amplification', fromClients > 0 ? Math.round((toClients / fromClients) * 100) / 100 : null);
+  return sheet.done();
+}
+
+if (isMain(import.meta.url)) {
+  await runAsScript({ id: 'r9-udp-flood', usage: 'R9: 50,000 spoofed sources against a 16,384-session table while 10 sessions echo (--short: 3,000 / 200).' }, runR9);
+}
