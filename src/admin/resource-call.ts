@@ -10,7 +10,7 @@ import type { ObjectContext, ObjectResult } from '../objects/index';
 import type { LiveTables } from '../inspect/connections';
 import { computeEffects } from '../inspect/effects';
 import type { RuleCache } from '../inspect/rules';
-import { allWarnings, visibleWarnings, warningsAround } from '../inspect/warnings';
+import { AUTO_WARNINGS_MAX_ROUTES, allWarnings, visibleWarnings, warningsAround } from '../inspect/warnings';
 import type { StoreContents, StoredObject } from '../store/types';
 import { handleResource, type ResourceCall } from './resources';
 import { AdminError } from './respond';
@@ -72,7 +72,10 @@ export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who:
       result = rehearseCall(deps, ops, call, who);
     } else {
       result = handleResource(ops, call);
-      if (res === 'stream_routes' && write && method !== 'DELETE') result = withWarnings(result, raw.list('stream_routes'), writtenId(call, result), deps, who);
+      // the warnings need every route's rule: read (and analysed) only while that stays cheap
+      if (res === 'stream_routes' && write && method !== 'DELETE' && raw.count('stream_routes') <= AUTO_WARNINGS_MAX_ROUTES) {
+        result = withWarnings(result, raw.list('stream_routes'), writtenId(call, result), deps, who);
+      }
       if (res === 'stream_routes' && method === 'GET' && call.id === undefined && call.query.get('warnings') === 'true') {
         const warnings = visibleWarnings(allWarnings(deps.rules.rulesOf(raw.list('stream_routes'))), scope === null ? undefined : (rid) => scope.sees('stream_routes', rid));
         result = { status: result.status, body: { ...result.body, warnings: warnings as unknown as JsonObject[] } };
@@ -107,7 +110,9 @@ function rehearseCall(deps: ResourceCallDeps, ops: ObjectContext, call: Resource
     visible: scope === null ? undefined : (res, id) => scope.sees(res, id),
   });
   let answer: ObjectResult = { status: result.status, body: { ...result.body, dry_run: true, effects } };
-  if (call.res === 'stream_routes' && call.method !== 'DELETE') answer = withWarnings(answer, after!.streamRoutes, writtenId(call, result), deps, who);
+  if (call.res === 'stream_routes' && call.method !== 'DELETE' && after!.streamRoutes.length <= AUTO_WARNINGS_MAX_ROUTES) {
+    answer = withWarnings(answer, after!.streamRoutes, writtenId(call, result), deps, who);
+  }
   return answer;
 }
 

@@ -16,6 +16,14 @@ export function allWarnings(rules: readonly NamedRule[]): ShadowWarning[] {
   return findShadowedRoutes(rules).warnings;
 }
 
+/**
+ * Above this many stream routes, shadow warnings are not computed on the event loop by themselves (in a write's
+ * answer, or the error log after changes): the exact analysis is cheap for ordinary route sets, but its worst case
+ * (a catch-all after thousands of disjoint CIDR routes) takes seconds, and the event loop also moves every byte
+ * of every connection. `GET .../stream_routes?warnings=true` and `weir check` still compute them on request.
+ */
+export const AUTO_WARNINGS_MAX_ROUTES = 2000;
+
 /** The warnings naming route `id` (a write's response). */
 export function warningsAround(rules: readonly NamedRule[], id: string): ShadowWarning[] {
   return findShadowingAround(rules, id);
@@ -32,6 +40,8 @@ export class ShadowLog {
   private logged = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
+  private skippedAt = -1;
+
   constructor(private readonly warn: (message: string, fields: Record<string, unknown>) => void = logger.warn) {}
 
   /** Schedule a check of `rules()` (read when the check runs). */
@@ -39,7 +49,17 @@ export class ShadowLog {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.report(allWarnings(rules()));
+      const list = rules();
+      if (list.length > AUTO_WARNINGS_MAX_ROUTES) {
+        // said once per size class, not per change
+        if (this.skippedAt !== AUTO_WARNINGS_MAX_ROUTES) {
+          logger.info('shadowed-route check left to request: too many routes to analyse on the event loop', { routes: list.length, max: AUTO_WARNINGS_MAX_ROUTES, ask: 'GET /apisix/admin/stream_routes?warnings=true or weir check' });
+          this.skippedAt = AUTO_WARNINGS_MAX_ROUTES;
+        }
+        return;
+      }
+      this.skippedAt = -1;
+      this.report(allWarnings(list));
     }, SETTLE_MS);
     this.timer.unref?.();
   }

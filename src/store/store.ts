@@ -54,6 +54,7 @@ export interface OpenStoreOptions {
 }
 
 interface TableStatements {
+  count: SqlStatement;
   get: SqlStatement;
   list: SqlStatement;
   insert: SqlStatement;
@@ -71,6 +72,7 @@ function prepareTable(db: SqlDb, table: Resource): TableStatements {
   return {
     get: db.prepare(`SELECT ${cols} FROM ${table} WHERE id = ?`),
     list: db.prepare(`SELECT ${cols} FROM ${table} ORDER BY id`),
+    count: db.prepare(`SELECT count(*) AS n FROM ${table}`),
     insert: db.prepare(
       `INSERT INTO ${table} (id, value, create_time, update_time, created_index, modified_index) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
@@ -262,6 +264,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     revision,
     get,
     list: (res) => read(() => list(res)),
+    count: (res) => Number(tables[res].count.get()?.n ?? 0),
     put: (res, id, value): PutResult =>
       write(() => {
         // Each changed row bumps the revision by one (trigger), so the row's index is the next revision.

@@ -82,6 +82,8 @@ export interface Store {
   get(res: Resource, id: string): StoredObject | undefined;
   /** All rows of one resource, ordered by id in byte order. */
   list(res: Resource): StoredObject[];
+  /** How many rows one resource has (no row is read or decrypted). */
+  count(res: Resource): number;
   /** Insert or replace the row `id`; `value` is stored as given (it should already hold id and timestamps). */
   put(res: Resource, id: string, value: JsonObject): PutResult;
   /** False when there was no such row. */

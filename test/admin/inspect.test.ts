@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { buildSnapshot } from '../../src/snapshot/build';
 import type { InspectSources } from '../../src/inspect/sources';
+import { AUTO_WARNINGS_MAX_ROUTES } from '../../src/inspect/warnings';
 import type { TempStore } from '../objects/fixtures';
 import { startAdmin, testConfig, KEYS, type AdminHarness } from './harness';
 
@@ -140,6 +141,28 @@ describe('shadow warnings over HTTP', () => {
     assert.deepEqual(list.json.warnings.map((w: { route: string }) => w.route), ['b']);
     assert.equal(list.json.total, 3);
     assert.equal((await h.call('GET', `${A}/stream_routes`)).json.warnings, undefined);
+  });
+});
+
+describe('shadow warnings past AUTO_WARNINGS_MAX_ROUTES', () => {
+  let h: AdminHarness;
+  before(async () => {
+    h = await startAdmin();
+  });
+  after(() => h.close());
+
+  it('a write among more routes than the cap answers without warnings; ?warnings=true still finds them', async () => {
+    const up = { nodes: { '127.0.0.1:1995': 1 } };
+    // the catch-all first, then the routes it shadows: written straight into the store, as an import would
+    for (let i = 0; i <= AUTO_WARNINGS_MAX_ROUTES; i++) {
+      const id = `r${String(i).padStart(5, '0')}`;
+      h.t.store.put('stream_routes', id, { id, server_port: 9100, remote_addr: `10.${(i >> 8) & 255}.${i & 255}.0/24`, upstream: up });
+    }
+    const put = await h.call('PUT', `${A}/stream_routes/r00000`, { server_port: 9100, upstream: up });
+    assert.equal(put.status, 200);
+    assert.deepEqual(Object.keys(put.json).sort(), ['key', 'value']);
+    const list = await h.call('GET', `${A}/stream_routes?warnings=true&page_size=1`);
+    assert.equal(list.json.warnings.length, AUTO_WARNINGS_MAX_ROUTES);
   });
 });
 
