@@ -19,9 +19,16 @@ interface Bucket {
   timer: ReturnType<typeof setInterval> | null;
 }
 
+/** How often an idle timeout is checked: timeout/16, within 10 ms .. 60 s (both data planes use it). */
+export function idleTickMs(idleMs: number): number {
+  return Math.max(10, Math.min(idleMs / 16, 60_000));
+}
+
 /**
- * Groups items by their timeout. Each group ticks every timeout/8 (10 ms .. 60 s), so an idle item is
- * closed between 1 and 1.125 timeouts after its last byte. A group's timer stops on a tick that finds it
+ * Groups items by their timeout. Each group ticks every timeout/16 (10 ms .. 60 s), so an idle item is
+ * closed between 1 and 1.0625 timeouts after its last byte: within the 10 % HAProxy and nginx users expect
+ * (the reliability campaign's R6 measured /8 at up to 13 % late). A tick visits its group once, so even
+ * 10,000 idle connections on the default 600 s timeout cost one pass every 37.5 s. A group's timer stops on a tick that finds it
  * empty, so a busy-then-quiet process does not keep waking up, and short-lived connections do not create timers.
  */
 export class IdleSweeper {
@@ -38,7 +45,7 @@ export class IdleSweeper {
     bucket.items.add(item);
     item.idleGroup = bucket; // on the item itself: a WeakMap entry per connection costs more
     if (bucket.timer === null) {
-      const step = Math.max(10, Math.min(idleMs / 8, 60_000));
+      const step = idleTickMs(idleMs);
       bucket.timer = setInterval(sweep, step, this, bucket);
       bucket.timer.unref?.();
     }

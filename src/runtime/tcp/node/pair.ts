@@ -1,6 +1,7 @@
 // The byte pump of the node:net data plane: one Pair per proxied connection, copying both ways with
 // backpressure, passing half-closes on, and ending on an idle timer that never reads the clock per chunk.
 
+import { idleTickMs } from '../../../lib/idle-sweep';
 import type net from 'node:net';
 import { kSide, type NodeInbound, type NodeOutbound, type Side, type WeirSocket } from './side';
 import type { PipeDone, PipeEndReason, PipeOptions, PipeResult } from '../../types';
@@ -105,7 +106,7 @@ export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound
   const pair = new Pair(c, u, opts, done as PipeDone<PipeOptions>);
   c.pair = pair;
   u.pair = pair;
-  const step = Math.max(10, Math.min(opts.idleTimeoutMs / 8, 60_000));
+  const step = idleTickMs(opts.idleTimeoutMs);
   pair.timer = setInterval(onIdleTick, step, pair);
   pair.timer.unref();
   // Either side may have died while the upstream was being dialled.
