@@ -531,7 +531,7 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       });
       const calls = await exchangeWith(closes, 'GET\r\n');
       assert.deepEqual(calls.at(-1), ['partial', 'eof']);
-      const silent = await server((s) => s.on('error', () => {}).on('end', () => s.end()));
+      const silent = await server((s) => s.on('error', () => {}).on('data', () => {}).on('end', () => s.end()));
       const started = Date.now();
       assert.deepEqual(await exchangeWith(silent, 'GET\r\n', 200), [['', 'timeout']]);
       assert.ok(Date.now() - started >= 190, 'timed out before timeoutMs');
