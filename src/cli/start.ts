@@ -71,7 +71,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const extraWorker = isExtraWorker(opts.env ?? process.env);
     const workerCount = extraWorker ? 1 : resolveWorkerCount(config.workerProcesses);
     const shareListeners = extraWorker || workerCount > 1;
-    const health = new HealthRegistry(await createTcpDataPlane());
+    const health = new HealthRegistry({ tcp: await createTcpDataPlane(), udp: await createUdpDataPlane(), trustedCa });
     cleanup.push(() => health.stop());
     const holder = new SnapshotHolder(store, { follower: health, trustedCa });
     holder.load();

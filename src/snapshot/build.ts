@@ -5,7 +5,7 @@
 
 import { formatHostPort } from '../lib/ip';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
-import { compileHealthChecks, healthCheckNote } from '../health/config';
+import { compileHealthChecks } from '../health/config';
 import { type RouteIndex, type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { updateRouteIndex } from '../proxy/match/index-update';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
@@ -80,8 +80,6 @@ export function compileUpstream(
   const note = balancerNote(type);
   if (note !== null) notes.push(note);
   const checks = compileHealthChecks(value.checks);
-  const checksNote = checks === null ? null : healthCheckNote(checks);
-  if (checksNote !== null) notes.push(checksNote);
   const t = (value.timeout ?? {}) as JsonObject;
   const send = seconds(t.send);
   const read = seconds(t.read);

@@ -34,6 +34,8 @@ export interface UpstreamNode {
   priority: number;
   /** "host:port" with IPv6 bracketed: the node's name in logs and health status. */
   address: string;
+  /** The DNS name `host` was resolved from (src/dns/), for nodes written as a name; absent otherwise. */
+  name?: string;
 }
 
 export interface CompiledUpstream {
