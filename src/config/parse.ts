@@ -9,6 +9,7 @@ import { readAdmin } from './admin';
 import { readUdpSettings } from './udp';
 import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
+import { readDnsSettings } from './dns';
 import {
   checkKeys,
   describeValue,
@@ -60,6 +61,7 @@ export function parseConfig(
   }
 
   const tls = readTlsSettings(apisix, ctx);
+  const dns = readDnsSettings(apisix);
 
   const deployment = readMap(top.deployment, 'deployment') ?? {};
   checkKeys(deployment, 'deployment', ctx);
@@ -96,6 +98,8 @@ export function parseConfig(
     tls,
     shutdownGraceMs,
     ...workers,
+    // only present when set, so configs without the keys compare equal to what they were before
+    ...(dns.servers === null && dns.validMs === null ? {} : { dns }),
   };
   return { config, warnings };
 }

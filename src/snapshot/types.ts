@@ -58,6 +58,21 @@ export interface CompiledUpstream {
    * checker is not here: the data plane asks a HealthView (src/health/types.ts) by the upstream's key.
    */
   checks?: HealthCheckConfig | null;
+  /** Nodes written as DNS names: what expanding them again needs (src/snapshot/resolve.ts); absent otherwise. */
+  named?: NamedNodes;
+}
+
+/** An upstream whose nodes name hosts by DNS name: its nodes as written and how its balancer is built. */
+export interface NamedNodes {
+  /** The nodes as written, names not expanded. */
+  readonly declared: readonly UpstreamNode[];
+  /** The distinct names among them (what src/dns/resolver.ts keeps resolved). */
+  readonly names: readonly string[];
+  readonly type: string;
+  readonly hashOn?: string;
+  readonly key?: string;
+  /** `retries` as written, or null: one less than the nodes after expansion. */
+  readonly retries: number | null;
 }
 
 export interface CompiledRoute {
