@@ -19,9 +19,9 @@ export function missingServers(...commands: string[]): string | null {
   return reason;
 }
 
-/** Start redis-server on 127.0.0.1:port without persistence; resolves once it accepts commands. */
-export async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+/** Start redis-server on host:port (127.0.0.1 by default) without persistence; resolves once it accepts commands. */
+export async function startRedis(port: number, host = '127.0.0.1', extra: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
