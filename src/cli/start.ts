@@ -4,7 +4,9 @@ import { dirname, resolve } from 'node:path';
 import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
-import { SnapshotHolder } from '../snapshot/holder';
+import { followAll, SnapshotHolder } from '../snapshot/holder';
+import { createDnsClient } from '../dns/client';
+import { NameResolver } from '../dns/resolver';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -82,9 +84,16 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const extraWorker = isExtraWorker(opts.env ?? process.env);
     const workerCount = extraWorker ? 1 : resolveWorkerCount(config.workerProcesses);
     const shareListeners = extraWorker || workerCount > 1;
-    const health = new HealthRegistry(await createTcpDataPlane());
+    const health = new HealthRegistry({ tcp: await createTcpDataPlane(), udp: await createUdpDataPlane(), trustedCa });
     cleanup.push(() => health.stop());
-    const holder = new SnapshotHolder(store, { follower: health, trustedCa });
+    // node names resolved with apisix.dns_resolver (or the system resolver), again at TTL expiry, off the hot path
+    const names = new NameResolver({
+      client: createDnsClient(config.dns?.servers ?? null),
+      validMs: config.dns?.validMs ?? null,
+      onChange: (keys) => holder.reresolve(keys),
+    });
+    cleanup.push(() => names.stop());
+    const holder = new SnapshotHolder(store, { follower: followAll(health, names), trustedCa, addressesOf: names.addressesOf });
     holder.load();
     const release = idleReleaser();
     cleanup.push(() => release.stop());
@@ -181,6 +190,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           shadows.stop();
           watcher.stop();
           health.stop();
+          names.stop();
           await admin?.close();
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();

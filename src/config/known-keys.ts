@@ -4,7 +4,7 @@
 /** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   '': ['apisix', 'deployment', 'nginx_config'],
-  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption'],
+  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption', 'dns_resolver', 'dns_resolver_valid'],
   'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
   'apisix.stream_proxy': ['only', 'tcp', 'udp', 'max_connections'],
@@ -58,8 +58,6 @@ const NOT_USED = [
     'worker_startup_time_threshold',
     'events',
     'lru',
-    'dns_resolver',
-    'dns_resolver_valid',
     'proxy_protocol',
     'status',
     'id',

@@ -11,6 +11,7 @@ import { readUdpSettings } from './udp';
 import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
 import { readRealIpFrom } from './real-ip';
+import { readDnsSettings } from './dns';
 import {
   checkKeys,
   describeValue,
@@ -63,6 +64,7 @@ export function parseConfig(
   }
 
   const tls = readTlsSettings(apisix, ctx);
+  const dns = readDnsSettings(apisix);
 
   const deployment = readMap(top.deployment, 'deployment') ?? {};
   checkKeys(deployment, 'deployment', ctx);
@@ -106,6 +108,8 @@ export function parseConfig(
     ...workers,
     ...(realIpFrom !== undefined ? { realIpFrom } : {}),
     ...(maxConnections === undefined ? {} : { maxConnections }),
+    // only present when set, so configs without the keys compare equal to what they were before
+    ...(dns.servers === null && dns.validMs === null ? {} : { dns }),
   };
   return { config, warnings };
 }

@@ -62,6 +62,14 @@ export interface TlsSettings {
   handshakeTimeoutMs?: number;
 }
 
+/** apisix.dns_resolver / dns_resolver_valid: how node names are resolved (src/dns/). */
+export interface DnsSettings {
+  /** DNS servers ("10.0.0.53", "10.0.0.53:5353", "[fd00::53]:53"), asked in order; null: the system resolver. */
+  servers: string[] | null;
+  /** Overrides the records' TTL (ms); null: the TTL (system resolver: a 30 s refresh). */
+  validMs: number | null;
+}
+
 export type AdminRole = 'admin' | 'viewer';
 
 /** The resources a scope can name ("*" = all of them). */
@@ -135,6 +143,8 @@ export interface Config {
    * absent = every peer of a proxy_protocol listener, as nginx without set_real_ip_from.
    */
   realIpFrom?: string[];
+  /** How node names are resolved; absent in hand-built test configs (= the system resolver, 30 s refresh). */
+  dns?: DnsSettings;
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

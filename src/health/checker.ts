@@ -1,16 +1,24 @@
-// One upstream's health checker: per-node counters and status, active TCP connect probes on two
-// timers (healthy nodes every healthy.interval, unhealthy ones every unhealthy.interval) and passive
-// reports from the dial path. Counting follows lua-resty-healthcheck: a failure resets the success
-// counter, a success resets all failure counters, and a threshold of 0 never trips.
+// One upstream's health checker: per-node counters and status, active probes (src/health/probe.ts: tcp,
+// http, https, udp) on two timers (healthy nodes every healthy.interval, unhealthy ones every
+// unhealthy.interval) and passive reports from the dial path and the UDP flow. Counting follows
+// lua-resty-healthcheck: a failure resets the success counter, a success resets all failure counters,
+// a threshold of 0 never trips, and an HTTP status in neither list counts for nothing.
 
 import { logger } from '../log/logger';
-import { writeProxyLocalHeader } from '../proxy/connect/proxy-header';
-import type { TcpDataPlane } from '../runtime/types';
+import type { TlsClientConfig } from '../runtime/types';
 import type { UpstreamNode } from '../snapshot/types';
-import type { CheckerInfo, ConnectOutcome, HealthCheckConfig, NodeStatus, UpstreamHealth } from './types';
+import { type ProbePlane, type ProbePorts, runProbe, type UdpProbePlane } from './probe';
+import type { CheckerInfo, ConnectOutcome, HealthCheckConfig, NodeStatus, ProbeOutcome, UpstreamHealth } from './types';
 
-/** The part of the data plane probes use: connect and close. Every runtime's plane has it. */
-export type ProbePlane = Pick<TcpDataPlane, 'connect' | 'destroy'>;
+export type { ProbePlane, UdpProbePlane } from './probe';
+
+/** What a checker probes with: the TCP plane, and optionally the UDP plane and the trusted CA. */
+export interface CheckerPorts {
+  tcp: ProbePlane;
+  udp?: UdpProbePlane | null;
+  /** apisix.ssl.ssl_trusted_certificate for https probes with https_verify_certificate (null: the runtime's roots). */
+  trustedCa?: string | null;
+}
 
 interface Target {
   readonly node: UpstreamNode;
@@ -18,13 +26,19 @@ interface Target {
   success: number;
   tcpFailure: number;
   timeoutFailure: number;
+  httpFailure: number;
   probing: boolean;
+  /** The last finished probe: outcome, ms, when (epoch ms; 0 = none yet). */
+  lastOk: boolean;
+  lastLatencyMs: number;
+  lastAt: number;
 }
 
 interface Thresholds {
   successes: number;
   tcpFailures: number;
   timeouts: number;
+  httpFailures: number;
 }
 
 type Timer = ReturnType<typeof setInterval>;
@@ -34,28 +48,40 @@ type Timer = ReturnType<typeof setInterval>;
  * own addresses, as for a load balancer's health check), or v1's "PROXY UNKNOWN" (v1 has no LOCAL). Never a
  * header naming a client: a probe has none.
  */
-const LOCAL_HEADERS = { 1: writeProxyLocalHeader(1), 2: writeProxyLocalHeader(2) } as const;
 
 function unref(timer: Timer): Timer {
   (timer as { unref?: () => void }).unref?.(); // Deno's timers are numbers
   return timer;
 }
 
+const CONNECT_OUTCOME: Record<string, ProbeOutcome> = { tcp_failure: 'tcp_failure', timeout: 'timeout' };
+
 export class UpstreamChecker implements UpstreamHealth {
   unhealthyCount = 0;
+  readonly passiveTimeoutMs: number;
   /** By address: duplicate host:port entries are one target. */
   private targets = new Map<string, Target>();
   private timers: Timer[] = [];
   private inflight = 0;
   private stopped = false;
   private nodeList: readonly UpstreamNode[] = [];
+  private readonly ports: ProbePorts;
+  private readonly passiveLimits: Thresholds | null;
 
   constructor(
     readonly key: string,
     readonly config: HealthCheckConfig,
     nodes: readonly UpstreamNode[],
-    private readonly plane: ProbePlane,
+    ports: CheckerPorts | ProbePlane,
   ) {
+    const p: CheckerPorts = 'tcp' in ports ? ports : { tcp: ports };
+    const a = config.active;
+    // one TLS settings object per checker: the plane caches its client context by identity
+    const tls: TlsClientConfig | null = a.type === 'https' ? { verify: a.verify, ca: p.trustedCa ?? null, cert: null, key: null } : null;
+    this.ports = { tcp: p.tcp, udp: p.udp ?? null, tls };
+    // passive checks in stream count connects only (spec 5.5): HTTP failures never come from them
+    this.passiveLimits = config.passive === null ? null : { ...config.passive, httpFailures: 0 };
+    this.passiveTimeoutMs = config.passive?.timeoutMs ?? 0;
     this.setNodes(nodes);
   }
 
@@ -84,14 +110,16 @@ export class UpstreamChecker implements UpstreamHealth {
     return !this.stopped;
   }
 
-  /** Replace the node set (same checks config). Nodes kept by address keep their status and counters. */
+  /** Replace the node set (same checks config). Nodes kept by address keep their status, counters and last probe. */
   setNodes(nodes: readonly UpstreamNode[]): void {
     const next = new Map<string, Target>();
     let unhealthy = 0;
     for (const node of nodes) {
       if (next.has(node.address)) continue;
       const old = this.targets.get(node.address);
-      const target = old ?? { node, healthy: true, success: 0, tcpFailure: 0, timeoutFailure: 0, probing: false };
+      const target: Target = old ?? {
+        node, healthy: true, success: 0, tcpFailure: 0, timeoutFailure: 0, httpFailure: 0, probing: false, lastOk: false, lastLatencyMs: 0, lastAt: 0,
+      };
       next.set(node.address, target);
       if (!target.healthy) unhealthy++;
     }
@@ -106,17 +134,19 @@ export class UpstreamChecker implements UpstreamHealth {
   }
 
   reportConnect(node: UpstreamNode, outcome: ConnectOutcome): void {
-    const passive = this.config.passive;
-    if (passive === null || this.stopped) return;
+    const limits = this.passiveLimits;
+    if (limits === null || this.stopped) return;
     const target = this.targets.get(node.address);
-    if (target !== undefined) this.record(target, outcome, passive, 'passive');
+    if (target !== undefined) this.record(target, outcome === null ? 'success' : CONNECT_OUTCOME[outcome]!, limits, 'passive');
   }
 
   /** Apply one outcome to a target and flip its status when a threshold is reached. */
-  private record(t: Target, outcome: ConnectOutcome, limits: Thresholds, source: 'active' | 'passive'): void {
-    if (outcome === null) {
+  private record(t: Target, outcome: ProbeOutcome, limits: Thresholds, source: 'active' | 'passive'): void {
+    if (outcome === 'ignored') return;
+    if (outcome === 'success') {
       t.tcpFailure = 0;
       t.timeoutFailure = 0;
+      t.httpFailure = 0;
       if (t.healthy) return;
       t.success++;
       if (limits.successes > 0 && t.success >= limits.successes) this.flip(t, true, `${source} success ${t.success}/${limits.successes}`);
@@ -124,17 +154,19 @@ export class UpstreamChecker implements UpstreamHealth {
     }
     t.success = 0;
     if (!t.healthy) return;
+    let counted: number;
+    let limit: number;
     if (outcome === 'timeout') {
-      t.timeoutFailure++;
-      if (limits.timeouts > 0 && t.timeoutFailure >= limits.timeouts) {
-        this.flip(t, false, `${source} timeout ${t.timeoutFailure}/${limits.timeouts}`);
-      }
+      counted = ++t.timeoutFailure;
+      limit = limits.timeouts;
+    } else if (outcome === 'http_failure') {
+      counted = ++t.httpFailure;
+      limit = limits.httpFailures;
     } else {
-      t.tcpFailure++;
-      if (limits.tcpFailures > 0 && t.tcpFailure >= limits.tcpFailures) {
-        this.flip(t, false, `${source} tcp_failure ${t.tcpFailure}/${limits.tcpFailures}`);
-      }
+      counted = ++t.tcpFailure;
+      limit = limits.tcpFailures;
     }
+    if (limit > 0 && counted >= limit) this.flip(t, false, `${source} ${outcome} ${counted}/${limit}`);
   }
 
   private flip(t: Target, healthy: boolean, why: string): void {
@@ -142,6 +174,7 @@ export class UpstreamChecker implements UpstreamHealth {
     t.success = 0;
     t.tcpFailure = 0;
     t.timeoutFailure = 0;
+    t.httpFailure = 0;
     this.unhealthyCount += healthy ? -1 : 1;
     const fields = { upstream: this.key, node: t.node.address, after: why };
     if (healthy) logger.info('upstream node is healthy again', fields);
@@ -160,19 +193,18 @@ export class UpstreamChecker implements UpstreamHealth {
   }
 
   private probe(t: Target): void {
-    const { port, timeoutMs, proxyProtocol } = this.config.active;
     t.probing = true;
     this.inflight++;
-    const prefix = proxyProtocol === null ? null : LOCAL_HEADERS[proxyProtocol];
-    this.plane.connect(t.node.host, port ?? t.node.port, timeoutMs, (err, conn) => {
+    runProbe(this.ports, this.config.active, t.node, (outcome, latencyMs) => {
       t.probing = false;
       this.inflight--;
-      if (conn !== null) this.plane.destroy(conn);
       // a probe that outlived its checker, or its node's removal, says nothing about the current set
       if (this.stopped || this.targets.get(t.node.address) !== t) return;
-      const outcome: ConnectOutcome = err === null ? null : err.kind === 'timeout' ? 'timeout' : 'tcp_failure';
+      t.lastOk = outcome === 'success';
+      t.lastLatencyMs = latencyMs;
+      t.lastAt = Date.now();
       this.record(t, outcome, this.config.active, 'active');
-    }, null, prefix);
+    });
   }
 
   /** The control API view. */
@@ -181,8 +213,10 @@ export class UpstreamChecker implements UpstreamHealth {
       ip: t.node.host,
       port: t.node.port,
       hostname: t.node.host,
+      ...(t.node.name !== undefined ? { name: t.node.name } : {}),
       status: statusOf(t),
-      counter: { success: t.success, tcp_failure: t.tcpFailure, timeout_failure: t.timeoutFailure, http_failure: 0 },
+      counter: { success: t.success, tcp_failure: t.tcpFailure, timeout_failure: t.timeoutFailure, http_failure: t.httpFailure },
+      last_probe: t.lastAt === 0 ? null : { ok: t.lastOk, latency_ms: Math.round(t.lastLatencyMs * 10) / 10, at: new Date(t.lastAt).toISOString() },
     }));
     return { name: this.key, type: this.config.active.type, nodes };
   }
@@ -190,6 +224,6 @@ export class UpstreamChecker implements UpstreamHealth {
 
 /** lua-resty-healthcheck's four states: a healthy node with failures counted is "mostly" healthy, and so on. */
 function statusOf(t: Target): NodeStatus {
-  if (t.healthy) return t.tcpFailure > 0 || t.timeoutFailure > 0 ? 'mostly_healthy' : 'healthy';
+  if (t.healthy) return t.tcpFailure > 0 || t.timeoutFailure > 0 || t.httpFailure > 0 ? 'mostly_healthy' : 'healthy';
   return t.success > 0 ? 'mostly_unhealthy' : 'unhealthy';
 }

@@ -4,14 +4,21 @@
 
 import { logger } from '../log/logger';
 import type { CachedUpstream, CompiledUpstream, Snapshot } from '../snapshot/types';
-import { type ProbePlane, UpstreamChecker } from './checker';
+import { type CheckerPorts, type ProbePlane, UpstreamChecker } from './checker';
 import type { CheckerInfo, HealthView, UpstreamHealth } from './types';
 
 export class HealthRegistry implements HealthView {
   private readonly checkers = new Map<string, UpstreamChecker>();
   private stopped = false;
+  private readonly ports: CheckerPorts;
 
-  constructor(private readonly plane: ProbePlane) {}
+  /**
+   * `ports`: the TCP plane alone, or with the UDP plane (type udp probes), the trusted CA (https probes with
+   * https_verify_certificate).
+   */
+  constructor(ports: ProbePlane | CheckerPorts) {
+    this.ports = 'tcp' in ports ? ports : { tcp: ports };
+  }
 
   /**
    * The running checker of `upstream` (by its resource key), or null when it has no checks. Called per
@@ -61,7 +68,7 @@ export class HealthRegistry implements HealthView {
       checker = undefined;
     }
     if (checker === undefined) {
-      checker = new UpstreamChecker(key, config, up.nodes, this.plane);
+      checker = new UpstreamChecker(key, config, up.nodes, this.ports);
       this.checkers.set(key, checker);
       checker.start();
     } else if (checker.nodes !== up.nodes) {

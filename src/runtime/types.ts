@@ -85,6 +85,14 @@ export interface PipeOptions {
   idleTimeoutMs: number;
   /** Bytes to write to the upstream before any client byte (a PROXY protocol header); null for none. */
   upstreamPrefix: Uint8Array | null;
+  /**
+   * Latency hook (ewma): true asks the plane to time the first upstream byte that arrives after the first
+   * client byte it forwarded, and to report it once through replyLatency(). Read once, when the pipe starts;
+   * absent or false: nothing is timed (one field test per chunk is all it costs).
+   */
+  readonly timeReply?: boolean;
+  /** Called at most once per pipe when timeReply was set: milliseconds from the first client byte to the reply. */
+  replyLatency?(ms: number): void;
 }
 
 export type PipeEndReason =
@@ -183,6 +191,12 @@ export interface TcpDataPlane {
    * left queued, then the rest of the client's. The prefix is not counted in bytesFromClient.
    */
   pipe<O extends PipeOptions>(client: InboundConn, upstream: OutboundConn, opts: O, done: PipeDone<O>): void;
+  /**
+   * Health probes: write `request` (may be empty) to a connected upstream that will not be piped, then show
+   * what it answers as preread() shows a client's first bytes (same states and callback rules; 'timeout'
+   * after timeoutMs without a decision). The caller destroys the connection once it has decided.
+   */
+  exchange(conn: OutboundConn, request: Uint8Array, maxBytes: number, timeoutMs: number, cb: PrereadCallback): void;
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
   destroy(conn: InboundConn | OutboundConn): void;
   /**

@@ -5,7 +5,7 @@
 
 import { formatHostPort } from '../lib/ip';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
-import { compileHealthChecks, healthCheckNote } from '../health/config';
+import { compileHealthChecks } from '../health/config';
 import { type RouteIndex, type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { updateRouteIndex } from '../proxy/match/index-update';
 import { compileUpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
@@ -16,6 +16,8 @@ import { type FilterChain, NO_FILTERS } from '../proxy/filter/types';
 import type { CachedRule, CachedSsl, CachedUpstream, CompiledRoute, CompiledUpstream, Snapshot, UpstreamNode } from './types';
 import { Pending, overlay } from './overlay-map';
 import { attachUpstreamTls, buildCertificateTable, cachedSsl, clientCertIdOf, upstreamSource } from './ssl';
+import { type AddressesOf, expandNodes, namesIn } from '../dns/expand';
+import { reexpandUpstream } from './resolve';
 
 /** The schema functions the build relies on; injectable so tests can pin (and count) them. */
 export interface BuildDeps {
@@ -24,6 +26,8 @@ export interface BuildDeps {
   normalizeNodes: (nodes: unknown) => UpstreamNode[];
   /** A route's stream filters (the plugins issue compiles `plugins` here); absent: none. */
   compileFilters?: (route: JsonObject) => FilterChain;
+  /** The current addresses of node names (src/dns/resolver.ts); absent: names stay names (resolved per connect). */
+  addressesOf?: AddressesOf;
 }
 
 export const schemaDeps: BuildDeps = { validateStreamRoute, validateUpstream, normalizeNodes };
@@ -77,34 +81,35 @@ export function compileUpstream(
   if (nodes.length === 0) return result(null, ['upstream has no nodes']);
   const type = value.type === undefined ? 'roundrobin' : value.type;
   if (typeof type !== 'string' || !BALANCER_TYPES.includes(type)) return result(null, [`unknown balancer type: ${String(type)}`]);
+  // nodes written as DNS names: expanded to the addresses known now, re-expanded when they change (src/dns/)
+  const declared = nodes;
+  const names = namesIn(nodes);
+  if (names.length > 0 && deps.addressesOf !== undefined) nodes = expandNodes(nodes, deps.addressesOf);
   const notes: string[] = [];
   const note = balancerNote(type);
   if (note !== null) notes.push(note);
   const proxyProtocol = compileUpstreamProxyPlans(value.proxy_protocol);
   if (typeof proxyProtocol === 'string') return result(null, [proxyProtocol]);
   const checks = compileHealthChecks(value.checks, proxyProtocol?.version ?? 1);
-  const checksNote = checks === null ? null : healthCheckNote(checks);
-  if (checksNote !== null) notes.push(checksNote);
   const t = (value.timeout ?? {}) as JsonObject;
   const send = seconds(t.send);
   const read = seconds(t.read);
-  const retries = value.retries;
+  const retries = typeof value.retries === 'number' && Number.isInteger(value.retries) && value.retries >= 0 ? value.retries : null;
   const scheme = typeof value.scheme === 'string' && value.scheme !== 'http' ? value.scheme : 'tcp';
+  const hashOn = typeof value.hash_on === 'string' ? value.hash_on : undefined;
+  const hashKey = typeof value.key === 'string' ? value.key : undefined;
   const upstream: CompiledUpstream = {
     key,
     nodes: nodes.map((n) => (n.address ? n : { ...n, address: formatHostPort(n.host, n.port) })),
-    balancer: createBalancer(type, nodes, {
-      prev: prevUpstream?.balancer ?? null,
-      hashOn: typeof value.hash_on === 'string' ? value.hash_on : undefined,
-      key: typeof value.key === 'string' ? value.key : undefined,
-    }),
+    balancer: createBalancer(type, nodes, { prev: prevUpstream?.balancer ?? null, hashOn, key: hashKey }),
     checks,
-    retries: typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? retries : nodes.length - 1,
+    retries: retries ?? nodes.length - 1,
     retryTimeoutMs: seconds(value.retry_timeout) ?? 0,
     connectTimeoutMs: seconds(t.connect) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: send === null && read === null ? DEFAULT_IDLE_TIMEOUT_MS : Math.max(send ?? 0, read ?? 0),
     scheme,
     proxyProtocol,
+    ...(names.length === 0 ? {} : { named: { declared, names, type, hashOn, key: hashKey, retries } }),
   };
   return result(upstream, notes);
 }
@@ -228,6 +233,15 @@ class Draft {
     const entry = this.compileOrReuse(key, row.raw, row.value, old?.skipped === undefined ? old : undefined);
     this.setUpstream(key, entry);
     this.setProblems(name, entry.problems.map((p) => `${name}: ${p}`));
+  }
+
+  /** Expand the DNS names of the upstream under `key` again (their addresses changed); nothing when that changes nothing. */
+  applyResolved(key: string, addressesOf: AddressesOf): void {
+    const entry = this.upstreams.get(key);
+    const next = entry?.upstream ? reexpandUpstream(entry.upstream, addressesOf) : null;
+    if (next === null || entry === undefined) return;
+    this.setUpstream(key, { ...entry, upstream: next });
+    if (key.startsWith(ROUTE_PREFIX)) this.relink.add(key);
   }
 
   /** Keep `users` in step: the route `key` named stored upstream `from` before and names `to` now (null = none). */
@@ -447,6 +461,18 @@ export function updateSnapshot(prev: Snapshot, changes: StoreChanges, deps: Buil
   draft.followDependants(false);
   const linked = draft.linkRoutes();
   return draft.finish(changes.revision, updateRouteIndex(prev.routeIndex, draft.removedRoutes, linked), false);
+}
+
+/**
+ * The snapshot after the node names of the upstreams under `keys` got new addresses (src/dns/resolver.ts):
+ * only those upstreams are expanded again, and the routes using them linked again; same revision.
+ */
+export function updateResolved(prev: Snapshot, keys: Iterable<string>, deps: BuildDeps & { addressesOf: AddressesOf }, tls: BuildTls = {}): BuildResult {
+  const draft = new Draft(prev, prev, deps, tls.trustedCa ?? null);
+  for (const key of keys) draft.applyResolved(key, deps.addressesOf);
+  draft.followDependants(false);
+  const linked = draft.linkRoutes();
+  return draft.finish(prev.revision, updateRouteIndex(prev.routeIndex, draft.removedRoutes, linked), false);
 }
 
 /** A snapshot with no routes: what the proxy serves before the store is first read. */

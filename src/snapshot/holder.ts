@@ -4,7 +4,8 @@
 import { logger } from '../log/logger';
 import { isKeyringProblem } from './ssl';
 import type { StoreChanges, StoreContents } from '../store/types';
-import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, updateSnapshot } from './build';
+import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, schemaDeps, updateResolved, updateSnapshot } from './build';
+import type { AddressesOf } from '../dns/expand';
 import type { Snapshot } from './types';
 
 /** Where the holder reads rows (src/store/store.ts implements it). */
@@ -28,6 +29,8 @@ export interface HolderOptions {
   trustedCa?: string | null;
   /** Test seam: the schema functions the build uses. */
   deps?: BuildDeps;
+  /** The current addresses of node names (src/dns/resolver.ts): builds expand names with it. */
+  addressesOf?: AddressesOf | null;
   /** Where a problem goes the first time it is seen (default: a warning in the error log). */
   warn?: (problem: string) => void;
   /**
@@ -38,6 +41,17 @@ export interface HolderOptions {
 }
 
 export const DEFAULT_MAX_CHANGES = 1000;
+
+/** Several followers as one, called in the order given (health first, then the DNS names). */
+export function followAll(...list: SnapshotFollower[]): SnapshotFollower {
+  return {
+    sync: (snapshot) => list.forEach((f) => f.sync(snapshot)),
+    update: (snapshot, keys) => {
+      const once = [...keys];
+      list.forEach((f) => f.update(snapshot, once));
+    },
+  };
+}
 
 /** Builds done so far, by kind (tests and the log). */
 export interface HolderStats {
@@ -55,6 +69,7 @@ export class SnapshotHolder {
   private current: Snapshot = emptySnapshot();
   readonly stats: HolderStats = { full: 0, incremental: 0 };
   private readonly warn: (problem: string) => void;
+  private readonly deps: BuildDeps | undefined;
 
   constructor(
     private readonly source: SnapshotSource,
@@ -62,6 +77,7 @@ export class SnapshotHolder {
   ) {
     // a certificate out of service for want of a keyring entry is an error, not a skipped row to glance at
     this.warn = opts.warn ?? ((problem) => (isKeyringProblem(problem) ? logger.error(problem) : logger.warn(problem)));
+    this.deps = opts.addressesOf ? { ...(opts.deps ?? schemaDeps), addressesOf: opts.addressesOf } : opts.deps;
   }
 
   /** The snapshot new connections use now. */
@@ -69,7 +85,7 @@ export class SnapshotHolder {
 
   /** Read every row and swap (start-up; also the fallback of refresh). */
   load(): Snapshot {
-    const result = buildSnapshot(this.source.readAll(), this.current, this.opts.deps, { trustedCa: this.opts.trustedCa });
+    const result = buildSnapshot(this.source.readAll(), this.current, this.deps, { trustedCa: this.opts.trustedCa });
     this.stats.full++;
     return this.swap(result, null);
   }
@@ -82,8 +98,20 @@ export class SnapshotHolder {
     const changes = this.source.readChanges(this.current.revision, this.opts.maxChanges ?? DEFAULT_MAX_CHANGES);
     if (changes === null) return this.load();
     if (changes.revision === this.current.revision && changes.changes.length === 0) return this.current;
-    const result = updateSnapshot(this.current, changes, this.opts.deps, { trustedCa: this.opts.trustedCa });
+    const result = updateSnapshot(this.current, changes, this.deps, { trustedCa: this.opts.trustedCa });
     this.stats.incremental++;
+    return this.swap(result, result.upstreamKeys);
+  }
+
+  /**
+   * Expand the node names of the upstreams under `keys` again: their addresses changed (src/dns/resolver.ts
+   * calls it, off the connection path). Only those upstreams and the routes using them are built again.
+   */
+  reresolve(keys: Iterable<string>): Snapshot {
+    const deps = this.deps;
+    if (deps?.addressesOf === undefined) return this.current;
+    const result = updateResolved(this.current, keys, { ...deps, addressesOf: deps.addressesOf }, { trustedCa: this.opts.trustedCa });
+    if (result.upstreamKeys.length === 0) return this.current;
     return this.swap(result, result.upstreamKeys);
   }
 

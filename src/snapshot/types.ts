@@ -44,6 +44,8 @@ export interface UpstreamNode {
   priority: number;
   /** "host:port" with IPv6 bracketed: the node's name in logs and health status. */
   address: string;
+  /** The DNS name `host` was resolved from (src/dns/), for nodes written as a name; absent otherwise. */
+  name?: string;
 }
 
 export interface CompiledUpstream {
@@ -68,6 +70,21 @@ export interface CompiledUpstream {
   checks?: HealthCheckConfig | null;
   /** weir's `proxy_protocol` field compiled per transport (it wins over a listener's proxy_protocol_to_upstream); null: none. */
   readonly proxyProtocol?: UpstreamProxyPlans | null;
+  /** Nodes written as DNS names: what expanding them again needs (src/snapshot/resolve.ts); absent otherwise. */
+  named?: NamedNodes;
+}
+
+/** An upstream whose nodes name hosts by DNS name: its nodes as written and how its balancer is built. */
+export interface NamedNodes {
+  /** The nodes as written, names not expanded. */
+  readonly declared: readonly UpstreamNode[];
+  /** The distinct names among them (what src/dns/resolver.ts keeps resolved). */
+  readonly names: readonly string[];
+  readonly type: string;
+  readonly hashOn?: string;
+  readonly key?: string;
+  /** `retries` as written, or null: one less than the nodes after expansion. */
+  readonly retries: number | null;
 }
 
 export interface CompiledRoute {

@@ -29,6 +29,7 @@ function scriptedPlane(outcomes: Map<number, ConnectErrorKind | 'ok'>) {
       else done({ kind: o, code: o === 'timeout' ? 'ETIMEDOUT' : 'ECONNREFUSED', message: o }, null);
     },
     destroy: () => void destroyed++,
+    exchange: () => {},
   };
   return { plane, probes, destroyed: () => destroyed };
 }
@@ -81,9 +82,15 @@ describe('UpstreamChecker, stepped', () => {
     assert.deepEqual(statusOf(c.info(), 1).counter, { success: 0, tcp_failure: 0, timeout_failure: 2, http_failure: 0 });
     outcomes.set(1, 'ok');
     c.probeRound(true);
-    assert.deepEqual(statusOf(c.info(), 1), {
+    const before = Date.now();
+    const seen = statusOf(c.info(), 1);
+    // the last probe: ok, its time and when it ended (the scripted plane answers at once)
+    assert.ok(seen.last_probe!.latency_ms >= 0 && seen.last_probe!.latency_ms < 50, `latency ${seen.last_probe!.latency_ms}`);
+    assert.ok(Math.abs(Date.parse(seen.last_probe!.at) - before) < 1000, seen.last_probe!.at);
+    assert.deepEqual({ ...seen, last_probe: { ...seen.last_probe!, latency_ms: 0, at: '' } }, {
       ip: '127.0.0.1', port: 1, hostname: '127.0.0.1', status: 'healthy',
       counter: { success: 0, tcp_failure: 0, timeout_failure: 0, http_failure: 0 },
+      last_probe: { ok: true, latency_ms: 0, at: '' },
     });
     outcomes.set(1, 'timeout');
     for (let i = 0; i < 3; i++) c.probeRound(true);

@@ -28,6 +28,7 @@ function okPlane() {
       done(null, { remoteAddress: host, remotePort: port });
     },
     destroy: () => {},
+    exchange: () => {},
   };
   return { plane, probes: () => probes };
 }
@@ -62,11 +63,13 @@ describe('HealthRegistry', () => {
       assert.equal(checkerOf(snapshot, '/apisix/upstreams/u2'), null);
       assert.equal(checkerOf(snapshot, '/apisix/stream_routes/r4'), null);
       assert.equal(probes(), 3); // first healthy round at once: nodes 1, 2 and 3
-      assert.deepEqual(reg.get('/apisix/upstreams/u1'), {
+      const info = reg.get('/apisix/upstreams/u1')!;
+      assert.deepEqual({ ...info, nodes: info.nodes.map((n) => ({ ...n, last_probe: n.last_probe?.ok })) }, {
         name: '/apisix/upstreams/u1', type: 'tcp',
         nodes: [1, 2].map((port) => ({
           ip: '127.0.0.1', port, hostname: '127.0.0.1', status: 'healthy',
           counter: { success: 0, tcp_failure: 0, timeout_failure: 0, http_failure: 0 },
+          last_probe: true,
         })),
       });
     } finally {

@@ -20,9 +20,9 @@ export function missingServers(...commands: string[]): string | null {
   return reason;
 }
 
-/** Start redis-server on 127.0.0.1:port without persistence; resolves once it accepts commands. */
-export async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+/** Start redis-server on host:port (127.0.0.1 by default) without persistence; resolves once it accepts commands. */
+export async function startRedis(port: number, host = '127.0.0.1', extra: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -173,4 +173,39 @@ export async function startNginx(streamBlock: string, dir: string, ports: number
   const peer = supervise(child);
   for (const port of ports) await waitListening(port, child, peer.output, 'nginx');
   return peer;
+}
+
+export interface OpenSslServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `openssl s_server -www` on 127.0.0.1:port with the given certificate files: answers `GET /` over TLS with
+ * `HTTP/1.0 200 ok` and a status page. Resolves once it accepts connections.
+ */
+export async function startOpenSslWww(port: number, certFile: string, keyFile: string): Promise<OpenSslServer> {
+  const child = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', certFile, '-key', keyFile, '-www', '-naccept', '1000'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 10000;
+  while (!out.includes('ACCEPT')) {
+    if (child.exitCode !== null) throw new Error(`openssl s_server exited: ${out}`);
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`openssl s_server did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    port,
+    async close() {
+      if (child.exitCode === null) child.kill();
+      await exited;
+    },
+  };
 }

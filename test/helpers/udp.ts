@@ -95,6 +95,8 @@ export async function deadUdpPort(host = '127.0.0.1'): Promise<number> {
 
 export interface Dnsmasq {
   port: number;
+  /** SIGHUP: dnsmasq reads its --addn-hosts files again and clears its cache. */
+  reload(): void;
   close(): Promise<void>;
 }
 
@@ -102,7 +104,7 @@ export interface Dnsmasq {
  * Run a real dnsmasq on 127.0.0.1:port in the foreground (our own process, not the Debian service):
  * no upstream resolvers, no /etc/hosts, answers `*.example.test` with 10.1.2.3. Resolves once it answers.
  */
-export async function startDnsmasq(port: number, dir: string): Promise<Dnsmasq> {
+export async function startDnsmasq(port: number, dir: string, extra: readonly string[] = [], host = '127.0.0.1'): Promise<Dnsmasq> {
   const { spawn, execFileSync } = await import('node:child_process');
   const { join } = await import('node:path');
   const args = [
@@ -111,11 +113,12 @@ export async function startDnsmasq(port: number, dir: string): Promise<Dnsmasq> 
     '--no-resolv',
     '--no-hosts',
     '--bind-interfaces',
-    '--listen-address=127.0.0.1',
+    `--listen-address=${host}`,
     `--port=${port}`,
     '--address=/example.test/10.1.2.3',
     `--pid-file=${join(dir, 'dnsmasq.pid')}`,
     '--log-facility=-',
+    ...extra,
   ];
   // As root dnsmasq drops to its own user; elsewhere it keeps ours.
   if (process.getuid?.() === 0) args.push('--user=nobody');
@@ -127,7 +130,7 @@ export async function startDnsmasq(port: number, dir: string): Promise<Dnsmasq> 
   for (;;) {
     if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${err}`);
     try {
-      const out = execFileSync('dig', ['@127.0.0.1', '-p', String(port), 'probe.example.test', '+short', '+tries=1', '+time=1'], {
+      const out = execFileSync('dig', [`@${host}`, '-p', String(port), 'probe.example.test', '+short', '+tries=1', '+time=1'], {
         timeout: 3000,
       });
       if (String(out).trim() === '10.1.2.3') break;
@@ -142,6 +145,10 @@ export async function startDnsmasq(port: number, dir: string): Promise<Dnsmasq> 
   }
   return {
     port,
+    reload() {
+      // process.kill, not child.kill: Deno's ChildProcess takes any kill() as the end and ignores the next one
+      if (child.exitCode === null) process.kill(child.pid!, 'SIGHUP');
+    },
     async close() {
       if (child.exitCode === null) child.kill();
       await exited;

@@ -129,7 +129,7 @@ describe('upstream: tls, checks, HTTP-only and discovery fields', () => {
     ['tls cert id bad', with_({ tls: { client_cert_id: '*' } }), field('tls.client_cert_id', 'object matches none of the required')],
     ['checks without active', with_({ checks: {} }), field('checks', 'object matches none of the required: ["active"] or ["active","passive"]')],
     ['checks array', with_({ checks: [] }), field('checks', 'wrong type: expected object, got table')],
-    ['checks active udp', with_({ checks: { active: { type: 'udp' } } }), field('checks.active.type', 'matches none of the enum values')],
+    ['checks active udp without its payload', with_({ checks: { active: { type: 'udp' } } }), field('checks.active', 'property "udp" is required when type is "udp"')],
     ['checks active port 0', with_({ checks: { active: { port: 0 } } }), field('checks.active.port', 'expected 0 to be at least 1')],
     ['checks passive healthy array', with_({ checks: { active: {}, passive: { healthy: [] } } }), field('checks.passive.healthy', 'wrong type: expected object, got table')],
     ['pass_host unknown', with_({ pass_host: 'x' }), field('pass_host', 'matches none of the enum values')],

@@ -123,6 +123,7 @@ describe('SnapshotHolder and health', () => {
   const plane: ProbePlane = {
     connect: (host, port, _t, done) => (probes.push(port), done(null, { remoteAddress: host, remotePort: port })),
     destroy: () => {},
+    exchange: () => {},
   };
 
   before(() => {

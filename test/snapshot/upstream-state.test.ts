@@ -45,8 +45,9 @@ describe('upstream state across builds', () => {
     for (let i = 0; i < 5; i++) assert.equal(up.balancer.pick({ ...conn, remotePort: i }, []), first);
   });
 
-  it('an http probe type is served as TCP, with a note', () => {
+  it('an http probe type (the default) is served as asked, without a note', () => {
     const v = buildSnapshot(contents([row('u', { nodes: { '127.0.0.1:1': 1 }, checks: { active: {} } })]), null);
-    assert.deepEqual(v.problems, ['upstreams/u: checks.active.type is "http"; weir probes stream upstreams with TCP connects only']);
+    assert.deepEqual(v.problems, []);
+    assert.equal(v.snapshot.upstreams.get('/apisix/upstreams/u')!.upstream!.checks!.active.type, 'http');
   });
 });

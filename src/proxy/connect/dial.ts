@@ -1,6 +1,7 @@
 // Dial an upstream for one connection: pick a node, connect with the upstream's timeout, and on a
 // failed connect retry the next untried node within `retries` and `retry_timeout` (spec 5.3).
-// Every attempt's outcome goes to passive health and to the balancer (least_conn counts, ewma latency).
+// Every attempt's outcome goes to passive health and to the balancer (least_conn counts, ewma latency; a
+// TCP session gives ewma the time to its first reply instead of the connect time, see TcpSession).
 //
 // Runs once per proxied connection, so the dial state is a base class the connection's one record extends
 // (src/proxy/session/tcp-session.ts): no separate dial object, no result object on success, and the list of
@@ -88,6 +89,14 @@ export abstract class UpstreamDial {
   protected connectPrefix(): Uint8Array | null {
     return null;
   }
+
+  /**
+   * True when the connection times its first reply for ewma (the TCP session: PipeOptions.timeReply): a
+   * successful connect is then no latency sample of its own, failed ones still are.
+   */
+  protected timesReply(): boolean {
+    return false;
+  }
   /** Milliseconds for retry_timeout and ewma's latency; a method, not a field, so tests can stop time. */
   protected clock(): number {
     return Date.now();
@@ -121,7 +130,7 @@ export abstract class UpstreamDial {
     const health = this.dialPorts!.health.checkerOf(upstream);
     const node = this.current!;
     const ok = err === null && out !== null;
-    if (balancer.observe !== undefined) balancer.observe(node, this.clock() - this.attemptAt, ok);
+    if (balancer.observe !== undefined && !(ok && this.timesReply())) balancer.observe(node, this.clock() - this.attemptAt, ok);
     if (ok) {
       health?.reportConnect(node, null);
       return this.dialed(out, node, this.tried === null ? 1 : this.tried.length + 1);

@@ -77,6 +77,12 @@ export class UdpFlow {
   /** The session clock; only while some UDP listener is bound (a TCP-only weir wakes up for nothing else). */
   private timer: NodeJS.Timeout | null = null;
   private readonly expired: UdpSession[] = [];
+  /**
+   * New sessions of upstreams with passive checks, until their first reply: the clock tick counts those
+   * still unanswered after checks.passive.timeout as a timeout (weir extension). Sessions of upstreams
+   * without passive checks never enter it.
+   */
+  private awaitingReply: UdpSession[] = [];
   private accepting = true;
   /** Shutting down: answered or briefly quiet sessions end instead of waiting for their idle timeout. */
   private draining = false;
@@ -222,6 +228,7 @@ export class UdpFlow {
     }
     this.counters.sessions++;
     s.upstream = this.opts.plane.open(node.host, node.port, this.handlers, s);
+    if ((this.opts.health.checkerOf(up)?.passiveTimeoutMs ?? 0) > 0) this.awaitingReply.push(s);
     return s;
   }
 
@@ -250,14 +257,34 @@ export class UdpFlow {
 
   private onReply(s: UdpSession, data: Uint8Array): void {
     if (s.list === 0) return;
-    // The first reply is UDP's "connected": a passive-check success, once per session.
-    if (s.datagramsToClient++ === 0) this.opts.health.checkerOf(s.up)?.reportConnect(s.node, null);
+    // The first reply is UDP's "connected": a passive-check success, once per session; ewma's latency sample.
+    if (s.datagramsToClient++ === 0) this.firstReply(s);
     s.bytesToClient += data.byteLength;
     this.table.touch(s);
     s.reply(data);
     const expected = this.opts.responses;
     if (expected !== null && s.datagramsToClient >= expected * s.datagramsFromClient) this.end(s, 'responses');
     else if (this.draining && s.answered()) this.end(s, 'shutdown');
+  }
+
+  private firstReply(s: UdpSession): void {
+    this.opts.health.checkerOf(s.up)?.reportConnect(s.node, null);
+    const { balancer } = s.up;
+    if (balancer.observe !== undefined) balancer.observe(s.node, Date.now() - s.startedAt, true);
+  }
+
+  /** Sessions still without a reply after checks.passive.timeout count as a timeout for their node, once. */
+  private countUnanswered(now: number): void {
+    const keep: UdpSession[] = [];
+    for (const s of this.awaitingReply) {
+      if (s.list === 0 || s.datagramsToClient > 0) continue; // over, or answered
+      const health = this.opts.health.checkerOf(s.up);
+      const limit = health?.passiveTimeoutMs ?? 0;
+      if (limit === 0) continue; // the checks changed meanwhile
+      if (now - s.startedAt < limit) keep.push(s);
+      else health!.reportConnect(s.node, 'timeout');
+    }
+    this.awaitingReply = keep;
   }
 
   private onUpstreamError(s: UdpSession, err: UdpSocketError): void {
@@ -314,7 +341,7 @@ export class UdpFlow {
     for (const s of this.table.entries()) if (s.scope === scope) this.end(s, 'listener_removed');
   }
 
-  /** The clock tick: expire idle sessions, forget old refusals, report drops. */
+  /** The clock tick: expire idle sessions, forget old refusals, count unanswered sessions, report drops. */
   private tick(): void {
     const now = Date.now();
     this.table.sweep(now, this.expired, this.draining ? DRAIN_QUIET_MS : Infinity);
@@ -322,6 +349,7 @@ export class UdpFlow {
     for (let i = 0; i < this.expired.length; i++) this.finish(this.expired[i]!, reason);
     this.expired.length = 0;
     this.refusals.expire(now);
+    if (this.awaitingReply.length !== 0) this.countUnanswered(now);
     const dropped = this.counters.noRoute - this.reportedNoRoute;
     if (dropped > 0 && now - this.reportedAt >= NO_ROUTE_REPORT_MS) {
       logger.warn('udp datagrams dropped: not hit any route', { count: dropped, total: this.counters.noRoute });

@@ -127,6 +127,17 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   connectionId(): string {
     return connectionIdText(this.id);
   }
+  /**
+   * PipeOptions: ewma (a balancer that observes latency) has the pipe time the first reply after the first
+   * client byte; other balancers ask for nothing and pay nothing. Read once when the pipe starts.
+   */
+  get timeReply(): boolean {
+    return this.upstream!.balancer.observe !== undefined;
+  }
+  /** PipeOptions: the node answered `ms` after the client's first bytes went to it: ewma's latency sample. */
+  replyLatency(ms: number): void {
+    this.upstream!.balancer.observe?.(this.current!, ms, true);
+  }
 
   private ensureExtra(): SessionExtra {
     return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null });
@@ -185,6 +196,10 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
 
   protected dialInfo(): ConnInfo {
     return this;
+  }
+
+  protected override timesReply(): boolean {
+    return true;
   }
 
   protected dialed(conn: OutboundConn): void {

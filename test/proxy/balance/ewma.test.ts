@@ -83,3 +83,21 @@ describe('ewma', () => {
     assert.equal(b.states.get(node('a').address)!.ewma, 10 * w + 110 * (1 - w));
   });
 });
+
+describe('ewma with reply latency (a node that answers 250 ms later)', () => {
+  it('gets no new connection until its average has decayed below the fast one (about a minute), then one, which measures it again', () => {
+    let clock = 0;
+    const b = createEwma([node('s'), node('f')], { now: () => clock });
+    const sample: Record<string, number> = { s: 250, f: 0.5 };
+    const slowAt: number[] = [];
+    // sequential sessions every 100 ms for 3 minutes, each measured at its first reply
+    for (; clock < 180_000; clock += 100) {
+      const n = b.pick(conn, [])!;
+      if (nameOf(n) === 's') slowAt.push(clock / 1000);
+      b.observe!(n, sample[nameOf(n)!]!, true);
+      b.release!(n);
+    }
+    // never measured, the nodes take turns once; after that 250 e^(-t/10 s) + 1 must fall below about 1.5 first
+    assert.deepEqual(slowAt, [0, 62.3, 124.6]); // 10 s x ln(250 / 0.5) = 62.1 s, on the next 100 ms session
+  });
+});

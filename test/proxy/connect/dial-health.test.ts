@@ -35,7 +35,7 @@ function upstream(type: string, nodes: UpstreamNode[], withChecks = true, now?: 
     key: '/apisix/upstreams/1', nodes, balancer: createBalancer(type, nodes, { now }), retries: nodes.length - 1,
     retryTimeoutMs: 0, connectTimeoutMs: 1000, idleTimeoutMs: 600_000, scheme: 'tcp', tls: null, checks,
   } as CompiledUpstream;
-  if (checks !== null) checkers.set(up, new UpstreamChecker('/apisix/upstreams/1', checks, nodes, { connect() {}, destroy() {} }));
+  if (checks !== null) checkers.set(up, new UpstreamChecker('/apisix/upstreams/1', checks, nodes, { connect() {}, destroy() {}, exchange() {} }));
   return up;
 }
 

@@ -32,6 +32,7 @@ function fakePlane(outcomes: Record<number, ConnectErrorKind | 'ok'>, onConnect?
     destroy: () => {},
     preread: () => {},
     consume: () => {},
+    exchange: () => {},
     startTls: () => {},
     tlsSession: () => null,
     connect(host, port, timeoutMs, done) {

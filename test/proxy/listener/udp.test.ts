@@ -7,6 +7,7 @@ import { createNodeUdpDataPlane } from '../../../src/runtime/udp/node';
 import { buildSnapshot, emptySnapshot } from '../../../src/snapshot/build';
 import { AccessLog, type AccessRecord, configureErrorLog } from '../../../src/log/logger';
 import type { Snapshot } from '../../../src/snapshot/types';
+import { HealthRegistry } from '../../../src/health/registry';
 import type { StoredObject } from '../../../src/store/types';
 import { deadUdpPort, startUdpEcho, udpClient, until, wait, type UdpClient, type UdpEcho } from '../../helpers/udp';
 
@@ -192,6 +193,40 @@ describe('startUdpProxy', () => {
       assert.deepEqual(await c.waitReplies(1), [`a:${text}`]);
     }
     assert.equal(proxy!.stats().refused, 1);
+  });
+
+  it('counts a session with no reply within checks.passive.timeout as a timeout; new sessions skip the node once unhealthy', async () => {
+    const sink = await startUdpEcho('', 0); // takes datagrams, never answers
+    // active probes that never finish (their plane never calls back): only passive reports move the status
+    const health = new HealthRegistry({ connect() {}, destroy() {}, exchange() {} });
+    try {
+      const checks = {
+        active: { type: 'tcp', healthy: { interval: 60 }, unhealthy: { interval: 60 } },
+        passive: { type: 'tcp', timeout: 0.1, unhealthy: { timeouts: 2, tcp_failures: 0 } },
+      };
+      current = snap([['1', { upstream: { ...upstream([sink.port, a.port]), checks } }]]);
+      health.sync(current);
+      const port = await start({ health });
+      const node = () => health.get('/apisix/stream_routes/1')!.nodes.find((n) => n.port === sink.port)!;
+      const answered: string[] = [];
+      // round robin: sessions 1 and 3 go to the sink and stay unanswered; 2 and 4 are answered by a
+      for (const text of ['1', '2', '3', '4']) {
+        const c = await client();
+        c.send(text, port);
+        if (Number(text) % 2 === 0) answered.push(...(await c.waitReplies(1)));
+      }
+      assert.deepEqual(answered, ['a:2', 'a:4']);
+      await until(() => node().status === 'unhealthy', 2000, 'the sink marked unhealthy by two unanswered sessions');
+      for (const text of ['5', '6', '7']) {
+        const c = await client();
+        c.send(text, port);
+        assert.deepEqual(await c.waitReplies(1), [`a:${text}`]);
+      }
+      assert.deepEqual(sink.received, ['1', '3']);
+    } finally {
+      health.stop();
+      await sink.close();
+    }
   });
 
   it('keeps established sessions through a flood of new source ports at the session cap', async () => {

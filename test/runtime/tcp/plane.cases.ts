@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { missingServers, startStalledListener } from '../../helpers/servers';
-import type { ConnectError, InboundConn, PipeResult, TcpDataPlane, TcpListener } from '../../../src/runtime/types';
+import type { ConnectError, InboundConn, OutboundConn, PipeOptions, PipeResult, PrereadState, TcpDataPlane, TcpListener } from '../../../src/runtime/types';
 import { pem } from '../../tls/fixtures';
 
 /** A loopback proxy built from the plane alone: accept -> connect -> pipe, results collected. */
@@ -138,7 +138,12 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       upPort: number,
       idleTimeoutMs = 5000,
       pipeDelayMs = 0,
-      { prefix = null, prereadBytes = 0 }: { prefix?: Uint8Array | null; prereadBytes?: number } = {},
+      {
+        prefix = null,
+        prereadBytes = 0,
+        latencies,
+        timeReply = true,
+      }: { prefix?: Uint8Array | null; prereadBytes?: number; latencies?: number[]; timeReply?: boolean } = {},
     ): Promise<TestProxy> {
       const proxy: TestProxy = { port: 0, results: [], doneCalls: [], optsBack: [], inbound: [], next: () => Promise.reject(new Error('unset')) };
       let served = 0;
@@ -160,7 +165,9 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       const dial = (conn: InboundConn, i: number): void =>
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
-          const opts = { idleTimeoutMs, upstreamPrefix: prefix };
+          const opts: PipeOptions = { idleTimeoutMs, upstreamPrefix: prefix };
+          // the latency hook as ewma's sessions use it: asked for, and reported through a method
+          if (latencies !== undefined) Object.assign(opts, { timeReply, replyLatency: (ms: number) => latencies.push(ms) });
           const start = (): void =>
             plane.pipe(conn, out, opts, (r, back) => {
               proxy.optsBack[i] = back === opts;
@@ -579,6 +586,89 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.deepEqual(await proxy.next(), { bytesFromClient: 1, bytesToClient: 1, reason: 'aborted' });
       await wait(50);
       assert.deepEqual(proxy.doneCalls, [1]);
+    });
+
+    it('times the first reply after the first client byte once, when asked (timeReply)', async () => {
+      // the upstream greets first (not timed: no client byte yet), then answers each chunk after 120 ms
+      const upPort = await server((s) => {
+        s.on('error', () => {});
+        s.write('hi;');
+        s.on('data', (d: Buffer) => setTimeout(() => s.write(d), 120));
+        s.on('end', () => s.end());
+      });
+      const latencies: number[] = [];
+      const proxy = await proxyTo(upPort, 5000, 0, { latencies });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      await until(() => c.bytesRead >= 3);
+      c.write('one;');
+      await until(() => c.bytesRead >= 7);
+      c.write('two;');
+      await until(() => c.bytesRead >= 11);
+      c.end();
+      assert.equal((await got).toString(), 'hi;one;two;');
+      await proxy.next();
+      assert.equal(latencies.length, 1, 'reported once per pipe');
+      assert.ok(latencies[0]! >= 100 && latencies[0]! < 1000, `reply after ${latencies[0]} ms`);
+    });
+
+    it('times nothing when timeReply is false, even with a replyLatency method', async () => {
+      const latencies: number[] = [];
+      const proxy = await proxyTo(await server(echo), 5000, 0, { latencies, timeReply: false });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.write('x');
+      await until(() => c.bytesRead === 1);
+      c.end('y');
+      assert.equal((await got).toString(), 'xy');
+      assert.deepEqual(await proxy.next(), { bytesFromClient: 2, bytesToClient: 2, reason: 'closed' });
+      assert.deepEqual(latencies, []);
+    });
+
+    /** Dial `port` and exchange `request`; the callback decides on a CRLF. Resolves with every callback state. */
+    async function exchangeWith(port: number, request: string, timeoutMs = 2000): Promise<Array<[string, PrereadState]>> {
+      const conn = await new Promise<OutboundConn>((resolve, reject) =>
+        plane.connect('127.0.0.1', port, 2000, (err, out) => (err || !out ? reject(new Error(err?.code)) : resolve(out))),
+      );
+      const calls: Array<[string, PrereadState]> = [];
+      await new Promise<void>((resolve) =>
+        plane.exchange(conn, Buffer.from(request), 64, timeoutMs, (bytes, state) => {
+          calls.push([Buffer.from(bytes).toString(), state]);
+          const done = state !== 'data' || Buffer.from(bytes).includes('\r\n');
+          if (done) setImmediate(resolve);
+          return done;
+        }),
+      );
+      plane.destroy(conn);
+      return calls;
+    }
+
+    it('exchange(): writes the request and shows the reply until the callback has enough', async () => {
+      const port = await server((s) => {
+        s.on('error', () => {});
+        s.on('end', () => s.end());
+        s.once('data', (d: Buffer) => {
+          s.write(`got ${d.length}`); // the answer comes in two pieces
+          setTimeout(() => s.write(' bytes\r\nrest'), 30);
+        });
+      });
+      assert.deepEqual(await exchangeWith(port, 'PING\r\n'), [
+        ['got 6', 'data'],
+        ['got 6 bytes\r\nrest', 'data'],
+      ]);
+    });
+
+    it('exchange(): reports eof when the upstream closes without a full answer, and timeout when it is silent', async () => {
+      const closes = await server((s) => {
+        s.on('error', () => {});
+        s.once('data', () => s.end('partial'));
+      });
+      const calls = await exchangeWith(closes, 'GET\r\n');
+      assert.deepEqual(calls.at(-1), ['partial', 'eof']);
+      const silent = await server((s) => s.on('error', () => {}).on('data', () => {}).on('end', () => s.end()));
+      const started = Date.now();
+      assert.deepEqual(await exchangeWith(silent, 'GET\r\n', 200), [['', 'timeout']]);
+      assert.ok(Date.now() - started >= 190, 'timed out before timeoutMs');
     });
 
     it('reports a refused connect as kind refused, exactly once', async () => {

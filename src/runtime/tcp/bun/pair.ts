@@ -51,6 +51,8 @@ export class BunPair extends BunSide implements IdleTracked {
   sweeper: IdleSweeper | null = null;
   opts: PipeOptions | null = null;
   done: PipeDone<PipeOptions> | null = null;
+  /** Reply timing (opts.timeReply): -1 off or done, 0 waiting for the first client byte, else when it was forwarded. */
+  replyFrom = -1;
   constructor() {
     super(true);
   }
@@ -63,10 +65,22 @@ export class BunPair extends BunSide implements IdleTracked {
     this.done = done;
     this.pair = this;
     upstream.pair = this;
+    if (opts.timeReply === true) this.replyFrom = 0;
   }
 
   onIdle(): void {
     fail(this, 'idle_timeout');
+  }
+}
+
+/** The latency hook of PipeOptions: start at the first client chunk, report at the first upstream chunk after it. */
+export function timeReply(pair: BunPair, fromClient: boolean): void {
+  if (fromClient) {
+    if (pair.replyFrom === 0) pair.replyFrom = performance.now();
+  } else if (pair.replyFrom > 0) {
+    const ms = performance.now() - pair.replyFrom;
+    pair.replyFrom = -1;
+    pair.opts!.replyLatency?.(ms);
   }
 }
 

@@ -21,7 +21,7 @@ import { bunTlsSession, onBunHandshake, onTlsClosed, startBunTls } from './tls';
 import { adoptNodeSide, type PumpHandlers } from './bridge';
 import { loadNodeTcpPlane, type NodeTcpPlane } from '../../load-node-plane';
 import { BunOutbound, errorKind, failDial, onConnectError, onDialTimeout, onOutboundOpen, settleDial } from './dial';
-import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './pair';
+import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, timeReply, writeOrQueue } from './pair';
 import type { ConnectError, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from '../../types';
 
 type Sock = BunTcpSocket<BunSide>;
@@ -66,6 +66,7 @@ function onData(s: Sock, chunk: Buffer): void {
   if (side.isClient) pair.bytesFromClient += chunk.length;
   else pair.bytesToClient += chunk.length;
   pair.activity++;
+  if (pair.replyFrom >= 0) timeReply(pair, side.isClient);
   if (!writeOrQueue(peer, chunk)) pauseSide(side);
 }
 
@@ -73,9 +74,13 @@ function onData(s: Sock, chunk: Buffer): void {
 function onDrain(s: Sock): void {
   const side = s.data;
   if (stale(s, side)) return;
+  if (side.queue === null) return;
   const pair = side.pair;
   if (side.queue === null) return;
-  if (pair === null) return void flushQueue(side); // a connect prefix the kernel did not take at once
+  if (pair === null) {
+    flushQueue(side); // a connect prefix, or a probe's request (exchange()), the socket did not take at once
+    return;
+  }
   pair.activity++;
   if (!flushQueue(side)) return;
   const source = side === pair ? pair.upstream! : pair;
@@ -337,6 +342,12 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       return { bytesFromClient: pair.bytesFromClient, bytesToClient: pair.bytesToClient, idleMs };
     },
 
+    exchange(conn, request, maxBytes, timeoutMs, cb) {
+      if (!(conn instanceof BunOutbound)) return node().exchange(conn, request, maxBytes, timeoutMs, cb);
+      if (!conn.closed && request.length > 0) writeOrQueue(conn, request);
+      startPreread(conn, maxBytes, timeoutMs, cb);
+    },
+
     destroy(conn) {
       if (!(conn instanceof BunSide)) {
         const side = bridged.get(conn);
@@ -349,7 +360,11 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
         side.dialDone = null;
         settleDial(side);
       }
-      if (side.socket !== null && !side.closed) side.socket.end();
+      if (side.socket === null || side.closed) return;
+      // an upstream that was never piped (a probe, or a dial that shutdown overtook) is closed at once, as the
+      // node plane's destroy() does: end() would keep the socket until the node closes its side
+      if (side instanceof BunOutbound) side.socket.terminate();
+      else side.socket.end();
     },
   };
 }

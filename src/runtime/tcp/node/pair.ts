@@ -18,6 +18,8 @@ export class Pair {
   error: string | undefined;
   finished = false;
   timer: NodeJS.Timeout | null = null;
+  /** Reply timing (opts.timeReply): -1 off or done, 0 waiting for the first client byte, else when it was forwarded. */
+  replyFrom = -1;
   constructor(
     readonly client: NodeInbound,
     readonly upstream: NodeOutbound,
@@ -25,6 +27,7 @@ export class Pair {
     readonly done: PipeDone<PipeOptions>,
   ) {
     this.idleTimeoutMs = opts.idleTimeoutMs;
+    if (opts.timeReply === true) this.replyFrom = 0;
   }
   readonly idleTimeoutMs: number;
 
@@ -77,8 +80,20 @@ function onData(this: WeirSocket, chunk: Buffer): void {
   if (side.isClient) pair.bytesFromClient += chunk.length;
   else pair.bytesToClient += chunk.length;
   pair.activity++;
+  if (pair.replyFrom >= 0) timeReply(pair, side.isClient);
   // Backpressure: stop reading this side until the peer's buffer drains.
   if (!peer.socket.write(chunk)) this.pause();
+}
+
+/** The latency hook of PipeOptions: start at the first client chunk, report at the first upstream chunk after it. */
+function timeReply(pair: Pair, fromClient: boolean): void {
+  if (fromClient) {
+    if (pair.replyFrom === 0) pair.replyFrom = performance.now();
+  } else if (pair.replyFrom > 0) {
+    const ms = performance.now() - pair.replyFrom;
+    pair.replyFrom = -1;
+    pair.opts.replyLatency?.(ms);
+  }
 }
 
 /** Attached to every socket by wire() (events.ts); does nothing before pipe(). */

@@ -85,6 +85,12 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
       startPipe(client as NodeInbound, upstream as NodeOutbound, opts, done);
     },
 
+    exchange(conn, request, maxBytes, timeoutMs, cb) {
+      const side = conn as NodeOutbound;
+      if (!side.closed && side.error === null && request.length > 0) side.socket.write(request);
+      startPreread(side, maxBytes, timeoutMs, cb);
+    },
+
     destroy(conn) {
       const side = conn as unknown as Side;
       if (side.pair !== null && !side.pair.finished) side.pair.fail('aborted');

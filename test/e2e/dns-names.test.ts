@@ -1,0 +1,102 @@
+// Node names that follow their DNS records: weir asks a real dnsmasq (apisix.dns_resolver) for a node's name,
+// every address becomes a node (with its own health, named in /v1/healthcheck), a changed record moves new
+// connections within its TTL, and a stopped dnsmasq leaves the last addresses serving.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configureErrorLog } from '../../src/log/logger';
+import { exchange, freePort, startServer, type TestServer } from '../helpers/net';
+import { missingServers } from '../helpers/servers';
+import { deadUdpPort, startDnsmasq, type Dnsmasq } from '../helpers/udp';
+import { startTestWeir, tempDir, waitFor, type TestWeir } from '../helpers/weir';
+
+const skip = missingServers('dnsmasq', 'dig');
+const logs: string[] = [];
+
+describe('node names resolved by a real dnsmasq', { skip: skip ?? false }, () => {
+  const dir = tempDir('weir-dns-names-');
+  const hosts = join(dir.path, 'hosts');
+  let dns: Dnsmasq;
+  let w: TestWeir;
+  let listen: number;
+  let port: number; // both servers listen on this port, one on 127.0.0.2, one on 127.0.0.3
+  const servers: TestServer[] = [];
+
+  /** The record dnsmasq serves for db.weir.test, with a TTL of 1 s. */
+  function record(address: string): void {
+    writeFileSync(hosts, `${address} db.weir.test\n`);
+    chmodSync(hosts, 0o644);
+  }
+
+  before(async () => {
+    configureErrorLog({ sink: (t) => logs.push(t) });
+    chmodSync(dir.path, 0o755); // dnsmasq drops to "nobody" before it reads the hosts file again on SIGHUP
+    record('127.0.0.2');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        dns = await startDnsmasq(await deadUdpPort(), dir.path, [`--addn-hosts=${hosts}`, '--local-ttl=1']);
+        break;
+      } catch (err) {
+        if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
+      }
+    }
+    port = await freePort('127.0.0.2');
+    for (const host of ['127.0.0.2', '127.0.0.3']) servers.push(await startServer((s) => s.end(`${host}`), host, port));
+    listen = await freePort();
+    w = await startTestWeir([`"127.0.0.1:${listen}"`], { apisixYaml: `  dns_resolver:\n    - "127.0.0.1:${dns.port}"` });
+    const put = await w.admin('PUT', '/apisix/admin/stream_routes/db', {
+      server_port: listen,
+      upstream: { nodes: { [`db.weir.test:${port}`]: 1 }, checks: { active: { type: 'tcp' } } },
+    });
+    assert.equal(put.status, 201);
+  });
+  after(async () => {
+    await w?.stop();
+    await dns?.close();
+    for (const s of servers) await s.close();
+    configureErrorLog({ sink: (t) => process.stderr.write(t) });
+    dir.remove();
+  });
+
+  /** Which server a new connection reaches ('' when none answered). */
+  const reached = async (): Promise<string> => (await exchange(listen, 'x', { timeoutMs: 2000 })).data.toString();
+  const reachedMany = async (n: number): Promise<string[]> => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(await reached());
+    return out;
+  };
+
+  it('serves the address of the record, named in /v1/healthcheck', async () => {
+    await waitFor(() => w.weir.snapshot().upstreams.get('/apisix/stream_routes/db')!.upstream!.nodes[0]!.host === '127.0.0.2', 5000, 'the first answer');
+    assert.deepEqual(await reachedMany(3), ['127.0.0.2', '127.0.0.2', '127.0.0.2']);
+    const hc = await w.admin('GET', '/v1/healthcheck/stream_routes/db');
+    assert.deepEqual(hc.body.nodes.map((n: any) => [n.ip, n.port, n.name]), [['127.0.0.2', port, 'db.weir.test']]);
+  });
+
+  it('moves new connections within the TTL when the record changes', async () => {
+    record('127.0.0.3');
+    dns.reload();
+    const changed = Date.now();
+    while ((await reached()) !== '127.0.0.3') {
+      assert.ok(Date.now() - changed < 5000, 'still on the old address after 5 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const moved = Date.now() - changed;
+    // asked again when the 1 s TTL runs out, plus the query itself and scheduling
+    assert.ok(moved < 2500, `moved after ${moved} ms`);
+    assert.deepEqual(await reachedMany(5), Array(5).fill('127.0.0.3'));
+  });
+
+  it('a stopped dnsmasq leaves the last addresses serving, logged once', async () => {
+    await dns.close();
+    // past the TTL the next question fails: at once on ICMP refused (Node), after the query timeouts elsewhere
+    await waitFor(() => logs.some((l) => l.includes('dns resolution failed')), 10_000, 'a failed question');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(await reachedMany(5), Array(5).fill('127.0.0.3'));
+    const failed = logs.filter((l) => l.includes('dns resolution failed'));
+    assert.equal(failed.length, 1, logs.join(''));
+    assert.match(failed[0]!, /name=db\.weir\.test .*addresses=127\.0\.0\.3/);
+  });
+});
