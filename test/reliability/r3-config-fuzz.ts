@@ -16,6 +16,9 @@ import { freePort } from '../helpers/net';
 import { FigureSheet, isMain, runAsScript, saveCorpus, type Figures, type Size } from './harness';
 import { ROOT } from './proc';
 
+/** tsx as a URL: the spawned checks run in a temp dir, where a bare `tsx` would not resolve. */
+const TSX = import.meta.resolve('tsx');
+
 /** A config touching every section weir reads; ports are filled in per run. */
 export function seedConfig(p: { tcp: number; tcp2: number; udp: number; admin: number; db: string }): string {
   return `apisix:
@@ -169,7 +172,8 @@ export async function runR3(size: Size, counts = size === 'short' ? { check: 400
     let procBad = 0;
     for (let i = 0; i < counts.processes; i++) {
       writeFileSync(path, applyMutations(seed, [{ op: 'value', line: 6 + i, pick: i }]));
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'check', '-c', path], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      // in the temp dir: a mutated sqlite.path (a relative "${NOPE}") must not create files in the work tree
+      const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'src/main.ts'), 'check', '-c', path], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
       const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^\S+Z (info|warn) /.test(l));
       if (r.status === null || (r.status !== 0 && lines.length !== 1) || /\n\s+at /.test(r.stderr)) procBad++;
     }
