@@ -1,5 +1,5 @@
 // The Admin API as a fetch handler: allow list -> CORS preflight -> key check -> itty-router -> object ops.
-// Wire-compatible with APISIX v3 for stream_routes, upstreams and ssls (spec section 2).
+// Wire-compatible with APISIX v3 for stream_routes, upstreams, ssls, services, plugin_metadata and plugins (spec 2).
 
 import { Router, type IRequest } from 'itty-router';
 import type { AdminKey, Config } from '../config/types';
@@ -10,6 +10,8 @@ import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleResource, handleSchemaValidate, type ResourceCall } from './resources';
 import { type HealthStatusSource, mountControl } from './control';
+import { mountPlugins } from './plugins';
+import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
 
 export interface AdminAppOptions {
@@ -25,6 +27,8 @@ export interface AdminAppOptions {
   now?: () => number;
   /** Health checker status for GET /v1/healthcheck (src/admin/control.ts). */
   health?: HealthStatusSource;
+  /** The enabled stream plugins (config.yaml stream_plugins); default: the config's. */
+  plugins?: PluginSet;
 }
 
 const PREFIX = '/apisix/admin';
@@ -53,7 +57,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const isAllowed = compileAllowList(config.admin.allow);
   const keys = compileKeyChecker(opts.adminKeys);
   const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
-  const ops = { store, onChange: opts.onChange, now: opts.now };
+  const plugins = opts.plugins ?? pluginSetOf(config);
+  const ops = { store, onChange: opts.onChange, now: opts.now, plugins };
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
     method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
@@ -80,10 +85,11 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   router.post(`${PREFIX}/schema/validate/:res`, async (req: IRequest) => {
     const seg = decodeSegment(req.params.res) ?? '';
     if (!isResource(seg)) throw new AdminError(404, { error_msg: `Unsupported resource type: ${seg}` });
-    handleSchemaValidate(seg, await withBody(req as unknown as Request, 'POST'));
+    handleSchemaValidate(seg, await withBody(req as unknown as Request, 'POST'), plugins);
     return respond(200, null, cors);
   });
   mountControl(router, opts.health ?? null, cors);
+  mountPlugins(router, plugins, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);
   router.all(`${PREFIX}/:res/:id/:sub+`, resourceRoute);

@@ -1,9 +1,10 @@
-// `weir stream_routes|upstreams|ssls list|get|put|delete`: the Admin API's object operations run directly on
+// `weir stream_routes|upstreams|ssls|services|plugin_metadata list|get|put|delete`: the Admin API's object operations run directly on
 // the SQLite file, with the same validation, envelopes and error messages. Output is the Admin API's JSON.
 
 import { deleteObject, getObject, listObjects, putObject, type ObjectResult } from '../objects/index';
 import { ObjectError } from '../objects/errors';
 import type { Store } from '../store/types';
+import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import type { Command } from './args';
 import { CliError, loadCliConfig, readArgument, resolveDbPath, withStore, type CliIo } from './context';
 
@@ -19,8 +20,8 @@ function parseBody(text: string): unknown {
   }
 }
 
-function runVerb(store: Store, cmd: ObjectCommand, body: unknown): ObjectResult {
-  const ctx = { store };
+function runVerb(store: Store, cmd: ObjectCommand, body: unknown, plugins: PluginSet): ObjectResult {
+  const ctx = { store, plugins };
   switch (cmd.verb) {
     case 'list':
       return listObjects(store, cmd.res);
@@ -52,7 +53,7 @@ export async function runObjectCommand(cmd: ObjectCommand, io: CliIo): Promise<v
   const what = cmd.id === undefined ? `${cmd.res} ${cmd.verb}` : `${cmd.res} ${cmd.verb} ${cmd.id}`;
   const result = await withStore(path, config, writes, (store) => {
     try {
-      return runVerb(store, cmd, body);
+      return runVerb(store, cmd, body, pluginSetOf(config));
     } catch (err) {
       if (err instanceof ObjectError) throw objectErrorToCli(err, what);
       throw err;

@@ -4,7 +4,10 @@ import { dirname, resolve } from 'node:path';
 import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
-import { buildSnapshot } from '../snapshot/build';
+import { buildServedSnapshot } from '../plugins/snapshot';
+import { FilterCompiler } from '../plugins/compile';
+import { pluginSetOf } from '../plugins/registry';
+import { LocalConnCounters } from '../plugins/conn-counters';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -71,7 +74,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry(await createTcpDataPlane());
     cleanup.push(() => health.stop());
-    const rebuild = snapshotBuilder(store, health, trustedCa);
+    const plugins = pluginSetOf(config);
+    if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
+    const compiler = new FilterCompiler(plugins, new LocalConnCounters(), config.pluginAttr);
+    const rebuild = snapshotBuilder(store, health, trustedCa, compiler);
     let current = rebuild(null);
     const release = idleReleaser();
     cleanup.push(() => release.stop());
@@ -108,7 +114,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, plugins });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -206,10 +212,10 @@ function idleReleaser(): { soon(): void; afterChange(): void; stop(): void } {
  * Rebuilds the snapshot from the store. Problems (skipped rows, routes that cannot forward) are logged when
  * they first appear, not again on every rebuild: with many broken rows each write would flood the log.
  */
-function snapshotBuilder(store: Store, health: HealthRegistry, trustedCa: string | null): (prev: Snapshot | null) => Snapshot {
+function snapshotBuilder(store: Store, health: HealthRegistry, trustedCa: string | null, compiler: FilterCompiler): (prev: Snapshot | null) => Snapshot {
   let known = new Set<string>();
   return (prev) => {
-    const { snapshot, problems } = buildSnapshot(store.readAll(), prev, undefined, { trustedCa });
+    const { snapshot, problems } = buildServedSnapshot(store.readAll(), prev, compiler, { trustedCa });
     const now = new Set(problems);
     for (const problem of now) if (!known.has(problem)) logger.warn(problem);
     known = now;

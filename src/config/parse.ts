@@ -9,6 +9,7 @@ import { readAdmin } from './admin';
 import { readUdpSettings } from './udp';
 import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
+import { readPluginAttr, readStreamPlugins } from './plugins';
 import {
   checkKeys,
   describeValue,
@@ -83,6 +84,9 @@ export function parseConfig(
   const udp = readUdpSettings(nginxStream);
   Object.assign(tls, readTlsTimeouts(nginxStream));
 
+  const streamPlugins = readStreamPlugins(top.stream_plugins);
+  const pluginAttr = readPluginAttr(top.plugin_attr);
+
   if (ctx.notUsed.length > 0) warnings.push(`not used by weir (ignored): ${ctx.notUsed.join(', ')}`);
   const config: Config = {
     source,
@@ -96,6 +100,9 @@ export function parseConfig(
     tls,
     shutdownGraceMs,
     ...workers,
+    // only present when set, like worker_processes
+    ...(streamPlugins === null ? {} : { streamPlugins }),
+    ...(Object.keys(pluginAttr).length === 0 ? {} : { pluginAttr }),
   };
   return { config, warnings };
 }

@@ -94,6 +94,10 @@ export interface Config {
   shutdownGraceMs: number;
   /** nginx_config.worker_processes: proxy processes sharing the listeners ("auto" = one per core); absent = 1. */
   workerProcesses?: number | 'auto';
+  /** stream_plugins: the enabled stream plugins as written; null or absent = weir's default list. */
+  streamPlugins?: string[] | null;
+  /** plugin_attr: per-plugin settings as written (prometheus.export_addr, ...); absent = none. */
+  pluginAttr?: Record<string, Record<string, unknown>>;
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

@@ -3,6 +3,7 @@
 
 import { formatHostPort } from '../lib/ip';
 import { type FilterChain, NO_FILTERS } from '../proxy/filter/types';
+import type { FilterBuildView } from '../plugins/compile';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
 import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
@@ -18,8 +19,8 @@ export interface BuildDeps {
   validateStreamRoute: (body: unknown) => SchemaResult;
   validateUpstream: (body: unknown) => SchemaResult;
   normalizeNodes: (nodes: unknown) => UpstreamNode[];
-  /** A route's stream filters (the plugins issue compiles `plugins` here); absent: none. */
-  compileFilters?: (route: JsonObject) => FilterChain;
+  /** A route's stream filters, compiled from its `plugins` (src/plugins/compile.ts); absent: none. */
+  compileFilters?: (route: JsonObject, row: StoredObject, key: string, build: FilterBuildView) => FilterChain;
 }
 
 export const schemaDeps: BuildDeps = { validateStreamRoute, validateUpstream, normalizeNodes };
@@ -169,6 +170,7 @@ export function buildSnapshot(
 
   const rules: RouteRule[] = [];
   const ruleCache = new Map<string, CachedRule>();
+  const filterView: FilterBuildView = { upstreams, ssls, trustedCa, problems };
   for (const row of [...contents.streamRoutes].sort(byId)) {
     const key = `/apisix/stream_routes/${row.id}`;
     const cached = cachedRule(key, row, prev, deps);
@@ -178,7 +180,7 @@ export function buildSnapshot(
       continue;
     }
     const v = row.value;
-    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true, filters: deps.compileFilters?.(v) ?? NO_FILTERS };
+    const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true, filters: deps.compileFilters?.(v, row, key, filterView) ?? NO_FILTERS };
     if (v.upstream_id !== undefined && v.upstream_id !== null) {
       const upId = String(v.upstream_id);
       const entry = upstreams.get(`/apisix/upstreams/${upId}`);
@@ -194,7 +196,7 @@ export function buildSnapshot(
       route.upstream = entry.upstream;
       if (entry.upstream === null) route.problem = entry.problems[0] ?? 'upstream cannot be used';
       else for (const p of entry.problems) problems.push(`stream_routes/${row.id}: ${p}`);
-    } else {
+    } else if (route.filters.setsUpstream !== true) {
       route.problem = 'missing upstream configuration in Route or Service';
     }
     if (route.problem !== null) problems.push(`stream_routes/${row.id}: ${route.problem}`);

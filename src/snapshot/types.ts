@@ -24,6 +24,8 @@ export interface ConnInfo {
   sni: string | null;
   /** Set on TLS listeners once decided: terminated by weir, or passed through untouched. */
   tls?: 'terminated' | 'passthrough';
+  /** Variables the route's filters set (mqtt_client_id): what a chash `key` naming them hashes. */
+  readonly vars?: ReadonlyMap<string, string> | null;
 }
 
 export interface UpstreamNode {

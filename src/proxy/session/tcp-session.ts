@@ -5,10 +5,10 @@
 // and copies nothing the client socket or the dial state already holds: the endpoints are read from the
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
-import type { InboundConn, OutboundConn, PipeOptions, TcpDataPlane } from '../../runtime/types';
+import type { InboundConn, OutboundConn, PipeOptions, PipeThrottle, TcpDataPlane } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
 import { type DialFailure, UpstreamDial } from '../connect/dial';
-import type { FilterConn } from '../filter/types';
+import type { ConnThrottle, FilterConn } from '../filter/types';
 
 /** What the flow does when a session's dial is over (implemented by the TCP flow; one per flow, not per session). */
 export interface DialOutcome {
@@ -23,6 +23,11 @@ export interface SessionExtra {
   clientPort: number;
   /** Bytes written upstream before the client's (a PROXY header to the node). */
   upstreamPrefix: Uint8Array | null;
+  /** What the route's filters set (FilterConn): variables, an upstream of their choice, pipe limits, own state. */
+  vars: Map<string, string> | null;
+  upstream: CompiledUpstream | null;
+  throttle: ConnThrottle | null;
+  state: Record<string, unknown> | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn {
@@ -79,9 +84,42 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   get upstreamPrefix(): Uint8Array | null {
     return this.extra === null ? null : this.extra.upstreamPrefix;
   }
+  /** PipeOptions: limit-bandwidth's limits, read once when the pipe starts. */
+  get throttle(): PipeThrottle | null {
+    return this.extra === null ? null : this.extra.throttle;
+  }
+  /** ConnInfo: variables the filters set (the chash key may name one). */
+  get vars(): ReadonlyMap<string, string> | null {
+    return this.extra === null ? null : this.extra.vars;
+  }
+  /** The upstream to dial once the filters are done: one a filter chose, else the route's. */
+  get chosenUpstream(): CompiledUpstream | null {
+    const x = this.extra;
+    return x !== null && x.upstream !== null ? x.upstream : this.matched!.upstream;
+  }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { clientAddr: null, clientPort: 0, upstreamPrefix: null });
+    return (this.extra ??= { clientAddr: null, clientPort: 0, upstreamPrefix: null, vars: null, upstream: null, throttle: null, state: null });
+  }
+
+  // FilterConn: what the route's filters may set (kept in `extra`, which plain connections never allocate)
+  getVar(name: string): string | undefined {
+    return this.extra?.vars?.get(name);
+  }
+  setVar(name: string, value: string): void {
+    (this.ensureExtra().vars ??= new Map()).set(name, value);
+  }
+  setUpstream(upstream: CompiledUpstream): void {
+    this.ensureExtra().upstream = upstream;
+  }
+  setThrottle(throttle: ConnThrottle): void {
+    this.ensureExtra().throttle = throttle;
+  }
+  getState(filter: string): unknown {
+    return this.extra?.state?.[filter];
+  }
+  setState(filter: string, value: unknown): void {
+    (this.ensureExtra().state ??= {})[filter] = value;
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */

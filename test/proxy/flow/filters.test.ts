@@ -14,12 +14,14 @@ import { buildChain } from '../../../src/proxy/filter/chain';
 import type { FilterChain, FinishedConn, StreamFilter } from '../../../src/proxy/filter/types';
 import type { Snapshot } from '../../../src/snapshot/types';
 import type { JsonObject } from '../../../src/lib/json';
+import { PluginSet } from '../../../src/plugins/registry';
+import { validateStreamRoute } from '../../../src/schema/index';
 import { exchange, startEchoServer, type TestServer } from '../../helpers/net';
 import { startUdpEcho, udpClient, until, wait, type UdpEcho } from '../../helpers/udp';
 
 /**
- * Test filters standing in for plugins (the schema knows only APISIX's plugin names, so the test compiles
- * those names to its own filters): "deny" refuses, "slow" admits after 30 ms, "log" collects.
+ * Test filters standing in for plugins, under their own names (the build is told to let names it does not
+ * know through): "deny" refuses, "slow" admits after 30 ms, "log" collects.
  */
 const logged: FinishedConn[] = [];
 const KINDS: Record<string, StreamFilter> = {
@@ -27,18 +29,18 @@ const KINDS: Record<string, StreamFilter> = {
   slow: { name: 'slow', priority: 3, access: () => new Promise((r) => setTimeout(() => r(undefined), 30)) },
   log: { name: 'log', priority: 1, log: (done) => void logged.push(done) },
 };
-const AS_PLUGIN: Record<string, string> = { deny: 'ip-restriction', slow: 'limit-conn', log: 'syslog' };
-const FROM_PLUGIN = Object.fromEntries(Object.entries(AS_PLUGIN).map(([k, v]) => [v, k]));
 function compileFilters(route: JsonObject): FilterChain {
-  return buildChain(Object.keys((route.plugins ?? {}) as JsonObject).map((name) => KINDS[FROM_PLUGIN[name]!]!));
+  return buildChain(Object.keys((route.plugins ?? {}) as JsonObject).map((name) => KINDS[name]!));
 }
+const NO_PLUGINS = new PluginSet([]);
+const deps = { ...schemaDeps, validateStreamRoute: (b: unknown) => validateStreamRoute(b, { plugins: NO_PLUGINS, skipUnknown: true }), compileFilters };
 
 function snapshotOf(routes: Array<[string, JsonObject]>): Snapshot {
   const rows = routes.map(([id, value]) => {
     const full = { id, ...value };
     return { id, value: full, createdIndex: 1, modifiedIndex: 1, raw: JSON.stringify(full) };
   });
-  return buildSnapshot({ revision: 1, streamRoutes: rows, upstreams: [], ssls: [], unreadable: [] }, null, { ...schemaDeps, compileFilters }).snapshot;
+  return buildSnapshot({ revision: 1, streamRoutes: rows, upstreams: [], ssls: [], unreadable: [] }, null, deps).snapshot;
 }
 
 describe('filters phase, TCP', () => {
@@ -63,7 +65,7 @@ describe('filters phase, TCP', () => {
 
   const route = (plugins: string[]): JsonObject => ({
     server_port: port,
-    plugins: Object.fromEntries(plugins.map((p) => [AS_PLUGIN[p], {}])),
+    plugins: Object.fromEntries(plugins.map((p) => [p, {}])),
     upstream: { nodes: { [`127.0.0.1:${upstream.port}`]: 1 } },
   });
 
@@ -146,7 +148,7 @@ describe('filters phase, UDP', () => {
 
   const route = (plugins: string[]): JsonObject => ({
     server_port: port,
-    plugins: Object.fromEntries(plugins.map((p) => [AS_PLUGIN[p], {}])),
+    plugins: Object.fromEntries(plugins.map((p) => [p, {}])),
     upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 } },
   });
 
