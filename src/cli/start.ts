@@ -22,6 +22,7 @@ import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
+import { primaryCounters, workerCounters } from './worker-counters';
 
 /** A running weir instance. */
 export interface Weir {
@@ -76,7 +77,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     cleanup.push(() => health.stop());
     const plugins = pluginSetOf(config);
     if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
-    const compiler = new FilterCompiler(plugins, new LocalConnCounters(), config.pluginAttr);
+    // limit-conn counts for the whole host: worker 0 holds them, the other workers ask it (src/cli/worker-counters.ts)
+    const shared = !extraWorker && workerCount > 1 ? primaryCounters() : null;
+    const counters = extraWorker ? workerCounters() : (shared?.counters ?? new LocalConnCounters());
+    const compiler = new FilterCompiler(plugins, counters, config.pluginAttr);
     const rebuild = snapshotBuilder(store, health, trustedCa, compiler);
     let current = rebuild(null);
     const release = idleReleaser();
@@ -137,7 +141,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     const workers: Workers = extraWorker
       ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
-      : startWorkers(workerCount);
+      : startWorkers(workerCount, shared === null ? undefined : (child) => shared.serve(child));
     let stopped: Promise<void> | null = null;
     return {
       config,
