@@ -122,7 +122,7 @@ describe('stream plugins, TCP', () => {
   it('limit-conn under 200 concurrent clients admits exactly conn + burst, delays the burst, refuses the rest', async () => {
     const up = await holdingServer();
     try {
-      await route({ plugins: { 'limit-conn': { conn: 50, burst: 20, default_conn_delay: 0.3, key: 'remote_addr' } }, upstream: { nodes: { [`127.0.0.1:${up.port}`]: 1 } } });
+      await route({ plugins: { 'limit-conn': { conn: 50, burst: 20, default_conn_delay: 0.6, key: 'remote_addr' } }, upstream: { nodes: { [`127.0.0.1:${up.port}`]: 1 } } });
       w.access.length = 0;
       const socks: net.Socket[] = [];
       const closedEarly: number[] = [];
@@ -136,9 +136,9 @@ describe('stream plugins, TCP', () => {
         socks.push(s);
       }
       await until(() => up.held.length === 50 && closedEarly.length === 130, 5000, '50 at the upstream, 130 closed');
-      assert.ok(Date.now() - t0 < 290, 'the first 50 and the refusals do not wait');
+      assert.equal(up.held.length, 50, 'the first 50 and the refusals came before the burst');
       await until(() => up.held.length === 70, 3000, 'the burst reaches the upstream');
-      assert.ok(Date.now() - t0 >= 290, `the burst waited default_conn_delay (${Date.now() - t0} ms)`);
+      assert.ok(Date.now() - t0 >= 590, `the burst waited default_conn_delay (${Date.now() - t0} ms)`);
       await wait(400);
       assert.equal(up.held.length, 70, 'exactly conn + burst');
       assert.equal(rejected(w.access).length, 130);
@@ -266,17 +266,17 @@ describe('stream plugins, UDP', () => {
   });
 
   it('limit-conn counts sessions: 200 clients at once -> exactly conn + burst sessions, the burst ones held then sent', async () => {
-    await route({ 'limit-conn': { conn: 50, burst: 20, default_conn_delay: 0.3, key: 'server_addr' } }, 1);
+    await route({ 'limit-conn': { conn: 50, burst: 20, default_conn_delay: 0.6, key: 'server_addr' } }, 1);
     w.access.length = 0;
     const before = echo.sources.size;
     const many: UdpClient[] = [];
     for (let i = 0; i < 200; i++) many.push(await client());
     const t0 = Date.now();
     many.forEach((c, i) => c.send(`c${i}`, port));
-    await until(() => many.filter((c) => c.replies.length > 0).length === 50, 3000, '50 sessions answered at once');
-    assert.ok(Date.now() - t0 < 290);
+    await until(() => many.filter((c) => c.replies.length > 0).length >= 50, 3000, '50 sessions answered at once');
+    assert.equal(many.filter((c) => c.replies.length > 0).length, 50, 'the burst is still held');
     await until(() => many.filter((c) => c.replies.length > 0).length === 70, 3000, 'the burst answered after the delay');
-    assert.ok(Date.now() - t0 >= 290, 'the burst waited');
+    assert.ok(Date.now() - t0 >= 590, 'the burst waited');
     await wait(200);
     assert.equal(many.filter((c) => c.replies.length > 0).length, 70);
     assert.equal(echo.sources.size - before, 70, 'one upstream socket per admitted session');
