@@ -26,6 +26,8 @@ export interface Cell {
    * ratio issue 7's bar is read from. vs_bunnative (ratio of the medians) is kept beside it.
    */
   paired_vs_bunnative: number | null;
+  /** weirp only: the paired ratio to plain weir in the same run (issue 13's bar: at least 0.95 on conn and rr). */
+  paired_vs_weir: number | null;
   cpu_vs_nginx: number | null;
 }
 
@@ -74,6 +76,7 @@ export function summarize(samples: Sample[], targets: readonly string[]): Record
         vs_direct: null,
         vs_bunnative: null,
         paired_vs_bunnative: null,
+        paired_vs_weir: null,
         cpu_vs_nginx: null,
       };
     }
@@ -85,6 +88,7 @@ export function summarize(samples: Sample[], targets: readonly string[]): Record
       cell.cpu_vs_nginx = ratio(cell.median.cpu_us_per_op, row.nginx?.median.cpu_us_per_op);
     }
     for (const t of Object.keys(row)) row[t]!.paired_vs_bunnative = pairedRatio(samples, w, t, 'bunnative', metric);
+    if (row.weirp !== undefined) row.weirp.paired_vs_weir = pairedRatio(samples, w, 'weirp', 'weir', metric);
     if (Object.keys(row).length > 0) out[w] = row;
   }
   return out;
@@ -112,6 +116,7 @@ export function renderTables(res: Record<string, Record<string, Cell>>, targets:
         const ofMedians = c.vs_bunnative !== null && c.n > 1 ? ` (ratio of medians ${c.vs_bunnative}×)` : '';
         parts.push(`**${c.paired_vs_bunnative}× bunnative**${ofMedians}`);
       }
+      if (c.paired_vs_weir !== null) parts.push(`**${c.paired_vs_weir}× weir**`);
       if (w === 'rr' || w === 'conn') parts.push(`p50 ${fmt(c.median.p50_ms, 2)} / p99 ${fmt(c.median.p99_ms, 2)} ms`);
       if (w === 'udp' && c.median.lost_pct !== undefined) parts.push(`loss ${fmt(c.median.lost_pct, 2)} %`);
       if (w === 'mem' && c.median.anon_mb_at_10k !== undefined) parts.push(`anon ${fmt(c.median.anon_mb_at_10k, 1)} MiB`);

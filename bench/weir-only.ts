@@ -1,5 +1,5 @@
 // weir-only measurements: route match cost (bench/match-cost.ts under Bun), Admin API write -> effective
-// latency with 10,000 routes, and cold start (spawn -> first proxied reply).
+// latency with 10,000 routes, cold start (spawn -> first proxied reply), limit-bandwidth's accuracy.
 
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -8,11 +8,13 @@ import { openStore } from '../src/store/store';
 import { openSqlite } from '../src/runtime/index';
 import { ADMIN_KEY, type Ctx, waitAdmin, weirCommand } from './targets';
 import { runPinned, sleep, startPinned, stop } from './proc';
+import { bandwidthAccuracy } from './bandwidth';
 
 const LISTEN = 24100; // below the ephemeral range (32768+)
 const ADMIN = 24180;
 const UP_A = 24201;
 const UP_B = 24202;
+const UP_SINK = 24203;
 
 /** An upstream that greets every connection with one letter and closes. */
 function greeter(port: number, letter: string): Promise<Server> {
@@ -95,6 +97,15 @@ export async function weirOnly(ctx: Ctx, quick: boolean): Promise<Record<string,
       await stop(proc);
     }
     out.cold_start_ms = +median(starts).toFixed(1);
+
+    // limit-bandwidth's accuracy at 1 MiB/s .. 1 GiB/s (bench/bandwidth.ts)
+    const bw = await coldStart(ctx, small, 'A');
+    try {
+      if (!(await waitAdmin(ADMIN, 10_000))) throw new Error('admin API never answered');
+      Object.assign(out, await bandwidthAccuracy(ADMIN, LISTEN, UP_SINK, 'zz-live'));
+    } finally {
+      await stop(bw.proc);
+    }
 
     const big = join(ctx.work, 'weir-only-10k.db');
     seedDb(big, 10_000);
