@@ -33,7 +33,7 @@ export async function bandwidthAccuracy(admin: number, listen: number, upPort: n
         headers: { 'X-API-KEY': ADMIN_KEY },
         body: JSON.stringify({
           server_port: listen,
-          plugins: { 'limit-bandwidth': { rate, burst: Math.max(65536, rate / 10), direction: 'upload' } },
+          plugins: { 'limit-bandwidth': { rate, burst: Math.max(65536, Math.floor(rate / 10)), direction: 'upload' } },
           upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${upPort}`]: 1 } },
         }),
       });

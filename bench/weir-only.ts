@@ -1,5 +1,6 @@
-// weir-only measurements: route match cost (bench/match-cost.ts under Bun), Admin API write -> effective
-// latency with 10,000 routes, cold start (spawn -> first proxied reply), limit-bandwidth's accuracy.
+// weir-only measurements: route match cost (bench/match-cost.ts under Bun), the plugins' cost per connection
+// (bench/plugin-cost.ts), Admin API write -> effective latency with 10,000 routes, cold start (spawn -> first
+// proxied reply), limit-bandwidth's accuracy (bench/bandwidth.ts).
 
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -85,6 +86,8 @@ export async function weirOnly(ctx: Ctx, quick: boolean): Promise<Record<string,
   const out: Record<string, number> = {};
   const m = await runPinned(ctx.proxyCpu, [ctx.bun, join(ctx.root, 'bench/match-cost.ts'), quick ? '100' : '400'], 60_000);
   Object.assign(out, JSON.parse(m.out.trim().split('\n').pop() || '{}'));
+  const pc = await runPinned(ctx.proxyCpu, [ctx.bun, join(ctx.root, 'bench/plugin-cost.ts'), quick ? '100' : '400'], 60_000);
+  Object.assign(out, JSON.parse(pc.out.trim().split('\n').pop() || '{}'));
 
   const servers = [await greeter(UP_A, 'A'), await greeter(UP_B, 'B')];
   try {
