@@ -1,11 +1,12 @@
-// limit-bandwidth's accuracy: one upload through weir at 1 MiB/s, 100 MiB/s and 1 GiB/s, each measured over 5 s
-// after a 1 s warm-up (so the burst is spent), as the share of the configured rate the upstream received.
+// limit-bandwidth's accuracy: one upload through weir at 1 MiB/s .. 1 GiB/s, each measured over 5 s after a 1 s
+// warm-up (so the burst is spent), as the share of the configured rate the upstream received; and the same
+// upload without a limit, the ceiling of this box.
 
 import { connect, createServer, type Server } from 'node:net';
 import { ADMIN_KEY } from './targets';
 import { sleep } from './proc';
 
-export const RATES: ReadonlyArray<[label: string, bytesPerSecond: number]> = [['1MiB', 1 << 20], ['100MiB', 100 << 20], ['1GiB', 1 << 30]];
+export const RATES: ReadonlyArray<[label: string, bytesPerSecond: number]> = [['1MiB', 1 << 20], ['100MiB', 100 << 20], ['400MiB', 400 << 20], ['1GiB', 1 << 30]];
 const WARMUP_MS = 1000;
 const WINDOW_MS = 5000;
 
@@ -22,20 +23,21 @@ function sink(port: number): Promise<{ server: Server; bytes: () => number }> {
   });
 }
 
-/** Measured rate / configured rate for each of RATES, through weir's `listen` port (route `routeId` is replaced). */
+/**
+ * Measured rate / configured rate for each of RATES, through weir's `listen` port (route `routeId` is replaced),
+ * and what the same upload reaches without a limit (`upload_unlimited_MiB_s`): a configured rate above that
+ * cannot be reached on this box, whatever the throttle does.
+ */
 export async function bandwidthAccuracy(admin: number, listen: number, upPort: number, routeId: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const up = await sink(upPort);
   try {
-    for (const [label, rate] of RATES) {
+    for (const [label, rate] of [...RATES, ['unlimited', 0] as const]) {
+      const plugins = rate === 0 ? {} : { 'limit-bandwidth': { rate, burst: Math.max(65536, Math.floor(rate / 10)), direction: 'upload' } };
       const res = await fetch(`http://127.0.0.1:${admin}/apisix/admin/stream_routes/${routeId}`, {
         method: 'PUT',
         headers: { 'X-API-KEY': ADMIN_KEY },
-        body: JSON.stringify({
-          server_port: listen,
-          plugins: { 'limit-bandwidth': { rate, burst: Math.max(65536, Math.floor(rate / 10)), direction: 'upload' } },
-          upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${upPort}`]: 1 } },
-        }),
+        body: JSON.stringify({ server_port: listen, plugins, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${upPort}`]: 1 } } }),
       });
       await res.text();
       if (res.status >= 300) throw new Error(`PUT route: ${res.status}`);
@@ -55,7 +57,9 @@ export async function bandwidthAccuracy(admin: number, listen: number, upPort: n
       const got = up.bytes() - b0;
       const ms = performance.now() - t0;
       c.destroy();
-      out[`limit_bandwidth_${label}_of_rate`] = +((got * 1000) / ms / rate).toFixed(3);
+      const bytesPerSecond = (got * 1000) / ms;
+      if (rate === 0) out.upload_unlimited_MiB_s = Math.round(bytesPerSecond / (1 << 20));
+      else out[`limit_bandwidth_${label}_of_rate`] = +(bytesPerSecond / rate).toFixed(3);
       await sleep(200);
     }
   } finally {

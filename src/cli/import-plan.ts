@@ -99,6 +99,13 @@ export function planImport(
       wanted.add(id);
       const old = stored.get(id);
       const value: JsonObject = { ...item };
+      if (res === 'plugin_metadata') {
+        // no timestamps, as the Admin API stores it (APISIX's plugin_metadata has none)
+        if (!old) changes.push({ op: 'add', res, id, value });
+        else if (canonicalJson(value) === canonicalJson(old)) unchanged += 1;
+        else changes.push({ op: 'change', res, id, value, fields: changedFields(old, value) });
+        continue;
+      }
       if (!isInt(value.create_time)) value.create_time = old && isInt(old.create_time) ? old.create_time : opts.now;
       const keepUpdate = !isInt(value.update_time) && old && isInt(old.update_time);
       if (keepUpdate) value.update_time = old.update_time;
