@@ -2,7 +2,7 @@
 // part of the snapshot. Filters run after the route matched and before a node is picked (access), and once the
 // connection or UDP session is over (log). A route without filters carries NO_FILTERS and pays one length check.
 
-import type { PipeThrottle } from '../../runtime/types';
+import type { PipeThrottle, PrereadCallback } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import type { EndReason } from '../session/end-reason';
 
@@ -27,6 +27,12 @@ export interface FilterConn {
   /** A filter's own state for this connection, by filter name (limit-conn: the counter key to release in log). */
   getState(filter: string): unknown;
   setState(filter: string, value: unknown): void;
+  /**
+   * Look at the client's first bytes without consuming them (TcpDataPlane.preread: they still go to the upstream
+   * first), e.g. mqtt-proxy's CONNECT packet. False, and `cb` never called, where there is nothing to read this
+   * way: UDP, or a TLS listener's connection (its prelude read the ClientHello already).
+   */
+  preread(maxBytes: number, timeoutMs: number, cb: PrereadCallback): boolean;
 }
 
 /** limit-bandwidth's limits for one connection: the TCP pipe's throttle, and per-datagram policing for UDP. */
@@ -54,6 +60,8 @@ export interface FinishedConn {
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
   readonly end: EndReason;
+  /** The access record's error text (the socket error, the rejection's "<code> <reason>"), if any. */
+  readonly error?: string;
 }
 
 export interface StreamFilter {

@@ -38,7 +38,11 @@ export class TcpFlow implements DialOutcome {
   private readonly cannotForward = new WarnOnce<CompiledRoute>('route cannot forward; its connections are closed');
   private readonly tlsPrelude: TlsFlowOptions;
 
+  /** DialOutcome: the plane a filter's preread of the client goes through. */
+  readonly plane: TcpDataPlane;
+
   constructor(private readonly opts: TcpFlowOptions) {
+    this.plane = opts.plane;
     this.tlsPrelude = {
       plane: opts.plane,
       snapshot: opts.snapshot,
@@ -153,7 +157,7 @@ export class TcpFlow implements DialOutcome {
   private finish(s: TcpSession, node: UpstreamNode | null, fromClient: number, toClient: number, end: EndReason, error?: string): void {
     const route = s.matched!;
     if (route.filters.log.length !== 0) {
-      runLog(route.filters, { conn: s, info: s, route, node, startedAt: s.startedAt, bytesFromClient: fromClient, bytesToClient: toClient, end });
+      runLog(route.filters, { conn: s, info: s, route, node, startedAt: s.startedAt, bytesFromClient: fromClient, bytesToClient: toClient, end, error });
     }
     this.opts.recorder.connection(s, route, node, s.startedAt, fromClient, toClient, end, error);
   }

@@ -216,16 +216,16 @@ export class UdpFlow {
 
   private rejected(s: UdpSession, verdict: Rejection, sync: boolean): void {
     const error = `${verdict.code} ${verdict.reason}`;
-    this.runLogOf(s, 'rejected');
+    this.runLogOf(s, 'rejected', error);
     if (sync) this.opts.recorder.connection(s.info, s.route, null, s.startedAt, 0, 0, 'rejected', error);
     else this.opts.recorder.session(s, 'rejected', Date.now(), error);
   }
 
   /** The log phase of a session that had filters. */
-  private runLogOf(s: UdpSession, end: EndReason): void {
+  private runLogOf(s: UdpSession, end: EndReason, error?: string): void {
     const { route } = s;
     if (route.filters.log.length === 0) return;
-    runLog(route.filters, { conn: s, info: s.info, route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end });
+    runLog(route.filters, { conn: s, info: s.info, route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end, error });
   }
 
   private onReply(s: UdpSession, data: Uint8Array): void {
@@ -266,7 +266,7 @@ export class UdpFlow {
     s.aborted = true; // a session whose filters are still deciding is over: their verdict is ignored
     s.upstream?.close();
     if (s.node !== null) releaseNode(s.up!, s.node);
-    this.runLogOf(s, reason);
+    this.runLogOf(s, reason, error);
     this.opts.recorder.session(s, reason, Date.now(), error);
     if (this.table.size === 0) this.drained.wake();
   }

@@ -5,7 +5,7 @@
 // and copies nothing the client socket or the dial state already holds: the endpoints are read from the
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
-import type { InboundConn, OutboundConn, PipeOptions, PipeThrottle, TcpDataPlane } from '../../runtime/types';
+import type { InboundConn, OutboundConn, PipeOptions, PipeThrottle, PrereadCallback, TcpDataPlane } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
 import { type DialFailure, UpstreamDial } from '../connect/dial';
 import type { ConnThrottle, FilterConn } from '../filter/types';
@@ -14,6 +14,8 @@ import type { ConnThrottle, FilterConn } from '../filter/types';
 export interface DialOutcome {
   onDialed(s: TcpSession, conn: OutboundConn): void;
   onDialFailed(s: TcpSession, failure: DialFailure): void;
+  /** The flow's data plane, for a filter's preread of the client. */
+  readonly plane?: TcpDataPlane;
 }
 
 /** Facts most connections never have; allocated only for those that do. */
@@ -120,6 +122,13 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
   setState(filter: string, value: unknown): void {
     (this.ensureExtra().state ??= {})[filter] = value;
+  }
+  /** FilterConn: plain TCP only (a TLS listener's prelude has read the client already: one preread per conn). */
+  preread(maxBytes: number, timeoutMs: number, cb: PrereadCallback): boolean {
+    const plane = this.outcome.plane;
+    if (plane === undefined || this.tls !== undefined) return false;
+    plane.preread(this.client, maxBytes, timeoutMs, cb);
+    return true;
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */

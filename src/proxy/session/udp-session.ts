@@ -69,6 +69,10 @@ export class UdpSession extends SessionEntry implements SessionTotals, FilterCon
   setState(filter: string, value: unknown): void {
     (this.ensureFilters().state ??= {})[filter] = value;
   }
+  /** FilterConn: a datagram session has no byte stream to peek at. */
+  preread(): boolean {
+    return false;
+  }
 }
 
 /** At most this many datagrams, and this many bytes, wait for a session's filters; later ones are dropped. */

@@ -28,6 +28,22 @@ const KINDS: Record<string, StreamFilter> = {
   deny: { name: 'deny', priority: 2, access: (c) => ({ code: 403, reason: `client ${c.info.remoteAddr} refused` }) },
   slow: { name: 'slow', priority: 3, access: () => new Promise((r) => setTimeout(() => r(undefined), 30)) },
   log: { name: 'log', priority: 1, log: (done) => void logged.push(done) },
+  // what mqtt-proxy does: peek at the client's first bytes, keep them as a variable, let them through
+  peek: {
+    name: 'peek',
+    priority: 4,
+    access: (c) =>
+      new Promise((resolve) => {
+        const started = c.preread(64, 1000, (bytes, state) => {
+          if (state === 'data' && bytes.length < 5) return false;
+          c.setVar('first_bytes', Buffer.from(bytes).toString());
+          resolve(undefined);
+          return true;
+        });
+        if (!started) resolve({ code: 400, reason: 'nothing to preread' });
+      }),
+    log: (done) => void logged.push(done),
+  },
 };
 function compileFilters(route: JsonObject): FilterChain {
   return buildChain(Object.keys((route.plugins ?? {}) as JsonObject).map((name) => KINDS[name]!));
@@ -94,6 +110,24 @@ describe('filters phase, TCP', () => {
     assert.equal(records[0]!.end, 'closed');
     const l = logged[0]!;
     assert.deepEqual([l.end, l.bytesFromClient, l.bytesToClient, l.node?.port], ['closed', 5, 8, upstream.port]);
+  });
+
+  it('a filter may preread the client: it sees the first bytes, sets a variable, and the upstream still gets them', async () => {
+    current = snapshotOf([['r', route(['peek'])]]);
+    records.length = logged.length = 0;
+    const { data } = await exchange(port, 'hello weir');
+    assert.equal(data.toString(), 'up:hello weir');
+    await until(() => logged.length === 1);
+    assert.equal(logged[0]!.conn.getVar('first_bytes')?.startsWith('hello'), true);
+    assert.equal(logged[0]!.error, undefined);
+  });
+
+  it('the log phase gets the record\'s error text', async () => {
+    current = snapshotOf([['r', route(['deny', 'log'])]]);
+    logged.length = 0;
+    await exchange(port, 'x');
+    await until(() => logged.length === 1);
+    assert.equal(logged[0]!.error, '403 client 127.0.0.1 refused');
   });
 
   it('filters run in priority order: the slow one first, then the refusal', async () => {
@@ -164,6 +198,16 @@ describe('filters phase, UDP', () => {
     assert.equal(proxy.activeSessions(), 0);
     assert.deepEqual([records[0]!.protocol, records[0]!.end, records[0]!.error], ['udp', 'rejected', '403 client 127.0.0.1 refused']);
     assert.equal(logged.length, 1);
+    await c.close();
+  });
+
+  it('a datagram session has nothing to preread: preread() says so at once', async () => {
+    current = snapshotOf([['u', route(['peek'])]]);
+    records.length = 0;
+    const c = await udpClient();
+    c.send('q3', port);
+    await until(() => records.length === 1);
+    assert.deepEqual([records[0]!.end, records[0]!.error], ['rejected', '400 nothing to preread']);
     await c.close();
   });
 
