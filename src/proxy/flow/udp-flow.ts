@@ -2,6 +2,8 @@
 //   first datagram of a client on a listener -> match -> filters (access) -> balance + connect (one connected
 //   socket to the node) -> relay both ways (replies leave from the listener's socket) -> filters (log) -> record
 // Later datagrams of the client find the session in the table: a map lookup, a list move and a send.
+// Filters that decide later (limit-conn's delay) keep the session in the table with its first datagrams held
+// (bounded, HeldDatagrams) until their verdict; a send to the held ones is the same call as to a socket.
 
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
