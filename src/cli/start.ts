@@ -5,6 +5,9 @@ import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
 import { SnapshotHolder } from '../snapshot/holder';
+import { FilterCompiler } from '../plugins/compile';
+import { pluginSetOf } from '../plugins/registry';
+import { LocalConnCounters } from '../plugins/conn-counters';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -24,6 +27,7 @@ import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchP
 import { inspectSources } from '../inspect/sources';
 import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
+import { primaryCounters, workerCounters } from './worker-counters';
 
 /** A running weir instance. */
 export interface Weir {
@@ -84,7 +88,14 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry(await createTcpDataPlane());
     cleanup.push(() => health.stop());
-    const holder = new SnapshotHolder(store, { follower: health, trustedCa });
+    const plugins = pluginSetOf(config);
+    if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
+    // limit-conn counts for the whole host: worker 0 holds them, the other workers ask it (src/cli/worker-counters.ts)
+    const shared = !extraWorker && workerCount > 1 ? primaryCounters() : null;
+    const counters = extraWorker ? workerCounters() : (shared?.counters ?? new LocalConnCounters());
+    const compiler = new FilterCompiler(plugins, counters, config.pluginAttr);
+    // served snapshots: services merged in, plugins compiled; incremental where neither is in use (holder.ts)
+    const holder = new SnapshotHolder(store, { follower: health, trustedCa, compiler });
     holder.load();
     const release = idleReleaser();
     cleanup.push(() => release.stop());
@@ -135,7 +146,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
       const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -161,7 +172,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     const workers: Workers = extraWorker
       ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
-      : startWorkers(workerCount);
+      : startWorkers(workerCount, shared === null ? undefined : (child) => shared.serve(child));
     let stopped: Promise<void> | null = null;
     return {
       config,

@@ -65,8 +65,11 @@ function selfCommand(): { file: string; args: string[] } {
   return { file: process.execPath, args: [...process.execArgv, ...process.argv.slice(compiled ? 2 : 1)] };
 }
 
-/** Start workers 1..count-1 with this process's command line; restart one that dies, within limits. */
-export function startWorkers(count: number): Workers {
+/**
+ * Start workers 1..count-1 with this process's command line; restart one that dies, within limits. Each has an
+ * IPC channel to this process; `onChild` sees every child started (restarts too), e.g. to serve limit-conn's counts.
+ */
+export function startWorkers(count: number, onChild?: (child: ChildProcess) => void): Workers {
   const children = new Map<number, ChildProcess>();
   let stopping = false;
   const restarts: number[][] = [];
@@ -74,8 +77,9 @@ export function startWorkers(count: number): Workers {
     const { file, args } = selfCommand();
     // detached: a Ctrl-C on the terminal reaches worker 0 only, which then stops the others once (a second
     // signal would make them exit without their grace period); an orphaned worker notices by itself (watchPrimary)
-    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: { ...process.env, [WORKER_ENV]: String(id) } });
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true, env: { ...process.env, [WORKER_ENV]: String(id) } });
     children.set(id, child);
+    onChild?.(child);
     child.on('error', (err) => logger.error('worker could not start', { worker: id, error: err.message }));
     child.on('exit', (code, signal) => {
       children.delete(id);

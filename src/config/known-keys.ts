@@ -3,7 +3,7 @@
 
 /** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
-  '': ['apisix', 'deployment', 'nginx_config'],
+  '': ['apisix', 'deployment', 'nginx_config', 'stream_plugins', 'plugin_attr'],
   apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption'],
   'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
@@ -27,8 +27,6 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
 // config copied from APISIX does not flood the log.
 const NOT_USED = [
   'plugins',
-  'stream_plugins',
-  'plugin_attr',
   'graphql',
   'discovery',
   'wasm',

@@ -11,6 +11,7 @@ import { readUdpSettings } from './udp';
 import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
 import { readRealIpFrom } from './real-ip';
+import { readPluginAttr, readStreamPlugins } from './plugins';
 import {
   checkKeys,
   describeValue,
@@ -91,6 +92,9 @@ export function parseConfig(
     warnings.push('nginx_config.stream.real_ip_from: no listener has proxy_protocol: true, so no PROXY header is read');
   }
 
+  const streamPlugins = readStreamPlugins(top.stream_plugins);
+  const pluginAttr = readPluginAttr(top.plugin_attr);
+
   if (ctx.notUsed.length > 0) warnings.push(`not used by weir (ignored): ${ctx.notUsed.join(', ')}`);
   const config: Config = {
     source,
@@ -106,6 +110,9 @@ export function parseConfig(
     ...workers,
     ...(realIpFrom !== undefined ? { realIpFrom } : {}),
     ...(maxConnections === undefined ? {} : { maxConnections }),
+    // only present when set, like worker_processes
+    ...(streamPlugins === null ? {} : { streamPlugins }),
+    ...(Object.keys(pluginAttr).length === 0 ? {} : { pluginAttr }),
   };
   return { config, warnings };
 }

@@ -135,6 +135,10 @@ export interface Config {
    * absent = every peer of a proxy_protocol listener, as nginx without set_real_ip_from.
    */
   realIpFrom?: string[];
+  /** stream_plugins: the enabled stream plugins as written; null or absent = weir's default list. */
+  streamPlugins?: string[] | null;
+  /** plugin_attr: per-plugin settings as written (prometheus.export_addr, ...); absent = none. */
+  pluginAttr?: Record<string, Record<string, unknown>>;
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

@@ -85,6 +85,19 @@ export interface PipeOptions {
   idleTimeoutMs: number;
   /** Bytes to write to the upstream before any client byte (a PROXY protocol header); null for none. */
   upstreamPrefix: Uint8Array | null;
+  /** Bandwidth limits (limit-bandwidth); absent or null for none. Read once, when the pipe starts. */
+  throttle?: PipeThrottle | null;
+}
+
+/**
+ * Bandwidth limits of one piped connection. After forwarding a chunk it read from the client (`upload`) or
+ * from the upstream, the plane reports it here; a positive answer is how many milliseconds to stop reading
+ * that side (the chunk itself has gone out: at most one chunk per side beyond the limit, never a buffer).
+ * The plane resumes by itself when the time is up and the other side is not applying backpressure.
+ * A pipe without a throttle takes another path in the plane and pays nothing for this.
+ */
+export interface PipeThrottle {
+  consumed(upload: boolean, bytes: number): number;
 }
 
 export type PipeEndReason =

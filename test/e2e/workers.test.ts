@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { freePort, startServer, connect, readUntil, type TestServer } from '../helpers/net';
 import { configYaml, spawnWeir, tempDir, waitFor, adminCall } from '../helpers/weir';
 import { bunBinary } from '../helpers/bun';
@@ -179,6 +180,41 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     assert.deepEqual([...seen.keys()].sort(), [w.w0, w.w1].sort());
     for (const [owner, tags] of seen) assert.ok(tags.every((t) => t === 'B'), `worker ${owner} answered ${tags.join('')}`);
     assert.deepEqual(await udpProbe(w.udpPort, [w.w0, w.w1]), { tag: 'B', owner: w.w0 });
+  });
+
+  it('limit-conn holds for the host: of 40 connections over both workers, exactly conn reach the upstream', async () => {
+    const held: net.Socket[] = [];
+    const holder = await startServer((s) => void held.push(s));
+    upstreams.push(holder);
+    const body = { server_port: w.tcpPort, plugins: { 'limit-conn': { conn: 20, burst: 0, default_conn_delay: 0.1, key: 'server_addr' } }, upstream: { nodes: { [`127.0.0.1:${holder.port}`]: 1 } } };
+    const changedAt = Date.now();
+    assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/tcp', body)).status, 200);
+    await afterOneSecond(changedAt);
+    const closed = new Set<number>();
+    const clients = Array.from({ length: 40 }, (_, i) => {
+      const c = net.connect({ port: w.tcpPort, host: '127.0.0.1' });
+      c.on('error', () => {});
+      c.once('close', () => closed.add(i));
+      c.resume(); // a refused connection's FIN is seen only by a reader
+      return c;
+    });
+    await waitFor(() => held.length >= 20 && closed.size >= 20, 3000, '20 at the upstream, 20 refused');
+    await new Promise((r) => setTimeout(r, 300));
+    // counted per worker, up to 40 would have got through
+    assert.equal(held.length, 20);
+    assert.equal(closed.size, 20);
+    const owners = new Set(clients.filter((_, i) => !closed.has(i)).map((c) => socketOwner('tcp', [w.w0, w.w1], w.tcpPort, c.localPort!)));
+    assert.deepEqual([...owners].sort(), [w.w0, w.w1].sort(), 'the admitted connections are held by both workers');
+    // the counts come back when those end, whichever worker holds them
+    for (const s of held.splice(0)) s.destroy();
+    for (const c of clients) c.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await Promise.all(Array.from({ length: 25 }, () => connect(w.tcpPort)));
+    await waitFor(() => held.length >= 20, 3000, '20 at the upstream again');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(held.length, 20);
+    for (const s of held.splice(0)) s.destroy();
+    for (const c of again) c.destroy();
   });
 
   it('SIGTERM to worker 0 stops the other worker too, within the grace period', async () => {

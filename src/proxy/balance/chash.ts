@@ -38,7 +38,7 @@ function mix32(x: number): number {
 /** A compiled key reader: turns a connection into the string that is hashed ('' = use remote_addr). */
 export type KeyReader = (conn: ConnInfo) => string;
 
-/** One stream variable by nginx name. HTTP-only names (uri, arg_*, host ...) have no value in L4. */
+/** One stream variable by nginx name. HTTP-only names (uri, arg_*, host ...) have no value in L4 unless a filter set one. */
 function readVar(name: string): KeyReader {
   switch (name) {
     case 'remote_addr': return (c) => c.remoteAddr;
@@ -47,7 +47,8 @@ function readVar(name: string): KeyReader {
     case 'server_port': return (c) => String(c.serverPort);
     // the TLS SNI is the stream's closest thing to a server name
     case 'server_name': case 'ssl_preread_server_name': case 'ssl_server_name': return (c) => c.sni ?? '';
-    default: return () => '';
+    // a variable the route's filters set (mqtt-proxy's mqtt_client_id), else empty
+    default: return (c) => c.vars?.get(name) ?? '';
   }
 }
 

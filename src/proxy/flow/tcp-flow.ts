@@ -50,8 +50,12 @@ export class TcpFlow implements DialOutcome {
   private readonly ports: DialPorts;
   private readonly proxyPrelude: ProxyPreludeOptions;
 
+  /** DialOutcome: the plane a filter's preread of the client goes through. */
+  readonly plane: TcpDataPlane;
+
   constructor(private readonly opts: TcpFlowOptions) {
     this.ports = { plane: opts.plane, health: opts.health };
+    this.plane = opts.plane;
     this.tlsPrelude = {
       plane: opts.plane,
       snapshot: opts.snapshot,
@@ -160,17 +164,25 @@ export class TcpFlow implements DialOutcome {
       if (isLogged('debug')) logger.debug('not hit any route', { client: formatHostPort(s.remoteAddr, s.remotePort), port: s.serverPort });
       return this.record(s, null, 'no_route');
     }
-    if (route.upstream === null) {
-      this.opts.plane.destroy(s.client);
-      this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
-      return this.record(s, route, 'no_upstream', route.problem ?? undefined);
+    if (route.filters.access.length === 0) {
+      if (route.upstream === null) return this.refuse(s, route);
+      this.active.add(s);
+      return s.dial(this.ports, route.upstream, now);
     }
+    // a route without an upstream of its own may still get one from a filter (traffic-split)
+    if (route.upstream === null && route.filters.setsUpstream !== true) return this.refuse(s, route);
     this.active.add(s);
-    if (route.filters.access.length === 0) return s.dial(this.ports, route.upstream, now);
     runAccess(route.filters, s, (verdict) => this.filtered(s, verdict));
   }
 
-  /** Filters phase over: reject, or go on to connect. */
+  /** The route cannot forward (no upstream, or a broken one): close at once. */
+  private refuse(s: TcpSession, route: CompiledRoute): void {
+    this.opts.plane.destroy(s.client);
+    this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
+    this.record(s, route, 'no_upstream', route.problem ?? undefined);
+  }
+
+  /** Filters phase over: reject, or go on to connect (to the upstream a filter chose, if one did). */
   private filtered(s: TcpSession, verdict: AccessVerdict): void {
     if (s.aborted) return; // shutdown wrote its record while the filters were deciding
     if (verdict !== undefined) {
@@ -178,7 +190,15 @@ export class TcpFlow implements DialOutcome {
       this.active.delete(s);
       return this.finish(s, null, 0, 0, 'rejected', `${verdict.code} ${verdict.reason}`);
     }
-    s.dial(this.ports, s.route.upstream!, undefined);
+    const upstream = s.chosenUpstream;
+    if (upstream === null) {
+      this.opts.plane.destroy(s.client);
+      this.active.delete(s);
+      const route = s.matched!;
+      this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
+      return this.finish(s, null, 0, 0, 'no_upstream', route.problem ?? 'missing upstream configuration in Route or Service');
+    }
+    s.dial(this.ports, upstream, undefined);
   }
 
   /** Connect phase over, connected: pipe. */
@@ -214,7 +234,7 @@ export class TcpFlow implements DialOutcome {
   private finish(s: TcpSession, node: UpstreamNode | null, fromClient: number, toClient: number, end: EndReason, error?: string): void {
     const route = s.matched!;
     if (route.filters.log.length !== 0) {
-      runLog(route.filters, { info: s, route, node, startedAt: s.startedAt, bytesFromClient: fromClient, bytesToClient: toClient, end });
+      runLog(route.filters, { conn: s, info: s, route, node, startedAt: s.startedAt, bytesFromClient: fromClient, bytesToClient: toClient, end, error });
     }
     this.opts.recorder.connection(s, route, node, s.startedAt, fromClient, toClient, end, error);
   }

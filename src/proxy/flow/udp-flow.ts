@@ -2,19 +2,22 @@
 //   first datagram of a client on a listener -> match -> filters (access) -> balance + connect (one connected
 //   socket to the node) -> relay both ways (replies leave from the listener's socket) -> filters (log) -> record
 // Later datagrams of the client find the session in the table: a map lookup, a list move and a send.
+// Filters that decide later (limit-conn's delay) keep the session in the table with its first datagrams held
+// (bounded, HeldDatagrams) until their verdict; a send to the held ones is the same call as to a socket.
 
 import type { ProxyProtocolFlags } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
-import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstreamHandlers } from '../../runtime/types';
-import type { CompiledRoute, ConnInfo, Snapshot } from '../../snapshot/types';
+import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstream, UdpUpstreamHandlers } from '../../runtime/types';
+import type { CompiledRoute, CompiledUpstream, ConnInfo, Snapshot } from '../../snapshot/types';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../../snapshot/build';
 import { NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
 import type { HealthView } from '../../health/types';
 import { writeProxyHeader } from '../connect/proxy-header';
 import { proxyHeaderFacts, udpPlanOf } from '../connect/proxy-prefix';
 import { runAccess, runLog } from '../filter/chain';
-import type { AccessVerdict } from '../filter/types';
+import type { AccessVerdict, ConnThrottle, Rejection } from '../filter/types';
 import { selectRoute } from '../match/route';
 import type { TrustCheck } from '../match/trust';
 import { parseProxyDatagram } from '../prelude/proxy-protocol';
@@ -22,7 +25,7 @@ import type { ProxyHeader } from '../prelude/proxy-protocol-types';
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { EmptyWaiters } from '../session/open-set';
-import { ProxiedUdpSession, UdpSession } from '../session/udp-session';
+import { HeldDatagrams, ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
 import { WarnOnce } from './warn-once';
 import { nextConnectionId } from '../session/conn-id';
@@ -86,6 +89,13 @@ export class UdpFlow {
 
   private readonly handlers: UdpUpstreamHandlers<UdpSession> = {
     onDatagram: (sock, data) => this.onReply(sock.context, data),
+    onError: (sock, err) => this.onUpstreamError(sock.context, err),
+  };
+  /** Sessions with limit-bandwidth: replies over the rate are dropped before they count. */
+  private readonly policedHandlers: UdpUpstreamHandlers<UdpSession> = {
+    onDatagram: (sock, data) => {
+      if (sock.context.filters!.throttle!.admit(false, data.byteLength)) this.onReply(sock.context, data);
+    },
     onError: (sock, err) => this.onUpstreamError(sock.context, err),
   };
 
@@ -175,8 +185,9 @@ export class UdpFlow {
     s.datagramsFromClient++;
     s.bytesFromClient += data.byteLength;
     this.table.touch(s);
+    // the node (through the session's PROXY prefix, if any), or (filters still deciding) the datagrams held for it
     s.forward(data);
-    if (this.opts.responses === 0) this.end(s, 'responses');
+    if (this.opts.responses === 0 && s.node !== null) this.end(s, 'responses');
   }
 
   /**
@@ -189,69 +200,140 @@ export class UdpFlow {
         ? { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null }
         : { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null, proxyPeer: formatHostPort(peer, peerPort) };
     const route = selectRoute(this.opts.snapshot(), info);
-    const up = route?.upstream ?? null;
-    if (route === undefined || up === null) {
+    if (route === undefined) {
       this.counters.noRoute++;
-      if (route !== undefined) this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
-      else if (isLogged('debug')) logger.debug('not hit any route', { protocol: 'udp', client: formatHostPort(address, port), port: listener.port });
+      if (isLogged('debug')) logger.debug('not hit any route', { protocol: 'udp', client: formatHostPort(address, port), port: listener.port });
       return undefined;
     }
-    if (route.filters.access.length !== 0 && this.rejectedByFilters(route, info)) return undefined;
-    const node = pickNode(up, info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
+    const up = route.upstream;
+    if (route.filters.access.length === 0) {
+      if (up === null) return this.refuse(route);
+      const s = this.createSession(scope, listener, info, route, up, header, peer, peerPort);
+      if (!this.connect(s, up)) return undefined;
+      return this.insert(s);
+    }
+    if (up === null && route.filters.setsUpstream !== true) return this.refuse(route);
+    const s = this.createSession(scope, listener, info, route, up, header, peer, peerPort);
+    let sync = true;
+    runAccess(route.filters, s, (verdict) => this.filtered(s, verdict, sync));
+    sync = false;
+    if (s.aborted) return undefined; // refused at once (or admitted to an upstream without a node left)
+    // admitted at once: connected; else the filters decide later (limit-conn's delay) and the session waits in
+    // the table with its datagrams held
+    if (s.upstream === null) s.upstream = new HeldDatagrams(s);
+    return this.insert(s);
+  }
+
+  /**
+   * A plain UdpSession, or a ProxiedUdpSession when a PROXY header named the client (`peer`) or the upstream
+   * may get one (the listener's proxy_protocol_to_upstream, the upstream's proxy_protocol; a filter that
+   * chooses the upstream may choose one that does).
+   */
+  private createSession(
+    scope: number, listener: UdpListener, info: ConnInfo, route: CompiledRoute, up: CompiledUpstream | null,
+    header: ProxyHeader | null, peer: string | null, peerPort: number,
+  ): UdpSession {
+    const idleMs = up?.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const toUpstream = this.proxyFlags[scope]?.proxyProtocolToUpstream === true;
+    const mayPrefix = route.filters.setsUpstream === true || (up !== null && udpPlanOf(up, toUpstream) !== null);
+    if (peer === null && !mayPrefix) return new UdpSession(scope, listener, info, route, idleMs, Date.now());
+    const p = new ProxiedUdpSession(scope, listener, info, route, idleMs, Date.now(), header);
+    if (peer !== null) {
+      p.peerAddr = peer;
+      p.peerPort = peerPort;
+    }
+    return p;
+  }
+
+  /** The route cannot forward: the datagram is dropped (counted, warned about once per route). */
+  private refuse(route: CompiledRoute): undefined {
+    this.counters.noRoute++;
+    this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
+    return undefined;
+  }
+
+  /** Pick a node and open the session's socket; false when no node is left (nothing is open then). */
+  private connect(s: UdpSession, up: CompiledUpstream): boolean {
+    const node = pickNode(up, s.info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
     if (node === undefined) {
       this.counters.noRoute++;
-      return undefined;
+      return false;
     }
-    const plan = udpPlanOf(up, this.proxyFlags[scope]?.proxyProtocolToUpstream === true);
-    let s: UdpSession;
-    if (peer === null && plan === null) {
-      s = new UdpSession(scope, listener, info, route, up, node, Date.now());
+    s.up = up;
+    s.node = node;
+    s.idleMs = up.idleTimeoutMs;
+    if (s instanceof ProxiedUdpSession) {
+      const plan = udpPlanOf(up, this.proxyFlags[s.scope]?.proxyProtocolToUpstream === true);
+      if (plan !== null) s.prefix = writeProxyHeader(plan, proxyHeaderFacts(plan, s, null));
+    }
+    const throttle = s.filters?.throttle ?? null;
+    if (throttle === null) {
+      s.upstream = this.opts.plane.open(node.host, node.port, this.handlers, s);
     } else {
-      const p = new ProxiedUdpSession(scope, listener, info, route, up, node, Date.now(), header);
-      if (peer !== null) {
-        p.peerAddr = peer;
-        p.peerPort = peerPort;
-      }
-      if (plan !== null) p.prefix = writeProxyHeader(plan, proxyHeaderFacts(plan, p, null));
-      s = p;
+      // limit-bandwidth: datagrams over the rate are dropped each way (UDP cannot push back)
+      s.upstream = new PolicedUpstream(this.opts.plane.open(node.host, node.port, this.policedHandlers, s), throttle);
     }
+    return true;
+  }
+
+  /** Put a new session in the table (a full table evicts one first). */
+  private insert(s: UdpSession): UdpSession {
     const victim = this.table.add(s);
     if (victim !== null) {
       this.counters.evicted++;
       this.finish(victim, 'evicted');
     }
     this.counters.sessions++;
-    s.upstream = this.opts.plane.open(node.host, node.port, this.handlers, s);
     return s;
   }
 
   /**
-   * The access phase of a new session. A rejected first datagram is dropped (nothing is sent back, as for
-   * no route) and its rejection recorded.
-   * TODO: filters that decide later (limit-conn's delay) need the session's first datagrams held; until the
-   * plugins issue lands, such a verdict drops the datagram and the client's retry runs the chain again.
+   * The filters phase of a new session is over. `sync`: decided within open() (nothing was held, the session
+   * is not in the table yet); otherwise the session waited in the table and its held datagrams go on now.
+   * A refused session's datagrams are dropped (nothing is sent back, as for no route) and it is recorded.
    */
-  private rejectedByFilters(route: CompiledRoute, info: ConnInfo): boolean {
-    let decided = false;
-    let verdict: AccessVerdict = undefined;
-    runAccess(route.filters, { info, route }, (v) => {
-      decided = true;
-      verdict = v;
-    });
-    if (!decided) return true;
-    if (verdict === undefined) return false;
-    const { code, reason } = verdict as { code: number; reason: string };
-    const now = Date.now();
-    const totals = { info, route, node: null, startedAt: now, bytesFromClient: 0, bytesToClient: 0, end: 'rejected' as const };
-    runLog(route.filters, totals);
-    this.opts.recorder.connection(info, route, null, now, 0, 0, 'rejected', `${code} ${reason}`);
-    return true;
+  private filtered(s: UdpSession, verdict: AccessVerdict, sync: boolean): void {
+    if (!sync && (s.aborted || s.list === 0)) return; // evicted or shut down meanwhile: recorded already
+    const held = sync ? null : (s.upstream as HeldDatagrams);
+    if (verdict !== undefined) {
+      if (!sync) this.table.remove(s);
+      held?.close();
+      s.upstream = null;
+      s.aborted = true;
+      return this.rejected(s, verdict, sync);
+    }
+    const up = s.filters?.upstream ?? s.route.upstream;
+    if (up === null || !this.connect(s, up)) {
+      if (!sync) this.table.remove(s);
+      held?.close();
+      s.upstream = null;
+      s.aborted = true;
+      return this.runLogOf(s, up === null ? 'no_upstream' : 'connect_failed');
+    }
+    if (held === null) return; // open() puts it in the table and sends the first datagram
+    for (const data of held.held) s.forward(data);
+    held.close();
+    if (this.opts.responses === 0) this.end(s, 'responses');
+  }
+
+  private rejected(s: UdpSession, verdict: Rejection, sync: boolean): void {
+    const error = `${verdict.code} ${verdict.reason}`;
+    this.runLogOf(s, 'rejected', error);
+    if (sync) this.opts.recorder.connection(s.info, s.route, null, s.startedAt, 0, 0, 'rejected', error);
+    else this.opts.recorder.session(s, 'rejected', Date.now(), error);
+  }
+
+  /** The log phase of a session that had filters. */
+  private runLogOf(s: UdpSession, end: EndReason, error?: string): void {
+    const { route } = s;
+    if (route.filters.log.length === 0) return;
+    runLog(route.filters, { conn: s, info: s.info, route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end, error });
   }
 
   private onReply(s: UdpSession, data: Uint8Array): void {
     if (s.list === 0) return;
     // The first reply is UDP's "connected": a passive-check success, once per session.
-    if (s.datagramsToClient++ === 0) this.opts.health.checkerOf(s.up)?.reportConnect(s.node, null);
+    if (s.datagramsToClient++ === 0) this.opts.health.checkerOf(s.up!)?.reportConnect(s.node!, null);
     s.bytesToClient += data.byteLength;
     this.table.touch(s);
     s.reply(data);
@@ -263,14 +345,14 @@ export class UdpFlow {
   private onUpstreamError(s: UdpSession, err: UdpSocketError): void {
     if (s.list === 0) return;
     if (err.kind === 'other') {
-      if (isLogged('debug')) logger.debug('udp upstream socket error', { node: s.node.address, error: err.code });
+      if (isLogged('debug')) logger.debug('udp upstream socket error', { node: s.node!.address, error: err.code });
       return;
     }
     this.counters.refused++;
-    this.opts.health.checkerOf(s.up)?.reportConnect(s.node, 'tcp_failure');
+    this.opts.health.checkerOf(s.up!)?.reportConnect(s.node!, 'tcp_failure');
     // One warning per node and avoidance window, so clients retrying against a dead node cannot flood the log.
-    const first = this.refusals.note(s.node.address, this.table.now);
-    const fields = { route: s.route.id, node: s.node.address, error: err.code };
+    const first = this.refusals.note(s.node!.address, this.table.now);
+    const fields = { route: s.route.id, node: s.node!.address, error: err.code };
     if (first) logger.warn('udp upstream refused; session closed', fields);
     else if (isLogged('debug')) logger.debug('udp upstream refused; session closed', fields);
     this.end(s, 'upstream_refused', err.code);
@@ -283,11 +365,10 @@ export class UdpFlow {
 
   /** Close a session already out of the table: filters (log) and record. */
   private finish(s: UdpSession, reason: EndReason, error?: string): void {
+    s.aborted = true; // a session whose filters are still deciding is over: their verdict is ignored
     s.upstream?.close();
-    releaseNode(s.up, s.node);
-    if (s.route.filters.log.length !== 0) {
-      runLog(s.route.filters, { info: s.info, route: s.route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end: reason });
-    }
+    if (s.node !== null) releaseNode(s.up!, s.node);
+    this.runLogOf(s, reason, error);
     this.opts.recorder.session(s, reason, Date.now(), error);
     if (this.table.size === 0) this.drained.wake();
   }
@@ -347,5 +428,28 @@ export class UdpFlow {
     for (const s of this.table.entries()) this.end(s, 'aborted');
     this.setClock(false);
     this.dropWarnings.close();
+  }
+}
+
+/** A session's upstream socket behind limit-bandwidth: client datagrams over the rate are dropped. */
+class PolicedUpstream implements UdpUpstream<UdpSession> {
+  constructor(
+    private readonly inner: UdpUpstream<UdpSession>,
+    private readonly throttle: ConnThrottle,
+  ) {}
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.inner.remotePort;
+  }
+  get context(): UdpSession {
+    return this.inner.context;
+  }
+  send(data: Uint8Array): void {
+    if (this.throttle.admit(true, data.byteLength)) this.inner.send(data);
+  }
+  close(): void {
+    this.inner.close();
   }
 }

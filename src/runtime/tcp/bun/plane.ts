@@ -21,7 +21,7 @@ import { bunTlsSession, onBunHandshake, onTlsClosed, startBunTls } from './tls';
 import { adoptNodeSide, type PumpHandlers } from './bridge';
 import { loadNodeTcpPlane, type NodeTcpPlane } from '../../load-node-plane';
 import { BunOutbound, errorKind, failDial, onConnectError, onDialTimeout, onOutboundOpen, settleDial } from './dial';
-import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, writeOrQueue } from './pair';
+import { BunPair, BunSide, fail, finishSide, flushQueue, isHeld, pauseSide, resumeSide, sendFin, sideClosed, throttleAfter, writeOrQueue } from './pair';
 import type { ConnectError, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from '../../types';
 
 type Sock = BunTcpSocket<BunSide>;
@@ -67,6 +67,7 @@ function onData(s: Sock, chunk: Buffer): void {
   else pair.bytesToClient += chunk.length;
   pair.activity++;
   if (!writeOrQueue(peer, chunk)) pauseSide(side);
+  if (pair.throttled !== null) throttleAfter(pair, side, chunk.length);
 }
 
 /** The socket can take more: write what waits for it, then let its source read again. */
@@ -80,7 +81,7 @@ function onDrain(s: Sock): void {
   if (!flushQueue(side)) return;
   const source = side === pair ? pair.upstream! : pair;
   if (source.eof) sendFin(side);
-  else if (!source.closed) resumeSide(source);
+  else if (!source.closed && !isHeld(pair, source)) resumeSide(source);
 }
 
 /** FIN from this socket: pass it on once everything queued for the peer is written. */
@@ -325,8 +326,9 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       if (c.eof && u.queue === null) sendFin(u);
       if (u.eof && c.queue === null) sendFin(c);
       // a side whose peer still has bytes queued reads again on the peer's drain (onDrain)
-      if (u.queue === null) resumeSide(c);
-      if (c.queue === null) resumeSide(u);
+      // (unless the bytes a preread left already put a side over its rate: its hold resumes it)
+      if (u.queue === null && !isHeld(c, c)) resumeSide(c);
+      if (c.queue === null && !isHeld(c, u)) resumeSide(u);
     },
 
     pipeStats(conn) {
