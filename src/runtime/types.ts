@@ -136,7 +136,8 @@ export interface TcpDataPlane {
   /**
    * Look at the client's first bytes without consuming them; see PrereadCallback. Reading stops when
    * the callback returns true or a final state is reported; the bytes stay queued on the connection:
-   * pipe() forwards them first, startTls() feeds them to the handshake. At most one preread per conn.
+   * pipe() forwards them first, startTls() feeds them to the handshake. One preread at a time per conn; a
+   * later one (a filter's, after the TLS prelude's) sees the bytes the earlier one left queued, again.
    */
   preread(conn: InboundConn, maxBytes: number, timeoutMs: number, cb: PrereadCallback): void;
   /**
@@ -156,6 +157,18 @@ export interface TcpDataPlane {
   pipe<O extends PipeOptions>(client: InboundConn, upstream: OutboundConn, opts: O, done: PipeDone<O>): void;
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
   destroy(conn: InboundConn | OutboundConn): void;
+  /**
+   * The bytes a running pipe has moved so far (what its PipeResult will count), written into `into`; false
+   * when `client` is not piped (or its pipe is over). Reads the pump's own counters: O(1), no allocation.
+   * Metrics call it per open connection per scrape, so bytes show while long connections are still open.
+   */
+  pipeCounts(client: InboundConn, into: PipeCounts): boolean;
+}
+
+/** Byte counts of a running pipe (TcpDataPlane.pipeCounts), filled in place. */
+export interface PipeCounts {
+  bytesFromClient: number;
+  bytesToClient: number;
 }
 
 // ---------------------------------------------------------------- TLS (issue 4)

@@ -25,6 +25,11 @@ export interface ConnInfo {
   sni: string | null;
   /** Set on TLS listeners once decided: terminated by weir, or passed through untouched. */
   tls?: 'terminated' | 'passthrough';
+  /**
+   * Variables the route's filters set in their access phase (mqtt-proxy's mqtt_client_id), read by a chash
+   * `key` that names one. Null or absent on connections whose filters set none (the common case).
+   */
+  readonly vars?: ReadonlyMap<string, string> | null;
 }
 
 export interface UpstreamNode {

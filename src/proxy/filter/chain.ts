@@ -11,6 +11,7 @@ export function buildChain(filters: readonly StreamFilter[]): FilterChain {
   return Object.freeze({
     access: Object.freeze(sorted.filter((f) => f.access !== undefined)),
     log: Object.freeze(sorted.filter((f) => f.log !== undefined)),
+    meter: sorted.find((f) => f.meter !== undefined)?.meter ?? null,
   });
 }
 

@@ -6,7 +6,8 @@
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstreamHandlers } from '../../runtime/types';
-import type { CompiledRoute, ConnInfo, Snapshot } from '../../snapshot/types';
+import type { CompiledRoute, Snapshot } from '../../snapshot/types';
+import type { FlowMetrics, LiveSource } from '../../metrics/types';
 import { NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
 import type { HealthView } from '../../health/types';
 import { runAccess, runLog } from '../filter/chain';
@@ -15,7 +16,7 @@ import { selectRoute } from '../match/route';
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { EmptyWaiters } from '../session/open-set';
-import { UdpSession } from '../session/udp-session';
+import { UdpFilterConn, type UdpConnInfo, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
 import { WarnOnce } from './warn-once';
 
@@ -32,6 +33,8 @@ export interface UdpFlowOptions {
   responses: number | null;
   /** Session clock period; tests shorten it. */
   tickMs?: number;
+  /** The metrics sink when the prometheus export server runs; absent or null: nothing is counted. */
+  metrics?: FlowMetrics | null;
 }
 
 /** Counters since start, for the log and tests. */
@@ -52,7 +55,7 @@ const NO_ROUTE_REPORT_MS = 10_000;
 /** While shutting down, a session quiet for this long is over (UDP has no close to wait for). */
 const DRAIN_QUIET_MS = 1000;
 
-export class UdpFlow {
+export class UdpFlow implements LiveSource {
   readonly counters: UdpStats = { sessions: 0, noRoute: 0, evicted: 0, refused: 0 };
   private readonly table: SessionTable<UdpSession>;
   private readonly refusals = new RecentRefusals(REFUSED_AVOID_MS);
@@ -72,8 +75,12 @@ export class UdpFlow {
     onError: (sock, err) => this.onUpstreamError(sock.context, err),
   };
 
+  private readonly metrics: FlowMetrics | null;
+
   constructor(private readonly opts: UdpFlowOptions) {
     this.table = new SessionTable<UdpSession>(opts.maxSessions, Date.now());
+    this.metrics = opts.metrics ?? null;
+    this.metrics?.addLiveSource(this);
   }
 
   /** Run the session clock while listeners exist. Called by the listener set after each change. */
@@ -115,11 +122,12 @@ export class UdpFlow {
 
   /** Match, filters, balance and connect for a client's first datagram. */
   private open(scope: number, listener: UdpListener, address: string, port: number): UdpSession | undefined {
-    const info: ConnInfo = { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null };
+    const info: UdpConnInfo = { protocol: 'udp', remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null, vars: null };
     const route = selectRoute(this.opts.snapshot(), info);
     const up = route?.upstream ?? null;
     if (route === undefined || up === null) {
       this.counters.noRoute++;
+      if (route === undefined && this.metrics !== null) this.metrics.noRoute('udp', listener.host, listener.port);
       if (route !== undefined) this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
       else if (isLogged('debug')) logger.debug('not hit any route', { protocol: 'udp', client: formatHostPort(address, port), port: listener.port });
       return undefined;
@@ -128,6 +136,7 @@ export class UdpFlow {
     const node = pickNode(up, info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
     if (node === undefined) {
       this.counters.noRoute++;
+      route.filters.meter?.connectFailed(null, 'no_node');
       return undefined;
     }
     const s = new UdpSession(scope, listener, info, route, up, node, Date.now());
@@ -147,10 +156,10 @@ export class UdpFlow {
    * TODO: filters that decide later (limit-conn's delay) need the session's first datagrams held; until the
    * plugins issue lands, such a verdict drops the datagram and the client's retry runs the chain again.
    */
-  private rejectedByFilters(route: CompiledRoute, info: ConnInfo): boolean {
+  private rejectedByFilters(route: CompiledRoute, info: UdpConnInfo): boolean {
     let decided = false;
     let verdict: AccessVerdict = undefined;
-    runAccess(route.filters, { info, route }, (v) => {
+    runAccess(route.filters, new UdpFilterConn(info, route), (v) => {
       decided = true;
       verdict = v;
     });
@@ -158,8 +167,13 @@ export class UdpFlow {
     if (verdict === undefined) return false;
     const { code, reason } = verdict as { code: number; reason: string };
     const now = Date.now();
-    const totals = { info, route, node: null, startedAt: now, bytesFromClient: 0, bytesToClient: 0, end: 'rejected' as const };
+    const totals = { info, route, node: null, startedAt: now, bytesFromClient: 0, bytesToClient: 0, end: 'rejected' as const, code, vars: info.vars };
     runLog(route.filters, totals);
+    const meter = route.filters.meter;
+    if (meter != null) {
+      meter.rejected(code);
+      meter.finished(null, 0, 0);
+    }
     this.opts.recorder.connection(info, route, null, now, 0, 0, 'rejected', `${code} ${reason}`);
     return true;
   }
@@ -183,6 +197,7 @@ export class UdpFlow {
       return;
     }
     this.counters.refused++;
+    s.route.filters.meter?.connectFailed(s.node, err.kind);
     this.opts.health.checkerOf(s.up)?.reportConnect(s.node, 'tcp_failure');
     // One warning per node and avoidance window, so clients retrying against a dead node cannot flood the log.
     const first = this.refusals.note(s.node.address, this.table.now);
@@ -201,11 +216,25 @@ export class UdpFlow {
   private finish(s: UdpSession, reason: EndReason, error?: string): void {
     s.upstream?.close();
     releaseNode(s.up, s.node);
-    if (s.route.filters.log.length !== 0) {
-      runLog(s.route.filters, { info: s.info, route: s.route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end: reason });
+    const filters = s.route.filters;
+    if (filters.log.length !== 0) {
+      runLog(filters, { info: s.info, route: s.route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end: reason, vars: s.info.vars });
     }
+    if (filters.meter != null) filters.meter.finished(s.node, s.bytesFromClient, s.bytesToClient);
     this.opts.recorder.session(s, reason, Date.now(), error);
     if (this.table.size === 0) this.drained.wake();
+  }
+
+  /** LiveSource: open sessions into their routes' meters, with the bytes relayed so far. */
+  addLive(): void {
+    for (const s of this.table.entries()) {
+      const meter = s.route.filters.meter;
+      if (meter == null) continue;
+      meter.liveSessions++;
+      const node = meter.node(s.node);
+      node.liveIn += s.bytesFromClient;
+      node.liveOut += s.bytesToClient;
+    }
   }
 
   /** End the sessions of an unbound listener: their replies would have no socket to leave from. */

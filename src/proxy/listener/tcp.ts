@@ -6,6 +6,7 @@ import type { AccessLog } from '../../log/logger';
 import type { TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
+import type { FlowMetrics } from '../../metrics/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
 import { AccessRecorder } from '../record/access';
@@ -21,6 +22,8 @@ export interface TcpProxyOptions {
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
+  /** The metrics sink when the prometheus export server runs (default: none). */
+  metrics?: FlowMetrics | null;
 }
 
 export type BoundTcpListener = BoundListener;
@@ -56,7 +59,7 @@ class TcpProxyImpl implements TcpProxy {
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
 
   constructor(opts: TcpProxyOptions) {
-    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, health: opts.health ?? NO_HEALTH, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls });
+    this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, health: opts.health ?? NO_HEALTH, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls, metrics: opts.metrics });
     this.set = new ListenerSet(tcpBinder(opts.plane, this.flow));
   }
 

@@ -6,6 +6,7 @@ import type { AccessLog } from '../../log/logger';
 import type { UdpDataPlane, UdpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
+import type { FlowMetrics } from '../../metrics/types';
 import { UdpFlow, type UdpStats } from '../flow/udp-flow';
 import { AccessRecorder } from '../record/access';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
@@ -26,6 +27,8 @@ export interface UdpProxyOptions {
   responses: number | null;
   /** Idle sweep period; tests shorten it. */
   tickMs?: number;
+  /** The metrics sink when the prometheus export server runs (default: none). */
+  metrics?: FlowMetrics | null;
 }
 
 export type BoundUdpListener = BoundListener;
@@ -55,6 +58,7 @@ export class UdpProxy {
       maxSessions: opts.maxSessions,
       responses: opts.responses,
       tickMs: opts.tickMs,
+      metrics: opts.metrics,
     });
     this.set = new ListenerSet(udpBinder(opts.plane, this.flow));
   }

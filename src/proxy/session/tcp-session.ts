@@ -5,8 +5,8 @@
 // and copies nothing the client socket or the dial state already holds: the endpoints are read from the
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
-import type { InboundConn, OutboundConn, PipeOptions } from '../../runtime/types';
-import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
+import type { ConnectError, InboundConn, OutboundConn, PipeOptions, PrereadCallback } from '../../runtime/types';
+import type { CompiledRoute, CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { type DialFailure, type DialPorts, UpstreamDial } from '../connect/dial';
 import type { FilterConn } from '../filter/types';
 
@@ -14,6 +14,11 @@ import type { FilterConn } from '../filter/types';
 export interface DialOutcome {
   onDialed(s: TcpSession, conn: OutboundConn): void;
   onDialFailed(s: TcpSession, failure: DialFailure): void;
+}
+
+/** How a session's filters read the client's first bytes: the flow's plane and preread timeout (one per flow). */
+export interface PrereadPort {
+  prereadClient(s: TcpSession, maxBytes: number, cb: PrereadCallback): void;
 }
 
 /** Facts most connections never have (plain TCP has none of them); allocated only for those that do. */
@@ -27,6 +32,8 @@ export interface SessionExtra {
   clientPort: number;
   /** Bytes written upstream before the client's (a PROXY header to the node). */
   upstreamPrefix: Uint8Array | null;
+  /** Variables the route's filters set (FilterConn.setVar), read by a chash key and the log phase. */
+  vars: Map<string, string> | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn {
@@ -39,7 +46,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   extra: SessionExtra | null = null;
 
   constructor(
-    private readonly outcome: DialOutcome,
+    private readonly outcome: DialOutcome & PrereadPort,
     readonly client: InboundConn,
     readonly startedAt: number,
   ) {
@@ -92,9 +99,28 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   get upstreamPrefix(): Uint8Array | null {
     return this.extra === null ? null : this.extra.upstreamPrefix;
   }
+  /** ConnInfo: what the filters set, for a chash key naming a variable. */
+  get vars(): ReadonlyMap<string, string> | null {
+    return this.extra === null ? null : this.extra.vars;
+  }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null });
+    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, vars: null });
+  }
+
+  /** FilterConn: a variable an earlier filter set. */
+  getVar(name: string): string | undefined {
+    return this.extra?.vars?.get(name);
+  }
+
+  /** FilterConn: kept behind `extra`, which connections whose filters set nothing never allocate. */
+  setVar(name: string, value: string): void {
+    (this.ensureExtra().vars ??= new Map()).set(name, value);
+  }
+
+  /** FilterConn: peek at the client's first bytes through the flow's data plane. */
+  preread(maxBytes: number, cb: PrereadCallback): void {
+    this.outcome.prereadClient(this, maxBytes, cb);
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -125,5 +151,13 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
 
   protected dialFailed(failure: DialFailure): void {
     this.outcome.onDialFailed(this, failure);
+  }
+
+  /** Each connect attempt, for the route's metrics when it carries the prometheus plugin (else one null check). */
+  protected override attempted(node: UpstreamNode, startedAt: number, err: ConnectError | null): void {
+    const meter = this.matched!.filters.meter;
+    if (meter == null) return;
+    if (err === null) meter.connected(node, Date.now() - startedAt);
+    else meter.connectFailed(node, err.kind);
   }
 }

@@ -31,6 +31,7 @@ function fakePlane(outcomes: Record<number, ConnectErrorKind | 'ok'>, onConnect?
     pipe: () => {},
     destroy: () => {},
     preread: () => {},
+    pipeCounts: () => false,
     startTls: () => {},
     connect(host, port, timeoutMs, done) {
       attempts.push({ port, timeoutMs });

@@ -314,6 +314,16 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       if (c.queue === null) resumeSide(u);
     },
 
+    pipeCounts(client, into) {
+      // a Bun client is its pair's state; a node client of a bridged pair maps to it; else the node plane pumps it
+      const pair = client instanceof BunPair ? client.pair : (bridged.get(client)?.pair ?? null);
+      if (pair === null) return nodePlane !== null && !(client instanceof BunSide) ? nodePlane.pipeCounts(client, into) : false;
+      if (pair.finished) return false;
+      into.bytesFromClient = pair.bytesFromClient;
+      into.bytesToClient = pair.bytesToClient;
+      return true;
+    },
+
     destroy(conn) {
       if (!(conn instanceof BunSide)) {
         const side = bridged.get(conn);

@@ -83,6 +83,14 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
       else side.socket.destroy();
     },
 
+    pipeCounts(client, into) {
+      const pair = (client as unknown as Side).pair;
+      if (pair === null || pair.finished) return false;
+      into.bytesFromClient = pair.bytesFromClient;
+      into.bytesToClient = pair.bytesToClient;
+      return true;
+    },
+
     socketOf(conn) {
       return conn instanceof Side ? conn.socket : null;
     },
