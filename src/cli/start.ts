@@ -1,10 +1,12 @@
 // `weir start`: wire config, store, snapshot, TCP proxy and Admin API together; also used in-process by tests.
 
 import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
 import { SnapshotHolder } from '../snapshot/holder';
+import { schemaDeps } from '../snapshot/build';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -19,6 +21,10 @@ import { startUdpProxy, type UdpProxy } from '../proxy/listener/udp';
 import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
+import { answerPrimary } from './worker-ipc';
+import { StreamMetrics } from '../metrics/stream-metrics';
+import { startExportServer } from '../metrics/export-server';
+import { interimFilterCompiler } from '../plugins/interim-compile';
 
 /** A running weir instance. */
 export interface Weir {
@@ -30,6 +36,10 @@ export interface Weir {
   readonly adminKeys: readonly AdminKey[];
   /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
   readonly health: HealthRegistry;
+  /** This process's metrics when the prometheus export runs (stream_plugins lists prometheus), else null. */
+  readonly metrics: StreamMetrics | null;
+  /** The prometheus export server (worker 0 only), or null. */
+  readonly metricsServer: HttpServerHandle | null;
   /** The snapshot new connections use now. */
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
@@ -73,7 +83,11 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry(await createTcpDataPlane());
     cleanup.push(() => health.stop());
-    const holder = new SnapshotHolder(store, { follower: health, trustedCa });
+    const metrics = config.metrics ? new StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
+    metrics?.setHealth(health);
+    // TODO(issue 13 merge): the plugin framework's compiler replaces this interim one
+    const compileFilters = interimFilterCompiler({ metrics, warn: (message) => logger.warn(message) });
+    const holder = new SnapshotHolder(store, { follower: health, trustedCa, deps: { ...schemaDeps, compileFilters } });
     holder.load();
     const release = idleReleaser();
     cleanup.push(() => release.stop());
@@ -94,6 +108,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       accessLog,
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
+      metrics,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -108,8 +123,24 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         prereadTimeoutMs: config.tls?.prereadTimeoutMs,
         handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
       },
+      metrics,
     });
     cleanup.push(() => proxy.shutdown(0));
+    metrics?.setListeners(() => proxy.listeners);
+
+    // the export server is worker 0's; it asks the other workers for their counters on each scrape
+    let workers: Workers | null = null;
+    let metricsServer: HttpServerHandle | null = null;
+    if (metrics !== null && config.metrics && !extraWorker) {
+      metricsServer = await startExportServer({
+        addr: config.metrics.exportAddr,
+        uri: config.metrics.exportUri,
+        collect: () => metrics.collect(),
+        askWorkers: (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
+      });
+      cleanup.push(() => metricsServer?.close());
+    }
+    if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
@@ -130,13 +161,15 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
+      metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
       routes: holder.snapshot().routes.length,
     });
     release.soon();
 
-    const workers: Workers = extraWorker
+    const running: Workers = extraWorker
       ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
-      : startWorkers(workerCount);
+      : startWorkers(workerCount, { ipc: metrics !== null });
+    workers = running;
     let stopped: Promise<void> | null = null;
     return {
       config,
@@ -146,16 +179,19 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       admin,
       adminKeys,
       health,
+      metrics,
+      metricsServer,
       snapshot: holder.snapshot,
       holder,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
-          const workersStopped = workers.stop(graceMs);
+          const workersStopped = running.stop(graceMs);
           release.stop();
           watcher.stop();
           health.stop();
           await admin?.close();
+          await metricsServer?.close();
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();
           store.close();

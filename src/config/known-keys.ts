@@ -3,7 +3,7 @@
 
 /** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
-  '': ['apisix', 'deployment', 'nginx_config'],
+  '': ['apisix', 'deployment', 'nginx_config', 'stream_plugins', 'plugin_attr'],
   apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption'],
   'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
@@ -16,6 +16,8 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   nginx_config: ['worker_shutdown_timeout', 'stream', 'worker_processes'],
   'nginx_config.stream': ['enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses', 'preread_timeout', 'ssl_handshake_timeout'],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough'],
+  'plugin_attr.prometheus': ['export_uri', 'export_addr', 'enable_export_server', 'metric_prefix'],
+  'plugin_attr.prometheus.export_addr': ['ip', 'port'],
 };
 
 // APISIX 3.x keys that mean something to APISIX (HTTP proxy, etcd, nginx tuning, plugins) and nothing to
@@ -23,8 +25,8 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
 // config copied from APISIX does not flood the log.
 const NOT_USED = [
   'plugins',
-  'stream_plugins',
-  'plugin_attr',
+  // APISIX's prometheus settings for HTTP metrics and its own refresh loop
+  ...prefixed('plugin_attr.prometheus', ['metrics', 'expire', 'default_buckets', 'refresh_interval']),
   'graphql',
   'discovery',
   'wasm',

@@ -50,6 +50,15 @@ export interface TlsSettings {
   handshakeTimeoutMs?: number;
 }
 
+/** The prometheus export server (plugin_attr.prometheus), when `stream_plugins` lists prometheus. */
+export interface MetricsSettings {
+  exportAddr: ListenAddr;
+  /** Path the metrics are served under (export_uri). */
+  exportUri: string;
+  /** metric_prefix: the prefix of APISIX's own metric names. */
+  prefix: string;
+}
+
 export type AdminRole = 'admin' | 'viewer';
 
 export interface AdminKey {
@@ -97,6 +106,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** nginx_config.worker_processes: proxy processes sharing the listeners ("auto" = one per core); absent = 1. */
   workerProcesses?: number | 'auto';
+  /** The prometheus export server; absent or null: off (no metrics are counted at all). */
+  metrics?: MetricsSettings | null;
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

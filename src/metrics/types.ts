@@ -1,7 +1,9 @@
-// The metrics seam of the data plane: the one sink the TCP and UDP flows (and the TLS prelude) report to when
+// The metrics seams. FlowMetrics is the one sink the TCP and UDP flows (and the TLS prelude) report to when
 // the prometheus export server runs. Per-route counting goes through the route's own counters instead
 // (FilterChain.meter, src/metrics/route-meter.ts), so a flow without this sink, or a route without the
-// prometheus plugin, pays a null check and nothing else.
+// prometheus plugin, pays a null check and nothing else. PluginMetrics is what plugins get when they compile.
+
+import type { RouteMeter } from './route-meter';
 
 /** Something holding open connections whose counts a scrape adds up (the TCP and UDP flows). */
 export interface LiveSource {
@@ -20,4 +22,20 @@ export interface FlowMetrics {
   tlsFailed(reason: string, addr: string, port: number): void;
   /** Called once by each flow when it is made. */
   addLiveSource(source: LiveSource): void;
+}
+
+/** A counter cell a plugin holds and bumps in place (e.g. the syslog entries it had to drop). */
+export interface CounterCell {
+  value: number;
+}
+
+/** What plugins get from the metrics when they compile (PluginCompileContext.metrics). */
+export interface PluginMetrics {
+  /**
+   * The counters of the route labelled `label` (its id, or its name with prefer_name): the same object for
+   * the same label across snapshots, so a changed route keeps counting. Called at compile time only.
+   */
+  routeMeter(label: string): RouteMeter;
+  /** The dropped-entries counter of a logger plugin on a route (weir_stream_log_dropped_total{plugin, route}). */
+  logDropped(plugin: string, routeLabel: string): CounterCell;
 }

@@ -76,3 +76,68 @@ export async function startStalledListener(): Promise<StalledListener> {
     },
   };
 }
+
+export interface PrometheusServer {
+  port: number;
+  /** An instant PromQL query through the HTTP API: the result vector as {labels, value}. */
+  query(promql: string): Promise<Array<{ metric: Record<string, string>; value: number }>>;
+  stop(): void;
+}
+
+/**
+ * Start a real Prometheus server on 127.0.0.1:port that scrapes `target` ("127.0.0.1:9091") every second,
+ * with its data in `dir`. Resolves once its HTTP API answers.
+ */
+export async function startPrometheus(port: number, target: string, metricsPath: string, dir: string): Promise<PrometheusServer> {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'scrape_configs:',
+      '  - job_name: weir',
+      `    metrics_path: ${metricsPath}`,
+      '    static_configs:',
+      `      - targets: ["${target}"]`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    'prometheus',
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited: ${err}`);
+    try {
+      if ((await fetch(`${base}/-/ready`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`prometheus did not become ready: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    async query(promql) {
+      const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      if (body.status !== 'success') throw new Error(`query ${promql}: ${JSON.stringify(body)}`);
+      return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    },
+    stop() {
+      child.kill();
+    },
+  };
+}
