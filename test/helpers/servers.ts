@@ -141,3 +141,110 @@ export async function startPrometheus(port: number, target: string, metricsPath:
     },
   };
 }
+
+export interface Mosquitto {
+  port: number;
+  /** Everything the broker logged so far (log_type all, on stderr). */
+  log(): string;
+  /** Client ids the broker accepted, in order ("New client connected ... as <id>"). */
+  clients(): string[];
+  stop(): void;
+}
+
+/** Start a mosquitto broker on 127.0.0.1:port (anonymous, no persistence, config in `dir`). */
+export async function startMosquitto(port: number, dir: string): Promise<Mosquitto> {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const config = join(dir, `mosquitto-${port}.conf`);
+  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type all', ''].join('\n'));
+  const child = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes(' running')) {
+    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`mosquitto did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    port,
+    log: () => out,
+    clients: () => [...out.matchAll(/New client connected from \S+ as (\S+) \(/g)].map((m) => m[1]!),
+    stop: () => void child.kill(),
+  };
+}
+
+export interface Rsyslog {
+  udpPort: number;
+  tcpPort: number;
+  /** Messages received so far, one per line: `facility|severity|hostname|app-name|procid|msgid|msg`. */
+  lines(): string[];
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** Start again on the same ports (after kill). */
+  restart(): Promise<void>;
+  stop(): void;
+}
+
+/** A real rsyslogd in the foreground on 127.0.0.1 (imudp and imtcp), writing what it receives to a file in `dir`. */
+export async function startRsyslog(udpPort: number, tcpPort: number, dir: string): Promise<Rsyslog> {
+  const { readFileSync, writeFileSync, existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { connect } = await import('node:net');
+  const out = join(dir, 'received.log');
+  const config = join(dir, 'rsyslog.conf');
+  writeFileSync(
+    config,
+    [
+      `global(workDirectory="${dir}")`,
+      'module(load="imudp")',
+      'module(load="imtcp")',
+      `input(type="imudp" port="${udpPort}" address="127.0.0.1")`,
+      `input(type="imtcp" port="${tcpPort}" address="127.0.0.1")`,
+      'template(name="weirtest" type="string" string="%syslogfacility%|%syslogseverity%|%hostname%|%app-name%|%procid%|%msgid%|%msg%\\n")',
+      `*.* action(type="omfile" file="${out}" template="weirtest")`,
+      '',
+    ].join('\n'),
+  );
+  let child: ChildProcess | null = null;
+  let err = '';
+  const tcpUp = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = connect(tcpPort, '127.0.0.1');
+      s.on('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  const launch = async (): Promise<void> => {
+    child = spawn('rsyslogd', ['-n', '-f', config, '-i', join(dir, `rsyslogd-${Date.now()}.pid`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (d) => (err += d));
+    const deadline = Date.now() + 10_000;
+    while (!(await tcpUp())) {
+      if (child.exitCode !== null) throw new Error(`rsyslogd exited: ${err}`);
+      if (Date.now() > deadline) throw new Error(`rsyslogd did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await launch();
+  return {
+    udpPort,
+    tcpPort,
+    lines: () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((l) => l !== '') : []),
+    async kill() {
+      const c = child;
+      if (c === null || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+    restart: launch,
+    stop() {
+      child?.kill('SIGKILL');
+    },
+  };
+}
