@@ -21,7 +21,10 @@ Options (every command):
                       otherwise the built-in default). Keys follow APISIX's config.yaml:
                       apisix.stream_proxy.tcp/udp (port, "ip:port", {addr, tls, tls_passthrough}),
                       apisix.ssl.*, apisix.data_encryption.keyring, deployment.admin.*,
-                      nginx_config.worker_processes and nginx_config.stream.*, plus weir's
+                      nginx_config.worker_processes and nginx_config.stream.*, stream_plugins
+                      (the enabled stream plugins; prometheus turns the metrics on) and
+                      plugin_attr.prometheus (export_addr {ip, port}, default 127.0.0.1:9091;
+                      export_uri, default /apisix/prometheus/metrics; metric_prefix), plus weir's
                       deployment.sqlite.path; conf/config.yaml documents each one.
       --db FILE       the SQLite file to use instead of deployment.sqlite.path
 
