@@ -6,7 +6,7 @@
 // Messages (JSON, the channel's own serialisation):
 //   worker 0 -> worker: {weir: "ask", seq, kind}
 //   worker -> worker 0: {weir: "answer", seq, kind, body}
-// A worker without a handler for `kind` answers body null; a worker that does not answer in time is left out.
+// A worker with no handler for `kind` does not answer; a worker that does not answer in time is left out.
 
 import type { ChildProcess } from 'node:child_process';
 

@@ -7,8 +7,6 @@
 
 /** The CONNECT packet's first byte: type 1, reserved flags 0. */
 export const CONNECT_TYPE_BYTE = 0x10;
-/** The largest remaining length a 4-byte variable byte integer holds. */
-export const MAX_REMAINING_LENGTH = 268_435_455;
 
 /** Connect flags (byte 8 of the variable header), decoded. */
 export interface ConnectFlags {
