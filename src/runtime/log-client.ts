@@ -1,10 +1,11 @@
 // A client that ships log lines to a remote collector (the syslog plugin's server): over TCP (optionally TLS),
 // one line per entry, on one connection kept while it is in use; or over UDP, one datagram per entry.
-// node:net, node:tls and node:dgram serve on Node, Bun and Deno alike; they are imported on the first send,
-// so a weir without a logger plugin never loads them for this.
+// node:net, node:tls and node:dgram serve on Node, Bun and Deno alike; they are loaded on the first send
+// (builtin.ts), so a weir without a logger plugin never loads them for this.
 
 import type { Socket } from 'node:net';
 import type { Socket as DgramSocket } from 'node:dgram';
+import { nodeBuiltin } from './builtin';
 
 export interface LogTarget {
   host: string;
@@ -41,8 +42,8 @@ class StreamLogClient implements LogClient {
   private async open(): Promise<Socket> {
     const { host, port, tls, timeoutMs } = this.target;
     const socket: Socket = tls
-      ? (await import('node:tls')).connect({ host, port, rejectUnauthorized: false, ...(isIpLiteral(host) ? {} : { servername: host }) })
-      : (await import('node:net')).connect({ host, port });
+      ? nodeBuiltin<typeof import('node:tls')>('node:tls').connect({ host, port, rejectUnauthorized: false, ...(isIpLiteral(host) ? {} : { servername: host }) })
+      : nodeBuiltin<typeof import('node:net')>('node:net').connect({ host, port });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -114,7 +115,7 @@ class DatagramLogClient implements LogClient {
   async send(lines: readonly string[]): Promise<void> {
     const { host, port } = this.target;
     if (this.socket === null) {
-      const dgram = await import('node:dgram');
+      const dgram = nodeBuiltin<typeof import('node:dgram')>('node:dgram');
       const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
       socket.on('error', () => {});
       socket.unref();
