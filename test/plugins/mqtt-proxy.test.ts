@@ -100,12 +100,10 @@ describe('mqtt-proxy on real sockets', () => {
     brokers = [];
     for (let i = 0; i < 3; i++) {
       const got: Buffer[] = [];
+      // answers once the client has sent everything (its FIN): every byte has arrived by then
       const server = await startServer((s) => {
-        s.on('data', (d) => {
-          got.push(d);
-          s.write(`broker${i}`);
-          s.end();
-        });
+        s.on('data', (d) => got.push(d));
+        s.on('end', () => s.end(`broker${i}`));
       });
       brokers.push(Object.assign(server, { got }));
     }
@@ -136,7 +134,7 @@ describe('mqtt-proxy on real sockets', () => {
     configureErrorLog({ sink: (text) => process.stderr.write(text) });
   });
 
-  /** Send `bytes` in pieces of `step` bytes, `gapMs` apart; resolve with what came back. */
+  /** Send `bytes` in pieces of `step` bytes, `gapMs` apart, then FIN; resolve with what came back. */
   function dribble(bytes: Uint8Array, step: number, gapMs: number): Promise<string> {
     return new Promise((resolve) => {
       const sock = net.connect(port, '127.0.0.1');
@@ -150,6 +148,7 @@ describe('mqtt-proxy on real sockets', () => {
           sock.write(bytes.subarray(i, i + step));
           if (gapMs > 0) await wait(gapMs);
         }
+        if (!sock.destroyed) sock.end();
       });
     });
   }
