@@ -83,6 +83,11 @@ describe('mqtt-proxy access decision', () => {
     assert.equal(decideMqtt(APISIX_V4_FOO, 'full', 'MQTT', 4, varsConn()), undefined);
   });
 
+  it('a UDP session (no preread) is refused: MQTT runs over TCP', () => {
+    const filter = mqttProxy.compile({ protocol_level: 4 }, null as never);
+    assert.deepEqual(filter.access!(varsConn()), { code: 503, reason: 'mqtt-proxy: MQTT runs over TCP; this is a UDP session' });
+  });
+
   it('a custom protocol_name is compared as given', () => {
     assert.equal(decideMqtt(connectPacket({ name: 'MQIsdp', level: 3 }), 'data', 'MQIsdp', 3, varsConn()), undefined);
   });
