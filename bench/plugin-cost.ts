@@ -7,17 +7,17 @@ import { type FilterChain, NO_FILTERS } from '../src/proxy/filter/types';
 import { ipRestriction } from '../src/plugins/ip-restriction';
 import { limitConn } from '../src/plugins/limit-conn';
 import { LocalConnCounters } from '../src/plugins/conn-counters';
-import { TcpSession, type DialOutcome } from '../src/proxy/session/tcp-session';
+import { TcpSession, type DialOutcome, type PrereadPort } from '../src/proxy/session/tcp-session';
 import type { InboundConn } from '../src/runtime/types';
 import type { CompiledRoute } from '../src/snapshot/types';
 import type { PluginCompileContext } from '../src/plugins/types';
 
 const client: InboundConn = { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 9100 };
-const outcome: DialOutcome = { onDialed: () => {}, onDialFailed: () => {} };
+const outcome: DialOutcome & PrereadPort = { onDialed: () => {}, onDialFailed: () => {}, prereadClient: () => {} };
 const counters = new LocalConnCounters();
 const ctx = {
   routeKey: '/apisix/stream_routes/2', routeId: '2', route: {}, upstreamById: () => null, compileUpstream: () => null,
-  metadata: () => null, attr: () => null, counters, problem: () => {},
+  metadata: () => null, attr: () => null, counters, metrics: null, problem: () => {},
 } as PluginCompileContext;
 const withPlugins = buildChain([
   ipRestriction.compile({ whitelist: ['127.0.0.0/8', '::1'] }, ctx),

@@ -27,9 +27,12 @@ Options (every command):
                       proxy_protocol, proxy_protocol_to_upstream}),
                       apisix.ssl.*, apisix.data_encryption.keyring, deployment.admin.*,
                       nginx_config.worker_processes and nginx_config.stream.*, stream_plugins (the
-                      enabled stream plugins: ip-restriction, limit-conn, traffic-split and weir's
-                      limit-bandwidth by default), plugin_attr, plus weir's deployment.sqlite.path;
-                      conf/config.yaml documents each one.
+                      enabled stream plugins: ip-restriction, limit-conn, mqtt-proxy, syslog,
+                      traffic-split and weir's limit-bandwidth by default; prometheus turns the
+                      metrics on), plugin_attr, e.g.
+                      plugin_attr.prometheus (export_addr {ip, port}, default 127.0.0.1:9091;
+                      export_uri, default /apisix/prometheus/metrics; metric_prefix), plus weir's
+                      deployment.sqlite.path; conf/config.yaml documents each one.
       --db FILE       the SQLite file to use instead of deployment.sqlite.path
 
 Offline editing: the commands above open the SQLite file directly, with the same validation and

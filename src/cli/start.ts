@@ -1,6 +1,7 @@
 // `weir start`: wire config, store, snapshot, TCP proxy and Admin API together; also used in-process by tests.
 
 import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
@@ -28,6 +29,9 @@ import { inspectSources } from '../inspect/sources';
 import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
 import { primaryCounters, workerCounters } from './worker-counters';
+import { answerPrimary } from './worker-ipc';
+import { StreamMetrics } from '../metrics/stream-metrics';
+import { startExportServer } from '../metrics/export-server';
 
 /** A running weir instance. */
 export interface Weir {
@@ -39,6 +43,10 @@ export interface Weir {
   readonly adminKeys: readonly AdminKey[];
   /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
   readonly health: HealthRegistry;
+  /** This process's metrics when the prometheus export runs (stream_plugins lists prometheus), else null. */
+  readonly metrics: StreamMetrics | null;
+  /** The prometheus export server (worker 0 only), or null. */
+  readonly metricsServer: HttpServerHandle | null;
   /** The snapshot new connections use now. */
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
@@ -88,12 +96,14 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry(await createTcpDataPlane());
     cleanup.push(() => health.stop());
+    const metrics = config.metrics ? new StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
+    metrics?.setHealth(health);
     const plugins = pluginSetOf(config);
     if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
     // limit-conn counts for the whole host: worker 0 holds them, the other workers ask it (src/cli/worker-counters.ts)
     const shared = !extraWorker && workerCount > 1 ? primaryCounters() : null;
     const counters = extraWorker ? workerCounters() : (shared?.counters ?? new LocalConnCounters());
-    const compiler = new FilterCompiler(plugins, counters, config.pluginAttr);
+    const compiler = new FilterCompiler(plugins, counters, config.pluginAttr, metrics);
     // served snapshots: services merged in, plugins compiled; incremental where neither is in use (holder.ts)
     const holder = new SnapshotHolder(store, { follower: health, trustedCa, compiler });
     holder.load();
@@ -123,6 +133,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
       realIpFrom: config.realIpFrom,
+      metrics,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -140,8 +151,24 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
       },
       realIpFrom: config.realIpFrom,
+      metrics,
     });
     cleanup.push(() => proxy.shutdown(0));
+    metrics?.setListeners(() => proxy.listeners);
+
+    // the export server is worker 0's; it asks the other workers for their counters on each scrape
+    let workers: Workers | null = null;
+    let metricsServer: HttpServerHandle | null = null;
+    if (metrics !== null && config.metrics && !extraWorker) {
+      metricsServer = await startExportServer({
+        addr: config.metrics.exportAddr,
+        uri: config.metrics.exportUri,
+        collect: () => metrics.collect(),
+        askWorkers: (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
+      });
+      cleanup.push(() => metricsServer?.close());
+    }
+    if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
@@ -163,6 +190,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
+      metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
       routes: holder.snapshot().routes.length,
       max_connections: caps.max,
       max_connections_from: caps.from,
@@ -170,9 +198,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     release.soon();
 
-    const workers: Workers = extraWorker
+    const running: Workers = extraWorker
       ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
       : startWorkers(workerCount, shared === null ? undefined : (child) => shared.serve(child));
+    workers = running;
     let stopped: Promise<void> | null = null;
     return {
       config,
@@ -182,17 +211,20 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       admin,
       adminKeys,
       health,
+      metrics,
+      metricsServer,
       snapshot: holder.snapshot,
       holder,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
-          const workersStopped = workers.stop(graceMs);
+          const workersStopped = running.stop(graceMs);
           release.stop();
           shadows.stop();
           watcher.stop();
           health.stop();
           await admin?.close();
+          await metricsServer?.close();
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();
           store.close();

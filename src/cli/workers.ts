@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { logger } from '../log/logger';
 import { detectRuntime } from '../runtime/index';
+import { askWorkers } from './worker-ipc';
 
 /** Set in the environment of workers 1..N-1; worker 0 (the process the user started) has none. */
 export const WORKER_ENV = 'WEIR_WORKER';
@@ -18,6 +19,11 @@ export interface Workers {
   readonly count: number;
   /** Stop the other workers: SIGTERM (they drain for graceMs), SIGKILL after graceMs + 2 s. */
   stop(graceMs: number): Promise<void>;
+  /**
+   * Ask the other workers a question over their IPC channel (src/cli/worker-ipc.ts); the answers that came
+   * within timeoutMs. Empty without workers.
+   */
+  ask(kind: string, timeoutMs: number): Promise<unknown[]>;
 }
 
 /** Is this process one of the extra workers (no Admin API, no workers of its own)? */
@@ -67,7 +73,8 @@ function selfCommand(): { file: string; args: string[] } {
 
 /**
  * Start workers 1..count-1 with this process's command line; restart one that dies, within limits. Each has an
- * IPC channel to this process; `onChild` sees every child started (restarts too), e.g. to serve limit-conn's counts.
+ * IPC channel to this process, always: it carries limit-conn's counts (`onChild` sees every child started,
+ * restarts too, to serve them) and the metrics export's questions (ask()).
  */
 export function startWorkers(count: number, onChild?: (child: ChildProcess) => void): Workers {
   const children = new Map<number, ChildProcess>();
@@ -121,6 +128,9 @@ export function startWorkers(count: number, onChild?: (child: ChildProcess) => v
       );
       await Promise.all(exits);
     },
+    ask(kind, timeoutMs) {
+      return askWorkers([...children.values()], kind, timeoutMs);
+    },
   };
 }
 
@@ -139,6 +149,9 @@ export function watchPrimary(onOrphaned: () => void): Workers {
     stop() {
       clearInterval(timer);
       return Promise.resolve();
+    },
+    ask() {
+      return Promise.resolve([]);
     },
   };
 }

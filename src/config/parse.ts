@@ -12,6 +12,7 @@ import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
 import { readRealIpFrom } from './real-ip';
 import { readPluginAttr, readStreamPlugins } from './plugins';
+import { readMetricsSettings } from './metrics';
 import {
   checkKeys,
   describeValue,
@@ -69,6 +70,8 @@ export function parseConfig(
   checkKeys(deployment, 'deployment', ctx);
   const admin = readAdmin(readMap(deployment.admin, 'deployment.admin'), enableAdmin, ctx);
   if (enableAdmin) checkAdminPort(admin.listen, stream.tcp);
+  const metrics = readMetricsSettings(top, ctx);
+  if (metrics !== null) checkExportPort(metrics.exportAddr, enableAdmin ? admin.listen : null, stream.tcp);
   const sqlite = readMap(deployment.sqlite, 'deployment.sqlite') ?? {};
   checkKeys(sqlite, 'deployment.sqlite', ctx);
   const sqlitePath = readPath(sqlite.path, 'deployment.sqlite.path', ctx) ?? DEFAULT_SQLITE_PATH;
@@ -113,6 +116,8 @@ export function parseConfig(
     // only present when set, like worker_processes
     ...(streamPlugins === null ? {} : { streamPlugins }),
     ...(Object.keys(pluginAttr).length === 0 ? {} : { pluginAttr }),
+    // only present when on, so configs without it compare equal to what they were before metrics
+    ...(metrics === null ? {} : { metrics }),
   };
   return { config, warnings };
 }
@@ -168,6 +173,19 @@ function checkAdminPort(listen: ListenAddr, tcp: readonly TcpListenSpec[]): void
         'deployment.admin.admin_listen',
         `port ${listen.port} on ${JSON.stringify(listen.host)} is also the stream listener ${spec.origin}`,
       );
+    }
+  }
+}
+
+/** The export server shares no socket address with the Admin API or a TCP stream listener (APISIX: fatal). */
+function checkExportPort(exportAddr: ListenAddr, admin: ListenAddr | null, tcp: readonly TcpListenSpec[]): void {
+  const path = 'plugin_attr.prometheus.export_addr';
+  if (admin !== null && admin.port === exportAddr.port && addressesOverlap(admin.host, exportAddr.host)) {
+    throw new ConfigError(path, `port ${exportAddr.port} is also the Admin API's (deployment.admin.admin_listen)`);
+  }
+  for (const spec of tcp) {
+    if (spec.port === exportAddr.port && addressesOverlap(spec.host, exportAddr.host)) {
+      throw new ConfigError(path, `port ${exportAddr.port} on ${JSON.stringify(exportAddr.host)} is also the stream listener ${spec.origin}`);
     }
   }
 }

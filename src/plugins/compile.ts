@@ -11,6 +11,7 @@ import { compileUpstream, schemaDeps, type BuildDeps } from '../snapshot/build';
 import { attachUpstreamTls, type SslLookup } from '../snapshot/ssl';
 import type { CachedUpstream, CompiledUpstream } from '../snapshot/types';
 import type { StoreContents, StoredObject } from '../store/types';
+import type { PluginMetrics } from '../metrics/types';
 import type { ConnCounters } from './conn-counters';
 import type { PluginSet } from './registry';
 import { isDisabled } from './schema';
@@ -65,6 +66,8 @@ export class FilterCompiler {
     readonly plugins: PluginSet,
     private readonly counters: ConnCounters,
     private readonly pluginAttr: Readonly<Record<string, JsonObject>> = {},
+    /** The process's metrics when the prometheus export server runs (PluginCompileContext.metrics). */
+    private readonly metrics: PluginMetrics | null = null,
   ) {
     this.deps = {
       ...schemaDeps,
@@ -119,6 +122,7 @@ export class FilterCompiler {
       metadata: (name) => (this.metadata.get(name)?.value ?? null),
       attr: (name) => this.pluginAttr[name] ?? null,
       counters: this.counters,
+      metrics: this.metrics,
       problem: (message) => void entry.problems.push(`stream_routes/${row.id}: ${message}`),
     };
     const filters: StreamFilter[] = [];

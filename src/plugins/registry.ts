@@ -4,17 +4,20 @@
 import { ipRestriction } from './ip-restriction';
 import { limitBandwidth } from './limit-bandwidth';
 import { limitConn } from './limit-conn';
+import { mqttProxy } from './mqtt-proxy';
+import { prometheus } from './prometheus';
+import { syslog } from './syslog';
 import { trafficSplit } from './traffic-split';
 import type { PluginModule } from './types';
 
 /** The plugins weir implements, by name. */
-export const PLUGIN_MODULES: readonly PluginModule[] = [ipRestriction, limitConn, limitBandwidth, trafficSplit];
+export const PLUGIN_MODULES: readonly PluginModule[] = [ipRestriction, limitConn, limitBandwidth, trafficSplit, mqttProxy, syslog, prometheus];
 
 const BY_NAME: ReadonlyMap<string, PluginModule> = new Map(PLUGIN_MODULES.map((p) => [p.name, p]));
 
 /**
  * `stream_plugins` when config.yaml has none: APISIX's default list (apisix/cli/config.lua), plus weir's own
- * limit-bandwidth. Names weir does not implement (yet) are skipped without a word: they are not the user's.
+ * limit-bandwidth. prometheus is not in it (as in APISIX): listing it turns the metrics export on.
  */
 export const DEFAULT_STREAM_PLUGINS: readonly string[] = ['ip-restriction', 'limit-conn', 'mqtt-proxy', 'syslog', 'traffic-split', 'limit-bandwidth'];
 

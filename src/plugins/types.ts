@@ -3,6 +3,7 @@
 // (cached while the route's plugin text is unchanged); the filters they return run per connection.
 
 import type { JsonObject } from '../lib/json';
+import type { PluginMetrics } from '../metrics/types';
 import type { StreamFilter } from '../proxy/filter/types';
 import type { AnySchema } from '../schema/common';
 import type { CompiledUpstream } from '../snapshot/types';
@@ -29,6 +30,8 @@ export interface PluginCompileContext {
   attr(name: string): JsonObject | null;
   /** Connection counters shared by every route of this process (limit-conn); host-wide with several workers. */
   readonly counters: ConnCounters;
+  /** The process's metrics when the prometheus export server runs (stream_plugins lists prometheus), else null. */
+  readonly metrics: PluginMetrics | null;
   /** A problem found while compiling, logged once by the snapshot build (e.g. a missing upstream_id). */
   problem(message: string): void;
 }

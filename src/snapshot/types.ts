@@ -36,7 +36,10 @@ export interface ConnInfo {
   readonly proxyPeer?: string | null;
   /** The id the access record prints (src/proxy/session/connection-id.ts); absent: the record takes a fresh one. */
   connectionId?(): string;
-  /** Variables the route's filters set (mqtt_client_id): what a chash `key` naming them hashes. */
+  /**
+   * Variables the route's filters set in their access phase (mqtt-proxy's mqtt_client_id), read by a chash
+   * `key` that names one. Null or absent on connections whose filters set none (the common case).
+   */
   readonly vars?: ReadonlyMap<string, string> | null;
 }
 

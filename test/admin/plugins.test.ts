@@ -16,7 +16,7 @@ describe('Admin API: plugins (default stream_plugins)', () => {
 
   it('list?subsystem=stream: enabled stream plugins by priority, highest first', async () => {
     const r = await h.call('GET', `${A}/plugins/list?subsystem=stream`);
-    assert.deepEqual([r.status, r.json], [200, ['ip-restriction', 'limit-conn', 'limit-bandwidth', 'traffic-split']]);
+    assert.deepEqual([r.status, r.json], [200, ['ip-restriction', 'limit-conn', 'limit-bandwidth', 'mqtt-proxy', 'traffic-split', 'syslog']]);
     assert.equal(r.headers.get('x-api-version'), 'v3');
   });
 
@@ -41,7 +41,7 @@ describe('Admin API: plugins (default stream_plugins)', () => {
 
   it('{name}: 404 outside the enabled set or the subsystem, 400 for a bad subsystem or a consumer schema', async () => {
     const cases: Array<[string, number, unknown]> = [
-      ['mqtt-proxy?subsystem=stream', 404, { error_msg: 'plugin not found in subsystem stream' }],
+      ['prometheus?subsystem=stream', 404, { error_msg: 'plugin not found in subsystem stream' }],
       ['ip-restriction', 404, { error_msg: 'plugin not found in subsystem http' }],
       ['ip-restriction?subsystem=x', 400, { error_msg: 'unsupported subsystem: x' }],
       ['limit-conn?subsystem=stream&schema_type=consumer', 400, { error_msg: 'not found schema' }],
@@ -54,7 +54,7 @@ describe('Admin API: plugins (default stream_plugins)', () => {
 
   it('?all=true&subsystem=stream: every enabled plugin with priority and schema', async () => {
     const r = await h.call('GET', `${A}/plugins/x?all=true&subsystem=stream`);
-    assert.deepEqual(Object.keys(r.json), ['ip-restriction', 'limit-conn', 'limit-bandwidth', 'traffic-split']);
+    assert.deepEqual(Object.keys(r.json), ['ip-restriction', 'limit-conn', 'limit-bandwidth', 'mqtt-proxy', 'traffic-split', 'syslog']);
     assert.equal(r.json['limit-conn'].priority, 1003);
   });
 

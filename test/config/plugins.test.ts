@@ -16,16 +16,16 @@ describe('stream_plugins', () => {
       const { config, warnings } = parse(text);
       assert.equal('streamPlugins' in config, false);
       assert.deepEqual(warnings, []);
-      assert.deepEqual(pluginSetOf(config).list().map((p) => p.name), ['ip-restriction', 'limit-conn', 'limit-bandwidth', 'traffic-split']);
+      assert.deepEqual(pluginSetOf(config).list().map((p) => p.name), ['ip-restriction', 'limit-conn', 'limit-bandwidth', 'mqtt-proxy', 'traffic-split', 'syslog']);
     }
   });
 
   it('a list is kept in order without repeats; names weir lacks are kept for the start-up warning', () => {
-    const { config } = parse('stream_plugins:\n  - limit-conn\n  - prometheus\n  - limit-conn\n');
-    assert.deepEqual(config.streamPlugins, ['limit-conn', 'prometheus']);
+    const { config } = parse('stream_plugins:\n  - limit-conn\n  - kafka-logger\n  - limit-conn\n');
+    assert.deepEqual(config.streamPlugins, ['limit-conn', 'kafka-logger']);
     const set = pluginSetOf(config);
     assert.deepEqual(set.list().map((p) => p.name), ['limit-conn']);
-    assert.deepEqual(set.unknown, ['prometheus']);
+    assert.deepEqual(set.unknown, ['kafka-logger']);
   });
 
   it('an empty list enables nothing', () => {

@@ -30,7 +30,6 @@ export function testConn(info: Partial<ConnInfo> = {}, route: CompiledRoute = TE
     setThrottle: (t) => void (conn.throttle = t),
     getState: (f) => conn.state[f],
     setState: (f, v) => void (conn.state[f] = v),
-    preread: () => false,
   };
   return conn;
 }

@@ -40,6 +40,7 @@ export function testContext(upstreams: Record<string, CompiledUpstream> = {}, ro
     metadata: () => null,
     attr: () => null,
     counters: new LocalConnCounters(),
+    metrics: null,
     problem: (m) => void problems.push(m),
     problems,
   };

@@ -20,6 +20,9 @@ const SAMPLE: Record<string, Record<string, unknown>> = {
   'limit-conn': { conn: 1, burst: 0, default_conn_delay: 1, key: 'remote_addr' },
   'limit-bandwidth': { rate: 1 },
   'traffic-split': {},
+  'mqtt-proxy': { protocol_level: 4 },
+  syslog: { host: '127.0.0.1', port: 5044 },
+  prometheus: {},
 };
 
 describe('plugin registry', () => {
@@ -58,9 +61,11 @@ describe('plugin registry', () => {
         delete conf[name];
         assert.equal(checkPluginConf(p, conf), `property "${name}" is required`, `${p.name} without ${name}`);
       }
-      // a field of the wrong type is refused for every property the JSON Schema names
+      // a field of the wrong type is refused for every property the JSON Schema names (an object where none
+      // is expected, a string for an object property such as syslog's log_format)
       for (const name of props) {
-        const problem = checkPluginConf(p, { ...SAMPLE[p.name], [name]: { surely: 'not this' } });
+        const isObject = (p.jsonSchema.properties as Record<string, { type?: unknown }>)[name]?.type === 'object';
+        const problem = checkPluginConf(p, { ...SAMPLE[p.name], [name]: isObject ? 'not this' : { surely: 'not this' } });
         assert.ok(problem !== null && problem.includes(`"${name}"`), `${p.name}.${name}: ${problem}`);
       }
     }
@@ -68,6 +73,7 @@ describe('plugin registry', () => {
 
   it('findPlugin knows implemented plugins only', () => {
     assert.equal(findPlugin('limit-conn')?.priority, 1003);
-    assert.equal(findPlugin('mqtt-proxy'), undefined);
+    assert.equal(findPlugin('prometheus')?.priority, 500);
+    assert.equal(findPlugin('kafka-logger'), undefined);
   });
 });

@@ -9,10 +9,10 @@ import { DEFAULT_PLUGINS, DEFAULT_STREAM_PLUGINS, PluginSet } from '../../src/pl
 const LIMIT = { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'remote_addr' };
 
 describe('checkPlugins', () => {
-  it('enables APISIX default list plus limit-bandwidth, of which weir has four so far', () => {
+  it('enables APISIX default list plus limit-bandwidth, all of which weir has (prometheus is not in it)', () => {
     assert.deepEqual(DEFAULT_STREAM_PLUGINS, ['ip-restriction', 'limit-conn', 'mqtt-proxy', 'syslog', 'traffic-split', 'limit-bandwidth']);
     assert.deepEqual(DEFAULT_PLUGINS.list().map((p) => [p.name, p.priority]), [
-      ['ip-restriction', 3000], ['limit-conn', 1003], ['limit-bandwidth', 1002], ['traffic-split', 966],
+      ['ip-restriction', 3000], ['limit-conn', 1003], ['limit-bandwidth', 1002], ['mqtt-proxy', 1000], ['traffic-split', 966], ['syslog', 401],
     ]);
   });
 

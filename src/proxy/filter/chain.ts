@@ -12,6 +12,7 @@ export function buildChain(filters: readonly StreamFilter[]): FilterChain {
     access: Object.freeze(sorted.filter((f) => f.access !== undefined)),
     log: Object.freeze(sorted.filter((f) => f.log !== undefined)),
     setsUpstream: sorted.some((f) => f.setsUpstream === true),
+    meter: sorted.find((f) => f.meter !== undefined)?.meter ?? null,
   });
 }
 

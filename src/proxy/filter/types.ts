@@ -4,6 +4,7 @@
 
 import type { PipeThrottle, PrereadCallback } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
+import type { RouteMeter } from '../../metrics/route-meter';
 import type { EndReason } from '../session/end-reason';
 
 /**
@@ -18,7 +19,7 @@ export interface FilterConn {
   readonly aborted: boolean;
   /** A variable an earlier filter set (e.g. mqtt_client_id), or undefined. */
   getVar(name: string): string | undefined;
-  /** Set a variable for later filters, the balancer (chash `key`) and the log. */
+  /** Set a variable for the filters after this one, the balancer (a chash `key` naming it) and the log phase. */
   setVar(name: string, value: string): void;
   /** Connect to this upstream instead of the route's (traffic-split). Read once the access phase is over. */
   setUpstream(upstream: CompiledUpstream): void;
@@ -28,11 +29,12 @@ export interface FilterConn {
   getState(filter: string): unknown;
   setState(filter: string, value: unknown): void;
   /**
-   * Look at the client's first bytes without consuming them (TcpDataPlane.preread: they still go to the upstream
-   * first), e.g. mqtt-proxy's CONNECT packet. False, and `cb` never called, where there is nothing to read this
-   * way: UDP, or a TLS listener's connection (its prelude read the ClientHello already).
+   * Look at the client's first bytes without consuming them (the data plane's preread, bounded by the
+   * listener's preread timeout, nginx's preread_timeout): the bytes stay queued and reach the upstream first.
+   * TCP only (absent on UDP sessions); on a terminating TLS listener it reads the decrypted bytes after the
+   * ClientHello. At most one running at a time per connection.
    */
-  preread(maxBytes: number, timeoutMs: number, cb: PrereadCallback): boolean;
+  preread?(maxBytes: number, cb: PrereadCallback): void;
 }
 
 /** limit-bandwidth's limits for one connection: the TCP pipe's throttle, and per-datagram policing for UDP. */
@@ -62,6 +64,10 @@ export interface FinishedConn {
   readonly end: EndReason;
   /** The access record's error text (the socket error, the rejection's "<code> <reason>"), if any. */
   readonly error?: string;
+  /** The code of the filter that refused the connection (end "rejected"), else undefined. */
+  readonly code?: number;
+  /** Variables the access phase set (mqtt_client_id), or null. */
+  readonly vars?: ReadonlyMap<string, string> | null;
 }
 
 /** What explain hands a filter: the facts of a connection that is not open (no variables, nothing to set). */
@@ -92,6 +98,8 @@ export interface StreamFilter {
    * effects (no counting, no token taken). Filters without it are reported as "unknown".
    */
   explain?(conn: ExplainedConn): FilterExplanation;
+  /** The prometheus plugin's route counters: the chain carries them (FilterChain.meter); no phase runs for this. */
+  readonly meter?: RouteMeter;
 }
 
 /** A route's filters, split by phase and sorted by priority once, when the snapshot is built. */
@@ -100,7 +108,12 @@ export interface FilterChain {
   readonly log: readonly StreamFilter[];
   /** Some filter may choose the upstream (traffic-split): a route without one of its own can still forward. */
   readonly setsUpstream?: boolean;
+  /**
+   * The route's counters when it carries the prometheus plugin (src/metrics/route-meter.ts), else null or
+   * absent: the flows count a route's connections, bytes and connect attempts only through this.
+   */
+  readonly meter?: RouteMeter | null;
 }
 
 /** The chain of every route without filters: shared, never written. */
-export const NO_FILTERS: FilterChain = Object.freeze({ access: Object.freeze([]), log: Object.freeze([]) });
+export const NO_FILTERS: FilterChain = Object.freeze({ access: Object.freeze([]), log: Object.freeze([]), meter: null });

@@ -12,6 +12,7 @@ import { RateLimitedWarn } from '../../log/rate-limit';
 import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstream, UdpUpstreamHandlers } from '../../runtime/types';
 import type { CompiledRoute, CompiledUpstream, ConnInfo, Snapshot } from '../../snapshot/types';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../../snapshot/build';
+import type { FlowMetrics, LiveSource } from '../../metrics/types';
 import { NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
 import type { HealthView } from '../../health/types';
 import { writeProxyHeader } from '../connect/proxy-header';
@@ -45,6 +46,8 @@ export interface UdpFlowOptions {
   tickMs?: number;
   /** nginx_config.stream.real_ip_from compiled; null: every peer of a proxy_protocol listener is trusted. */
   trust?: TrustCheck | null;
+  /** The metrics sink when the prometheus export server runs; absent or null: nothing is counted. */
+  metrics?: FlowMetrics | null;
 }
 
 /** Counters since start, for the log and tests. */
@@ -69,7 +72,7 @@ const NO_ROUTE_REPORT_MS = 10_000;
 /** While shutting down, a session quiet for this long is over (UDP has no close to wait for). */
 const DRAIN_QUIET_MS = 1000;
 
-export class UdpFlow {
+export class UdpFlow implements LiveSource {
   readonly counters: UdpStats = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
   /** PROXY protocol flags of each listener scope that has any (set by the listener set's binder). */
   private readonly proxyFlags: Array<ProxyProtocolFlags | undefined> = [];
@@ -99,8 +102,12 @@ export class UdpFlow {
     onError: (sock, err) => this.onUpstreamError(sock.context, err),
   };
 
+  private readonly metrics: FlowMetrics | null;
+
   constructor(private readonly opts: UdpFlowOptions) {
     this.table = new SessionTable<UdpSession>(opts.maxSessions, Date.now());
+    this.metrics = opts.metrics ?? null;
+    this.metrics?.addLiveSource(this);
   }
 
   /** Run the session clock while listeners exist. Called by the listener set after each change. */
@@ -202,6 +209,7 @@ export class UdpFlow {
     const route = selectRoute(this.opts.snapshot(), info);
     if (route === undefined) {
       this.counters.noRoute++;
+      if (this.metrics !== null) this.metrics.noRoute('udp', listener.host, listener.port);
       if (isLogged('debug')) logger.debug('not hit any route', { protocol: 'udp', client: formatHostPort(address, port), port: listener.port });
       return undefined;
     }
@@ -254,9 +262,13 @@ export class UdpFlow {
 
   /** Pick a node and open the session's socket; false when no node is left (nothing is open then). */
   private connect(s: UdpSession, up: CompiledUpstream): boolean {
-    const node = pickNode(up, s.info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
+    // a chash key may name a variable the filters set (ConnInfo.vars): the pick sees them
+    const vars = s.filters?.vars ?? null;
+    const info = vars === null ? s.info : { ...s.info, vars };
+    const node = pickNode(up, info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
     if (node === undefined) {
       this.counters.noRoute++;
+      s.route.filters.meter?.connectFailed(null, 'no_node');
       return false;
     }
     s.up = up;
@@ -318,16 +330,22 @@ export class UdpFlow {
 
   private rejected(s: UdpSession, verdict: Rejection, sync: boolean): void {
     const error = `${verdict.code} ${verdict.reason}`;
-    this.runLogOf(s, 'rejected', error);
+    this.runLogOf(s, 'rejected', error, verdict.code);
+    const meter = s.route.filters.meter;
+    if (meter != null) {
+      meter.rejected(verdict.code);
+      meter.finished(null, 0, 0);
+    }
     if (sync) this.opts.recorder.connection(s.info, s.route, null, s.startedAt, 0, 0, 'rejected', error);
     else this.opts.recorder.session(s, 'rejected', Date.now(), error);
   }
 
-  /** The log phase of a session that had filters. */
-  private runLogOf(s: UdpSession, end: EndReason, error?: string): void {
+  /** The log phase of a session that had filters. `code`: the rejecting filter's. */
+  private runLogOf(s: UdpSession, end: EndReason, error?: string, code?: number): void {
     const { route } = s;
     if (route.filters.log.length === 0) return;
-    runLog(route.filters, { conn: s, info: s.info, route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end, error });
+    const vars = s.filters?.vars ?? null;
+    runLog(route.filters, { conn: s, info: s.info, route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end, error, code, vars });
   }
 
   private onReply(s: UdpSession, data: Uint8Array): void {
@@ -349,6 +367,7 @@ export class UdpFlow {
       return;
     }
     this.counters.refused++;
+    s.route.filters.meter?.connectFailed(s.node, err.kind);
     this.opts.health.checkerOf(s.up!)?.reportConnect(s.node!, 'tcp_failure');
     // One warning per node and avoidance window, so clients retrying against a dead node cannot flood the log.
     const first = this.refusals.note(s.node!.address, this.table.now);
@@ -369,6 +388,8 @@ export class UdpFlow {
     s.upstream?.close();
     if (s.node !== null) releaseNode(s.up!, s.node);
     this.runLogOf(s, reason, error);
+    const meter = s.route.filters.meter;
+    if (meter != null) meter.finished(s.node, s.bytesFromClient, s.bytesToClient);
     this.opts.recorder.session(s, reason, Date.now(), error);
     if (this.table.size === 0) this.drained.wake();
   }
@@ -388,6 +409,19 @@ export class UdpFlow {
   /** The table's coarse clock (ms): sessions' lastActive is on it. */
   clock(): number {
     return this.table.now;
+  }
+
+  /** LiveSource: open sessions into their routes' meters, with the bytes relayed so far. */
+  addLive(): void {
+    for (const s of this.table.entries()) {
+      const meter = s.route.filters.meter;
+      if (meter == null) continue;
+      meter.liveSessions++;
+      if (s.node === null) continue; // its filters are still deciding
+      const node = meter.node(s.node);
+      node.liveIn += s.bytesFromClient;
+      node.liveOut += s.bytesToClient;
+    }
   }
 
   /** End the sessions of an unbound listener: their replies would have no socket to leave from. */

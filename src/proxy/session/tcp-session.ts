@@ -6,8 +6,8 @@
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
 import { formatHostPort } from '../../lib/ip';
-import type { InboundConn, OutboundConn, PipeOptions, PipeThrottle, PrereadCallback, TcpDataPlane } from '../../runtime/types';
-import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
+import type { ConnectError, InboundConn, OutboundConn, PipeOptions, PipeThrottle, PrereadCallback } from '../../runtime/types';
+import type { CompiledRoute, CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { type DialFailure, type DialPorts, sendsTlsToNode, UpstreamDial } from '../connect/dial';
 import { type ProxyPrefixSource, tcpPlanOf, terminatedTls, writeTcpProxyPrefix } from '../connect/proxy-prefix';
 import type { ConnThrottle, FilterConn } from '../filter/types';
@@ -19,8 +19,11 @@ import { connectionIdText, nextConnectionId } from './conn-id';
 export interface DialOutcome {
   onDialed(s: TcpSession, conn: OutboundConn): void;
   onDialFailed(s: TcpSession, failure: DialFailure): void;
-  /** The flow's data plane, for a filter's preread of the client. */
-  readonly plane?: TcpDataPlane;
+}
+
+/** How a session's filters read the client's first bytes: the flow's plane and preread timeout (one per flow). */
+export interface PrereadPort {
+  prereadClient(s: TcpSession, maxBytes: number, cb: PrereadCallback): void;
 }
 
 /** Facts most connections never have (plain TCP has none of them); allocated only for those that do. */
@@ -59,7 +62,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   extra: SessionExtra | null = null;
 
   constructor(
-    private readonly outcome: DialOutcome,
+    private readonly outcome: DialOutcome & PrereadPort,
     readonly client: InboundConn,
     readonly startedAt: number,
   ) {
@@ -147,7 +150,6 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     const x = this.extra;
     return x !== null && x.upstream !== null ? x.upstream : this.matched!.upstream;
   }
-
   private ensureExtra(): SessionExtra {
     return (this.extra ??= {
       sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null,
@@ -174,12 +176,9 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   setState(filter: string, value: unknown): void {
     (this.ensureExtra().state ??= {})[filter] = value;
   }
-  /** FilterConn: plain TCP only (a TLS listener's prelude has read the client already: one preread per conn). */
-  preread(maxBytes: number, timeoutMs: number, cb: PrereadCallback): boolean {
-    const plane = this.outcome.plane;
-    if (plane === undefined || this.tls !== undefined) return false;
-    plane.preread(this.client, maxBytes, timeoutMs, cb);
-    return true;
+  /** FilterConn: peek at the client's first bytes through the flow's data plane. */
+  preread(maxBytes: number, cb: PrereadCallback): void {
+    this.outcome.prereadClient(this, maxBytes, cb);
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -243,5 +242,13 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
 
   protected dialFailed(failure: DialFailure): void {
     this.outcome.onDialFailed(this, failure);
+  }
+
+  /** Each connect attempt, for the route's metrics when it carries the prometheus plugin (else one null check). */
+  protected override attempted(node: UpstreamNode, startedAt: number, err: ConnectError | null): void {
+    const meter = this.matched!.filters.meter;
+    if (meter == null) return;
+    if (err === null) meter.connected(node, Date.now() - startedAt);
+    else meter.connectFailed(node, err.kind);
   }
 }

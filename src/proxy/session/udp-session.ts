@@ -94,10 +94,6 @@ export class UdpSession extends SessionEntry implements SessionTotals, FilterCon
   setState(filter: string, value: unknown): void {
     (this.ensureFilters().state ??= {})[filter] = value;
   }
-  /** FilterConn: a datagram session has no byte stream to peek at. */
-  preread(): boolean {
-    return false;
-  }
 }
 
 /**

@@ -32,6 +32,7 @@ function fakePlane(outcomes: Record<number, ConnectErrorKind | 'ok'>, onConnect?
     destroy: () => {},
     preread: () => {},
     consume: () => {},
+    pipeCounts: () => false,
     startTls: () => {},
     tlsSession: () => null,
     connect(host, port, timeoutMs, done) {

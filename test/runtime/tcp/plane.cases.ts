@@ -332,6 +332,81 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       });
     });
 
+    it('runs a second preread after the first: it sees the queued bytes again, then more; pipe forwards all once', async () => {
+      const up = recordingServer('ok');
+      const upPort = await up.port;
+      const seen: string[] = [];
+      const results: PipeResult[] = [];
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+        plane.preread(conn, 4096, 2000, (first, state) => {
+          seen.push(`1:${state}:${Buffer.from(first).toString()}`);
+          if (state === 'data' && first.length < 3) return false;
+          // the second preread (a filter's, after the TLS prelude's) starts from the same bytes
+          plane.preread(conn, 4096, 2000, (bytes, state2) => {
+            seen.push(`2:${state2}:${Buffer.from(bytes).toString()}`);
+            if (state2 === 'data' && bytes.length < 8) return false;
+            plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+              if (err || !out) return plane.destroy(conn);
+              plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, (r) => results.push(r));
+            });
+            return true;
+          });
+          return true;
+        });
+      });
+      cleanups.push(() => listener.stop());
+      const c = await connectClient(listener.port);
+      const got = readAll(c);
+      c.write('abc');
+      await until(() => seen.length >= 2);
+      await wait(30);
+      c.write('defgh');
+      await until(() => Buffer.concat(up.got).length >= 8);
+      c.end('!');
+      assert.equal((await got).toString(), 'ok');
+      await until(() => results.length === 1);
+      assert.equal(Buffer.concat(up.got).toString(), 'abcdefgh!');
+      assert.deepEqual(results[0], { bytesFromClient: 9, bytesToClient: 2, reason: 'closed' });
+      assert.deepEqual(seen[0], '1:data:abc');
+      assert.deepEqual(seen[1], '2:data:abc');
+      assert.deepEqual(seen[seen.length - 1], '2:data:abcdefgh');
+    });
+
+    it('pipeCounts() reads a running pipe\'s byte counts and idle time; false before pipe() and after it ended', async () => {
+      let inbound: InboundConn | null = null;
+      const counts = { bytesFromClient: -1, bytesToClient: -1, idleMs: -1 };
+      const bytes = (): number[] => [counts.bytesFromClient, counts.bytesToClient];
+      const upPort = await server(echo);
+      const results: PipeResult[] = [];
+      let beforePipe: boolean | null = null;
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+        inbound = conn;
+        beforePipe = plane.pipeCounts(conn, counts);
+        plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+          if (err || !out) return plane.destroy(conn);
+          plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, (r) => results.push(r));
+        });
+      });
+      cleanups.push(() => listener.stop());
+      const c = await connectClient(listener.port);
+      const got = readAll(c);
+      c.write('0123456789');
+      await until(() => c.bytesRead >= 10);
+      assert.equal(beforePipe, false);
+      assert.equal(plane.pipeCounts(inbound!, counts), true);
+      assert.deepEqual(bytes(), [10, 10]);
+      assert.ok(counts.idleMs >= 0 && counts.idleMs < 5000, String(counts.idleMs));
+      c.write('abcde');
+      await until(() => c.bytesRead >= 15);
+      assert.equal(plane.pipeCounts(inbound!, counts), true);
+      assert.deepEqual(bytes(), [15, 15]);
+      c.end();
+      await got;
+      await until(() => results.length === 1);
+      assert.equal(plane.pipeCounts(inbound!, counts), false);
+      assert.deepEqual(bytes(), [15, 15], 'left as the last read wrote it');
+    });
+
     it('delivers the prefix to the upstream while the client sends nothing', async () => {
       const got: Buffer[] = [];
       const upPort = await server((s) => {

@@ -331,12 +331,15 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       if (c.queue === null && !isHeld(c, u)) resumeSide(u);
     },
 
-    pipeStats(conn) {
-      const pair = conn instanceof BunSide ? conn.pair : (bridged.get(conn)?.pair ?? null);
-      if (pair === null) return nodePlane?.pipeStats?.(conn) ?? null;
-      if (pair.finished) return null;
-      const idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
-      return { bytesFromClient: pair.bytesFromClient, bytesToClient: pair.bytesToClient, idleMs };
+    pipeCounts(client, into) {
+      // a Bun client is its pair's state; a node client of a bridged pair maps to it; else the node plane pumps it
+      const pair = client instanceof BunPair ? client.pair : (bridged.get(client)?.pair ?? null);
+      if (pair === null) return nodePlane !== null && !(client instanceof BunSide) ? nodePlane.pipeCounts(client, into) : false;
+      if (pair.finished) return false;
+      into.bytesFromClient = pair.bytesFromClient;
+      into.bytesToClient = pair.bytesToClient;
+      into.idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
+      return true;
     },
 
     destroy(conn) {
