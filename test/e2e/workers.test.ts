@@ -193,13 +193,19 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/tcp', body)).status, 200);
     await afterOneSecond(changedAt);
     const closed = new Set<number>();
-    const clients = Array.from({ length: 40 }, (_, i) => {
+    // one at a time, each admitted or refused before the next: worker 0 decides at once while worker 1 asks it
+    // over IPC, so a burst would let worker 0's connections take the whole quota first (the limit would still
+    // hold; only which worker admits would be skewed). The kernel spreads them over both workers.
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 40; i++) {
       const c = net.connect({ port: w.tcpPort, host: '127.0.0.1' });
       c.on('error', () => {});
       c.once('close', () => closed.add(i));
       c.resume(); // a refused connection's FIN is seen only by a reader
-      return c;
-    });
+      clients.push(c);
+      await new Promise((r) => c.once('connect', r));
+      await waitFor(() => held.length + closed.size > i, 3000, `connection ${i} admitted or refused`);
+    }
     await waitFor(() => held.length >= 20 && closed.size >= 20, 3000, '20 at the upstream, 20 refused');
     await new Promise((r) => setTimeout(r, 300));
     // counted per worker, up to 40 would have got through
