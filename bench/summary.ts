@@ -31,6 +31,8 @@ export interface Cell {
    * repetition (the PROXY protocol's cost; issue 14's bar is >= 0.97).
    */
   paired_vs_plain: number | null;
+  /** weirp only: the paired ratio to plain weir in the same run (issue 13's bar: at least 0.95 on conn and rr). */
+  paired_vs_weir: number | null;
   cpu_vs_nginx: number | null;
 }
 
@@ -80,6 +82,7 @@ export function summarize(samples: Sample[], targets: readonly string[]): Record
         vs_bunnative: null,
         paired_vs_bunnative: null,
         paired_vs_plain: null,
+        paired_vs_weir: null,
         cpu_vs_nginx: null,
       };
     }
@@ -94,6 +97,7 @@ export function summarize(samples: Sample[], targets: readonly string[]): Record
       row[t]!.paired_vs_bunnative = pairedRatio(samples, w, t, 'bunnative', metric);
       if (w === 'ppconn') row[t]!.paired_vs_plain = pairedRatio(samples, w, t, t, metric, 'pconn');
     }
+    if (row.weirp !== undefined) row.weirp.paired_vs_weir = pairedRatio(samples, w, 'weirp', 'weir', metric);
     if (Object.keys(row).length > 0) out[w] = row;
   }
   return out;
@@ -121,6 +125,7 @@ export function renderTables(res: Record<string, Record<string, Cell>>, targets:
         const ofMedians = c.vs_bunnative !== null && c.n > 1 ? ` (ratio of medians ${c.vs_bunnative}×)` : '';
         parts.push(`**${c.paired_vs_bunnative}× bunnative**${ofMedians}`);
       }
+      if (c.paired_vs_weir !== null) parts.push(`**${c.paired_vs_weir}× weir**`);
       if (w === 'rr' || w === 'conn') parts.push(`p50 ${fmt(c.median.p50_ms, 2)} / p99 ${fmt(c.median.p99_ms, 2)} ms`);
       if (w === 'ppconn' && c.paired_vs_plain !== null) parts.push(`**${c.paired_vs_plain}× pconn**`);
       if (w === 'udp' && c.median.lost_pct !== undefined) parts.push(`loss ${fmt(c.median.lost_pct, 2)} %`);

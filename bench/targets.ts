@@ -11,7 +11,7 @@ export const UP = { iperf: 22201, udp: 22353, echo: 22400, tlsSink: 22410, pong:
 export const ADMIN_KEY = 'b3e1c2d4f5a6978812345678deadbeef';
 
 export type Kind = 'iperf' | 'redis' | 'udp' | 'tls' | 'tlsbulk' | 'idle' | 'pconn' | 'ppconn';
-export const TARGETS = ['direct', 'nginx', 'haproxy', 'bunnative', 'weir', 'weir2', 'weirb'] as const;
+export const TARGETS = ['direct', 'nginx', 'haproxy', 'bunnative', 'weir', 'weir2', 'weirb', 'weirp'] as const;
 export type Target = (typeof TARGETS)[number];
 
 /**
@@ -105,8 +105,18 @@ deployment:
 
 /** Admin port of a weir target (each runs its own Admin API). */
 function adminPortOf(name: string): number {
-  return UP.admin + (name === 'weir2' ? 1 : name === 'weirb' ? 2 : 0);
+  return UP.admin + (name === 'weir2' ? 1 : name === 'weirb' ? 2 : name === 'weirp' ? 3 : 0);
 }
+
+/**
+ * weirp: the same weir, its redis route (rr and conn) carrying ip-restriction (the client's 127.0.0.0/8 allowed,
+ * so every connection runs the check and passes) and limit-conn (a limit no run reaches: every connection is
+ * counted in and out). Issue 13's bar: at least 0.95x the rate of plain weir in the same run.
+ */
+const BENCH_PLUGINS = {
+  'ip-restriction': { whitelist: ['127.0.0.0/8', '::1'] },
+  'limit-conn': { conn: 1_000_000, burst: 0, default_conn_delay: 1, key: 'remote_addr' },
+};
 
 /**
  * How weir is run: the built single binary when there is one, else Bun on the sources. `weirb` (A/B runs)
@@ -175,6 +185,7 @@ export async function startTarget(ctx: Ctx, target: Target, index: number): Prom
       await adminPut(adminPort, `stream_routes/${i + 1}`, {
         server_port: port,
         upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${up}`]: 1 } },
+        ...(target === 'weirp' && port === p.redis ? { plugins: BENCH_PLUGINS } : {}),
       });
     }
     // v2 in (the listener) and v2 out (the upstream): the PROXY protocol cost, against route 6. A tree from

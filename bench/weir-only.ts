@@ -1,6 +1,7 @@
-// weir-only measurements: route match cost (bench/match-cost.ts under Bun), Admin API write -> effective
-// latency with 10,000 routes, an offline CLI write with 10,000 routes (bench/cli-write.ts under Bun), and
-// cold start (spawn -> first proxied reply).
+// weir-only measurements: route match cost (bench/match-cost.ts under Bun), the plugins' cost per connection
+// (bench/plugin-cost.ts), Admin API write -> effective latency with 10,000 routes, an offline CLI write with
+// 10,000 routes (bench/cli-write.ts under Bun), cold start (spawn -> first proxied reply), limit-bandwidth's
+// accuracy (bench/bandwidth.ts).
 
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -9,11 +10,13 @@ import { openStore } from '../src/store/store';
 import { openSqlite } from '../src/runtime/index';
 import { ADMIN_KEY, type Ctx, waitAdmin, weirCommand } from './targets';
 import { runPinned, sleep, startPinned, stop } from './proc';
+import { bandwidthAccuracy } from './bandwidth';
 
 const LISTEN = 24100; // below the ephemeral range (32768+)
 const ADMIN = 24180;
 const UP_A = 24201;
 const UP_B = 24202;
+const UP_SINK = 24203;
 
 /** An upstream that greets every connection with one letter and closes. */
 function greeter(port: number, letter: string): Promise<Server> {
@@ -101,6 +104,8 @@ export async function weirOnly(ctx: Ctx, quick: boolean): Promise<Record<string,
   const out: Record<string, number> = {};
   const m = await runPinned(ctx.proxyCpu, [ctx.bun, join(ctx.root, 'bench/match-cost.ts'), quick ? '100' : '400'], 60_000);
   Object.assign(out, JSON.parse(m.out.trim().split('\n').pop() || '{}'));
+  const pc = await runPinned(ctx.proxyCpu, [ctx.bun, join(ctx.root, 'bench/plugin-cost.ts'), quick ? '100' : '400'], 60_000);
+  Object.assign(out, JSON.parse(pc.out.trim().split('\n').pop() || '{}'));
 
   const servers = [await greeter(UP_A, 'A'), await greeter(UP_B, 'B')];
   try {
@@ -113,6 +118,15 @@ export async function weirOnly(ctx: Ctx, quick: boolean): Promise<Record<string,
       await stop(proc);
     }
     out.cold_start_ms = +median(starts).toFixed(1);
+
+    // limit-bandwidth's accuracy at 1 MiB/s .. 1 GiB/s (bench/bandwidth.ts)
+    const bw = await coldStart(ctx, small, 'A');
+    try {
+      if (!(await waitAdmin(ADMIN, 10_000))) throw new Error('admin API never answered');
+      Object.assign(out, await bandwidthAccuracy(ADMIN, LISTEN, UP_SINK, 'zz-live'));
+    } finally {
+      await stop(bw.proc);
+    }
 
     const big = join(ctx.work, 'weir-only-10k.db');
     seedDb(big, 10_000);

@@ -1,5 +1,5 @@
 // The Admin API as a fetch handler: allow list -> CORS preflight -> key check -> itty-router -> object ops.
-// Wire-compatible with APISIX v3 for stream_routes, upstreams and ssls (spec section 2).
+// Wire-compatible with APISIX v3 for stream_routes, upstreams, ssls, services, plugin_metadata and plugins (spec 2).
 
 import { Router, type IRequest } from 'itty-router';
 import type { AdminKey, Config } from '../config/types';
@@ -15,6 +15,8 @@ import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
 import type { InspectSources } from '../inspect/sources';
 import { type HealthStatusSource, mountControl } from './control';
+import { mountPlugins } from './plugins';
+import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
 
 export interface AdminAppOptions {
@@ -32,6 +34,8 @@ export interface AdminAppOptions {
   health?: HealthStatusSource;
   /** The running proxy's snapshot, listeners and open connections: explain and the connection views (src/admin/inspect.ts). */
   inspect?: InspectSources;
+  /** The enabled stream plugins (config.yaml stream_plugins); default: the config's. */
+  plugins?: PluginSet;
 }
 
 const PREFIX = '/apisix/admin';
@@ -60,7 +64,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const isAllowed = compileAllowList(config.admin.allow);
   const keys = compileKeyChecker(opts.adminKeys);
   const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
-  const ops = { store, onChange: opts.onChange, now: opts.now };
+  const plugins = opts.plugins ?? pluginSetOf(config);
+  const ops = { store, onChange: opts.onChange, now: opts.now, plugins };
   const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
@@ -88,11 +93,12 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   router.post(`${PREFIX}/schema/validate/:res`, async (req: IRequest) => {
     const seg = decodeSegment(req.params.res) ?? '';
     if (!isResource(seg)) throw new AdminError(404, { error_msg: `Unsupported resource type: ${seg}` });
-    handleSchemaValidate(seg, await withBody(req as unknown as Request, 'POST'));
+    handleSchemaValidate(seg, await withBody(req as unknown as Request, 'POST'), plugins);
     return respond(200, null, cors);
   });
   mountControl(router, opts.health ?? null, cors);
   mountInspect(router, { sources: opts.inspect ?? null, cors, streamEnabled: config.streamEnabled });
+  mountPlugins(router, plugins, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);
   router.all(`${PREFIX}/:res/:id/:sub+`, resourceRoute);

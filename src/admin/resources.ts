@@ -13,6 +13,7 @@ import {
   type ObjectResult,
 } from '../objects/index';
 import type { Resource } from '../store/types';
+import type { PluginSet } from '../plugins/registry';
 import { AdminError } from './respond';
 
 export interface ResourceCall {
@@ -58,6 +59,6 @@ export function handleResource(ctx: ObjectContext, call: ResourceCall): ObjectRe
 }
 
 /** POST /apisix/admin/schema/validate/<res>: throws a 400 ObjectError when invalid. */
-export function handleSchemaValidate(res: Resource, body: unknown): void {
-  validateObject(res, body);
+export function handleSchemaValidate(res: Resource, body: unknown, plugins?: PluginSet): void {
+  validateObject(res, body, plugins);
 }

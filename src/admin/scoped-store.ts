@@ -25,6 +25,8 @@ export function scopedStore(store: Store, scope: KeyScope, method: string): Stor
       streamRoutes: all.streamRoutes.filter((r) => sees('stream_routes', r.id)),
       upstreams: all.upstreams.filter((r) => sees('upstreams', r.id)),
       ssls: all.ssls.filter((r) => sees('ssls', r.id)),
+      ...(all.services === undefined ? {} : { services: all.services.filter((r) => sees('services', r.id)) }),
+      ...(all.pluginMetadata === undefined ? {} : { pluginMetadata: all.pluginMetadata.filter((r) => sees('plugin_metadata', r.id)) }),
     };
   };
   return {
@@ -51,8 +53,12 @@ export function scopedStore(store: Store, scope: KeyScope, method: string): Stor
     nextId: () => store.nextId(),
     // a delete must still be refused while another tenant's route uses the object; its id is not shown
     // (the ones it sees first, so the message names one of those when there is one)
-    routesUsingUpstream: (upstreamId) => {
-      const ids = store.routesUsingUpstream(upstreamId);
+    upstreamUsers: (upstreamId) => {
+      const users = store.upstreamUsers(upstreamId);
+      return [...users.filter((u) => sees(u.res, u.id)), ...users.filter((u) => !sees(u.res, u.id)).map((u) => ({ ...u, id: HIDDEN_ID }))];
+    },
+    routesUsingService: (serviceId) => {
+      const ids = store.routesUsingService(serviceId);
       return [...ids.filter((id) => sees('stream_routes', id)), ...ids.filter((id) => !sees('stream_routes', id)).map(() => HIDDEN_ID)];
     },
     objectsUsingSsl: (sslId) => {

@@ -4,7 +4,10 @@
 
 import { explainConnection, parseExplainInput } from '../inspect/explain';
 import { listenerViews } from '../inspect/listeners';
-import { buildSnapshot } from '../snapshot/build';
+import { buildServedSnapshot } from '../plugins/snapshot';
+import { FilterCompiler } from '../plugins/compile';
+import { LocalConnCounters } from '../plugins/conn-counters';
+import { pluginSetOf } from '../plugins/registry';
 import type { Command } from './args';
 import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';
 
@@ -16,6 +19,8 @@ export async function runExplain(cmd: ExplainCommand, io: CliIo): Promise<void> 
   const info = parseExplainInput(cmd.conn, listeners);
   if (typeof info === 'string') throw new CliError(2, `explain: ${info.replace(/\b(remote_addr|remote_port|server_addr|server_port)\b/g, (f) => `--${f.replace('_', '-')}`)}`);
   const contents = await withStore(resolveDbPath(cmd, config), config, false, (store) => store.readAll());
-  const { snapshot } = buildSnapshot(contents, null);
+  // the served snapshot, as `weir start` builds it: services merged in, the routes' plugins compiled
+  const compiler = new FilterCompiler(pluginSetOf(config), new LocalConnCounters(), config.pluginAttr);
+  const { snapshot } = buildServedSnapshot(contents, null, compiler);
   io.out(`${JSON.stringify(explainConnection(snapshot, info, { listeners }), null, 2)}\n`);
 }

@@ -18,7 +18,7 @@ Usage:
                                            which route such a connection gets, and why not the others
   weir --version | --help
 
-  RESOURCE is stream_routes, upstreams or ssls.
+  RESOURCE is stream_routes, upstreams, ssls, services or plugin_metadata (its ID is the plugin's name).
 
 Options (every command):
   -c, --config FILE   config file (default: conf/config.yaml in the working directory if present,
@@ -26,7 +26,12 @@ Options (every command):
                       apisix.stream_proxy.tcp/udp (port, "ip:port", {addr, tls, tls_passthrough,
                       proxy_protocol, proxy_protocol_to_upstream}),
                       apisix.ssl.*, apisix.data_encryption.keyring, deployment.admin.*,
-                      nginx_config.worker_processes and nginx_config.stream.*, plus weir's
+                      nginx_config.worker_processes and nginx_config.stream.*, stream_plugins (the
+                      enabled stream plugins: ip-restriction, limit-conn, mqtt-proxy, syslog,
+                      traffic-split and weir's limit-bandwidth by default; prometheus turns the
+                      metrics on), plugin_attr, e.g.
+                      plugin_attr.prometheus (export_addr {ip, port}, default 127.0.0.1:9091;
+                      export_uri, default /apisix/prometheus/metrics; metric_prefix), plus weir's
                       deployment.sqlite.path; conf/config.yaml documents each one.
       --db FILE       the SQLite file to use instead of deployment.sqlite.path
 
@@ -46,8 +51,9 @@ swaps in the new routes; a row that fails validation is logged with its id and r
               the answer plus "effects" (traffic that changes route, references it would break)
   explain     prints the Admin API's explain answer (GET /apisix/admin/stream_routes/explain)
 
-Routes, upstreams and certificates change live through the Admin API
-(default http://127.0.0.1:9180/apisix/admin/).
+Routes, upstreams, services, plugin metadata and certificates change live through the Admin API
+(default http://127.0.0.1:9180/apisix/admin/); GET /apisix/admin/plugins/list?subsystem=stream lists
+the enabled stream plugins, GET /apisix/admin/plugins/NAME?subsystem=stream shows one's schema.
 
 Signals: SIGTERM or SIGINT stop accepting and let open connections finish for
 nginx_config.worker_shutdown_timeout (default 240s); a second signal exits at once.

@@ -2,15 +2,11 @@
 // schemas, and compute the changes against the current store contents (the dry-run diff).
 
 import { parseDocument } from 'yaml';
-import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import { normalizeId } from '../schema/index';
+import { validatorOf } from '../objects/index';
+import type { PluginSet } from '../plugins/registry';
 import { type JsonObject, isPlainObject } from '../lib/json';
 import { RESOURCES, type Resource, type StoredObject } from '../store/types';
-
-const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
-  stream_routes: validateStreamRoute,
-  upstreams: validateUpstream,
-  ssls: validateSsl,
-};
 
 export type ImportObjects = Record<Resource, JsonObject[]>;
 
@@ -29,18 +25,21 @@ export interface ImportPlan {
   unchanged: number;
 }
 
-/** Parse the file text into objects per resource. Errors name the place: `stream_routes[2] (id "7"): ...`. */
-export function parseImport(text: string): { objects: ImportObjects; errors: string[] } {
-  const objects: ImportObjects = { stream_routes: [], upstreams: [], ssls: [] };
+/**
+ * Parse the file text into objects per resource. Errors name the place: `stream_routes[2] (id "7"): ...`.
+ * `plugins`: the enabled stream plugins routes and services may name (the config's).
+ */
+export function parseImport(text: string, plugins?: PluginSet): { objects: ImportObjects; errors: string[] } {
+  const objects: ImportObjects = { stream_routes: [], upstreams: [], ssls: [], services: [], plugin_metadata: [] };
   const errors: string[] = [];
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) return { objects, errors: [`not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`] };
   const top = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (top === null || top === undefined) return { objects, errors };
-  if (!isPlainObject(top)) return { objects, errors: ['the file must be a mapping with stream_routes, upstreams, ssls'] };
+  if (!isPlainObject(top)) return { objects, errors: [`the file must be a mapping with ${RESOURCES.join(', ')}`] };
   for (const key of Object.keys(top)) {
     if (!(RESOURCES as readonly string[]).includes(key)) {
-      errors.push(`"${key}" is not something weir stores (stream_routes, upstreams, ssls)`);
+      errors.push(`"${key}" is not something weir stores (${RESOURCES.join(', ')})`);
     }
   }
   for (const res of RESOURCES) {
@@ -58,7 +57,7 @@ export function parseImport(text: string): { objects: ImportObjects; errors: str
       if (id === null) return void errors.push(`${where}: missing or invalid "id"`);
       if (seen.has(id)) return void errors.push(`${where} (id "${id}"): duplicate id`);
       seen.add(id);
-      const checked = VALIDATORS[res]({ ...item, id });
+      const checked = validatorOf(res, plugins, id)({ ...item, id });
       if (!checked.ok) return void errors.push(`${where} (id "${id}"): ${checked.message}`);
       objects[res].push({ ...item, id });
     });
@@ -100,6 +99,13 @@ export function planImport(
       wanted.add(id);
       const old = stored.get(id);
       const value: JsonObject = { ...item };
+      if (res === 'plugin_metadata') {
+        // no timestamps, as the Admin API stores it (APISIX's plugin_metadata has none)
+        if (!old) changes.push({ op: 'add', res, id, value });
+        else if (canonicalJson(value) === canonicalJson(old)) unchanged += 1;
+        else changes.push({ op: 'change', res, id, value, fields: changedFields(old, value) });
+        continue;
+      }
       if (!isInt(value.create_time)) value.create_time = old && isInt(old.create_time) ? old.create_time : opts.now;
       const keepUpdate = !isInt(value.update_time) && old && isInt(old.update_time);
       if (keepUpdate) value.update_time = old.update_time;

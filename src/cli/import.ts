@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { checkReferences } from '../objects/references';
+import { pluginSetOf } from '../plugins/registry';
 import { ObjectError } from '../objects/errors';
 import { RESOURCES, type Resource, type Store } from '../store/types';
 import type { Command } from './args';
@@ -19,8 +20,8 @@ function failAll(file: string, errors: string[]): CliError {
   return new CliError(2, `import ${file}: ${errors[0]}${more}`);
 }
 
-/** Deletes first (routes before the upstreams they use), then ssls, upstreams, routes: referenced objects exist first. */
-const WRITE_ORDER: readonly Resource[] = ['ssls', 'upstreams', 'stream_routes'];
+/** Deletes first (routes before the services and upstreams they use), then the rest: referenced objects exist first. */
+const WRITE_ORDER: readonly Resource[] = ['ssls', 'upstreams', 'services', 'stream_routes', 'plugin_metadata'];
 
 function applyPlan(store: Store, plan: ImportPlan): string[] {
   const errors: string[] = [];
@@ -44,11 +45,15 @@ function applyPlan(store: Store, plan: ImportPlan): string[] {
       errors.push(`${c.res} "${c.id}": ${err.message}`);
     }
   }
-  // Unchanged routes may point at an upstream this import removes.
-  const removedUpstreams = new Set(removes.filter((c) => c.res === 'upstreams').map((c) => c.id));
-  for (const id of removedUpstreams) {
-    const users = store.routesUsingUpstream(id);
-    if (users.length > 0) errors.push(`upstreams "${id}": removed but stream_route [${users[0]}] still uses it`);
+  // Unchanged routes and services may point at an upstream or a service this import removes.
+  for (const c of removes) {
+    if (c.res === 'upstreams') {
+      const user = store.upstreamUsers(c.id)[0];
+      if (user !== undefined) errors.push(`upstreams "${c.id}": removed but ${user.res === 'services' ? 'service' : 'stream_route'} [${user.id}] still uses it`);
+    } else if (c.res === 'services') {
+      const users = store.routesUsingService(c.id);
+      if (users.length > 0) errors.push(`services "${c.id}": removed but stream_route [${users[0]}] still uses it`);
+    }
   }
   return errors;
 }
@@ -66,7 +71,7 @@ function readImportFile(file: string, io: CliIo): Promise<string> | string {
 export async function runImport(cmd: ImportCommand, io: CliIo, now = () => Math.floor(Date.now() / 1000)): Promise<void> {
   const config = loadCliConfig(cmd, io);
   const path = resolveDbPath(cmd, config);
-  const { objects, errors } = parseImport(await readImportFile(cmd.file, io));
+  const { objects, errors } = parseImport(await readImportFile(cmd.file, io), pluginSetOf(config));
   if (errors.length > 0) throw failAll(cmd.file, errors);
 
   const plan = await withStore(path, config, !cmd.dryRun, (store) => {

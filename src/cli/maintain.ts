@@ -6,9 +6,12 @@ import { MIGRATIONS } from '../embedded.gen';
 import { openSqlite } from '../runtime/index';
 import { applyMigrations, readSchemaVersion } from '../store/migrate';
 import { applyConnectionPragmas } from '../store/pragmas';
-import { buildSnapshot } from '../snapshot/build';
 import { snapshotRules } from '../inspect/rules';
 import { allWarnings } from '../inspect/warnings';
+import { buildServedSnapshot } from '../plugins/snapshot';
+import { FilterCompiler } from '../plugins/compile';
+import { LocalConnCounters } from '../plugins/conn-counters';
+import { pluginSetOf } from '../plugins/registry';
 import { ConfigError, type Config } from '../config/types';
 import { loadTrustedCa } from '../config/trusted-ca';
 import type { Command } from './args';
@@ -67,8 +70,10 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
     throw new CliError(1, `${path} is at schema version ${version}, older than ${MIGRATIONS.length}: run \`weir migrate\` first`);
   }
   const contents = await withStore(path, config, false, (store) => store.readAll());
-  const { snapshot, problems } = buildSnapshot(contents, null, undefined, { trustedCa });
-  const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length;
+  const compiler = new FilterCompiler(pluginSetOf(config), new LocalConnCounters(), config.pluginAttr);
+  const { snapshot, problems } = buildServedSnapshot(contents, null, compiler, { trustedCa });
+  const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length +
+    (contents.services?.length ?? 0) + (contents.pluginMetadata?.length ?? 0);
   // shadowed routes are warnings: the file is valid, but those routes can never match
   const warnings = allWarnings(snapshotRules(snapshot));
   for (const w of warnings) io.err(`weir: warning: stream_routes/${w.route}: ${w.message}\n`);

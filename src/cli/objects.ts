@@ -1,4 +1,4 @@
-// `weir stream_routes|upstreams|ssls list|get|put|delete`: the Admin API's object operations run directly on
+// `weir stream_routes|upstreams|ssls|services|plugin_metadata list|get|put|delete`: the Admin API's object operations run directly on
 // the SQLite file, with the same validation, envelopes and error messages. Output is the Admin API's JSON.
 
 import { getObject, listObjects, type ObjectResult } from '../objects/index';
@@ -6,6 +6,7 @@ import { runResourceCall } from '../admin/resource-call';
 import { RuleCache } from '../inspect/rules';
 import { ObjectError } from '../objects/errors';
 import type { Store } from '../store/types';
+import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import type { Command } from './args';
 import { CliError, loadCliConfig, readArgument, resolveDbPath, withStore, type CliIo } from './context';
 
@@ -25,7 +26,7 @@ function parseBody(text: string): unknown {
 const CLI_USER = { name: 'cli', role: 'admin', scope: null } as const;
 
 /** Writes run as the Admin API runs them (dry runs, shadow warnings included), reads directly. */
-function runVerb(store: Store, cmd: ObjectCommand, body: unknown): ObjectResult {
+function runVerb(store: Store, cmd: ObjectCommand, body: unknown, plugins: PluginSet): ObjectResult {
   switch (cmd.verb) {
     case 'list':
       return listObjects(store, cmd.res);
@@ -37,7 +38,7 @@ function runVerb(store: Store, cmd: ObjectCommand, body: unknown): ObjectResult 
       if (cmd.dryRun) query.set('dry_run', 'true');
       if (cmd.force) query.set('force', 'true');
       const call = { res: cmd.res, method: cmd.verb === 'put' ? 'PUT' : 'DELETE', id: cmd.id, subPath: '', query, body };
-      return runResourceCall({ ops: { store }, rules: new RuleCache(), live: null, audit: false }, call, CLI_USER);
+      return runResourceCall({ ops: { store, plugins }, rules: new RuleCache(), live: null, audit: false }, call, CLI_USER);
     }
   }
 }
@@ -61,7 +62,7 @@ export async function runObjectCommand(cmd: ObjectCommand, io: CliIo): Promise<v
   const what = cmd.id === undefined ? `${cmd.res} ${cmd.verb}` : `${cmd.res} ${cmd.verb} ${cmd.id}`;
   const result = await withStore(path, config, writes, (store) => {
     try {
-      return runVerb(store, cmd, body);
+      return runVerb(store, cmd, body, pluginSetOf(config));
     } catch (err) {
       if (err instanceof ObjectError) throw objectErrorToCli(err, what);
       throw err;

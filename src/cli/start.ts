@@ -1,12 +1,16 @@
 // `weir start`: wire config, store, snapshot, TCP proxy and Admin API together; also used in-process by tests.
 
 import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { AdminKey, Config } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
 import { followAll, SnapshotHolder } from '../snapshot/holder';
 import { createDnsClient } from '../dns/client';
 import { NameResolver } from '../dns/resolver';
+import { FilterCompiler } from '../plugins/compile';
+import { pluginSetOf } from '../plugins/registry';
+import { LocalConnCounters } from '../plugins/conn-counters';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
@@ -26,6 +30,10 @@ import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchP
 import { inspectSources } from '../inspect/sources';
 import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
+import { primaryCounters, workerCounters } from './worker-counters';
+import { answerPrimary } from './worker-ipc';
+import { StreamMetrics } from '../metrics/stream-metrics';
+import { startExportServer } from '../metrics/export-server';
 
 /** A running weir instance. */
 export interface Weir {
@@ -37,6 +45,10 @@ export interface Weir {
   readonly adminKeys: readonly AdminKey[];
   /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
   readonly health: HealthRegistry;
+  /** This process's metrics when the prometheus export runs (stream_plugins lists prometheus), else null. */
+  readonly metrics: StreamMetrics | null;
+  /** The prometheus export server (worker 0 only), or null. */
+  readonly metricsServer: HttpServerHandle | null;
   /** The snapshot new connections use now. */
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
@@ -86,6 +98,15 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry({ tcp: await createTcpDataPlane(), udp: await createUdpDataPlane(), trustedCa });
     cleanup.push(() => health.stop());
+    const metrics = config.metrics ? new StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
+    metrics?.setHealth(health);
+    const plugins = pluginSetOf(config);
+    if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
+    // limit-conn counts for the whole host: worker 0 holds them, the other workers ask it (src/cli/worker-counters.ts)
+    const shared = !extraWorker && workerCount > 1 ? primaryCounters() : null;
+    const counters = extraWorker ? workerCounters() : (shared?.counters ?? new LocalConnCounters());
+    const compiler = new FilterCompiler(plugins, counters, config.pluginAttr, metrics);
+    // served snapshots: services merged in, plugins compiled; incremental where neither is in use (holder.ts)
     // node names resolved with apisix.dns_resolver (or the system resolver), again at TTL expiry, off the hot path
     const names = new NameResolver({
       client: createDnsClient(config.dns?.servers ?? null),
@@ -93,7 +114,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       onChange: (keys) => holder.reresolve(keys),
     });
     cleanup.push(() => names.stop());
-    const holder = new SnapshotHolder(store, { follower: followAll(health, names), trustedCa, addressesOf: names.addressesOf });
+    const holder = new SnapshotHolder(store, { follower: followAll(health, names), trustedCa, compiler, addressesOf: names.addressesOf });
     holder.load();
     const release = idleReleaser();
     cleanup.push(() => release.stop());
@@ -121,6 +142,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
       realIpFrom: config.realIpFrom,
+      metrics,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -138,13 +160,29 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
       },
       realIpFrom: config.realIpFrom,
+      metrics,
     });
     cleanup.push(() => proxy.shutdown(0));
+    metrics?.setListeners(() => proxy.listeners);
+
+    // the export server is worker 0's; it asks the other workers for their counters on each scrape
+    let workers: Workers | null = null;
+    let metricsServer: HttpServerHandle | null = null;
+    if (metrics !== null && config.metrics && !extraWorker) {
+      metricsServer = await startExportServer({
+        addr: config.metrics.exportAddr,
+        uri: config.metrics.exportUri,
+        collect: () => metrics.collect(),
+        askWorkers: (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
+      });
+      cleanup.push(() => metricsServer?.close());
+    }
+    if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
       const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -161,6 +199,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
+      metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
       routes: holder.snapshot().routes.length,
       max_connections: caps.max,
       max_connections_from: caps.from,
@@ -168,9 +207,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     release.soon();
 
-    const workers: Workers = extraWorker
+    const running: Workers = extraWorker
       ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
-      : startWorkers(workerCount);
+      : startWorkers(workerCount, shared === null ? undefined : (child) => shared.serve(child));
+    workers = running;
     let stopped: Promise<void> | null = null;
     return {
       config,
@@ -180,18 +220,21 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       admin,
       adminKeys,
       health,
+      metrics,
+      metricsServer,
       snapshot: holder.snapshot,
       holder,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
-          const workersStopped = workers.stop(graceMs);
+          const workersStopped = running.stop(graceMs);
           release.stop();
           shadows.stop();
           watcher.stop();
           health.stop();
           names.stop();
           await admin?.close();
+          await metricsServer?.close();
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();
           store.close();

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { logger } from '../log/logger';
 import { detectRuntime } from '../runtime/index';
+import { askWorkers } from './worker-ipc';
 
 /** Set in the environment of workers 1..N-1; worker 0 (the process the user started) has none. */
 export const WORKER_ENV = 'WEIR_WORKER';
@@ -18,6 +19,11 @@ export interface Workers {
   readonly count: number;
   /** Stop the other workers: SIGTERM (they drain for graceMs), SIGKILL after graceMs + 2 s. */
   stop(graceMs: number): Promise<void>;
+  /**
+   * Ask the other workers a question over their IPC channel (src/cli/worker-ipc.ts); the answers that came
+   * within timeoutMs. Empty without workers.
+   */
+  ask(kind: string, timeoutMs: number): Promise<unknown[]>;
 }
 
 /** Is this process one of the extra workers (no Admin API, no workers of its own)? */
@@ -65,8 +71,12 @@ function selfCommand(): { file: string; args: string[] } {
   return { file: process.execPath, args: [...process.execArgv, ...process.argv.slice(compiled ? 2 : 1)] };
 }
 
-/** Start workers 1..count-1 with this process's command line; restart one that dies, within limits. */
-export function startWorkers(count: number): Workers {
+/**
+ * Start workers 1..count-1 with this process's command line; restart one that dies, within limits. Each has an
+ * IPC channel to this process, always: it carries limit-conn's counts (`onChild` sees every child started,
+ * restarts too, to serve them) and the metrics export's questions (ask()).
+ */
+export function startWorkers(count: number, onChild?: (child: ChildProcess) => void): Workers {
   const children = new Map<number, ChildProcess>();
   let stopping = false;
   const restarts: number[][] = [];
@@ -74,8 +84,9 @@ export function startWorkers(count: number): Workers {
     const { file, args } = selfCommand();
     // detached: a Ctrl-C on the terminal reaches worker 0 only, which then stops the others once (a second
     // signal would make them exit without their grace period); an orphaned worker notices by itself (watchPrimary)
-    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: { ...process.env, [WORKER_ENV]: String(id) } });
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true, env: { ...process.env, [WORKER_ENV]: String(id) } });
     children.set(id, child);
+    onChild?.(child);
     child.on('error', (err) => logger.error('worker could not start', { worker: id, error: err.message }));
     child.on('exit', (code, signal) => {
       children.delete(id);
@@ -117,6 +128,9 @@ export function startWorkers(count: number): Workers {
       );
       await Promise.all(exits);
     },
+    ask(kind, timeoutMs) {
+      return askWorkers([...children.values()], kind, timeoutMs);
+    },
   };
 }
 
@@ -135,6 +149,9 @@ export function watchPrimary(onOrphaned: () => void): Workers {
     stop() {
       clearInterval(timer);
       return Promise.resolve();
+    },
+    ask() {
+      return Promise.resolve([]);
     },
   };
 }

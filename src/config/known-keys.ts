@@ -3,7 +3,7 @@
 
 /** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
-  '': ['apisix', 'deployment', 'nginx_config'],
+  '': ['apisix', 'deployment', 'nginx_config', 'stream_plugins', 'plugin_attr'],
   apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption', 'dns_resolver', 'dns_resolver_valid'],
   'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
@@ -20,6 +20,8 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   ],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough', 'max_connections'],
   'apisix.stream_proxy.udp[]': ['addr', 'proxy_protocol', 'proxy_protocol_to_upstream'],
+  'plugin_attr.prometheus': ['export_uri', 'export_addr', 'enable_export_server', 'metric_prefix'],
+  'plugin_attr.prometheus.export_addr': ['ip', 'port'],
 };
 
 // APISIX 3.x keys that mean something to APISIX (HTTP proxy, etcd, nginx tuning, plugins) and nothing to
@@ -27,8 +29,8 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
 // config copied from APISIX does not flood the log.
 const NOT_USED = [
   'plugins',
-  'stream_plugins',
-  'plugin_attr',
+  // APISIX's prometheus settings for HTTP metrics and its own refresh loop
+  ...prefixed('plugin_attr.prometheus', ['metrics', 'expire', 'default_buckets', 'refresh_interval']),
   'graphql',
   'discovery',
   'wasm',

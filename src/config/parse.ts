@@ -12,6 +12,8 @@ import { readTlsSettings, readTlsTimeouts } from './tls';
 import { readWorkerProcesses } from './workers';
 import { readRealIpFrom } from './real-ip';
 import { readDnsSettings } from './dns';
+import { readPluginAttr, readStreamPlugins } from './plugins';
+import { readMetricsSettings } from './metrics';
 import {
   checkKeys,
   describeValue,
@@ -70,6 +72,8 @@ export function parseConfig(
   checkKeys(deployment, 'deployment', ctx);
   const admin = readAdmin(readMap(deployment.admin, 'deployment.admin'), enableAdmin, ctx);
   if (enableAdmin) checkAdminPort(admin.listen, stream.tcp);
+  const metrics = readMetricsSettings(top, ctx);
+  if (metrics !== null) checkExportPort(metrics.exportAddr, enableAdmin ? admin.listen : null, stream.tcp);
   const sqlite = readMap(deployment.sqlite, 'deployment.sqlite') ?? {};
   checkKeys(sqlite, 'deployment.sqlite', ctx);
   const sqlitePath = readPath(sqlite.path, 'deployment.sqlite.path', ctx) ?? DEFAULT_SQLITE_PATH;
@@ -93,6 +97,9 @@ export function parseConfig(
     warnings.push('nginx_config.stream.real_ip_from: no listener has proxy_protocol: true, so no PROXY header is read');
   }
 
+  const streamPlugins = readStreamPlugins(top.stream_plugins);
+  const pluginAttr = readPluginAttr(top.plugin_attr);
+
   if (ctx.notUsed.length > 0) warnings.push(`not used by weir (ignored): ${ctx.notUsed.join(', ')}`);
   const config: Config = {
     source,
@@ -110,6 +117,11 @@ export function parseConfig(
     ...(maxConnections === undefined ? {} : { maxConnections }),
     // only present when set, so configs without the keys compare equal to what they were before
     ...(dns.servers === null && dns.validMs === null ? {} : { dns }),
+    // only present when set, like worker_processes
+    ...(streamPlugins === null ? {} : { streamPlugins }),
+    ...(Object.keys(pluginAttr).length === 0 ? {} : { pluginAttr }),
+    // only present when on, so configs without it compare equal to what they were before metrics
+    ...(metrics === null ? {} : { metrics }),
   };
   return { config, warnings };
 }
@@ -165,6 +177,19 @@ function checkAdminPort(listen: ListenAddr, tcp: readonly TcpListenSpec[]): void
         'deployment.admin.admin_listen',
         `port ${listen.port} on ${JSON.stringify(listen.host)} is also the stream listener ${spec.origin}`,
       );
+    }
+  }
+}
+
+/** The export server shares no socket address with the Admin API or a TCP stream listener (APISIX: fatal). */
+function checkExportPort(exportAddr: ListenAddr, admin: ListenAddr | null, tcp: readonly TcpListenSpec[]): void {
+  const path = 'plugin_attr.prometheus.export_addr';
+  if (admin !== null && admin.port === exportAddr.port && addressesOverlap(admin.host, exportAddr.host)) {
+    throw new ConfigError(path, `port ${exportAddr.port} is also the Admin API's (deployment.admin.admin_listen)`);
+  }
+  for (const spec of tcp) {
+    if (spec.port === exportAddr.port && addressesOverlap(spec.host, exportAddr.host)) {
+      throw new ConfigError(path, `port ${exportAddr.port} on ${JSON.stringify(exportAddr.host)} is also the stream listener ${spec.origin}`);
     }
   }
 }

@@ -70,6 +70,15 @@ export interface DnsSettings {
   validMs: number | null;
 }
 
+/** The prometheus export server (plugin_attr.prometheus), when `stream_plugins` lists prometheus. */
+export interface MetricsSettings {
+  exportAddr: ListenAddr;
+  /** Path the metrics are served under (export_uri). */
+  exportUri: string;
+  /** metric_prefix: the prefix of APISIX's own metric names. */
+  prefix: string;
+}
+
 export type AdminRole = 'admin' | 'viewer';
 
 /** The resources a scope can name ("*" = all of them). */
@@ -145,6 +154,12 @@ export interface Config {
   realIpFrom?: string[];
   /** How node names are resolved; absent in hand-built test configs (= the system resolver, 30 s refresh). */
   dns?: DnsSettings;
+  /** stream_plugins: the enabled stream plugins as written; null or absent = weir's default list. */
+  streamPlugins?: string[] | null;
+  /** plugin_attr: per-plugin settings as written (prometheus.export_addr, ...); absent = none. */
+  pluginAttr?: Record<string, Record<string, unknown>>;
+  /** The prometheus export server; absent or null: off (no metrics are counted at all). */
+  metrics?: MetricsSettings | null;
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

@@ -114,7 +114,7 @@ function tcpFacts(s: TcpSession): Facts {
 }
 
 function udpFacts(s: UdpSession): Facts {
-  return { route: s.route.id, upstreamKey: s.up.key, node: s.node.address, remoteAddr: s.info.remoteAddr, serverAddr: s.info.serverAddr, serverPort: s.info.serverPort };
+  return { route: s.route.id, upstreamKey: s.up?.key ?? null, node: s.node?.address ?? null, remoteAddr: s.info.remoteAddr, serverAddr: s.info.serverAddr, serverPort: s.info.serverPort };
 }
 
 function tcpState(flow: TcpFlow, s: TcpSession): string {
@@ -152,8 +152,8 @@ function udpRow(flow: UdpFlow, s: UdpSession, now: number): JsonObject {
     id: connectionIdText(s.info.id ?? 0),
     protocol: 'udp',
     route: s.route.id,
-    upstream: s.up.key,
-    node: s.node.address,
+    upstream: s.up?.key ?? null,
+    node: s.node?.address ?? null,
     client: formatHostPort(s.info.remoteAddr, s.info.remotePort),
     server: formatHostPort(s.info.serverAddr, s.info.serverPort),
     bytes_from_client: s.bytesFromClient,
@@ -219,6 +219,6 @@ export function countAffected(live: LiveTables, routes: ReadonlySet<string>, ups
     visible(route) && ((route !== null && routes.has(route)) || (up !== null && upstreamKeys.has(up)));
   let n = 0;
   for (const s of live.tcp?.openSessions() ?? []) if (hit(s.matched?.id ?? null, s.upstream?.key ?? null)) n++;
-  for (const s of live.udp?.openSessions() ?? []) if (hit(s.route.id, s.up.key)) n++;
+  for (const s of live.udp?.openSessions() ?? []) if (hit(s.route.id, s.up?.key ?? null)) n++;
   return n;
 }

@@ -7,7 +7,7 @@ import type { JsonObject } from '../lib/json';
 import { parseIp } from '../lib/ip';
 import { peekNode } from '../proxy/connect/pick';
 import { type HealthView, NO_HEALTH } from '../health/types';
-import type { FilterConn, StreamFilter } from '../proxy/filter/types';
+import type { ExplainedConn, StreamFilter } from '../proxy/filter/types';
 import { explainMatch } from '../proxy/match/explain';
 import { normalizeSni } from '../proxy/match/sni';
 import { findCertificate } from '../snapshot/ssl';
@@ -85,7 +85,7 @@ function upstreamOf(route: CompiledRoute): JsonObject {
 /** Every filter of the chain once, in run order, with what it would decide. */
 function explainFilters(route: CompiledRoute, info: ConnInfo): JsonObject[] {
   const seen = new Set<StreamFilter>();
-  const conn: FilterConn = { info, route };
+  const conn: ExplainedConn = { info, route };
   const out: JsonObject[] = [];
   for (const f of [...route.filters.access, ...route.filters.log]) {
     if (seen.has(f)) continue;

@@ -4,7 +4,7 @@
 import type { JsonObject } from '../lib/json';
 import type { Resource } from '../store/types';
 
-export type ObjectErrorStatus = 400 | 404 | 503;
+export type ObjectErrorStatus = 400 | 404 | 405 | 503;
 
 export class ObjectError extends Error {
   readonly code = 'ERR_OBJECT';
@@ -38,7 +38,14 @@ export const KIND: Record<Resource, string> = {
   stream_routes: 'stream route',
   upstreams: 'upstream',
   ssls: 'ssl',
+  services: 'service',
+  plugin_metadata: 'plugin_metadata',
 };
+
+/** 405 for a verb a resource does not take: ``not supported `POST` method for plugin_metadata``. */
+export function notSupported(method: string, res: Resource): ObjectError {
+  return new ObjectError(405, { error_msg: `not supported \`${method}\` method for ${KIND[res]}` });
+}
 
 /** `/apisix/<resource>/<id>`: the `key` field of every envelope. */
 export function keyOf(res: Resource, id: string): string {

@@ -3,13 +3,16 @@
 // transaction, then call onChange() after the commit. Nothing invalid reaches the database. Reads: read.ts.
 
 import { logger } from '../log/logger';
-import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import {
+  normalizeId, validatePluginMetadata, validateService, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult,
+} from '../schema/index';
 import { jsonType } from '../schema/common';
-import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
+import { KIND, ObjectError, badRequest, keyNotFound, keyOf, notSupported, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './read';
 import { type JsonObject, isPlainObject } from '../lib/json';
 import { mergePatch, patchAtPath } from './patch';
-import { checkReferences, checkSslUnused, checkUpstreamUnused } from './references';
+import { checkReferences, checkServiceUnused, checkSslUnused, checkUpstreamUnused } from './references';
+import type { PluginSet } from '../plugins/registry';
 import type { Resource, Store } from '../store/types';
 import { type DryRun, rehearse } from './dry-run';
 
@@ -23,13 +26,23 @@ export interface ObjectContext {
   now?: () => number;
   /** Rehearse the write: run it in its transaction, then roll back (src/objects/dry-run.ts); onChange is not called. */
   dryRun?: DryRun;
+  /** The enabled stream plugins (config.yaml stream_plugins) routes and services may name; default: the default list. */
+  plugins?: PluginSet;
 }
 
-const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
-  stream_routes: validateStreamRoute,
-  upstreams: validateUpstream,
-  ssls: validateSsl,
-};
+/**
+ * The schema check of a resource. `id` is the object's id: plugin_metadata's names the plugin whose metadata
+ * schema applies. Shared with `weir import`.
+ */
+export function validatorOf(res: Resource, plugins: PluginSet | undefined, id?: string): (body: unknown) => SchemaResult {
+  switch (res) {
+    case 'stream_routes': return (body) => validateStreamRoute(body, { plugins });
+    case 'services': return (body) => validateService(body, { plugins });
+    case 'upstreams': return validateUpstream;
+    case 'ssls': return validateSsl;
+    case 'plugin_metadata': return (body) => validatePluginMetadata(id, body);
+  }
+}
 
 const FORBIDDEN = ['create_time', 'update_time'] as const;
 const BAD_ID = 'invalid configuration: property "id" validation failed: object matches none of the required';
@@ -74,10 +87,25 @@ function withId(id: string, conf: JsonObject): JsonObject {
   return { id, ...rest };
 }
 
-function validate(res: Resource, value: JsonObject): JsonObject {
-  const result = VALIDATORS[res](value);
+function validate(ctx: Pick<ObjectContext, 'plugins'>, res: Resource, value: JsonObject, id?: string): JsonObject {
+  const result = validatorOf(res, ctx.plugins, id)(value);
   if (!result.ok) throw badRequest(result.message);
   return result.value;
+}
+
+/**
+ * PUT /plugin_metadata/<name> (APISIX's no-id resource): the URL names the plugin, a body id is overwritten,
+ * and no timestamps are added.
+ */
+function putPluginMetadata(ctx: ObjectContext, name: string | undefined, conf: JsonObject): ObjectResult {
+  checkForbidden(conf);
+  const checked = validate(ctx, 'plugin_metadata', conf, name);
+  const id = name!;
+  return commit(ctx, `put plugin_metadata/${id}`, () => {
+    const value = withId(id, checked);
+    const { created } = ctx.store.put('plugin_metadata', id, value);
+    return envelope('plugin_metadata', created ? 201 : 200, value);
+  });
 }
 
 /** Run a write in one transaction; store failures become 503, rule failures pass through. */
@@ -108,9 +136,10 @@ function envelope(res: Resource, status: number, value: JsonObject): ObjectResul
 /** PUT /<res>/<id> (or PUT /<res> with the id in the body): 201 created, 200 replaced (create_time kept). */
 export function putObject(ctx: ObjectContext, res: Resource, urlId: string | undefined, body: unknown): ObjectResult {
   const conf = requireObject(body);
+  if (res === 'plugin_metadata') return putPluginMetadata(ctx, urlId, conf);
   const id = resolveId(res, urlId, conf);
   checkForbidden(conf);
-  const checked = validate(res, withId(id, conf));
+  const checked = validate(ctx, res, withId(id, conf));
   return commit(ctx, `put ${res}/${id}`, () => {
     const { store } = ctx;
     checkReferences(store, res, checked);
@@ -125,12 +154,13 @@ export function putObject(ctx: ObjectContext, res: Resource, urlId: string | und
 
 /** POST /<res>: a generated 20-digit id; any id (URL or body) is refused. Always 201. */
 export function postObject(ctx: ObjectContext, res: Resource, urlId: string | undefined, body: unknown): ObjectResult {
+  if (res === 'plugin_metadata') throw notSupported('POST', res);
   const conf = requireObject(body);
   if (urlId !== undefined || (conf.id !== undefined && conf.id !== null)) {
     throw badRequest(`wrong ${KIND[res]} id, do not need it`);
   }
   checkForbidden(conf);
-  const checked = validate(res, conf);
+  const checked = validate(ctx, res, conf);
   return commit(ctx, `post ${res}`, () => {
     const { store } = ctx;
     checkReferences(store, res, checked);
@@ -154,6 +184,7 @@ export function patchObject(
   subPath: string,
   body: unknown,
 ): ObjectResult {
+  if (res === 'plugin_metadata') throw notSupported('PATCH', res);
   if (id === undefined || id === '') throw badRequest(`missing ${KIND[res]} id`);
   if (body === undefined) throw badRequest('missing new configuration');
   if (subPath === '' && !isPlainObject(body)) throw badRequest('invalid configuration');
@@ -172,7 +203,7 @@ export function patchObject(
       if ((body as JsonObject).update_time === undefined) merged.update_time = now;
     }
     if (merged.create_time === undefined) merged.create_time = now;
-    const checked = validate(res, withId(resolveId(res, id, merged), merged));
+    const checked = validate(ctx, res, withId(resolveId(res, id, merged), merged));
     checkReferences(store, res, checked);
     store.put(res, id, checked);
     return envelope(res, 200, checked);
@@ -181,8 +212,9 @@ export function patchObject(
 
 /**
  * DELETE /<res>/<id>: 200 `{"deleted":"1","key":...}`. "1" is the count of deleted keys in APISIX
- * (etcd's answer to a delete), whatever the id, and scripts check it. Upstreams and ssls in use need
- * `force` ([weir] tightening).
+ * (etcd's answer to a delete), whatever the id, and scripts check it. An upstream, ssl or service in use
+ * needs `force` (APISIX checks services and upstreams used by services; stream routes and ssls are [weir]
+ * tightenings).
  */
 export function deleteObject(
   ctx: ObjectContext,
@@ -196,12 +228,14 @@ export function deleteObject(
     if (!store.get(res, id)) throw keyNotFound();
     if (res === 'upstreams' && !opts.force) checkUpstreamUnused(store, id);
     if (res === 'ssls' && !opts.force) checkSslUnused(store, id);
+    if (res === 'services' && !opts.force) checkServiceUnused(store, id);
     store.delete(res, id);
     return { status: 200, body: { deleted: '1', key: keyOf(res, id) } };
   });
 }
 
 /** POST /apisix/admin/schema/validate/<res>: schema only (no id rules, no references, nothing stored). */
-export function validateObject(res: Resource, body: unknown): void {
-  validate(res, requireObject(body));
+export function validateObject(res: Resource, body: unknown, plugins?: PluginSet): void {
+  const conf = requireObject(body);
+  validate({ plugins }, res, conf, res === 'plugin_metadata' ? String(conf.id ?? '') : undefined);
 }

@@ -93,6 +93,19 @@ export interface PipeOptions {
   readonly timeReply?: boolean;
   /** Called at most once per pipe when timeReply was set: milliseconds from the first client byte to the reply. */
   replyLatency?(ms: number): void;
+  /** Bandwidth limits (limit-bandwidth); absent or null for none. Read once, when the pipe starts. */
+  throttle?: PipeThrottle | null;
+}
+
+/**
+ * Bandwidth limits of one piped connection. After forwarding a chunk it read from the client (`upload`) or
+ * from the upstream, the plane reports it here; a positive answer is how many milliseconds to stop reading
+ * that side (the chunk itself has gone out: at most one chunk per side beyond the limit, never a buffer).
+ * The plane resumes by itself when the time is up and the other side is not applying backpressure.
+ * A pipe without a throttle takes another path in the plane and pays nothing for this.
+ */
+export interface PipeThrottle {
+  consumed(upload: boolean, bytes: number): number;
 }
 
 export type PipeEndReason =
@@ -114,8 +127,8 @@ export interface PipeResult {
 
 export type PipeDone<O extends PipeOptions = PipeOptions> = (r: PipeResult, opts: O) => void;
 
-/** What a running pipe has done so far (the Admin API's connection view). */
-export interface PipeStats {
+/** What a running pipe has done so far (TcpDataPlane.pipeCounts fills it in place). */
+export interface PipeCounts {
   bytesFromClient: number;
   bytesToClient: number;
   /** Time since the last byte either way, as coarse as the idle timer: 0 when bytes moved since its last tick. */
@@ -160,7 +173,8 @@ export interface TcpDataPlane {
   /**
    * Look at the client's first bytes without consuming them; see PrereadCallback. Reading stops when
    * the callback returns true or a final state is reported; the bytes stay queued on the connection:
-   * pipe() forwards them first, startTls() feeds them to the handshake. One preread at a time per conn.
+   * pipe() forwards them first, startTls() feeds them to the handshake. One preread at a time per conn; a
+   * later one (a filter's, after the TLS prelude's) sees the bytes the earlier one left queued, again.
    */
   preread(conn: InboundConn, maxBytes: number, timeoutMs: number, cb: PrereadCallback): void;
   /**
@@ -200,10 +214,12 @@ export interface TcpDataPlane {
   /** Close a connection that is not (or no longer) piped, or abort a running pipe: reason "aborted". */
   destroy(conn: InboundConn | OutboundConn): void;
   /**
-   * The counters of the pipe `client` is in, or null when it is not piped (yet, or any more). Reads the fields the
-   * pump keeps anyway; for the Admin API's connection view, never on a connection's path.
+   * What a running pipe has done so far, written into `into` (the bytes its PipeResult will count, and the time
+   * since its last byte either way, as coarse as the idle timer: 0 when bytes moved since its last tick); false
+   * when `client` is not piped (yet, or any more). Reads the pump's own counters: O(1), no allocation. The
+   * metrics call it per open connection per scrape, the Admin API's connection view per listed connection.
    */
-  pipeStats?(client: InboundConn): PipeStats | null;
+  pipeCounts(client: InboundConn, into: PipeCounts): boolean;
 }
 
 // ---------------------------------------------------------------- TLS (issue 4)

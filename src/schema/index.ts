@@ -5,13 +5,16 @@ import type { JsonObject } from '../lib/json';
 import type { UpstreamNode } from '../snapshot/types';
 import { isValidId } from './common';
 import { normalizeNodes as normalizeNodeList } from './nodes';
+import type { PluginCheckOptions } from './plugins';
+import { checkPluginMetadata } from './plugin-metadata';
+import { checkService } from './service';
 import { checkSsl } from './ssl';
 import { checkStreamRoute } from './stream-route';
 import { checkUpstream } from './upstream';
 
 export type SchemaResult = { ok: true; value: JsonObject } | { ok: false; message: string };
 
-export { STREAM_PLUGINS } from './plugins';
+export type { PluginCheckOptions } from './plugins';
 export { BALANCERS } from './upstream';
 
 /** Turn a checker's verdict into a SchemaResult; a checker bug becomes a 400, not a crash. */
@@ -31,8 +34,21 @@ function run(check: (body: unknown) => string | null, body: unknown): SchemaResu
  * "unknown plugin [mqttt-proxy]", "invalid configuration: additional properties forbidden, found foo", ...
  * Does not check references (upstream_id existence): that needs the store.
  */
-export function validateStreamRoute(body: unknown): SchemaResult {
-  return run(checkStreamRoute, body);
+export function validateStreamRoute(body: unknown, opts: PluginCheckOptions = {}): SchemaResult {
+  return run((b) => checkStreamRoute(b, opts), body);
+}
+
+/**
+ * Validate a service body: shape, its inline upstream's rules, its plugins (the enabled stream plugins, as for a
+ * route). Does not check `upstream_id` existence (store).
+ */
+export function validateService(body: unknown, opts: PluginCheckOptions = {}): SchemaResult {
+  return run((b) => checkService(b, opts), body);
+}
+
+/** Validate plugin_metadata for plugin `name` (the URL id): `missing plugin name`, `invalid plugin name`, its schema. */
+export function validatePluginMetadata(name: string | undefined, body: unknown): SchemaResult {
+  return run((b) => checkPluginMetadata(name, b as Record<string, unknown>), body);
 }
 
 /**

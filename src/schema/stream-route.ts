@@ -7,7 +7,7 @@ import {
   type AnySchema, anyObject, anyOf, arrayOf, clip, commonEntries, hostSchema, idSchema, intRange, looseObj, nameSchema,
   opt, runSchema, str, strictObj, strLen, bool,
 } from './common';
-import { checkPlugins } from './plugins';
+import { checkPlugins, type PluginCheckOptions } from './plugins';
 import { checkUpstreamRules, inlineUpstreamSchema } from './upstream';
 
 // xRPC protocol (redis, dubbo): stored as sent, ignored by weir's data plane.
@@ -49,13 +49,13 @@ export const streamRouteSchema: AnySchema = strictObj({
 });
 
 /** Full stream route validation; null when valid. Reference existence (upstream_id, service_id) is the store's job. */
-export function checkStreamRoute(body: unknown): string | null {
+export function checkStreamRoute(body: unknown, opts: PluginCheckOptions = {}): string | null {
   const shapeError = runSchema(streamRouteSchema, body);
   if (shapeError) return shapeError;
   const route = body as Record<string, unknown>;
   if (route.sni !== undefined && route.snis !== undefined) return 'invalid configuration: sni and snis cannot be used together';
   if (route.plugins !== undefined) {
-    const pluginError = checkPlugins(route.plugins as Record<string, unknown>);
+    const pluginError = checkPlugins(route.plugins as Record<string, unknown>, opts);
     if (pluginError) return pluginError;
   }
   for (const field of ['remote_addr', 'server_addr'] as const) {

@@ -4,6 +4,7 @@
 // depends on them. Runs once per store change; never throws.
 
 import { formatHostPort } from '../lib/ip';
+import type { FilterBuildView } from '../plugins/compile';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
 import { compileHealthChecks } from '../health/config';
 import { type RouteIndex, type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
@@ -24,8 +25,8 @@ export interface BuildDeps {
   validateStreamRoute: (body: unknown) => SchemaResult;
   validateUpstream: (body: unknown) => SchemaResult;
   normalizeNodes: (nodes: unknown) => UpstreamNode[];
-  /** A route's stream filters (the plugins issue compiles `plugins` here); absent: none. */
-  compileFilters?: (route: JsonObject) => FilterChain;
+  /** A route's stream filters, compiled from its `plugins` (src/plugins/compile.ts); absent: none. */
+  compileFilters?: (route: JsonObject, row: StoredObject, key: string, build: FilterBuildView) => FilterChain;
   /** The current addresses of node names (src/dns/resolver.ts); absent: names stay names (resolved per connect). */
   addressesOf?: AddressesOf;
 }
@@ -320,6 +321,10 @@ class Draft {
     const id = key.slice(ROUTE_PREFIX.length);
     const name = `stream_routes/${id}`;
     const problems: string[] = [];
+    // the filters first (their problems lead the route's): the compiler reuses an unchanged route's chain
+    const row = cached.row;
+    const view: FilterBuildView = { upstreams: this.upstreams, ssls: this.ssls, trustedCa: this.trustedCa, problems };
+    const filters = this.deps.compileFilters === undefined ? NO_FILTERS : this.deps.compileFilters(row.value, row, key, view);
     let upstream: CompiledUpstream | null = null;
     let problem: string | null = null;
     if (cached.upstreamId !== null) {
@@ -336,11 +341,11 @@ class Draft {
       upstream = entry.upstream;
       if (upstream === null) problem = entry.problems[0] ?? 'upstream cannot be used';
       else for (const p of entry.problems) problems.push(`${name}: ${p}`);
-    } else {
+    } else if (filters.setsUpstream !== true) {
       problem = 'missing upstream configuration in Route or Service';
     }
     if (problem !== null) problems.push(`${name}: ${problem}`);
-    const route: CompiledRoute = Object.freeze({ id, key, upstream, problem, tlsPassthrough: cached.tlsPassthrough, filters: cached.filters });
+    const route: CompiledRoute = Object.freeze({ id, key, upstream, problem, tlsPassthrough: cached.tlsPassthrough, filters });
     return { route, problems };
   }
 
@@ -397,7 +402,7 @@ function cachedRule(key: string, row: StoredObject, cache: Snapshot | null, deps
   const old = cache?.rules.get(key);
   if (old !== undefined && old.source === row.raw) return old;
   const bad = validate(deps.validateStreamRoute, row.value);
-  if (bad !== null) return { source: row.raw, rule: bad, upstreamId: null, inline: false, tlsPassthrough: false, filters: NO_FILTERS };
+  if (bad !== null) return { source: row.raw, rule: bad, upstreamId: null, inline: false, tlsPassthrough: false, row };
   const v = row.value;
   const upstreamId = v.upstream_id !== undefined && v.upstream_id !== null ? String(v.upstream_id) : null;
   return {
@@ -406,8 +411,8 @@ function cachedRule(key: string, row: StoredObject, cache: Snapshot | null, deps
     upstreamId,
     inline: upstreamId === null && v.upstream !== undefined && v.upstream !== null && typeof v.upstream === 'object',
     tlsPassthrough: v.tls_passthrough === true,
-    // compiled with the rule: a route whose text did not change keeps its chain (and the filters' state)
-    filters: deps.compileFilters?.(v) ?? NO_FILTERS,
+    // its filters are compiled when the route is linked (they may name upstreams); see linkRoute
+    row,
   };
 }
 
@@ -421,9 +426,12 @@ export function buildSnapshot(
   prev: Snapshot | null,
   deps: BuildDeps = schemaDeps,
   tls: BuildTls = {},
+  /** Rows left out before the build (a route whose service is missing): [row, problem]. */
+  skipped: ReadonlyArray<readonly [string, string]> = [],
 ): BuildResult & { problems: string[] } {
   const draft = new Draft(null, prev, deps, tls.trustedCa ?? null);
   for (const bad of contents.unreadable) draft.setProblems(`${bad.res}/${bad.id}`, [`skipped: ${bad.message}`]);
+  for (const [row, problem] of skipped) draft.setProblems(row, [problem]);
   for (const row of contents.ssls) draft.applySsl(row.id, row);
   for (const row of contents.upstreams) draft.applyUpstream(row.id, row);
   for (const row of [...contents.streamRoutes].sort(byId)) draft.applyRoute(row.id, row);

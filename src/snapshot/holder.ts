@@ -1,5 +1,9 @@
 // The one reference to the snapshot new connections use, and how it moves forward: read what changed in
 // the store, build the next snapshot from the current one, bring health in line, then swap the reference.
+// With a FilterCompiler (weir start) the snapshot is the served one: services merged into their routes and
+// the routes' plugins compiled (src/plugins/snapshot.ts). Incremental updates apply only to stores that use
+// neither services nor plugin_metadata (nor traffic-split naming upstreams): a change touching those, or any
+// change while the last full read saw them, is applied by a full served rebuild.
 
 import { logger } from '../log/logger';
 import { isKeyringProblem } from './ssl';
@@ -7,6 +11,8 @@ import type { StoreChanges, StoreContents } from '../store/types';
 import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, schemaDeps, updateResolved, updateSnapshot } from './build';
 import type { AddressesOf } from '../dns/expand';
 import type { Snapshot } from './types';
+import type { FilterCompiler } from '../plugins/compile';
+import { buildServedSnapshot, changeNeedsFullBuild, needsFullBuilds } from '../plugins/snapshot';
 
 /** Where the holder reads rows (src/store/store.ts implements it). */
 export interface SnapshotSource {
@@ -27,10 +33,12 @@ export interface HolderOptions {
   follower?: SnapshotFollower | null;
   /** apisix.ssl.ssl_trusted_certificate, for upstream tls.verify; fixed for the process. */
   trustedCa?: string | null;
-  /** Test seam: the schema functions the build uses. */
+  /** Test seam: the schema functions the build uses (ignored with a compiler, whose deps the build uses). */
   deps?: BuildDeps;
   /** The current addresses of node names (src/dns/resolver.ts): builds expand names with it. */
   addressesOf?: AddressesOf | null;
+  /** Compiles the routes' plugins: the holder builds served snapshots (services merged in). Absent: no plugins. */
+  compiler?: FilterCompiler | null;
   /** Where a problem goes the first time it is seen (default: a warning in the error log). */
   warn?: (problem: string) => void;
   /**
@@ -70,6 +78,8 @@ export class SnapshotHolder {
   readonly stats: HolderStats = { full: 0, incremental: 0 };
   private readonly warn: (problem: string) => void;
   private readonly deps: BuildDeps | undefined;
+  /** The last full read saw services, plugin_metadata or routes depending on them: every change rebuilds fully. */
+  private fullOnly = false;
 
   constructor(
     private readonly source: SnapshotSource,
@@ -77,7 +87,9 @@ export class SnapshotHolder {
   ) {
     // a certificate out of service for want of a keyring entry is an error, not a skipped row to glance at
     this.warn = opts.warn ?? ((problem) => (isKeyringProblem(problem) ? logger.error(problem) : logger.warn(problem)));
-    this.deps = opts.addressesOf ? { ...(opts.deps ?? schemaDeps), addressesOf: opts.addressesOf } : opts.deps;
+    // the compiler's deps validate routes with the enabled plugins and compile their filters
+    const base = opts.compiler?.deps ?? opts.deps;
+    this.deps = opts.addressesOf ? { ...(base ?? schemaDeps), addressesOf: opts.addressesOf } : base;
   }
 
   /** The snapshot new connections use now. */
@@ -85,7 +97,11 @@ export class SnapshotHolder {
 
   /** Read every row and swap (start-up; also the fallback of refresh). */
   load(): Snapshot {
-    const result = buildSnapshot(this.source.readAll(), this.current, this.deps, { trustedCa: this.opts.trustedCa });
+    const contents = this.source.readAll();
+    const tls = { trustedCa: this.opts.trustedCa };
+    const compiler = this.opts.compiler ?? null;
+    const result = compiler === null ? buildSnapshot(contents, this.current, this.deps, tls) : buildServedSnapshot(contents, this.current, compiler, tls, this.deps);
+    this.fullOnly = compiler !== null && needsFullBuilds(contents);
     this.stats.full++;
     return this.swap(result, null);
   }
@@ -98,6 +114,8 @@ export class SnapshotHolder {
     const changes = this.source.readChanges(this.current.revision, this.opts.maxChanges ?? DEFAULT_MAX_CHANGES);
     if (changes === null) return this.load();
     if (changes.revision === this.current.revision && changes.changes.length === 0) return this.current;
+    const compiler = this.opts.compiler ?? null;
+    if (compiler !== null && (this.fullOnly || changes.changes.some(changeNeedsFullBuild))) return this.load();
     const result = updateSnapshot(this.current, changes, this.deps, { trustedCa: this.opts.trustedCa });
     this.stats.incremental++;
     return this.swap(result, result.upstreamKeys);

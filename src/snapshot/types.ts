@@ -7,6 +7,7 @@ import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { HealthCheckConfig } from '../health/types';
 import type { FilterChain } from '../proxy/filter/types';
 import type { JsonObject } from '../lib/json';
+import type { StoredObject } from '../store/types';
 import type { UpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
 
 /**
@@ -35,6 +36,11 @@ export interface ConnInfo {
   readonly proxyPeer?: string | null;
   /** The id the access record prints (src/proxy/session/connection-id.ts); absent: the record takes a fresh one. */
   connectionId?(): string;
+  /**
+   * Variables the route's filters set in their access phase (mqtt-proxy's mqtt_client_id), read by a chash
+   * `key` that names one. Null or absent on connections whose filters set none (the common case).
+   */
+  readonly vars?: ReadonlyMap<string, string> | null;
 }
 
 export interface UpstreamNode {
@@ -178,6 +184,9 @@ export interface CachedRule {
   /** No upstream_id, and an inline `upstream` object (compiled under the route's key). */
   readonly inline: boolean;
   readonly tlsPassthrough: boolean;
-  /** The route's compiled filter chain (NO_FILTERS without plugins). */
-  readonly filters: FilterChain;
+  /**
+   * The route row (service merged in): linkRoute compiles its `plugins` into the route's filter chain with the
+   * build's upstreams (BuildDeps.compileFilters, which reuses an unchanged route's chain).
+   */
+  readonly row: StoredObject;
 }

@@ -1,5 +1,5 @@
 // Which stored fields are private keys, and their encryption on write / decryption on read.
-// ssl `key` and `keys[]`, upstream `tls.client_key` (also in a stream route's inline upstream).
+// ssl `key` and `keys[]`, upstream `tls.client_key` (also in a stream route's or a service's inline upstream).
 
 import { type JsonObject, isPlainObject as isObject } from '../lib/json';
 import type { Resource } from './types';

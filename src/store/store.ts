@@ -174,7 +174,16 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   const oldestChange = db.prepare(`SELECT MIN(revision) AS revision FROM changes`);
   const changedRows = db.prepare(`SELECT DISTINCT resource, id FROM changes WHERE revision > ?`);
   const writePostId = db.prepare(`UPDATE meta SET value = ? WHERE key = 'post_id'`);
-  const byUpstream = db.prepare(`SELECT id FROM stream_routes WHERE upstream_id = ? ORDER BY id`);
+  // by upstream_id (indexed), or inside traffic-split's rules (a scan, but only an upstream delete asks)
+  const splitUses = (table: string): string => `EXISTS (SELECT 1 FROM json_each(${table}.value, '$.plugins."traffic-split".rules') r,
+      json_each(r.value, '$.weighted_upstreams') w WHERE CAST(json_extract(w.value, '$.upstream_id') AS TEXT) = ?)`;
+  const upstreamUsers = db.prepare(
+    `SELECT 0 AS t, 'stream_routes' AS res, id, upstream_id IS ? AS direct FROM stream_routes WHERE upstream_id = ? OR ${splitUses('stream_routes')}
+     UNION ALL
+     SELECT 1 AS t, 'services' AS res, id, upstream_id IS ? AS direct FROM services WHERE upstream_id = ? OR ${splitUses('services')}
+     ORDER BY t, id`,
+  );
+  const byService = db.prepare(`SELECT id FROM stream_routes WHERE service_id = ? ORDER BY id`);
   // a scan, not an index: only an SSL delete asks, and client_cert_id may be a JSON number (compare as text)
   const bySsl = db.prepare(
     `SELECT 'upstreams' AS res, id FROM upstreams WHERE CAST(json_extract(value, '$.tls.client_cert_id') AS TEXT) = ?
@@ -257,6 +266,8 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
           streamRoutes: rows('stream_routes'),
           upstreams: rows('upstreams'),
           ssls: rows('ssls'),
+          services: rows('services'),
+          pluginMetadata: rows('plugin_metadata'),
           unreadable,
         };
       }),
@@ -292,7 +303,13 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
         }
         throw new StoreError('ERR_STORE_ID_EXHAUSTED', `no free POST id after ${MAX_ID_SKIPS} tries`);
       }),
-    routesUsingUpstream: (upstreamId) => byUpstream.all(upstreamId).map((row) => String(row.id)),
+    upstreamUsers: (upstreamId) =>
+      upstreamUsers.all(upstreamId, upstreamId, upstreamId, upstreamId, upstreamId, upstreamId).map((row) => ({
+        res: row.res === 'services' ? 'services' : 'stream_routes',
+        id: String(row.id),
+        via: Number(row.direct) === 1 ? 'upstream_id' : 'plugin',
+      })),
+    routesUsingService: (serviceId) => byService.all(serviceId).map((row) => String(row.id)),
     objectsUsingSsl: (sslId) =>
       bySsl.all(sslId, sslId).map((row) => ({ res: row.res === 'upstreams' ? 'upstreams' : 'stream_routes', id: String(row.id) })),
     transaction,

@@ -5,9 +5,9 @@ import type { JsonObject } from '../lib/json';
 /** Re-exported for the store's own users; other layers import it from lib/json. */
 export type { JsonObject } from '../lib/json';
 
-export type Resource = 'stream_routes' | 'upstreams' | 'ssls';
+export type Resource = 'stream_routes' | 'upstreams' | 'ssls' | 'services' | 'plugin_metadata';
 
-export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls'];
+export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls', 'services', 'plugin_metadata'];
 
 export interface StoredObject {
   id: string;
@@ -37,6 +37,9 @@ export interface StoreContents {
   streamRoutes: StoredObject[];
   upstreams: StoredObject[];
   ssls: StoredObject[];
+  /** Absent in hand-built contents (tests): none. */
+  services?: StoredObject[];
+  pluginMetadata?: StoredObject[];
   /** Rows that could not be read; they are left out of the lists above. */
   unreadable: UnreadableRow[];
 }
@@ -55,6 +58,13 @@ export interface StoreChanges {
   revision: number;
   /** Each changed row once, whatever number of times it changed; no order promised. */
   changes: RowChange[];
+}
+
+/** One object that uses an upstream, and how. */
+export interface UpstreamUser {
+  res: 'stream_routes' | 'services';
+  id: string;
+  via: 'upstream_id' | 'plugin';
 }
 
 /** What put() did: `created` is false when an existing row was replaced. */
@@ -90,8 +100,13 @@ export interface Store {
   delete(res: Resource, id: string): boolean;
   /** The next POST id: a 20-digit zero-padded increasing decimal string not used by any object. */
   nextId(): string;
-  /** Ids of the stream routes whose upstream_id is `upstreamId` (compared as text), ordered by id. */
-  routesUsingUpstream(upstreamId: string): string[];
+  /**
+   * What uses upstream `upstreamId` (compared as text): stream routes, then services, each in id order, by
+   * their upstream_id or by an upstream_id in their traffic-split plugin.
+   */
+  upstreamUsers(upstreamId: string): UpstreamUser[];
+  /** Ids of the stream routes whose service_id is `serviceId` (as text), ordered by id. */
+  routesUsingService(serviceId: string): string[];
   /** Upstreams, then stream routes (inline upstream), whose tls.client_cert_id is `sslId` (as text), each ordered by id. */
   objectsUsingSsl(sslId: string): Array<{ res: 'upstreams' | 'stream_routes'; id: string }>;
   /** Run fn in one write transaction (BEGIN IMMEDIATE); store calls inside it join it. Not reentrant. */

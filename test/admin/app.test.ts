@@ -200,8 +200,8 @@ describe('Admin API resources', () => {
     const invalid = await h.call('POST', `${A}/schema/validate/upstreams`, { nodes: 'nope' });
     assert.equal(invalid.status, 400);
     assert.equal(typeof invalid.json.error_msg, 'string');
-    const unkValidate = await h.call('POST', `${A}/schema/validate/services`, {});
-    assert.deepEqual([unkValidate.status, unkValidate.json], [404, { error_msg: 'Unsupported resource type: services' }]);
+    const unkValidate = await h.call('POST', `${A}/schema/validate/consumers`, {});
+    assert.deepEqual([unkValidate.status, unkValidate.json], [404, { error_msg: 'Unsupported resource type: consumers' }]);
   });
 });
 

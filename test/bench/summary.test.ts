@@ -60,3 +60,16 @@ describe('bench summary: the PROXY protocol rows', () => {
     assert.match(renderTables(res, ['weir'], null), /\| ppconn \| 9000 conn\/s · \*\*0\.98× pconn\*\* \|/);
   });
 });
+
+describe('bench summary: weirp (plugins on the route)', () => {
+  it('pairs weirp with plain weir per repetition', () => {
+    const samples: Sample[] = [
+      [1, 'weir', 100], [1, 'weirp', 97], [2, 'weir', 80], [2, 'weirp', 79], [3, 'weir', 90], [3, 'weirp', 60],
+    ].map(([rep, target, rps]) => ({ rep: rep as number, workload: 'conn', target: target as string, metrics: { rps: rps as number } }));
+    const res = summarize(samples, ['weir', 'weirp']);
+    // per rep: 0.97 0.9875 0.667 -> median 0.97
+    assert.equal(res.conn!.weirp!.paired_vs_weir, 0.97);
+    assert.equal(res.conn!.weir!.paired_vs_weir, null);
+    assert.match(renderTables(res, ['weir', 'weirp'], null), /\*\*0\.97× weir\*\*/);
+  });
+});

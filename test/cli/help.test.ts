@@ -23,4 +23,10 @@ describe('--help', () => {
     assert.deepEqual(documented, ['WEIR_DATA_PLANE', 'WEIR_HTTP', 'WEIR_SQLITE', 'WEIR_TLS_PLANE', 'WEIR_TRIM_CODE']);
     for (const name of documented) assert.match(HELP, new RegExp(`\\b${name}=`), `${name} is missing from --help`);
   });
+
+  it('shows stream_plugins and plugin_attr (the prometheus export address and path)', () => {
+    assert.match(HELP, /stream_plugins/);
+    assert.match(HELP, /plugin_attr\.prometheus \(export_addr \{ip, port\}, default 127\.0\.0\.1:9091;/);
+    assert.match(HELP, /\/apisix\/prometheus\/metrics/);
+  });
 });

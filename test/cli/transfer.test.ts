@@ -2,6 +2,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { MIGRATIONS } from '../../src/embedded.gen';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/weir';
@@ -23,8 +24,10 @@ describe('weir export / import / migrate / check', () => {
   before(async () => {
     ({ dbPath } = writeCliConfig(dir.path));
     c = ['-c', join(dir.path, 'config.yaml')];
-    assert.match((await cli(['migrate', ...c])).out, /schema version 0 -> 2 \(applied 0001_init\.sql, 0002_change_log\.sql\)\n$/);
-    assert.match((await cli(['migrate', ...c])).out, /schema version 2 -> 2 \(up to date\)\n$/);
+    const n = MIGRATIONS.length;
+    const all = MIGRATIONS.map((m) => m.name).join(', ');
+    assert.ok((await cli(['migrate', ...c])).out.endsWith(`schema version 0 -> ${n} (applied ${all})\n`));
+    assert.ok((await cli(['migrate', ...c])).out.endsWith(`schema version ${n} -> ${n} (up to date)\n`));
     assert.equal((await cli(['upstreams', 'put', 'db', UPSTREAM, ...c])).code, 0);
     assert.equal((await cli(['stream_routes', 'put', 'mysql', '{"server_port":9101,"upstream_id":"db","name":"mysql: \\"main\\""}', ...c])).code, 0);
     assert.equal((await cli(['stream_routes', 'put', '2', '{"remote_addr":"::1","upstream":{"nodes":{"[::1]:80":1}}}', ...c])).code, 0);
@@ -35,7 +38,7 @@ describe('weir export / import / migrate / check', () => {
     const first = await cli(['export', ...c]);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, /^# weir export of .* at store revision 3\nstream_routes:\n/);
-    assert.ok(first.out.endsWith('ssls: []\n#END\n'));
+    assert.ok(first.out.endsWith('ssls: []\nservices: []\nplugin_metadata: []\n#END\n'), first.out);
     const other = join(dir.path, 'copy.db');
     const imported = await cli(['import', '-', '--db', other, ...c], first.out);
     assert.equal(imported.out, 'import -: 3 added, 0 changed, 0 removed, 0 unchanged\n', imported.err);
@@ -78,7 +81,7 @@ describe('weir export / import / migrate / check', () => {
     const cases: Array<[string, string]> = [
       ['upstreams:\n  - { id: a, nodes: { "127.0.0.1:1": 1 } }\n  - { id: b, nodes: 5 }\n  - { nodes: {} }\n', 'upstreams[1] (id "b"): invalid configuration: '],
       ['stream_routes:\n  - { id: r, upstream_id: ghost }\n', 'stream_routes "r": failed to fetch upstream info by upstream id [ghost], response code: 404'],
-      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls)'],
+      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls, services, plugin_metadata)'],
       ['upstreams:\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n', 'upstreams[1] (id "a"): duplicate id'],
       ['upstreams: [\n', 'not valid YAML: '],
       // Removing an upstream that a kept (merge) route still uses.
@@ -118,5 +121,49 @@ describe('weir export / import / migrate / check', () => {
     const r = await cli(['check', '-c', config]);
     assert.equal(r.code, 2);
     assert.match(r.err, /^weir: config error: apisix\.ssl\.ssl_trusted_certificate: /);
+  });
+});
+
+describe('weir export / import with services and plugin_metadata', () => {
+  const dir = tempDir('weir-cli-svc-');
+  let c: string[];
+  before(async () => {
+    writeCliConfig(dir.path);
+    c = ['-c', join(dir.path, 'config.yaml')];
+    assert.equal((await cli(['upstreams', 'put', 'db', UPSTREAM, ...c])).code, 0);
+    const svc = await cli(['services', 'put', 'edge', '{"upstream_id":"db","plugins":{"ip-restriction":{"blacklist":["192.0.2.0/24"]}}}', ...c]);
+    assert.equal(svc.code, 0, svc.err);
+    assert.equal((await cli(['stream_routes', 'put', 'r', '{"service_id":"edge","server_port":9100}', ...c])).code, 0);
+    const meta = await cli(['plugin_metadata', 'put', 'limit-conn', '{"note":"shared"}', ...c]);
+    assert.equal(meta.code, 0, meta.err);
+    assert.deepEqual(JSON.parse(meta.out), { key: '/apisix/plugin_metadata/limit-conn', value: { id: 'limit-conn', note: 'shared' } });
+  });
+  after(() => dir.remove());
+
+  it('round-trips both kinds losslessly (plugin_metadata without timestamps), in reference order', async () => {
+    const first = await cli(['export', ...c]);
+    assert.match(first.out, /\nservices:\n {2}- id: edge\n/);
+    assert.match(first.out, /\nplugin_metadata:\n {2}- id: limit-conn\n {4}note: shared\n#END\n$/);
+    const other = join(dir.path, 'copy.db');
+    const imported = await cli(['import', '-', '--db', other, ...c], first.out);
+    assert.equal(imported.out, 'import -: 4 added, 0 changed, 0 removed, 0 unchanged\n', imported.err);
+    const again = await cli(['export', '--db', other, ...c]);
+    assert.equal(again.out.split('\n').slice(1).join('\n'), first.out.split('\n').slice(1).join('\n'));
+  });
+
+  it('refuses a file whose route names a missing service, or a service whose plugin is unknown', async () => {
+    const bad = join(dir.path, 'bad.yaml');
+    writeFileSync(bad, 'stream_routes:\n  - { id: x, service_id: ghost }\n');
+    const r = await cli(['import', bad, '--merge', ...c]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /stream_routes "x": failed to fetch service info by service id \[ghost\], response code: 404/);
+    writeFileSync(bad, 'services:\n  - { id: s, plugins: { nope: {} } }\n');
+    const u = await cli(['import', bad, '--merge', ...c]);
+    assert.match(u.err, /services\[0\] \(id "s"\): unknown plugin \[nope\]/);
+    // removing a service a kept route uses
+    writeFileSync(bad, 'upstreams:\n  - { id: db, nodes: [{ host: 10.0.0.5, port: 3306, weight: 3 }], type: roundrobin, timeout: { connect: 3, send: 6, read: 6 } }\nstream_routes:\n  - { id: r, service_id: edge, server_port: 9100 }\n');
+    const gone = await cli(['import', bad, ...c]);
+    assert.equal(gone.code, 2);
+    assert.match(gone.err, /services "edge": removed but stream_route \[r\] still uses it/);
   });
 });

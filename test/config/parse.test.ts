@@ -180,7 +180,7 @@ describe('warnings for keys weir does not read', () => {
       'plugin_attr: {}',
     ].join('\n');
     assert.deepEqual(parseOk(yaml).warnings, [
-      'not used by weir (ignored): plugins, stream_plugins, plugin_attr, apisix.node_listen, apisix.enable_reuseport, ' +
+      'not used by weir (ignored): plugins, apisix.node_listen, apisix.enable_reuseport, ' +
         'deployment.role, deployment.role_traditional, deployment.etcd, deployment.admin.admin_api_version, ' +
         'nginx_config.error_log_level, nginx_config.stream.access_log_format',
     ]);

@@ -9,10 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { freePort, startServer, connect, readUntil, type TestServer } from '../helpers/net';
 import { configYaml, spawnWeir, tempDir, waitFor, adminCall } from '../helpers/weir';
 import { bunBinary } from '../helpers/bun';
 import { childrenOf, commandLine, isRunning, parentOf, socketOwner } from '../helpers/proc';
+import { sample, scrape } from '../helpers/metrics';
+import { hostname } from 'node:os';
 
 const linux = process.platform === 'linux';
 /** Connections tried before giving up on seeing both workers: with the kernel's 4-tuple hash each lands on
@@ -43,8 +46,8 @@ function spawnBunWeir(configPath: string): Proc {
   return proc;
 }
 
-/** Start weir under Bun with 2 workers; resolves with worker 0's pid and the extra worker's. */
-async function startTwoWorkers(): Promise<{ proc: Proc; w0: number; w1: number; tcpPort: number; udpPort: number; adminUrl: string }> {
+/** Start weir under Bun with 2 workers; resolves with worker 0's pid and the extra worker's. `topYaml`: more top-level keys. */
+async function startTwoWorkers(topYaml = ''): Promise<{ proc: Proc; w0: number; w1: number; tcpPort: number; udpPort: number; adminUrl: string }> {
   const dir = tempDir('weir-workers-');
   dirs.push(dir);
   const [tcpPort, udpPort, adminPort] = [await freePort(), await freePort(), await freePort()];
@@ -56,7 +59,7 @@ async function startTwoWorkers(): Promise<{ proc: Proc; w0: number; w1: number; 
       udp: [`"127.0.0.1:${udpPort}"`],
       adminPort,
       dbPath: join(dir.path, 'weir.db'),
-      extraYaml: '  worker_processes: 2',
+      extraYaml: `  worker_processes: 2\n${topYaml}`,
     }),
   );
   const proc = spawnBunWeir(configPath);
@@ -181,6 +184,47 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     assert.deepEqual(await udpProbe(w.udpPort, [w.w0, w.w1]), { tag: 'B', owner: w.w0 });
   });
 
+  it('limit-conn holds for the host: of 40 connections over both workers, exactly conn reach the upstream', async () => {
+    const held: net.Socket[] = [];
+    const holder = await startServer((s) => void held.push(s));
+    upstreams.push(holder);
+    const body = { server_port: w.tcpPort, plugins: { 'limit-conn': { conn: 20, burst: 0, default_conn_delay: 0.1, key: 'server_addr' } }, upstream: { nodes: { [`127.0.0.1:${holder.port}`]: 1 } } };
+    const changedAt = Date.now();
+    assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/tcp', body)).status, 200);
+    await afterOneSecond(changedAt);
+    const closed = new Set<number>();
+    // one at a time, each admitted or refused before the next: worker 0 decides at once while worker 1 asks it
+    // over IPC, so a burst would let worker 0's connections take the whole quota first (the limit would still
+    // hold; only which worker admits would be skewed). The kernel spreads them over both workers.
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 40; i++) {
+      const c = net.connect({ port: w.tcpPort, host: '127.0.0.1' });
+      c.on('error', () => {});
+      c.once('close', () => closed.add(i));
+      c.resume(); // a refused connection's FIN is seen only by a reader
+      clients.push(c);
+      await new Promise((r) => c.once('connect', r));
+      await waitFor(() => held.length + closed.size > i, 3000, `connection ${i} admitted or refused`);
+    }
+    await waitFor(() => held.length >= 20 && closed.size >= 20, 3000, '20 at the upstream, 20 refused');
+    await new Promise((r) => setTimeout(r, 300));
+    // counted per worker, up to 40 would have got through
+    assert.equal(held.length, 20);
+    assert.equal(closed.size, 20);
+    const owners = new Set(clients.filter((_, i) => !closed.has(i)).map((c) => socketOwner('tcp', [w.w0, w.w1], w.tcpPort, c.localPort!)));
+    assert.deepEqual([...owners].sort(), [w.w0, w.w1].sort(), 'the admitted connections are held by both workers');
+    // the counts come back when those end, whichever worker holds them
+    for (const s of held.splice(0)) s.destroy();
+    for (const c of clients) c.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await Promise.all(Array.from({ length: 25 }, () => connect(w.tcpPort)));
+    await waitFor(() => held.length >= 20, 3000, '20 at the upstream again');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(held.length, 20);
+    for (const s of held.splice(0)) s.destroy();
+    for (const c of again) c.destroy();
+  });
+
   it('SIGTERM to worker 0 stops the other worker too, within the grace period', async () => {
     const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
     w.proc.child.kill('SIGTERM');
@@ -189,6 +233,46 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     assert.equal(await exited, 0);
     // each stopped gracefully on its own SIGTERM (worker 1's from worker 0), not by the SIGKILL fallback
     assert.equal((w.proc.err().match(/SIGTERM: stopping/g) ?? []).length, 2, w.proc.err());
+  });
+});
+
+describe('worker_processes: 2 under Bun, with the prometheus export', { skip: !linux && 'reads /proc' }, () => {
+  it('one scrape of worker 0 returns the host totals: both workers\' connections and bytes; SIGTERM still stops both', async () => {
+    const metricsPort = await freePort();
+    const w = await startTwoWorkers(`stream_plugins: [prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}\n`);
+    const up = await taggedTcp('M');
+    try {
+      const body = { ...route(w.tcpPort, up.port), plugins: { prometheus: {} } };
+      assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/m', body)).status, 201);
+      await afterOneSecond(Date.now());
+      const served = new Map<number | null, number>();
+      let total = 0;
+      for (; total < MAX_ATTEMPTS && !(served.get(w.w0)! >= 2 && served.get(w.w1)! >= 2); total++) {
+        const { tag, owner } = await tcpProbe(w.tcpPort, [w.w0, w.w1]);
+        assert.equal(tag, 'M');
+        served.set(owner, (served.get(owner) ?? 0) + 1);
+      }
+      assert.ok(served.get(w.w0)! >= 2 && served.get(w.w1)! >= 2, `both workers served: ${[...served]}`);
+      const node = `127.0.0.1:${up.port}`;
+      // every probe has been recorded once its socket is closed on both ends; the counts settle quickly
+      let text = '';
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        text = await scrape(metricsPort);
+        if (sample(text, 'apisix_stream_connection_total', { route: 'm' }) === total) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(sample(text, 'weir_stream_workers'), 2, 'both workers answered');
+      assert.equal(sample(text, 'apisix_stream_connection_total', { route: 'm' }), total);
+      assert.equal(sample(text, 'weir_stream_bytes_total', { route: 'm', node, direction: 'to_client' }), total, 'one tag byte per connection');
+      assert.equal(sample(text, 'apisix_node_info', { hostname: hostname() }), 1, 'node info once, not once per worker');
+    } finally {
+      await up.close();
+    }
+    const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
+    w.proc.child.kill('SIGTERM');
+    await waitFor(() => !isRunning(w.w0) && !isRunning(w.w1), GRACE_MS, 'both workers to exit (the IPC channel holds neither)');
+    assert.equal(await exited, 0);
   });
 });
 

@@ -122,6 +122,71 @@ function supervise(child: ChildProcess): PeerProcess {
   };
 }
 
+export interface PrometheusServer {
+  port: number;
+  /** An instant PromQL query through the HTTP API: the result vector as {labels, value}. */
+  query(promql: string): Promise<Array<{ metric: Record<string, string>; value: number }>>;
+  stop(): void;
+}
+
+/**
+ * Start a real Prometheus server on 127.0.0.1:port that scrapes `target` ("127.0.0.1:9091") every second,
+ * with its data in `dir`. Resolves once its HTTP API answers.
+ */
+export async function startPrometheus(port: number, target: string, metricsPath: string, dir: string): Promise<PrometheusServer> {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'scrape_configs:',
+      '  - job_name: weir',
+      `    metrics_path: ${metricsPath}`,
+      '    static_configs:',
+      `      - targets: ["${target}"]`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    'prometheus',
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited: ${err}`);
+    try {
+      if ((await fetch(`${base}/-/ready`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`prometheus did not become ready: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    async query(promql) {
+      const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      if (body.status !== 'success') throw new Error(`query ${promql}: ${JSON.stringify(body)}`);
+      return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    },
+    stop() {
+      child.kill();
+    },
+  };
+}
+
 /**
  * Run HAProxy in the foreground (-db) with `config` (written to dir/haproxy.cfg); resolves once every port in
  * `ports` accepts. The Debian service is never involved: this is our own process, stopped by pid.
@@ -206,6 +271,113 @@ export async function startOpenSslWww(port: number, certFile: string, keyFile: s
     async close() {
       if (child.exitCode === null) child.kill();
       await exited;
+    },
+  };
+}
+
+export interface Mosquitto {
+  port: number;
+  /** Everything the broker logged so far (log_type all, on stderr). */
+  log(): string;
+  /** Client ids the broker accepted, in order ("New client connected ... as <id>"). */
+  clients(): string[];
+  stop(): void;
+}
+
+/** Start a mosquitto broker on 127.0.0.1:port (anonymous, no persistence, config in `dir`). */
+export async function startMosquitto(port: number, dir: string): Promise<Mosquitto> {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const config = join(dir, `mosquitto-${port}.conf`);
+  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type all', ''].join('\n'));
+  const child = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes(' running')) {
+    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`mosquitto did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    port,
+    log: () => out,
+    clients: () => [...out.matchAll(/New client connected from \S+ as (\S+) \(/g)].map((m) => m[1]!),
+    stop: () => void child.kill(),
+  };
+}
+
+export interface Rsyslog {
+  udpPort: number;
+  tcpPort: number;
+  /** Messages received so far, one per line: `facility|severity|hostname|app-name|procid|msgid|msg`. */
+  lines(): string[];
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** Start again on the same ports (after kill). */
+  restart(): Promise<void>;
+  stop(): void;
+}
+
+/** A real rsyslogd in the foreground on 127.0.0.1 (imudp and imtcp), writing what it receives to a file in `dir`. */
+export async function startRsyslog(udpPort: number, tcpPort: number, dir: string): Promise<Rsyslog> {
+  const { readFileSync, writeFileSync, existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { connect } = await import('node:net');
+  const out = join(dir, 'received.log');
+  const config = join(dir, 'rsyslog.conf');
+  writeFileSync(
+    config,
+    [
+      `global(workDirectory="${dir}")`,
+      'module(load="imudp")',
+      'module(load="imtcp")',
+      `input(type="imudp" port="${udpPort}" address="127.0.0.1")`,
+      `input(type="imtcp" port="${tcpPort}" address="127.0.0.1")`,
+      'template(name="weirtest" type="string" string="%syslogfacility%|%syslogseverity%|%hostname%|%app-name%|%procid%|%msgid%|%msg%\\n")',
+      `*.* action(type="omfile" file="${out}" template="weirtest")`,
+      '',
+    ].join('\n'),
+  );
+  let child: ChildProcess | null = null;
+  let err = '';
+  const tcpUp = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = connect(tcpPort, '127.0.0.1');
+      s.on('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  const launch = async (): Promise<void> => {
+    child = spawn('rsyslogd', ['-n', '-f', config, '-i', join(dir, `rsyslogd-${Date.now()}.pid`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (d) => (err += d));
+    const deadline = Date.now() + 10_000;
+    while (!(await tcpUp())) {
+      if (child.exitCode !== null) throw new Error(`rsyslogd exited: ${err}`);
+      if (Date.now() > deadline) throw new Error(`rsyslogd did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await launch();
+  return {
+    udpPort,
+    tcpPort,
+    lines: () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((l) => l !== '') : []),
+    async kill() {
+      const c = child;
+      if (c === null || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+    restart: launch,
+    stop() {
+      child?.kill('SIGKILL');
     },
   };
 }

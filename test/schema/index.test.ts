@@ -66,7 +66,7 @@ describe('hostile input', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = i % 2 ? { a: deep } : [deep]; // outermost: { a: [...] }
     assert.deepEqual(validateStreamRoute(deep), { ok: false, message: 'invalid configuration: additional properties forbidden, found a' });
-    assert.equal(validateStreamRoute({ plugins: { prometheus: { deep } } }).ok, true);
+    assert.equal(validateStreamRoute({ plugins: { 'traffic-split': { deep } } }).ok, true);
     assert.deepEqual(validateUpstream({ nodes: [deep] }), {
       ok: false, message: 'invalid configuration: property "nodes" validation failed: object matches none of the required',
     });

@@ -32,13 +32,11 @@ describe('stream_route: valid bodies', () => {
     ['upstream_id string', { upstream_id: '1' }, null],
     ['upstream_id integer', { upstream_id: 1 }, null],
     ['service_id', { service_id: 'svc-1' }, null],
-    ['all known plugins', {
+    ['every plugin weir has', {
       plugins: {
         'ip-restriction': { whitelist: ['127.0.0.1'] },
         'limit-conn': { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'remote_addr' },
-        'mqtt-proxy': { protocol_level: 4 },
-        syslog: { host: '127.0.0.1', port: 514 },
-        prometheus: {},
+        'limit-bandwidth': { rate: 1048576 },
         'traffic-split': { rules: [] },
       },
     }, null],

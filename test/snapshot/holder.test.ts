@@ -1,6 +1,6 @@
 // SnapshotHolder on a real store: one reference swapped per change, frozen snapshots, health synced
 // beside (before the swap), external writes picked up from the change log, the full-read fallback, and
-// problems logged once.
+// problems logged once; with a FilterCompiler, served snapshots and the full-rebuild fallback for services.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,9 @@ import type { ProbePlane } from '../../src/health/checker';
 import { selectRoute } from '../../src/proxy/match/route';
 import { configureErrorLog } from '../../src/log/logger';
 import { tempDir } from '../helpers/weir';
+import { FilterCompiler } from '../../src/plugins/compile';
+import { LocalConnCounters } from '../../src/plugins/conn-counters';
+import { pluginSetOf } from '../../src/plugins/registry';
 
 const conn = { protocol: 'tcp' as const, remoteAddr: '127.0.0.1', remotePort: 1, serverAddr: '127.0.0.1', serverPort: 9100, sni: null };
 const nodes = (port: number) => ({ [`127.0.0.1:${port}`]: 1 });
@@ -174,5 +177,57 @@ describe('SnapshotHolder and health', () => {
     assert.notEqual(registry.checkerOf(up2), checker);
     assert.equal(registry.checkerOf(up1), checker, 'still the same checker for the old version of u1');
     registry.stop();
+  });
+});
+
+describe('SnapshotHolder with a FilterCompiler (served snapshots)', () => {
+  const dir = tempDir('weir-holder-served-');
+  let store: Store;
+  let holder: SnapshotHolder;
+  const warned: string[] = [];
+
+  before(() => {
+    store = openStore(join(dir.path, 'weir.db'));
+    const compiler = new FilterCompiler(pluginSetOf({}), new LocalConnCounters());
+    holder = new SnapshotHolder(store, { compiler, warn: (p) => warned.push(p) });
+  });
+  after(() => {
+    store.close();
+    dir.remove();
+  });
+
+  it('without services or plugin_metadata, changes apply incrementally and plugins compile on the way', () => {
+    store.put('stream_routes', 'r1', { id: 'r1', server_port: 9100, upstream: { nodes: nodes(1) } });
+    holder.load();
+    store.put('stream_routes', 'r2', { id: 'r2', server_port: 9101, plugins: { 'ip-restriction': { whitelist: ['10.0.0.0/8'] } }, upstream: { nodes: nodes(2) } });
+    const s = holder.refresh();
+    assert.deepEqual(holder.stats, { full: 1, incremental: 1 });
+    const r2 = s.routes.find((r) => r.id === 'r2')!;
+    assert.deepEqual(r2.filters.access.map((f) => f.name), ['ip-restriction']);
+  });
+
+  it('a service change, and every change while services exist, rebuilds from every row (services merged in)', () => {
+    store.put('services', 's1', { id: 's1', upstream: { nodes: nodes(3) } });
+    holder.refresh();
+    assert.deepEqual(holder.stats, { full: 2, incremental: 1 });
+    store.put('stream_routes', 'r3', { id: 'r3', server_port: 9102, service_id: 's1' });
+    const s = holder.refresh();
+    assert.deepEqual(holder.stats, { full: 3, incremental: 1 });
+    assert.equal(selectRoute(s, { ...conn, serverPort: 9102 })!.upstream!.nodes[0]!.port, 3);
+    store.put('stream_routes', 'r1', { id: 'r1', server_port: 9100, upstream: { nodes: nodes(4) } });
+    holder.refresh();
+    assert.deepEqual(holder.stats, { full: 4, incremental: 1 });
+  });
+
+  it('once the last service is gone, changes apply incrementally again', () => {
+    store.delete('stream_routes', 'r3');
+    store.delete('services', 's1');
+    holder.refresh();
+    assert.deepEqual(holder.stats, { full: 5, incremental: 1 });
+    store.put('stream_routes', 'r1', { id: 'r1', server_port: 9100, upstream: { nodes: nodes(5) } });
+    const s = holder.refresh();
+    assert.deepEqual(holder.stats, { full: 5, incremental: 2 });
+    assert.equal(selectRoute(s, conn)!.upstream!.nodes[0]!.port, 5);
+    assert.deepEqual(warned, []);
   });
 });

@@ -17,6 +17,9 @@ function tableNames(db: SqlDb): string[] {
     .map((r) => String(r.name));
 }
 
+/** The schema version this build knows (the test holds whatever migrations are added later). */
+const N = MIGRATIONS.length;
+
 describe('applyMigrations', () => {
   let dir: string;
   const open: SqlDb[] = [];
@@ -38,8 +41,8 @@ describe('applyMigrations', () => {
     const db = openDb('fresh.db');
     const result = applyMigrations(db, MIGRATIONS, 'fresh.db');
     assert.deepEqual(result, { from: 0, to: MIGRATIONS.length, applied: MIGRATIONS.map((m) => m.name) });
-    assert.equal(readSchemaVersion(db), 2);
-    assert.deepEqual(tableNames(db), ['changes', 'meta', 'ssls', 'stream_routes', 'upstreams']);
+    assert.equal(readSchemaVersion(db), N);
+    assert.deepEqual(tableNames(db), ['changes', 'meta', 'plugin_metadata', 'services', 'ssls', 'stream_routes', 'upstreams']);
     assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), [
       { key: 'post_id', value: 0 },
       { key: 'revision', value: 0 },
@@ -47,25 +50,28 @@ describe('applyMigrations', () => {
     // The reference check's query uses the upstream_id index.
     const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM stream_routes WHERE upstream_id = ?`).all('1');
     assert.match(String(plan.map((p) => p.detail).join(' ')), /stream_routes_by_upstream_id/);
+    // ... and the service delete check's the service_id one
+    const byService = db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM stream_routes WHERE service_id = ?`).all('1');
+    assert.match(String(byService.map((p) => p.detail).join(' ')), /stream_routes_by_service_id/);
   });
 
   it('does nothing on an already migrated file', () => {
     const db = openDb('fresh.db');
-    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 2, to: 2, applied: [] });
+    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: N, to: N, applied: [] });
   });
 
   it('applies only the missing versions', () => {
     const db = openDb('partial.db');
-    const extra = [...MIGRATIONS, { version: 3, name: '0003_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
+    const extra = [...MIGRATIONS, { version: N + 1, name: '9999_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
     applyMigrations(db, MIGRATIONS);
-    assert.deepEqual(applyMigrations(db, extra), { from: 2, to: 3, applied: ['0003_extra.sql'] });
+    assert.deepEqual(applyMigrations(db, extra), { from: N, to: N + 1, applied: ['9999_extra.sql'] });
     assert.ok(tableNames(db).includes('extra'));
   });
 
   it('refuses a newer file with ERR_DB_TOO_NEW and changes nothing', () => {
     const path = join(dir, 'newer.db');
     const db = openDb('newer.db');
-    db.exec('CREATE TABLE future (x INTEGER); PRAGMA user_version = 3');
+    db.exec(`CREATE TABLE future (x INTEGER); PRAGMA user_version = ${N + 2}`);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     const before = readFileSync(path);
     assert.throws(
@@ -73,25 +79,25 @@ describe('applyMigrations', () => {
       (err: unknown) =>
         err instanceof MigrationError &&
         err.code === 'ERR_DB_TOO_NEW' &&
-        err.message === 'ERR_DB_TOO_NEW: data/weir.db is at schema version 3 but this weir knows up to 2; use a newer weir',
+        err.message === `ERR_DB_TOO_NEW: data/weir.db is at schema version ${N + 2} but this weir knows up to ${N}; use a newer weir`,
     );
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     assert.deepEqual(readFileSync(path), before);
     assert.deepEqual(tableNames(db), ['future']);
-    assert.equal(readSchemaVersion(db), 3);
+    assert.equal(readSchemaVersion(db), N + 2);
   });
 
   it('rolls back a failing migration whole: no half-created tables, version unchanged', () => {
     const db = openDb('broken.db');
     const broken = [
       ...MIGRATIONS,
-      { version: 3, name: '0003_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
+      { version: N + 1, name: '9999_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
     ];
     assert.throws(
       () => applyMigrations(db, broken, 'broken.db'),
-      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /0003_broken\.sql/.test(err.message),
+      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /9999_broken\.sql/.test(err.message),
     );
-    assert.equal(readSchemaVersion(db), 2);
+    assert.equal(readSchemaVersion(db), N);
     assert.equal(tableNames(db).includes('half'), false);
   });
 
@@ -125,7 +131,7 @@ describe('0002_change_log', () => {
     applyMigrations(db, MIGRATIONS.slice(0, 1));
     db.exec(`INSERT INTO upstreams (id, value) VALUES ('u1', '{}'), ('u2', '{}')`);
     assert.equal(revision(), 2);
-    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 1, to: 2, applied: ['0002_change_log.sql'] });
+    assert.deepEqual(applyMigrations(db, MIGRATIONS.slice(0, 2)), { from: 1, to: 2, applied: ['0002_change_log.sql'] });
     assert.equal(revision(), 2);
     assert.deepEqual(log(), []);
     assert.equal(db.prepare('SELECT COUNT(*) AS n FROM upstreams').get()?.n, 2);
@@ -169,5 +175,23 @@ describe('0002_change_log', () => {
     db.exec(`UPDATE upstreams SET value = '{}' WHERE id = 'u1'`);
     assert.equal(revision(), 101);
     assert.deepEqual(log().filter(([r]) => r === 101), [[101, 'upstreams', 'u1']]);
+  });
+
+  it('0003: services and plugin_metadata rows are logged like the others', () => {
+    assert.deepEqual(applyMigrations(db, MIGRATIONS.slice(0, 3)), { from: 2, to: 3, applied: ['0003_services_plugin_metadata.sql'] });
+    db.exec(`INSERT INTO services (id, value) VALUES ('s1', '{}')`);
+    db.exec(`UPDATE services SET id = 's2' WHERE id = 's1'`);
+    db.exec(`INSERT INTO plugin_metadata (id, value) VALUES ('syslog', '{}')`);
+    db.exec(`UPDATE plugin_metadata SET value = '{"a":1}' WHERE id = 'syslog'`);
+    db.exec(`DELETE FROM services WHERE id = 's2'`);
+    assert.deepEqual(log().filter(([, res]) => res === 'services' || res === 'plugin_metadata'), [
+      [102, 'services', 's1'],
+      [103, 'services', 's1'],
+      [104, 'services', 's2'],
+      [105, 'plugin_metadata', 'syslog'],
+      [106, 'plugin_metadata', 'syslog'],
+      [107, 'services', 's2'],
+    ]);
+    assert.equal(revision(), 107);
   });
 });

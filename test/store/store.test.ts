@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { openSqlite as openBetterSqlite } from '../../src/runtime/index';
 import type { SqlDb } from '../../src/runtime/types';
 import { MigrationError } from '../../src/store/migrate';
+import { MIGRATIONS } from '../../src/embedded.gen';
 import { StoreError, openStore } from '../../src/store/store';
 import type { Store } from '../../src/store/types';
 
@@ -29,7 +30,7 @@ describe('openStore', () => {
   });
 
   it('starts empty at revision 0', () => {
-    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], unreadable: [] });
+    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], services: [], pluginMetadata: [], unreadable: [] });
     assert.equal(store.path, join(dir, 'data', 'weir.db'));
   });
 
@@ -124,8 +125,32 @@ describe('openStore', () => {
     store.put('stream_routes', 'r2', { id: 'r2', upstream_id: '7' });
     store.put('stream_routes', 'r1', { id: 'r1', upstream_id: 7 });
     store.put('stream_routes', 'r3', { id: 'r3', upstream_id: '70' });
-    assert.deepEqual(store.routesUsingUpstream('7'), ['r1', 'r2']);
-    assert.deepEqual(store.routesUsingUpstream('8'), []);
+    assert.deepEqual(store.upstreamUsers('7').map((u) => u.id), ['r1', 'r2']);
+    assert.deepEqual(store.upstreamUsers('8'), []);
+  });
+
+  it('finds the users of an upstream: routes then services, directly or in traffic-split', () => {
+    const split = (id: string | number) => ({ 'traffic-split': { rules: [{ weighted_upstreams: [{ weight: 1 }, { upstream_id: id, weight: 2 }] }] } });
+    store.put('services', 's1', { id: 's1', upstream_id: 9 });
+    store.put('services', 's0', { id: 's0', plugins: split('9') });
+    store.put('stream_routes', 'r9', { id: 'r9', plugins: split(9) });
+    store.put('stream_routes', 'r8', { id: 'r8', upstream_id: '9' });
+    assert.deepEqual(store.upstreamUsers('9'), [
+      { res: 'stream_routes', id: 'r8', via: 'upstream_id' },
+      { res: 'stream_routes', id: 'r9', via: 'plugin' },
+      { res: 'services', id: 's0', via: 'plugin' },
+      { res: 'services', id: 's1', via: 'upstream_id' },
+    ]);
+    assert.deepEqual(store.upstreamUsers('99'), []);
+  });
+
+  it('finds stream routes by service_id, string or number, in id order', () => {
+    store.put('stream_routes', 'q2', { id: 'q2', service_id: 's' });
+    store.put('stream_routes', 'q1', { id: 'q1', service_id: 5 });
+    store.put('stream_routes', 'q3', { id: 'q3', service_id: '5' });
+    assert.deepEqual(store.routesUsingService('5'), ['q1', 'q3']);
+    assert.deepEqual(store.routesUsingService('s'), ['q2']);
+    assert.deepEqual(store.routesUsingService('x'), []);
   });
 
   it('hands out 20-digit increasing POST ids and skips ids taken by PUT', () => {
@@ -257,7 +282,7 @@ describe('openStore on a newer database', () => {
   it('throws ERR_DB_TOO_NEW and closes its connection', () => {
     const path = join(dir, 'weir.db');
     const db = openBetterSqlite(path);
-    db.exec('PRAGMA user_version = 3');
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     let closed = false;
     const tracking = openBetterSqlite(path);

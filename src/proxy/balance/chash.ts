@@ -38,7 +38,10 @@ function mix32(x: number): number {
 /** A compiled key reader: turns a connection into the string that is hashed ('' = use remote_addr). */
 export type KeyReader = (conn: ConnInfo) => string;
 
-/** One stream variable by nginx name. HTTP-only names (uri, arg_*, host ...) have no value in L4. */
+/**
+ * One stream variable by nginx name. HTTP-only names (uri, arg_*, host ...) have no value in L4; any other
+ * name reads what the route's filters set (mqtt_client_id), empty when unset.
+ */
 function readVar(name: string): KeyReader {
   switch (name) {
     case 'remote_addr': return (c) => c.remoteAddr;
@@ -47,7 +50,7 @@ function readVar(name: string): KeyReader {
     case 'server_port': return (c) => String(c.serverPort);
     // the TLS SNI is the stream's closest thing to a server name
     case 'server_name': case 'ssl_preread_server_name': case 'ssl_server_name': return (c) => c.sni ?? '';
-    default: return () => '';
+    default: return (c) => c.vars?.get(name) ?? '';
   }
 }
 

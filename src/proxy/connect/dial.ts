@@ -41,6 +41,9 @@ export interface DialFailure {
 
 export type DialDone = (err: DialFailure | null, ok: DialSuccess | null) => void;
 
+/** What a connect callback without an error or a socket stands for. */
+const FAILED_CONNECT: ConnectError = { kind: 'other', code: 'ERR_CONNECT', message: 'connect failed' };
+
 /** Clock seam for retry_timeout tests. */
 export type Clock = () => number;
 
@@ -97,6 +100,12 @@ export abstract class UpstreamDial {
   protected timesReply(): boolean {
     return false;
   }
+
+  /**
+   * Every connect attempt's outcome, once settled: `startedAt` is when it began (clock()). The TCP session
+   * counts them for the route's metrics; the default does nothing.
+   */
+  protected attempted(_node: UpstreamNode, _startedAt: number, _err: ConnectError | null): void {}
   /** Milliseconds for retry_timeout and ewma's latency; a method, not a field, so tests can stop time. */
   protected clock(): number {
     return Date.now();
@@ -131,12 +140,13 @@ export abstract class UpstreamDial {
     const node = this.current!;
     const ok = err === null && out !== null;
     if (balancer.observe !== undefined && !(ok && this.timesReply())) balancer.observe(node, this.clock() - this.attemptAt, ok);
+    this.attempted(node, this.attemptAt, ok ? null : (err ?? FAILED_CONNECT));
     if (ok) {
       health?.reportConnect(node, null);
       return this.dialed(out, node, this.tried === null ? 1 : this.tried.length + 1);
     }
     releaseNode(upstream, node); // the session that pick() counted never started
-    const last = (this.last = err ?? { kind: 'other', code: 'ERR_CONNECT', message: 'connect failed' });
+    const last = (this.last = err ?? FAILED_CONNECT);
     health?.reportConnect(node, last.kind === 'timeout' ? 'timeout' : 'tcp_failure');
     warnConnectFailure(upstream.key, node.address, last.code);
     const tried = (this.tried ??= []);

@@ -11,6 +11,8 @@ export function buildChain(filters: readonly StreamFilter[]): FilterChain {
   return Object.freeze({
     access: Object.freeze(sorted.filter((f) => f.access !== undefined)),
     log: Object.freeze(sorted.filter((f) => f.log !== undefined)),
+    setsUpstream: sorted.some((f) => f.setsUpstream === true),
+    meter: sorted.find((f) => f.meter !== undefined)?.meter ?? null,
   });
 }
 
@@ -23,7 +25,8 @@ function filterFailed(filter: StreamFilter, err: unknown): AccessVerdict {
 /**
  * The access phase: run the chain's filters in order from `from`. Calls `done` exactly once, with the first
  * rejection or undefined when every filter let the connection through. Synchronous filters are run in one
- * loop; a filter that answers with a promise resumes the chain when it settles.
+ * loop; a filter that answers with a promise resumes the chain when it settles (unless the connection was
+ * aborted meanwhile: `done` is then called at once, and the caller ignores it).
  * A route with NO_FILTERS never gets here (the flow checks `access.length`).
  */
 export function runAccess(chain: FilterChain, conn: FilterConn, done: (verdict: AccessVerdict) => void, from = 0): void {
@@ -39,7 +42,8 @@ export function runAccess(chain: FilterChain, conn: FilterConn, done: (verdict: 
     if (verdict === undefined) continue;
     if (verdict instanceof Promise) {
       verdict.then(
-        (v) => (v === undefined ? runAccess(chain, conn, done, i + 1) : done(v)),
+        // an aborted connection's log phase has run already: the filters after this one must not take anything
+        (v) => (v === undefined && !conn.aborted ? runAccess(chain, conn, done, i + 1) : done(v)),
         (err: unknown) => done(filterFailed(filter, err)),
       );
       return;

@@ -7,10 +7,11 @@ import type { TcpListenSpec } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
-import type { InboundConn, OutboundConn, PipeResult, PipeStats, TcpDataPlane } from '../../runtime/types';
+import type { InboundConn, OutboundConn, PipeCounts, PipeResult, PrereadCallback, TcpDataPlane } from '../../runtime/types';
 import type { CompiledRoute, Snapshot, UpstreamNode } from '../../snapshot/types';
 import type { DialFailure, DialPorts } from '../connect/dial';
 import type { HealthView } from '../../health/types';
+import type { FlowMetrics, LiveSource } from '../../metrics/types';
 import { releaseNode } from '../connect/pick';
 import { runAccess, runLog } from '../filter/chain';
 import type { AccessVerdict } from '../filter/types';
@@ -21,7 +22,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowO
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { OpenSet } from '../session/open-set';
-import { type DialOutcome, TcpSession } from '../session/tcp-session';
+import { type DialOutcome, type PrereadPort, TcpSession } from '../session/tcp-session';
 import { WarnOnce } from './warn-once';
 
 export interface TcpFlowOptions {
@@ -35,9 +36,11 @@ export interface TcpFlowOptions {
   tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
   /** proxy_protocol listeners: nginx_config.stream.real_ip_from compiled; null or absent: every peer is trusted. */
   trust?: TrustCheck | null;
+  /** The metrics sink when the prometheus export server runs; absent or null: nothing is counted. */
+  metrics?: FlowMetrics | null;
 }
 
-export class TcpFlow implements DialOutcome {
+export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
   /** Connections with a route, from the connect phase (or filters) until their record is written. */
   private readonly active = new OpenSet<TcpSession>();
   /** Connections still in their prelude (PROXY header, ClientHello or TLS handshake): no route, no upstream yet. */
@@ -49,9 +52,14 @@ export class TcpFlow implements DialOutcome {
   /** What every dial of this flow uses: one object, so a connection carries no extra field for it. */
   private readonly ports: DialPorts;
   private readonly proxyPrelude: ProxyPreludeOptions;
+  private readonly metrics: FlowMetrics | null;
+  /** Filled by pipeCounts() for each open connection during a scrape. */
+  private readonly counts: PipeCounts = { bytesFromClient: 0, bytesToClient: 0, idleMs: 0 };
 
   constructor(private readonly opts: TcpFlowOptions) {
     this.ports = { plane: opts.plane, health: opts.health };
+    this.metrics = opts.metrics ?? null;
+    this.metrics?.addLiveSource(this);
     this.tlsPrelude = {
       plane: opts.plane,
       snapshot: opts.snapshot,
@@ -59,6 +67,7 @@ export class TcpFlow implements DialOutcome {
       prereadTimeoutMs: opts.tls?.prereadTimeoutMs ?? DEFAULT_PREREAD_TIMEOUT_MS,
       handshakeTimeoutMs: opts.tls?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       handshakeWarnings: this.handshakeWarnings,
+      metrics: this.metrics,
       proceed: (s) => {
         // shutdown closed it and wrote its record already
         if (!this.preluding.delete(s)) return this.opts.plane.destroy(s.client);
@@ -91,8 +100,9 @@ export class TcpFlow implements DialOutcome {
   }
 
   /** Bytes so far and idle time of a piped connection (null before its pipe starts). */
-  pipeStats(s: TcpSession): PipeStats | null {
-    return this.opts.plane.pipeStats?.(s.client) ?? null;
+  pipeStats(s: TcpSession): PipeCounts | null {
+    const into: PipeCounts = { bytesFromClient: 0, bytesToClient: 0, idleMs: 0 };
+    return this.opts.plane.pipeCounts(s.client, into) ? into : null;
   }
 
   /** Is the connection still in its prelude (ClientHello preread or TLS handshake)? */
@@ -158,27 +168,50 @@ export class TcpFlow implements DialOutcome {
     if (route === null) {
       this.opts.plane.destroy(s.client);
       if (isLogged('debug')) logger.debug('not hit any route', { client: formatHostPort(s.remoteAddr, s.remotePort), port: s.serverPort });
+      if (this.metrics !== null) this.metrics.noRoute('tcp', s.serverAddr, s.serverPort);
       return this.record(s, null, 'no_route');
     }
-    if (route.upstream === null) {
-      this.opts.plane.destroy(s.client);
-      this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
-      return this.record(s, route, 'no_upstream', route.problem ?? undefined);
+    if (route.filters.access.length === 0) {
+      if (route.upstream === null) return this.refuse(s, route);
+      this.active.add(s);
+      return s.dial(this.ports, route.upstream, now);
     }
+    // a route without an upstream of its own may still get one from a filter (traffic-split)
+    if (route.upstream === null && route.filters.setsUpstream !== true) return this.refuse(s, route);
     this.active.add(s);
-    if (route.filters.access.length === 0) return s.dial(this.ports, route.upstream, now);
     runAccess(route.filters, s, (verdict) => this.filtered(s, verdict));
   }
 
-  /** Filters phase over: reject, or go on to connect. */
+  /** The route cannot forward (no upstream, or a broken one): close at once. */
+  private refuse(s: TcpSession, route: CompiledRoute): void {
+    this.opts.plane.destroy(s.client);
+    this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
+    this.record(s, route, 'no_upstream', route.problem ?? undefined);
+  }
+
+  /** Filters phase over: reject, or go on to connect (to the upstream a filter chose, if one did). */
   private filtered(s: TcpSession, verdict: AccessVerdict): void {
     if (s.aborted) return; // shutdown wrote its record while the filters were deciding
     if (verdict !== undefined) {
       this.opts.plane.destroy(s.client);
       this.active.delete(s);
-      return this.finish(s, null, 0, 0, 'rejected', `${verdict.code} ${verdict.reason}`);
+      s.route.filters.meter?.rejected(verdict.code);
+      return this.finish(s, null, 0, 0, 'rejected', `${verdict.code} ${verdict.reason}`, verdict.code);
     }
-    s.dial(this.ports, s.route.upstream!, undefined);
+    const upstream = s.chosenUpstream;
+    if (upstream === null) {
+      this.opts.plane.destroy(s.client);
+      this.active.delete(s);
+      const route = s.matched!;
+      this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
+      return this.finish(s, null, 0, 0, 'no_upstream', route.problem ?? 'missing upstream configuration in Route or Service');
+    }
+    s.dial(this.ports, upstream, undefined);
+  }
+
+  /** FilterConn.preread of a session (mqtt-proxy): the plane's preread, bounded by the listener's preread timeout. */
+  prereadClient(s: TcpSession, maxBytes: number, cb: PrereadCallback): void {
+    this.opts.plane.preread(s.client, maxBytes, this.tlsPrelude.prereadTimeoutMs, cb);
   }
 
   /** Connect phase over, connected: pipe. */
@@ -196,6 +229,7 @@ export class TcpFlow implements DialOutcome {
   /** Connect phase over, every attempt failed. */
   onDialFailed(s: TcpSession, err: DialFailure): void {
     if (s.aborted) return;
+    if (err.attempts === 0) s.route.filters.meter?.connectFailed(null, 'no_node');
     this.opts.plane.destroy(s.client);
     this.active.delete(s);
     this.finish(s, err.node, 0, 0, 'connect_failed', err.message);
@@ -210,18 +244,36 @@ export class TcpFlow implements DialOutcome {
     this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   };
 
-  /** Filters (log) and record phases of a connection that had a route. */
-  private finish(s: TcpSession, node: UpstreamNode | null, fromClient: number, toClient: number, end: EndReason, error?: string): void {
+  /** Filters (log) and record phases of a connection that had a route. `code`: the rejecting filter's. */
+  private finish(s: TcpSession, node: UpstreamNode | null, fromClient: number, toClient: number, end: EndReason, error?: string, code?: number): void {
     const route = s.matched!;
-    if (route.filters.log.length !== 0) {
-      runLog(route.filters, { info: s, route, node, startedAt: s.startedAt, bytesFromClient: fromClient, bytesToClient: toClient, end });
+    const filters = route.filters;
+    if (filters.log.length !== 0) {
+      runLog(filters, { conn: s, info: s, route, node, startedAt: s.startedAt, bytesFromClient: fromClient, bytesToClient: toClient, end, error, code, vars: s.vars });
     }
+    if (filters.meter != null) filters.meter.finished(node, fromClient, toClient);
     this.opts.recorder.connection(s, route, node, s.startedAt, fromClient, toClient, end, error);
   }
 
   /** Record phase of a connection that ended before any filter ran (prelude or match). */
   private record(s: TcpSession, route: CompiledRoute | null, end: EndReason, error?: string): void {
+    if (route !== null) route.filters.meter?.finished(null, 0, 0);
     this.opts.recorder.connection(s, route, null, s.startedAt, 0, 0, end, error);
+  }
+
+  /** LiveSource: open connections into their routes' meters, with the bytes their pipes moved so far. */
+  addLive(): void {
+    const { plane } = this.opts;
+    const counts = this.counts;
+    this.active.forEach((s) => {
+      const meter = s.matched!.filters.meter;
+      if (meter == null) return;
+      meter.liveConnections++;
+      if (s.upstreamConn === null || s.current === null || !plane.pipeCounts(s.client, counts)) return;
+      const node = meter.node(s.current);
+      node.liveIn += counts.bytesFromClient;
+      node.liveOut += counts.bytesToClient;
+    });
   }
 
   /**

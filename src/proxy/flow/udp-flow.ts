@@ -2,19 +2,23 @@
 //   first datagram of a client on a listener -> match -> filters (access) -> balance + connect (one connected
 //   socket to the node) -> relay both ways (replies leave from the listener's socket) -> filters (log) -> record
 // Later datagrams of the client find the session in the table: a map lookup, a list move and a send.
+// Filters that decide later (limit-conn's delay) keep the session in the table with its first datagrams held
+// (bounded, HeldDatagrams) until their verdict; a send to the held ones is the same call as to a socket.
 
 import type { ProxyProtocolFlags } from '../../config/types';
 import { formatHostPort } from '../../lib/ip';
 import { isLogged, logger } from '../../log/logger';
 import { RateLimitedWarn } from '../../log/rate-limit';
-import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstreamHandlers } from '../../runtime/types';
-import type { CompiledRoute, ConnInfo, Snapshot } from '../../snapshot/types';
+import type { UdpDataPlane, UdpListener, UdpSocketError, UdpUpstream, UdpUpstreamHandlers } from '../../runtime/types';
+import type { CompiledRoute, CompiledUpstream, ConnInfo, Snapshot } from '../../snapshot/types';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../../snapshot/build';
+import type { FlowMetrics, LiveSource } from '../../metrics/types';
 import { NONE_TRIED, pickNode, RecentRefusals, releaseNode } from '../connect/pick';
 import type { HealthView } from '../../health/types';
 import { writeProxyHeader } from '../connect/proxy-header';
 import { proxyHeaderFacts, udpPlanOf } from '../connect/proxy-prefix';
 import { runAccess, runLog } from '../filter/chain';
-import type { AccessVerdict } from '../filter/types';
+import type { AccessVerdict, ConnThrottle, Rejection } from '../filter/types';
 import { selectRoute } from '../match/route';
 import type { TrustCheck } from '../match/trust';
 import { parseProxyDatagram } from '../prelude/proxy-protocol';
@@ -22,7 +26,7 @@ import type { ProxyHeader } from '../prelude/proxy-protocol-types';
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { EmptyWaiters } from '../session/open-set';
-import { ProxiedUdpSession, UdpSession } from '../session/udp-session';
+import { HeldDatagrams, ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
 import { WarnOnce } from './warn-once';
 import { nextConnectionId } from '../session/conn-id';
@@ -42,6 +46,8 @@ export interface UdpFlowOptions {
   tickMs?: number;
   /** nginx_config.stream.real_ip_from compiled; null: every peer of a proxy_protocol listener is trusted. */
   trust?: TrustCheck | null;
+  /** The metrics sink when the prometheus export server runs; absent or null: nothing is counted. */
+  metrics?: FlowMetrics | null;
 }
 
 /** Counters since start, for the log and tests. */
@@ -66,7 +72,7 @@ const NO_ROUTE_REPORT_MS = 10_000;
 /** While shutting down, a session quiet for this long is over (UDP has no close to wait for). */
 const DRAIN_QUIET_MS = 1000;
 
-export class UdpFlow {
+export class UdpFlow implements LiveSource {
   readonly counters: UdpStats = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
   /** PROXY protocol flags of each listener scope that has any (set by the listener set's binder). */
   private readonly proxyFlags: Array<ProxyProtocolFlags | undefined> = [];
@@ -94,9 +100,20 @@ export class UdpFlow {
     onDatagram: (sock, data) => this.onReply(sock.context, data),
     onError: (sock, err) => this.onUpstreamError(sock.context, err),
   };
+  /** Sessions with limit-bandwidth: replies over the rate are dropped before they count. */
+  private readonly policedHandlers: UdpUpstreamHandlers<UdpSession> = {
+    onDatagram: (sock, data) => {
+      if (sock.context.filters!.throttle!.admit(false, data.byteLength)) this.onReply(sock.context, data);
+    },
+    onError: (sock, err) => this.onUpstreamError(sock.context, err),
+  };
+
+  private readonly metrics: FlowMetrics | null;
 
   constructor(private readonly opts: UdpFlowOptions) {
     this.table = new SessionTable<UdpSession>(opts.maxSessions, Date.now());
+    this.metrics = opts.metrics ?? null;
+    this.metrics?.addLiveSource(this);
   }
 
   /** Run the session clock while listeners exist. Called by the listener set after each change. */
@@ -181,8 +198,9 @@ export class UdpFlow {
     s.datagramsFromClient++;
     s.bytesFromClient += data.byteLength;
     this.table.touch(s);
+    // the node (through the session's PROXY prefix, if any), or (filters still deciding) the datagrams held for it
     s.forward(data);
-    if (this.opts.responses === 0) this.end(s, 'responses');
+    if (this.opts.responses === 0 && s.node !== null) this.end(s, 'responses');
   }
 
   /**
@@ -195,64 +213,147 @@ export class UdpFlow {
         ? { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null }
         : { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null, proxyPeer: formatHostPort(peer, peerPort) };
     const route = selectRoute(this.opts.snapshot(), info);
-    const up = route?.upstream ?? null;
-    if (route === undefined || up === null) {
+    if (route === undefined) {
       this.counters.noRoute++;
-      if (route !== undefined) this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
-      else if (isLogged('debug')) logger.debug('not hit any route', { protocol: 'udp', client: formatHostPort(address, port), port: listener.port });
+      if (this.metrics !== null) this.metrics.noRoute('udp', listener.host, listener.port);
+      if (isLogged('debug')) logger.debug('not hit any route', { protocol: 'udp', client: formatHostPort(address, port), port: listener.port });
       return undefined;
     }
-    if (route.filters.access.length !== 0 && this.rejectedByFilters(route, info)) return undefined;
+    const up = route.upstream;
+    if (route.filters.access.length === 0) {
+      if (up === null) return this.refuse(route);
+      const s = this.createSession(scope, listener, info, route, up, header, peer, peerPort);
+      if (!this.connect(s, up)) return undefined;
+      return this.insert(s);
+    }
+    if (up === null && route.filters.setsUpstream !== true) return this.refuse(route);
+    const s = this.createSession(scope, listener, info, route, up, header, peer, peerPort);
+    let sync = true;
+    runAccess(route.filters, s, (verdict) => this.filtered(s, verdict, sync));
+    sync = false;
+    if (s.aborted) return undefined; // refused at once (or admitted to an upstream without a node left)
+    // admitted at once: connected; else the filters decide later (limit-conn's delay) and the session waits in
+    // the table with its datagrams held
+    if (s.upstream === null) s.upstream = new HeldDatagrams(s);
+    return this.insert(s);
+  }
+
+  /**
+   * A plain UdpSession, or a ProxiedUdpSession when a PROXY header named the client (`peer`) or the upstream
+   * may get one (the listener's proxy_protocol_to_upstream, the upstream's proxy_protocol; a filter that
+   * chooses the upstream may choose one that does).
+   */
+  private createSession(
+    scope: number, listener: UdpListener, info: ConnInfo, route: CompiledRoute, up: CompiledUpstream | null,
+    header: ProxyHeader | null, peer: string | null, peerPort: number,
+  ): UdpSession {
+    const idleMs = up?.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const toUpstream = this.proxyFlags[scope]?.proxyProtocolToUpstream === true;
+    const mayPrefix = route.filters.setsUpstream === true || (up !== null && udpPlanOf(up, toUpstream) !== null);
+    if (peer === null && !mayPrefix) return new UdpSession(scope, listener, info, route, idleMs, Date.now());
+    const p = new ProxiedUdpSession(scope, listener, info, route, idleMs, Date.now(), header);
+    if (peer !== null) {
+      p.peerAddr = peer;
+      p.peerPort = peerPort;
+    }
+    return p;
+  }
+
+  /** The route cannot forward: the datagram is dropped (counted, warned about once per route). */
+  private refuse(route: CompiledRoute): undefined {
+    this.counters.noRoute++;
+    this.cannotForward.warn(route, { route: route.id, problem: route.problem ?? undefined });
+    return undefined;
+  }
+
+  /** Pick a node and open the session's socket; false when no node is left (nothing is open then). */
+  private connect(s: UdpSession, up: CompiledUpstream): boolean {
+    // a chash key may name a variable the filters set (ConnInfo.vars): the pick sees them
+    const vars = s.filters?.vars ?? null;
+    const info = vars === null ? s.info : { ...s.info, vars };
     const node = pickNode(up, info, NONE_TRIED, this.opts.health, this.refusals, this.table.now);
     if (node === undefined) {
       this.counters.noRoute++;
-      return undefined;
+      s.route.filters.meter?.connectFailed(null, 'no_node');
+      return false;
     }
-    const plan = udpPlanOf(up, this.proxyFlags[scope]?.proxyProtocolToUpstream === true);
-    let s: UdpSession;
-    if (peer === null && plan === null) {
-      s = new UdpSession(scope, listener, info, route, up, node, Date.now());
+    s.up = up;
+    s.node = node;
+    s.idleMs = up.idleTimeoutMs;
+    if (s instanceof ProxiedUdpSession) {
+      const plan = udpPlanOf(up, this.proxyFlags[s.scope]?.proxyProtocolToUpstream === true);
+      if (plan !== null) s.prefix = writeProxyHeader(plan, proxyHeaderFacts(plan, s, null));
+    }
+    const throttle = s.filters?.throttle ?? null;
+    if (throttle === null) {
+      s.upstream = this.opts.plane.open(node.host, node.port, this.handlers, s);
     } else {
-      const p = new ProxiedUdpSession(scope, listener, info, route, up, node, Date.now(), header);
-      if (peer !== null) {
-        p.peerAddr = peer;
-        p.peerPort = peerPort;
-      }
-      if (plan !== null) p.prefix = writeProxyHeader(plan, proxyHeaderFacts(plan, p, null));
-      s = p;
+      // limit-bandwidth: datagrams over the rate are dropped each way (UDP cannot push back)
+      s.upstream = new PolicedUpstream(this.opts.plane.open(node.host, node.port, this.policedHandlers, s), throttle);
     }
+    // passive UDP checks: a session without a reply within checks.passive.timeout counts against its node
+    if ((this.opts.health.checkerOf(up)?.passiveTimeoutMs ?? 0) > 0) this.awaitingReply.push(s);
+    return true;
+  }
+
+  /** Put a new session in the table (a full table evicts one first). */
+  private insert(s: UdpSession): UdpSession {
     const victim = this.table.add(s);
     if (victim !== null) {
       this.counters.evicted++;
       this.finish(victim, 'evicted');
     }
     this.counters.sessions++;
-    s.upstream = this.opts.plane.open(node.host, node.port, this.handlers, s);
-    if ((this.opts.health.checkerOf(up)?.passiveTimeoutMs ?? 0) > 0) this.awaitingReply.push(s);
     return s;
   }
 
   /**
-   * The access phase of a new session. A rejected first datagram is dropped (nothing is sent back, as for
-   * no route) and its rejection recorded.
-   * TODO: filters that decide later (limit-conn's delay) need the session's first datagrams held; until the
-   * plugins issue lands, such a verdict drops the datagram and the client's retry runs the chain again.
+   * The filters phase of a new session is over. `sync`: decided within open() (nothing was held, the session
+   * is not in the table yet); otherwise the session waited in the table and its held datagrams go on now.
+   * A refused session's datagrams are dropped (nothing is sent back, as for no route) and it is recorded.
    */
-  private rejectedByFilters(route: CompiledRoute, info: ConnInfo): boolean {
-    let decided = false;
-    let verdict: AccessVerdict = undefined;
-    runAccess(route.filters, { info, route }, (v) => {
-      decided = true;
-      verdict = v;
-    });
-    if (!decided) return true;
-    if (verdict === undefined) return false;
-    const { code, reason } = verdict as { code: number; reason: string };
-    const now = Date.now();
-    const totals = { info, route, node: null, startedAt: now, bytesFromClient: 0, bytesToClient: 0, end: 'rejected' as const };
-    runLog(route.filters, totals);
-    this.opts.recorder.connection(info, route, null, now, 0, 0, 'rejected', `${code} ${reason}`);
-    return true;
+  private filtered(s: UdpSession, verdict: AccessVerdict, sync: boolean): void {
+    if (!sync && (s.aborted || s.list === 0)) return; // evicted or shut down meanwhile: recorded already
+    const held = sync ? null : (s.upstream as HeldDatagrams);
+    if (verdict !== undefined) {
+      if (!sync) this.table.remove(s);
+      held?.close();
+      s.upstream = null;
+      s.aborted = true;
+      return this.rejected(s, verdict, sync);
+    }
+    const up = s.filters?.upstream ?? s.route.upstream;
+    if (up === null || !this.connect(s, up)) {
+      if (!sync) this.table.remove(s);
+      held?.close();
+      s.upstream = null;
+      s.aborted = true;
+      return this.runLogOf(s, up === null ? 'no_upstream' : 'connect_failed');
+    }
+    if (held === null) return; // open() puts it in the table and sends the first datagram
+    for (const data of held.held) s.forward(data);
+    held.close();
+    if (this.opts.responses === 0) this.end(s, 'responses');
+  }
+
+  private rejected(s: UdpSession, verdict: Rejection, sync: boolean): void {
+    const error = `${verdict.code} ${verdict.reason}`;
+    this.runLogOf(s, 'rejected', error, verdict.code);
+    const meter = s.route.filters.meter;
+    if (meter != null) {
+      meter.rejected(verdict.code);
+      meter.finished(null, 0, 0);
+    }
+    if (sync) this.opts.recorder.connection(s.info, s.route, null, s.startedAt, 0, 0, 'rejected', error);
+    else this.opts.recorder.session(s, 'rejected', Date.now(), error);
+  }
+
+  /** The log phase of a session that had filters. `code`: the rejecting filter's. */
+  private runLogOf(s: UdpSession, end: EndReason, error?: string, code?: number): void {
+    const { route } = s;
+    if (route.filters.log.length === 0) return;
+    const vars = s.filters?.vars ?? null;
+    runLog(route.filters, { conn: s, info: s.info, route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end, error, code, vars });
   }
 
   private onReply(s: UdpSession, data: Uint8Array): void {
@@ -268,9 +369,9 @@ export class UdpFlow {
   }
 
   private firstReply(s: UdpSession): void {
-    this.opts.health.checkerOf(s.up)?.reportConnect(s.node, null);
-    const { balancer } = s.up;
-    if (balancer.observe !== undefined) balancer.observe(s.node, Date.now() - s.startedAt, true);
+    const up = s.up!;
+    this.opts.health.checkerOf(up)?.reportConnect(s.node!, null);
+    if (up.balancer.observe !== undefined) up.balancer.observe(s.node!, Date.now() - s.startedAt, true);
   }
 
   /** Sessions still without a reply after checks.passive.timeout count as a timeout for their node, once. */
@@ -278,11 +379,11 @@ export class UdpFlow {
     const keep: UdpSession[] = [];
     for (const s of this.awaitingReply) {
       if (s.list === 0 || s.datagramsToClient > 0) continue; // over, or answered
-      const health = this.opts.health.checkerOf(s.up);
+      const health = s.up === null ? null : this.opts.health.checkerOf(s.up);
       const limit = health?.passiveTimeoutMs ?? 0;
       if (limit === 0) continue; // the checks changed meanwhile
       if (now - s.startedAt < limit) keep.push(s);
-      else health!.reportConnect(s.node, 'timeout');
+      else health!.reportConnect(s.node!, 'timeout');
     }
     this.awaitingReply = keep;
   }
@@ -290,14 +391,15 @@ export class UdpFlow {
   private onUpstreamError(s: UdpSession, err: UdpSocketError): void {
     if (s.list === 0) return;
     if (err.kind === 'other') {
-      if (isLogged('debug')) logger.debug('udp upstream socket error', { node: s.node.address, error: err.code });
+      if (isLogged('debug')) logger.debug('udp upstream socket error', { node: s.node!.address, error: err.code });
       return;
     }
     this.counters.refused++;
-    this.opts.health.checkerOf(s.up)?.reportConnect(s.node, 'tcp_failure');
+    s.route.filters.meter?.connectFailed(s.node, err.kind);
+    this.opts.health.checkerOf(s.up!)?.reportConnect(s.node!, 'tcp_failure');
     // One warning per node and avoidance window, so clients retrying against a dead node cannot flood the log.
-    const first = this.refusals.note(s.node.address, this.table.now);
-    const fields = { route: s.route.id, node: s.node.address, error: err.code };
+    const first = this.refusals.note(s.node!.address, this.table.now);
+    const fields = { route: s.route.id, node: s.node!.address, error: err.code };
     if (first) logger.warn('udp upstream refused; session closed', fields);
     else if (isLogged('debug')) logger.debug('udp upstream refused; session closed', fields);
     this.end(s, 'upstream_refused', err.code);
@@ -310,11 +412,12 @@ export class UdpFlow {
 
   /** Close a session already out of the table: filters (log) and record. */
   private finish(s: UdpSession, reason: EndReason, error?: string): void {
+    s.aborted = true; // a session whose filters are still deciding is over: their verdict is ignored
     s.upstream?.close();
-    releaseNode(s.up, s.node);
-    if (s.route.filters.log.length !== 0) {
-      runLog(s.route.filters, { info: s.info, route: s.route, node: s.node, startedAt: s.startedAt, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient, end: reason });
-    }
+    if (s.node !== null) releaseNode(s.up!, s.node);
+    this.runLogOf(s, reason, error);
+    const meter = s.route.filters.meter;
+    if (meter != null) meter.finished(s.node, s.bytesFromClient, s.bytesToClient);
     this.opts.recorder.session(s, reason, Date.now(), error);
     if (this.table.size === 0) this.drained.wake();
   }
@@ -334,6 +437,19 @@ export class UdpFlow {
   /** The table's coarse clock (ms): sessions' lastActive is on it. */
   clock(): number {
     return this.table.now;
+  }
+
+  /** LiveSource: open sessions into their routes' meters, with the bytes relayed so far. */
+  addLive(): void {
+    for (const s of this.table.entries()) {
+      const meter = s.route.filters.meter;
+      if (meter == null) continue;
+      meter.liveSessions++;
+      if (s.node === null) continue; // its filters are still deciding
+      const node = meter.node(s.node);
+      node.liveIn += s.bytesFromClient;
+      node.liveOut += s.bytesToClient;
+    }
   }
 
   /** End the sessions of an unbound listener: their replies would have no socket to leave from. */
@@ -375,5 +491,28 @@ export class UdpFlow {
     for (const s of this.table.entries()) this.end(s, 'aborted');
     this.setClock(false);
     this.dropWarnings.close();
+  }
+}
+
+/** A session's upstream socket behind limit-bandwidth: client datagrams over the rate are dropped. */
+class PolicedUpstream implements UdpUpstream<UdpSession> {
+  constructor(
+    private readonly inner: UdpUpstream<UdpSession>,
+    private readonly throttle: ConnThrottle,
+  ) {}
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.inner.remotePort;
+  }
+  get context(): UdpSession {
+    return this.inner.context;
+  }
+  send(data: Uint8Array): void {
+    if (this.throttle.admit(true, data.byteLength)) this.inner.send(data);
+  }
+  close(): void {
+    this.inner.close();
   }
 }

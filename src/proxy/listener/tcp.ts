@@ -6,6 +6,7 @@ import type { AccessLog } from '../../log/logger';
 import type { TcpDataPlane, TcpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
+import type { FlowMetrics } from '../../metrics/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { compileTrust } from '../match/trust';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
@@ -26,6 +27,8 @@ export interface TcpProxyOptions {
   realIpFrom?: readonly string[];
   /** apisix.stream_proxy.max_connections: open connections beyond it are refused at accept; null/absent = no cap. */
   maxConnections?: number | null;
+  /** The metrics sink when the prometheus export server runs (default: none). */
+  metrics?: FlowMetrics | null;
 }
 
 export type BoundTcpListener = BoundListener;
@@ -92,6 +95,7 @@ class TcpProxyImpl implements TcpProxy {
       recorder,
       tls: opts.tls,
       trust: compileTrust(opts.realIpFrom),
+      metrics: opts.metrics,
     });
     this.limiter = new ConnectionLimiter(opts.maxConnections ?? null, () => this.flow.openConnections());
     const limits = new LimitedAccept(this.limiter, (c) => opts.plane.destroy(c), (info, error) => recorder.connection(info, null, null, Date.now(), 0, 0, 'refused', error));

@@ -6,6 +6,7 @@ import type { AccessLog } from '../../log/logger';
 import type { UdpDataPlane, UdpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { type HealthView, NO_HEALTH } from '../../health/types';
+import type { FlowMetrics } from '../../metrics/types';
 import { UdpFlow, type UdpStats } from '../flow/udp-flow';
 import { compileTrust } from '../match/trust';
 import { AccessRecorder } from '../record/access';
@@ -29,6 +30,8 @@ export interface UdpProxyOptions {
   tickMs?: number;
   /** nginx_config.stream.real_ip_from (canonical CIDRs); absent: every peer of a proxy_protocol listener is trusted. */
   realIpFrom?: readonly string[];
+  /** The metrics sink when the prometheus export server runs (default: none). */
+  metrics?: FlowMetrics | null;
 }
 
 export type BoundUdpListener = BoundListener;
@@ -67,6 +70,7 @@ export class UdpProxy {
       responses: opts.responses,
       tickMs: opts.tickMs,
       trust: compileTrust(opts.realIpFrom),
+      metrics: opts.metrics,
     });
     this.set = new ListenerSet(udpBinder(opts.plane, this.flow));
   }

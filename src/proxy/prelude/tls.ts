@@ -4,6 +4,7 @@
 
 import type { TcpListenSpec } from '../../config/types';
 import type { RateLimitedWarn } from '../../log/rate-limit';
+import type { FlowMetrics } from '../../metrics/types';
 import type { PrereadCallback, PrereadState, TcpDataPlane } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { findCertificate } from '../../snapshot/ssl';
@@ -36,6 +37,8 @@ export interface TlsFlowOptions {
   handshakeTimeoutMs: number;
   /** Handshake-failure warnings: one line per kind of failure per period, so a scanner cannot flood the log. */
   handshakeWarnings: RateLimitedWarn;
+  /** Counts failures by reason when the metrics export runs; null: nothing is counted. */
+  metrics: FlowMetrics | null;
   /** Continue with the next phases (match, filters, connect, pipe). */
   proceed(s: TcpSession): void;
   /** The connection ends here: close it and write its access record (`end` is the record's reason). */
@@ -65,12 +68,14 @@ export function tlsPreread(opts: TlsFlowOptions, mode: TlsMode, s: TcpSession): 
   return (bytes, state) => {
     if (state !== 'data') {
       const [end, why] = PREREAD_FAILURE[state];
+      if (opts.metrics !== null && (end === 'not_tls' || end === 'preread_timeout')) opts.metrics.tlsFailed(end, s.serverAddr, s.serverPort);
       opts.reject(s, end, why);
       return true;
     }
     const hello = parseClientHello(bytes);
     if (hello.kind === 'need-more') return false;
     if (hello.kind === 'not-tls') {
+      if (opts.metrics !== null) opts.metrics.tlsFailed('not_tls', s.serverAddr, s.serverPort);
       opts.reject(s, 'not_tls', hello.reason);
       return true;
     }
@@ -108,6 +113,7 @@ function terminate(opts: TlsFlowOptions, snap: Snapshot, s: TcpSession): void {
 
 /** `kind` groups failures for the rate limit (no_sni, unknown_sni, timeout, client_cert, handshake). */
 function fail(opts: TlsFlowOptions, s: TcpSession, kind: string, why: string, ssl?: string): void {
+  if (opts.metrics !== null) opts.metrics.tlsFailed(kind, s.serverAddr, s.serverPort);
   opts.handshakeWarnings.warn(kind, 'TLS handshake failed', {
     client: `${s.remoteAddr}:${s.remotePort}`,
     sni: s.sni ?? undefined,

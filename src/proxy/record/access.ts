@@ -11,7 +11,8 @@ import { connectionIdText } from '../session/conn-id';
 export interface SessionTotals {
   readonly info: ConnInfo;
   readonly route: CompiledRoute;
-  readonly node: UpstreamNode;
+  /** null when the session ended before a node was picked (its filters refused it, or were still deciding). */
+  readonly node: UpstreamNode | null;
   readonly startedAt: number;
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
@@ -94,7 +95,7 @@ export class AccessRecorder {
     rec.client = formatHostPort(s.info.remoteAddr, s.info.remotePort);
     rec.proxy_peer = s.proxyPeer ?? undefined;
     rec.server = this.serverText(s.info.serverAddr, s.info.serverPort);
-    rec.upstream = s.node.address;
+    rec.upstream = s.node === null ? null : s.node.address;
     rec.bytes_from_client = s.bytesFromClient;
     rec.bytes_to_client = s.bytesToClient;
     rec.datagrams_from_client = s.datagramsFromClient;

@@ -47,6 +47,11 @@ export class OpenSet<T> {
     return this.items.has(item);
   }
 
+  /** Visit every item without copying; `fn` must not add or end items. */
+  forEach(fn: (item: T) => void): void {
+    this.items.forEach(fn);
+  }
+
   /** A copy, for loops that end items while they walk. */
   snapshot(): T[] {
     return [...this.items];

@@ -6,11 +6,11 @@
 // socket, the upstream and node from the dial. Rarely used facts sit behind one nullable field (`extra`).
 
 import { formatHostPort } from '../../lib/ip';
-import type { InboundConn, OutboundConn, PipeOptions } from '../../runtime/types';
-import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
+import type { ConnectError, InboundConn, OutboundConn, PipeOptions, PipeThrottle, PrereadCallback } from '../../runtime/types';
+import type { CompiledRoute, CompiledUpstream, ConnInfo, UpstreamNode } from '../../snapshot/types';
 import { type DialFailure, type DialPorts, sendsTlsToNode, UpstreamDial } from '../connect/dial';
 import { type ProxyPrefixSource, tcpPlanOf, terminatedTls, writeTcpProxyPrefix } from '../connect/proxy-prefix';
-import type { FilterConn } from '../filter/types';
+import type { ConnThrottle, FilterConn } from '../filter/types';
 import type { ProxyHeader } from '../prelude/proxy-protocol-types';
 import type { EndReason } from './end-reason';
 import { connectionIdText, nextConnectionId } from './conn-id';
@@ -19,6 +19,11 @@ import { connectionIdText, nextConnectionId } from './conn-id';
 export interface DialOutcome {
   onDialed(s: TcpSession, conn: OutboundConn): void;
   onDialFailed(s: TcpSession, failure: DialFailure): void;
+}
+
+/** How a session's filters read the client's first bytes: the flow's plane and preread timeout (one per flow). */
+export interface PrereadPort {
+  prereadClient(s: TcpSession, maxBytes: number, cb: PrereadCallback): void;
 }
 
 /** Facts most connections never have (plain TCP has none of them); allocated only for those that do. */
@@ -38,6 +43,11 @@ export interface SessionExtra {
   sendHeader: boolean;
   /** Why weir cut the connection when the pipe's own reason ("aborted") would not say (an admin closed it). */
   endAs: EndReason | null;
+  /** What the route's filters set (FilterConn): variables, an upstream of their choice, pipe limits, own state. */
+  vars: Map<string, string> | null;
+  upstream: CompiledUpstream | null;
+  throttle: ConnThrottle | null;
+  state: Record<string, unknown> | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn, ProxyPrefixSource {
@@ -52,7 +62,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   extra: SessionExtra | null = null;
 
   constructor(
-    private readonly outcome: DialOutcome,
+    private readonly outcome: DialOutcome & PrereadPort,
     readonly client: InboundConn,
     readonly startedAt: number,
   ) {
@@ -139,8 +149,48 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     this.upstream!.balancer.observe?.(this.current!, ms, true);
   }
 
+  /** PipeOptions: limit-bandwidth's limits, read once when the pipe starts. */
+  get throttle(): PipeThrottle | null {
+    return this.extra === null ? null : this.extra.throttle;
+  }
+  /** ConnInfo: variables the filters set (the chash key may name one). */
+  get vars(): ReadonlyMap<string, string> | null {
+    return this.extra === null ? null : this.extra.vars;
+  }
+  /** The upstream to dial once the filters are done: one a filter chose, else the route's. */
+  get chosenUpstream(): CompiledUpstream | null {
+    const x = this.extra;
+    return x !== null && x.upstream !== null ? x.upstream : this.matched!.upstream;
+  }
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null });
+    return (this.extra ??= {
+      sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null,
+      vars: null, upstream: null, throttle: null, state: null,
+    });
+  }
+
+  // FilterConn: what the route's filters may set (kept in `extra`, which plain connections never allocate)
+  getVar(name: string): string | undefined {
+    return this.extra?.vars?.get(name);
+  }
+  setVar(name: string, value: string): void {
+    (this.ensureExtra().vars ??= new Map()).set(name, value);
+  }
+  setUpstream(upstream: CompiledUpstream): void {
+    this.ensureExtra().upstream = upstream;
+  }
+  setThrottle(throttle: ConnThrottle): void {
+    this.ensureExtra().throttle = throttle;
+  }
+  getState(filter: string): unknown {
+    return this.extra?.state?.[filter];
+  }
+  setState(filter: string, value: unknown): void {
+    (this.ensureExtra().state ??= {})[filter] = value;
+  }
+  /** FilterConn: peek at the client's first bytes through the flow's data plane. */
+  preread(maxBytes: number, cb: PrereadCallback): void {
+    this.outcome.prereadClient(this, maxBytes, cb);
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -208,5 +258,13 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
 
   protected dialFailed(failure: DialFailure): void {
     this.outcome.onDialFailed(this, failure);
+  }
+
+  /** Each connect attempt, for the route's metrics when it carries the prometheus plugin (else one null check). */
+  protected override attempted(node: UpstreamNode, startedAt: number, err: ConnectError | null): void {
+    const meter = this.matched!.filters.meter;
+    if (meter == null) return;
+    if (err === null) meter.connected(node, Date.now() - startedAt);
+    else meter.connectFailed(node, err.kind);
   }
 }

@@ -18,8 +18,8 @@ export class SessionEntry {
     readonly scope: number,
     readonly address: string,
     readonly port: number,
-    /** Idle time after which the sweep ends the session. */
-    readonly idleMs: number,
+    /** Idle time after which the sweep ends the session (set again once a UDP session's upstream is known). */
+    public idleMs: number,
   ) {}
 }
 

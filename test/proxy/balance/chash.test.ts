@@ -48,6 +48,15 @@ describe('chash key readers', () => {
       assert.equal(compileKeyReader(hashOn, key)(c), want);
     });
   }
+
+  it('a variable a filter set (mqtt_client_id) is read from the connection\'s vars; unset or without vars: empty', () => {
+    const withVars: ConnInfo = { ...c, vars: new Map([['mqtt_client_id', 'sensor-7']]) };
+    assert.equal(compileKeyReader('vars', 'mqtt_client_id')(withVars), 'sensor-7');
+    assert.equal(compileKeyReader(undefined, 'mqtt_client_id')(withVars), 'sensor-7');
+    assert.equal(compileKeyReader('vars_combinations', '$mqtt_client_id@$server_port')(withVars), 'sensor-7@9100');
+    assert.equal(compileKeyReader('vars', 'mqtt_client_id')(c), '');
+    assert.equal(compileKeyReader('vars', 'mqtt_client_id')({ ...c, vars: null }), '');
+  });
 });
 
 describe('chash', () => {
@@ -61,6 +70,21 @@ describe('chash', () => {
       assert.equal(byAddr.pick({ ...client(i), remotePort: 1 }, []), first); // the port is not part of the key
       assert.equal(byUri.pick(client(i), []), first);
     }
+  });
+
+  it('chash on mqtt_client_id: one id sticks to one node from any address; no id falls back to remote_addr', () => {
+    const nodes = nodesNamed('abcde');
+    const byId = createChash(nodes, { hashOn: 'vars', key: 'mqtt_client_id' });
+    const byAddr = createChash(nodes, { hashOn: 'vars', key: 'remote_addr' });
+    const spread = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      const id = `client-${i}`;
+      const first = nameOf(byId.pick({ ...client(i), vars: new Map([['mqtt_client_id', id]]) }, []));
+      spread.add(first!);
+      for (const other of [i + 1000, i + 2000]) assert.equal(nameOf(byId.pick({ ...client(other), vars: new Map([['mqtt_client_id', id]]) }, [])), first);
+      assert.equal(byId.pick(client(i), []), byAddr.pick(client(i), []));
+    }
+    assert.equal(spread.size, 5, 'ids spread over every node');
   });
 
   it('hash_on remote_port spreads one client address over the nodes', () => {

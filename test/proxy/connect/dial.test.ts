@@ -33,6 +33,7 @@ function fakePlane(outcomes: Record<number, ConnectErrorKind | 'ok'>, onConnect?
     preread: () => {},
     consume: () => {},
     exchange: () => {},
+    pipeCounts: () => false,
     startTls: () => {},
     tlsSession: () => null,
     connect(host, port, timeoutMs, done) {

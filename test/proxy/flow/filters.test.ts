@@ -14,24 +14,42 @@ import { buildChain } from '../../../src/proxy/filter/chain';
 import type { FilterChain, FinishedConn, StreamFilter } from '../../../src/proxy/filter/types';
 import type { Snapshot } from '../../../src/snapshot/types';
 import type { JsonObject } from '../../../src/lib/json';
+import { PluginSet } from '../../../src/plugins/registry';
+import { validateStreamRoute } from '../../../src/schema/index';
 import { exchange, startEchoServer, type TestServer } from '../../helpers/net';
 import { startUdpEcho, udpClient, until, wait, type UdpEcho } from '../../helpers/udp';
 
 /**
- * Test filters standing in for plugins (the schema knows only APISIX's plugin names, so the test compiles
- * those names to its own filters): "deny" refuses, "slow" admits after 30 ms, "log" collects.
+ * Test filters standing in for plugins, under their own names (the build is told to let names it does not
+ * know through): "deny" refuses, "slow" admits after 30 ms, "log" collects.
  */
 const logged: FinishedConn[] = [];
 const KINDS: Record<string, StreamFilter> = {
   deny: { name: 'deny', priority: 2, access: (c) => ({ code: 403, reason: `client ${c.info.remoteAddr} refused` }) },
   slow: { name: 'slow', priority: 3, access: () => new Promise((r) => setTimeout(() => r(undefined), 30)) },
   log: { name: 'log', priority: 1, log: (done) => void logged.push(done) },
+  // what mqtt-proxy does: peek at the client's first bytes, keep them as a variable, let them through
+  peek: {
+    name: 'peek',
+    priority: 4,
+    access: (c) =>
+      new Promise((resolve) => {
+        if (c.preread === undefined) return resolve({ code: 400, reason: 'nothing to preread' });
+        c.preread(64, (bytes, state) => {
+          if (state === 'data' && bytes.length < 5) return false;
+          c.setVar('first_bytes', Buffer.from(bytes).toString());
+          resolve(undefined);
+          return true;
+        });
+      }),
+    log: (done) => void logged.push(done),
+  },
 };
-const AS_PLUGIN: Record<string, string> = { deny: 'ip-restriction', slow: 'limit-conn', log: 'syslog' };
-const FROM_PLUGIN = Object.fromEntries(Object.entries(AS_PLUGIN).map(([k, v]) => [v, k]));
 function compileFilters(route: JsonObject): FilterChain {
-  return buildChain(Object.keys((route.plugins ?? {}) as JsonObject).map((name) => KINDS[FROM_PLUGIN[name]!]!));
+  return buildChain(Object.keys((route.plugins ?? {}) as JsonObject).map((name) => KINDS[name]!));
 }
+const NO_PLUGINS = new PluginSet([]);
+const deps = { ...schemaDeps, validateStreamRoute: (b: unknown) => validateStreamRoute(b, { plugins: NO_PLUGINS, skipUnknown: true }), compileFilters };
 
 /** An access log whose records land in `records`. */
 function capturedLog(records: AccessRecord[]): AccessLog {
@@ -40,7 +58,7 @@ function capturedLog(records: AccessRecord[]): AccessLog {
 
 /** A route on `port` to one node, with test filters standing in for the named plugins. */
 function routeTo(port: number, node: string, filters: string[]): JsonObject {
-  return { server_port: port, plugins: Object.fromEntries(filters.map((f) => [AS_PLUGIN[f], {}])), upstream: { nodes: { [node]: 1 } } };
+  return { server_port: port, plugins: Object.fromEntries(filters.map((f) => [f, {}])), upstream: { nodes: { [node]: 1 } } };
 }
 
 function snapshotOf(routes: Array<[string, JsonObject]>): Snapshot {
@@ -48,7 +66,7 @@ function snapshotOf(routes: Array<[string, JsonObject]>): Snapshot {
     const full = { id, ...value };
     return { id, value: full, createdIndex: 1, modifiedIndex: 1, raw: JSON.stringify(full) };
   });
-  return buildSnapshot({ revision: 1, streamRoutes: rows, upstreams: [], ssls: [], unreadable: [] }, null, { ...schemaDeps, compileFilters }).snapshot;
+  return buildSnapshot({ revision: 1, streamRoutes: rows, upstreams: [], ssls: [], unreadable: [] }, null, deps).snapshot;
 }
 
 describe('filters phase, TCP', () => {
@@ -98,6 +116,24 @@ describe('filters phase, TCP', () => {
     assert.equal(records[0]!.end, 'closed');
     const l = logged[0]!;
     assert.deepEqual([l.end, l.bytesFromClient, l.bytesToClient, l.node?.port], ['closed', 5, 8, upstream.port]);
+  });
+
+  it('a filter may preread the client: it sees the first bytes, sets a variable, and the upstream still gets them', async () => {
+    current = snapshotOf([['r', route(['peek'])]]);
+    records.length = logged.length = 0;
+    const { data } = await exchange(port, 'hello weir');
+    assert.equal(data.toString(), 'up:hello weir');
+    await until(() => logged.length === 1);
+    assert.equal(logged[0]!.conn.getVar('first_bytes')?.startsWith('hello'), true);
+    assert.equal(logged[0]!.error, undefined);
+  });
+
+  it('the log phase gets the record\'s error text', async () => {
+    current = snapshotOf([['r', route(['deny', 'log'])]]);
+    logged.length = 0;
+    await exchange(port, 'x');
+    await until(() => logged.length === 1);
+    assert.equal(logged[0]!.error, '403 client 127.0.0.1 refused');
   });
 
   it('filters run in priority order: the slow one first, then the refusal', async () => {
@@ -164,6 +200,16 @@ describe('filters phase, UDP', () => {
     assert.equal(proxy.activeSessions(), 0);
     assert.deepEqual([records[0]!.protocol, records[0]!.end, records[0]!.error], ['udp', 'rejected', '403 client 127.0.0.1 refused']);
     assert.equal(logged.length, 1);
+    await c.close();
+  });
+
+  it('a datagram session has nothing to preread: it has no preread()', async () => {
+    current = snapshotOf([['u', route(['peek'])]]);
+    records.length = 0;
+    const c = await udpClient();
+    c.send('q3', port);
+    await until(() => records.length === 1);
+    assert.deepEqual([records[0]!.end, records[0]!.error], ['rejected', '400 nothing to preread']);
     await c.close();
   });
 

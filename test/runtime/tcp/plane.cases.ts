@@ -6,8 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { missingServers, startStalledListener } from '../../helpers/servers';
-import type { ConnectError, InboundConn, OutboundConn, PipeOptions, PipeResult, PrereadState, TcpDataPlane, TcpListener } from '../../../src/runtime/types';
 import { pem } from '../../tls/fixtures';
+import type { ConnectError, InboundConn, OutboundConn, PipeOptions, PipeResult, PipeThrottle, PrereadState, TcpDataPlane, TcpListener } from '../../../src/runtime/types';
+import { TokenBucket } from '../../../src/lib/token-bucket';
 
 /** A loopback proxy built from the plane alone: accept -> connect -> pipe, results collected. */
 interface TestProxy {
@@ -94,6 +95,21 @@ function sendBulk(s: net.Socket, total: number, seed: number): Promise<string> {
   });
 }
 
+/** A throttle for the tests: a token bucket per limited direction, and how often the plane asked. */
+function testThrottle(rate: number, burst: number, dirs: { upload: boolean; download: boolean }): PipeThrottle & { calls: number } {
+  const now = (): number => performance.now();
+  const up = dirs.upload ? new TokenBucket(rate, burst, now()) : null;
+  const down = dirs.download ? new TokenBucket(rate, burst, now()) : null;
+  return {
+    calls: 0,
+    consumed(upload, bytes) {
+      this.calls++;
+      const b = upload ? up : down;
+      return b === null ? 0 : b.take(bytes, now());
+    },
+  };
+}
+
 /** Receive until FIN, pausing 20 ms every 4 MiB (a slow reader forces backpressure in the proxy). */
 function receiveSlowly(s: net.Socket): Promise<{ sha: string; bytes: number }> {
   const h = createHash('sha256');
@@ -143,7 +159,8 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
         prereadBytes = 0,
         latencies,
         timeReply = true,
-      }: { prefix?: Uint8Array | null; prereadBytes?: number; latencies?: number[]; timeReply?: boolean } = {},
+        throttle = null,
+      }: { prefix?: Uint8Array | null; prereadBytes?: number; latencies?: number[]; timeReply?: boolean; throttle?: PipeThrottle | null } = {},
     ): Promise<TestProxy> {
       const proxy: TestProxy = { port: 0, results: [], doneCalls: [], optsBack: [], inbound: [], next: () => Promise.reject(new Error('unset')) };
       let served = 0;
@@ -165,7 +182,7 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       const dial = (conn: InboundConn, i: number): void =>
         plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
           if (err || !out) return plane.destroy(conn);
-          const opts: PipeOptions = { idleTimeoutMs, upstreamPrefix: prefix };
+          const opts: PipeOptions = { idleTimeoutMs, upstreamPrefix: prefix, throttle };
           // the latency hook as ewma's sessions use it: asked for, and reported through a method
           if (latencies !== undefined) Object.assign(opts, { timeReply, replyLatency: (ms: number) => latencies.push(ms) });
           const start = (): void =>
@@ -321,6 +338,81 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
         upstream: 'hello world',
         result: { bytesFromClient: 11, bytesToClient: 2, reason: 'closed' },
       });
+    });
+
+    it('runs a second preread after the first: it sees the queued bytes again, then more; pipe forwards all once', async () => {
+      const up = recordingServer('ok');
+      const upPort = await up.port;
+      const seen: string[] = [];
+      const results: PipeResult[] = [];
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+        plane.preread(conn, 4096, 2000, (first, state) => {
+          seen.push(`1:${state}:${Buffer.from(first).toString()}`);
+          if (state === 'data' && first.length < 3) return false;
+          // the second preread (a filter's, after the TLS prelude's) starts from the same bytes
+          plane.preread(conn, 4096, 2000, (bytes, state2) => {
+            seen.push(`2:${state2}:${Buffer.from(bytes).toString()}`);
+            if (state2 === 'data' && bytes.length < 8) return false;
+            plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+              if (err || !out) return plane.destroy(conn);
+              plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, (r) => results.push(r));
+            });
+            return true;
+          });
+          return true;
+        });
+      });
+      cleanups.push(() => listener.stop());
+      const c = await connectClient(listener.port);
+      const got = readAll(c);
+      c.write('abc');
+      await until(() => seen.length >= 2);
+      await wait(30);
+      c.write('defgh');
+      await until(() => Buffer.concat(up.got).length >= 8);
+      c.end('!');
+      assert.equal((await got).toString(), 'ok');
+      await until(() => results.length === 1);
+      assert.equal(Buffer.concat(up.got).toString(), 'abcdefgh!');
+      assert.deepEqual(results[0], { bytesFromClient: 9, bytesToClient: 2, reason: 'closed' });
+      assert.deepEqual(seen[0], '1:data:abc');
+      assert.deepEqual(seen[1], '2:data:abc');
+      assert.deepEqual(seen[seen.length - 1], '2:data:abcdefgh');
+    });
+
+    it('pipeCounts() reads a running pipe\'s byte counts and idle time; false before pipe() and after it ended', async () => {
+      let inbound: InboundConn | null = null;
+      const counts = { bytesFromClient: -1, bytesToClient: -1, idleMs: -1 };
+      const bytes = (): number[] => [counts.bytesFromClient, counts.bytesToClient];
+      const upPort = await server(echo);
+      const results: PipeResult[] = [];
+      let beforePipe: boolean | null = null;
+      const listener = await plane.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+        inbound = conn;
+        beforePipe = plane.pipeCounts(conn, counts);
+        plane.connect('127.0.0.1', upPort, 2000, (err, out) => {
+          if (err || !out) return plane.destroy(conn);
+          plane.pipe(conn, out, { idleTimeoutMs: 5000, upstreamPrefix: null }, (r) => results.push(r));
+        });
+      });
+      cleanups.push(() => listener.stop());
+      const c = await connectClient(listener.port);
+      const got = readAll(c);
+      c.write('0123456789');
+      await until(() => c.bytesRead >= 10);
+      assert.equal(beforePipe, false);
+      assert.equal(plane.pipeCounts(inbound!, counts), true);
+      assert.deepEqual(bytes(), [10, 10]);
+      assert.ok(counts.idleMs >= 0 && counts.idleMs < 5000, String(counts.idleMs));
+      c.write('abcde');
+      await until(() => c.bytesRead >= 15);
+      assert.equal(plane.pipeCounts(inbound!, counts), true);
+      assert.deepEqual(bytes(), [15, 15]);
+      c.end();
+      await got;
+      await until(() => results.length === 1);
+      assert.equal(plane.pipeCounts(inbound!, counts), false);
+      assert.deepEqual(bytes(), [15, 15], 'left as the last read wrote it');
     });
 
     it('delivers the prefix to the upstream while the client sends nothing', async () => {
@@ -553,6 +645,86 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       // the tick is idle/8, so the close comes between 200 and ~250 ms after the last byte (+ scheduling)
       assert.ok(idle >= 195 && idle < 500, `idle close after ${idle} ms`);
       assert.equal((await got).length, 5);
+    });
+
+    it('a throttled upload moves at its rate (burst first), intact, and the download is left alone', { timeout: 30_000 }, async () => {
+      const RATE = 4 << 20;
+      const BURST = 256 << 10;
+      const TOTAL = 8 << 20;
+      let upstreamGot: Promise<{ sha: string; bytes: number }> | null = null;
+      let upstreamSent: Promise<string> | null = null;
+      const throttle = testThrottle(RATE, BURST, { upload: true, download: false });
+      const proxy = await proxyTo(await server((s) => {
+        s.on('error', () => {});
+        upstreamGot = receiveSlowly(s);
+        upstreamSent = sendBulk(s, TOTAL, 11); // the download is not limited: it is done long before the upload
+      }), 5000, 0, { throttle });
+      const c = await connectClient(proxy.port);
+      const t0 = performance.now();
+      const down = receiveSlowly(c);
+      const sent = await sendBulk(c, TOTAL, 1);
+      const downGot = await down;
+      const downMs = performance.now() - t0;
+      await until(() => upstreamGot !== null);
+      const got = await upstreamGot!;
+      const upMs = performance.now() - t0;
+      assert.equal(got.sha, sent);
+      assert.equal(downGot.sha, await upstreamSent!);
+      // (8 MiB - 256 KiB) / 4 MiB/s = 1.94 s; generous bounds for a shared machine
+      const expected = ((TOTAL - BURST) / RATE) * 1000;
+      assert.ok(upMs > expected * 0.85 && upMs < expected * 1.6, `upload took ${upMs.toFixed(0)} ms, expected ~${expected.toFixed(0)}`);
+      assert.ok(downMs < upMs, `the unlimited download (${downMs.toFixed(0)} ms) did not wait for the upload`);
+      const r = await proxy.next();
+      assert.deepEqual([r.reason, r.bytesFromClient, r.bytesToClient], ['closed', TOTAL, TOTAL]);
+      assert.ok(throttle.calls > 0);
+    });
+
+    it('a throttled download stops reading the upstream: it cannot pile bytes up in the proxy', { timeout: 30_000 }, async () => {
+      const RATE = 1 << 20;
+      let upstream: net.Socket | null = null;
+      let flushed = 0;
+      const proxy = await proxyTo(await server((s) => {
+        upstream = s;
+        s.on('error', () => {});
+        // write as fast as the proxy reads (with backpressure), up to 64 MiB
+        let n = 0;
+        const more = (): void => {
+          while (n < 1024) {
+            n++;
+            if (!s.write(block(n))) return void s.once('drain', more);
+          }
+          s.end();
+        };
+        more();
+        s.on('drain', () => (flushed = s.bytesWritten - s.writableLength));
+      }), 5000, 0, { throttle: testThrottle(RATE, RATE / 4, { upload: false, download: true }) });
+      const c = await connectClient(proxy.port);
+      let got = 0;
+      c.on('data', (d: Buffer) => (got += d.length));
+      c.on('error', () => {});
+      await wait(1500);
+      await until(() => upstream !== null);
+      const taken = upstream!.bytesWritten - upstream!.writableLength;
+      flushed = Math.max(flushed, taken);
+      // ~1.75 MiB delivered; what the upstream got rid of is that plus what the kernel's socket buffers hold on
+      // the way (a few MiB on loopback), far from the 64 MiB it offered
+      assert.ok(got > 1 << 20 && got < 3 << 20, `client got ${got} bytes in 1.5 s at 1 MiB/s`);
+      assert.ok(flushed - got < 24 << 20, `the upstream got rid of ${flushed} bytes while the client got ${got}`);
+      c.destroy();
+      const r = await proxy.next();
+      assert.equal(r.bytesToClient >= got, true);
+    });
+
+    it('a throttle that never asks to wait changes nothing: exact bytes both ways', async () => {
+      const throttle = testThrottle(1e12, 1e12, { upload: true, download: true });
+      const proxy = await proxyTo(await server(echo), 5000, 0, { throttle });
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.end('hello, throttled weir');
+      assert.equal((await got).toString(), 'hello, throttled weir');
+      const r = await proxy.next();
+      assert.deepEqual(r, { bytesFromClient: 21, bytesToClient: 21, reason: 'closed' });
+      assert.equal(throttle.calls, 2);
     });
 
     it('reports an upstream reset as upstream_error and closes the client', async () => {

@@ -5,7 +5,15 @@ import type { BunTcpSocket } from '../../bun/api';
 import type { IdleSweeper, IdleTracked } from '../../../lib/idle-sweep';
 import type { Preread } from './preread';
 import type { TlsStart } from './tls';
-import type { PipeDone, PipeEndReason, PipeOptions, PipeResult } from '../../types';
+import type { PipeDone, PipeEndReason, PipeOptions, PipeResult, PipeThrottle } from '../../types';
+
+/** A throttled pair's state (limit-bandwidth); other pairs carry null. */
+export interface Throttled {
+  throttle: PipeThrottle;
+  /** Set while that side's reading is stopped for its rate. */
+  clientTimer: ReturnType<typeof setTimeout> | null;
+  upstreamTimer: ReturnType<typeof setTimeout> | null;
+}
 
 /** One socket of a pair. `queue` holds bytes waiting to be written TO this socket. */
 export class BunSide {
@@ -53,6 +61,7 @@ export class BunPair extends BunSide implements IdleTracked {
   done: PipeDone<PipeOptions> | null = null;
   /** Reply timing (opts.timeReply): -1 off or done, 0 waiting for the first client byte, else when it was forwarded. */
   replyFrom = -1;
+  throttled: Throttled | null = null;
   constructor() {
     super(true);
   }
@@ -66,6 +75,8 @@ export class BunPair extends BunSide implements IdleTracked {
     this.pair = this;
     upstream.pair = this;
     if (opts.timeReply === true) this.replyFrom = 0;
+    const throttle = opts.throttle ?? null;
+    if (throttle !== null) this.throttled = { throttle, clientTimer: null, upstreamTimer: null };
   }
 
   onIdle(): void {
@@ -180,6 +191,11 @@ export function sideClosed(pair: BunPair, side: BunSide): void {
   if (pair.finished) return;
   pair.finished = true;
   pair.sweeper!.remove(pair);
+  const t = pair.throttled;
+  if (t !== null) {
+    if (t.clientTimer !== null) clearTimeout(t.clientTimer);
+    if (t.upstreamTimer !== null) clearTimeout(t.upstreamTimer);
+  }
   const result: PipeResult = {
     bytesFromClient: pair.bytesFromClient,
     bytesToClient: pair.bytesToClient,
@@ -187,4 +203,35 @@ export function sideClosed(pair: BunPair, side: BunSide): void {
   };
   if (pair.endError !== undefined) result.error = pair.endError;
   pair.done!(result, pair.opts!);
+}
+
+/**
+ * A throttled pair forwarded `bytes` read from `side`: over the rate, that side stops reading for the time the
+ * throttle says (the chunk has gone out; nothing more is read, so nothing piles up).
+ */
+export function throttleAfter(pair: BunPair, side: BunSide, bytes: number): void {
+  const t = pair.throttled!;
+  const wait = t.throttle.consumed(side.isClient, bytes);
+  if (wait <= 0 || side.closed || (side.isClient ? t.clientTimer : t.upstreamTimer) !== null) return;
+  pauseSide(side);
+  const timer = setTimeout(endHold, wait, pair, side);
+  if (side.isClient) t.clientTimer = timer;
+  else t.upstreamTimer = timer;
+}
+
+/** A side's hold is over: read again, unless its peer still has bytes queued (its drain resumes it). */
+function endHold(pair: BunPair, side: BunSide): void {
+  const t = pair.throttled!;
+  if (side.isClient) t.clientTimer = null;
+  else t.upstreamTimer = null;
+  if (pair.finished || side.closed) return;
+  pair.activity++; // a hold is not idleness
+  const peer = side === pair ? pair.upstream! : pair;
+  if (peer.queue === null) resumeSide(side);
+}
+
+/** Is this side of a throttled pair stopped for its rate? */
+export function isHeld(pair: BunPair, side: BunSide): boolean {
+  const t = pair.throttled;
+  return t !== null && (side.isClient ? t.clientTimer : t.upstreamTimer) !== null;
 }

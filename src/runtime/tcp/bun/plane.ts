@@ -21,7 +21,7 @@ import { bunTlsSession, onBunHandshake, onTlsClosed, startBunTls } from './tls';
 import { adoptNodeSide, type PumpHandlers } from './bridge';
 import { loadNodeTcpPlane, type NodeTcpPlane } from '../../load-node-plane';
 import { BunOutbound, errorKind, failDial, onConnectError, onDialTimeout, onOutboundOpen, settleDial } from './dial';
-import { BunPair, BunSide, fail, finishSide, flushQueue, pauseSide, resumeSide, sendFin, sideClosed, timeReply, writeOrQueue } from './pair';
+import { BunPair, BunSide, fail, finishSide, flushQueue, isHeld, pauseSide, resumeSide, sendFin, sideClosed, throttleAfter, timeReply, writeOrQueue } from './pair';
 import type { ConnectError, InboundConn, OutboundConn, PipeDone, PipeOptions, TcpDataPlane, TcpListener } from '../../types';
 
 type Sock = BunTcpSocket<BunSide>;
@@ -68,6 +68,7 @@ function onData(s: Sock, chunk: Buffer): void {
   pair.activity++;
   if (pair.replyFrom >= 0) timeReply(pair, side.isClient);
   if (!writeOrQueue(peer, chunk)) pauseSide(side);
+  if (pair.throttled !== null) throttleAfter(pair, side, chunk.length);
 }
 
 /** The socket can take more: write what waits for it, then let its source read again. */
@@ -85,7 +86,7 @@ function onDrain(s: Sock): void {
   if (!flushQueue(side)) return;
   const source = side === pair ? pair.upstream! : pair;
   if (source.eof) sendFin(side);
-  else if (!source.closed) resumeSide(source);
+  else if (!source.closed && !isHeld(pair, source)) resumeSide(source);
 }
 
 /** FIN from this socket: pass it on once everything queued for the peer is written. */
@@ -330,16 +331,20 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
       if (c.eof && u.queue === null) sendFin(u);
       if (u.eof && c.queue === null) sendFin(c);
       // a side whose peer still has bytes queued reads again on the peer's drain (onDrain)
-      if (u.queue === null) resumeSide(c);
-      if (c.queue === null) resumeSide(u);
+      // (unless the bytes a preread left already put a side over its rate: its hold resumes it)
+      if (u.queue === null && !isHeld(c, c)) resumeSide(c);
+      if (c.queue === null && !isHeld(c, u)) resumeSide(u);
     },
 
-    pipeStats(conn) {
-      const pair = conn instanceof BunSide ? conn.pair : (bridged.get(conn)?.pair ?? null);
-      if (pair === null) return nodePlane?.pipeStats?.(conn) ?? null;
-      if (pair.finished) return null;
-      const idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
-      return { bytesFromClient: pair.bytesFromClient, bytesToClient: pair.bytesToClient, idleMs };
+    pipeCounts(client, into) {
+      // a Bun client is its pair's state; a node client of a bridged pair maps to it; else the node plane pumps it
+      const pair = client instanceof BunPair ? client.pair : (bridged.get(client)?.pair ?? null);
+      if (pair === null) return nodePlane !== null && !(client instanceof BunSide) ? nodePlane.pipeCounts(client, into) : false;
+      if (pair.finished) return false;
+      into.bytesFromClient = pair.bytesFromClient;
+      into.bytesToClient = pair.bytesToClient;
+      into.idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
+      return true;
     },
 
     exchange(conn, request, maxBytes, timeoutMs, cb) {

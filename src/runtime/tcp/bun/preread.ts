@@ -47,7 +47,10 @@ export function endPreread(p: Preread, state: PrereadState | null): void {
 
 /** Start reading for a preread (the socket may have read a first chunk into `early` and paused). */
 export function startPreread(side: BunSide, maxBytes: number, timeoutMs: number, cb: PrereadCallback): void {
-  if (side.preread !== null || side.pair !== null) throw new Error('ERR_PREREAD: at most one preread per connection, before pipe()');
+  const running = side.preread;
+  // a callback may hand over to a new preread (the TLS prelude's done, a filter's next): the old one stops here
+  if ((running !== null && !running.calling) || side.pair !== null) throw new Error('ERR_PREREAD: one preread at a time per connection, before pipe()');
+  if (running !== null && running.timer !== null) clearTimeout(running.timer);
   const p = new Preread(side, maxBytes, cb);
   side.preread = p;
   if (side.closed) return endPreread(p, side.error !== null ? 'error' : 'eof');

@@ -1,10 +1,19 @@
 // The byte pump of the node:net data plane: one Pair per proxied connection, copying both ways with
 // backpressure, passing half-closes on, and ending on an idle timer that never reads the clock per chunk.
+// A pair with a throttle (limit-bandwidth) gets its own data handler that stops reading a side over its rate.
 
 import { idleTickMs } from '../../../lib/idle-sweep';
 import type net from 'node:net';
 import { kSide, type NodeInbound, type NodeOutbound, type Side, type WeirSocket } from './side';
-import type { PipeDone, PipeEndReason, PipeOptions, PipeResult } from '../../types';
+import type { PipeDone, PipeEndReason, PipeOptions, PipeResult, PipeThrottle } from '../../types';
+
+/** A throttled pair's state (limit-bandwidth); pairs without a throttle carry null and never look at it. */
+interface Throttled {
+  throttle: PipeThrottle;
+  /** Set while that side's reading is stopped for its rate; cleared when the time is up. */
+  clientTimer: NodeJS.Timeout | null;
+  upstreamTimer: NodeJS.Timeout | null;
+}
 
 /** One proxied connection. Finishes (calls done) once, when both sockets have closed. */
 export class Pair {
@@ -20,6 +29,7 @@ export class Pair {
   timer: NodeJS.Timeout | null = null;
   /** Reply timing (opts.timeReply): -1 off or done, 0 waiting for the first client byte, else when it was forwarded. */
   replyFrom = -1;
+  throttled: Throttled | null = null;
   constructor(
     readonly client: NodeInbound,
     readonly upstream: NodeOutbound,
@@ -55,6 +65,10 @@ export class Pair {
     if (this.finished) return;
     this.finished = true;
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.throttled !== null) {
+      if (this.throttled.clientTimer !== null) clearTimeout(this.throttled.clientTimer);
+      if (this.throttled.upstreamTimer !== null) clearTimeout(this.throttled.upstreamTimer);
+    }
     const result: PipeResult = {
       bytesFromClient: this.bytesFromClient,
       bytesToClient: this.bytesToClient,
@@ -96,6 +110,43 @@ function timeReply(pair: Pair, fromClient: boolean): void {
   }
 }
 
+/**
+ * The data handler of a throttled pair (instead of onData, so other pairs never look at throttles): forward
+ * the chunk as usual, then tell the throttle; over the rate, this side stops reading until its time is up.
+ */
+function onThrottledData(this: WeirSocket, chunk: Buffer): void {
+  onData.call(this, chunk);
+  const side = this[kSide];
+  const pair = side.pair;
+  if (pair === null || pair.throttled === null || side.closed) return;
+  const t = pair.throttled;
+  const wait = t.throttle.consumed(side.isClient, chunk.length);
+  if (wait <= 0 || (side.isClient ? t.clientTimer : t.upstreamTimer) !== null) return;
+  this.pause();
+  const timer = setTimeout(endHold, wait, pair, side);
+  timer.unref();
+  if (side.isClient) t.clientTimer = timer;
+  else t.upstreamTimer = timer;
+}
+
+/** A side's hold for its rate is over: read again, unless the other side is still applying backpressure. */
+function endHold(pair: Pair, side: Side): void {
+  const t = pair.throttled!;
+  if (side.isClient) t.clientTimer = null;
+  else t.upstreamTimer = null;
+  if (pair.finished || side.closed) return;
+  pair.activity++; // a hold is not idleness
+  const peer = pair.peerOf(side);
+  if (!peer.closed && peer.socket.writableNeedDrain) return; // its drain resumes this side
+  if (!side.socket.readableEnded) side.socket.resume();
+}
+
+/** Is this side stopped for its rate? Only asked on drain, of throttled pairs. */
+function isHeld(pair: Pair, side: Side): boolean {
+  const t = pair.throttled;
+  return t !== null && (side.isClient ? t.clientTimer : t.upstreamTimer) !== null;
+}
+
 /** Attached to every socket by wire() (events.ts); does nothing before pipe(). */
 export function onDrain(this: WeirSocket): void {
   const side = this[kSide];
@@ -103,7 +154,7 @@ export function onDrain(this: WeirSocket): void {
   if (pair === null) return;
   pair.activity++;
   const source = pair.peerOf(side);
-  if (!source.closed && !source.socket.readableEnded) source.socket.resume();
+  if (!source.closed && !source.socket.readableEnded && !isHeld(pair, source)) source.socket.resume();
 }
 
 function onIdleTick(pair: Pair): void {
@@ -133,8 +184,11 @@ export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound
     if (u.closed) pair.sideClosed(u);
     return;
   }
-  c.socket.on('data', onData);
-  u.socket.on('data', onData);
+  const throttle = opts.throttle ?? null;
+  if (throttle !== null) pair.throttled = { throttle, clientTimer: null, upstreamTimer: null };
+  const handler = throttle === null ? onData : onThrottledData;
+  c.socket.on('data', handler);
+  u.socket.on('data', handler);
   // The prefix is written before the client is read at all, so it comes first. When it fills the socket's
   // buffer the client waits for the upstream's drain (onDrain resumes it), as it would after a chunk.
   const prefix = opts.upstreamPrefix;

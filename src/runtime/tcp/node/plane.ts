@@ -97,11 +97,13 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
       else side.socket.destroy();
     },
 
-    pipeStats(conn) {
-      const pair = conn instanceof Side ? conn.pair : null;
-      if (pair === null || pair.finished) return null;
-      const idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
-      return { bytesFromClient: pair.bytesFromClient, bytesToClient: pair.bytesToClient, idleMs };
+    pipeCounts(client, into) {
+      const pair = client instanceof Side ? client.pair : null;
+      if (pair === null || pair.finished) return false;
+      into.bytesFromClient = pair.bytesFromClient;
+      into.bytesToClient = pair.bytesToClient;
+      into.idleMs = pair.activity !== pair.seenActivity ? 0 : Date.now() - pair.quietSince;
+      return true;
     },
 
     socketOf(conn) {

@@ -1,0 +1,199 @@
+// The metrics of one weir process: route meters made by the prometheus plugin, the flows' host-wide
+// counters (no route, TLS failures), logger drops, and at scrape time the open connections, the health
+// checkers' view and this process's identity, as metric families (src/metrics/exposition.ts).
+// Names follow APISIX where APISIX has the metric (apisix_stream_connection_total, apisix_upstream_status,
+// apisix_node_info, with plugin_attr.prometheus.metric_prefix); weir_stream_* for the rest. Every label
+// value comes from objects or the config (route ids or names, node addresses, listeners), never from
+// what a client sends, so the number of series stays bounded by the configuration.
+
+import { formatHostPort } from '../lib/ip';
+import type { CheckerInfo } from '../health/types';
+import type { Family, Sample } from './exposition';
+import { CONNECT_BUCKETS, CONNECT_FAILURE_KINDS, RouteMeter } from './route-meter';
+import type { CounterCell, FlowMetrics, LiveSource, PluginMetrics } from './types';
+
+/** A bound listener, as the proxies report it. */
+export interface ListenerAddr {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where the upstream health comes from (src/health/registry.ts). */
+export interface HealthSource {
+  list(): CheckerInfo[];
+}
+
+export interface StreamMetricsOptions {
+  /** plugin_attr.prometheus.metric_prefix: the prefix of APISIX's names (default "apisix_"). */
+  prefix?: string;
+  /** apisix_node_info's hostname label. */
+  hostname?: string;
+}
+
+/** A host-wide counter, filed under the listener it happened on. */
+interface ListenerCell {
+  listener: string;
+  /** The second label: the protocol (no route) or the reason (TLS). */
+  detail: string;
+  value: number;
+}
+
+const WILDCARDS = ['0.0.0.0', '::'];
+
+/**
+ * Per-listener cells, found without building a key per event (a port scan must not allocate per connection):
+ * by port, then by the address the connection arrived on, then by the detail label.
+ */
+class ListenerCells {
+  private readonly byPort = new Map<number, Map<string, Map<string, ListenerCell>>>();
+
+  constructor(private readonly label: (addr: string, port: number) => string) {}
+
+  bump(addr: string, port: number, detail: string): void {
+    let byAddr = this.byPort.get(port);
+    if (byAddr === undefined) this.byPort.set(port, (byAddr = new Map()));
+    let byDetail = byAddr.get(addr);
+    if (byDetail === undefined) byAddr.set(addr, (byDetail = new Map()));
+    let cell = byDetail.get(detail);
+    if (cell === undefined) byDetail.set(detail, (cell = { listener: this.label(addr, port), detail, value: 0 }));
+    cell.value++;
+  }
+
+  samples(): Sample[] {
+    const out: Sample[] = [];
+    for (const byAddr of this.byPort.values()) for (const byDetail of byAddr.values()) for (const c of byDetail.values()) out.push({ labels: [c.listener, c.detail], value: c.value });
+    return out;
+  }
+}
+
+export class StreamMetrics implements FlowMetrics, PluginMetrics {
+  private readonly prefix: string;
+  private readonly hostname: string;
+  private readonly routes = new Map<string, RouteMeter>();
+  private readonly drops = new Map<string, { plugin: string; route: string; cell: CounterCell }>();
+  private readonly live: LiveSource[] = [];
+  private readonly noRoutesTcp: ListenerCells;
+  private readonly noRoutesUdp: ListenerCells;
+  private readonly tlsFailures: ListenerCells;
+  private tcpListeners: () => readonly ListenerAddr[] = () => [];
+  private health: HealthSource | null = null;
+
+  constructor(opts: StreamMetricsOptions = {}) {
+    this.prefix = opts.prefix ?? 'apisix_';
+    this.hostname = opts.hostname ?? '';
+    // TCP reports the address a connection arrived on; UDP its bound listener already
+    this.noRoutesTcp = new ListenerCells((addr, port) => this.listenerLabel(addr, port));
+    this.noRoutesUdp = new ListenerCells((addr, port) => formatHostPort(addr, port));
+    this.tlsFailures = new ListenerCells((addr, port) => this.listenerLabel(addr, port));
+  }
+
+  /** Where TCP listener labels come from: the bound listeners (called when a label is first needed). */
+  setListeners(tcp: () => readonly ListenerAddr[]): void {
+    this.tcpListeners = tcp;
+  }
+
+  setHealth(health: HealthSource): void {
+    this.health = health;
+  }
+
+  /** The listener a connection to addr:port came in on, as configured: exact, else a wildcard on the port. */
+  private listenerLabel(addr: string, port: number): string {
+    const bound = this.tcpListeners();
+    const exact = bound.find((l) => l.port === port && l.host === addr);
+    const wild = exact ?? bound.find((l) => l.port === port && WILDCARDS.includes(l.host));
+    return formatHostPort(wild?.host ?? addr, port);
+  }
+
+  // ---- PluginMetrics (compile time)
+
+  routeMeter(label: string): RouteMeter {
+    let m = this.routes.get(label);
+    if (m === undefined) this.routes.set(label, (m = new RouteMeter(label)));
+    return m;
+  }
+
+  logDropped(plugin: string, routeLabel: string): CounterCell {
+    const key = `${plugin}\u0000${routeLabel}`;
+    let d = this.drops.get(key);
+    if (d === undefined) this.drops.set(key, (d = { plugin, route: routeLabel, cell: { value: 0 } }));
+    return d.cell;
+  }
+
+  // ---- FlowMetrics (per event)
+
+  noRoute(protocol: 'tcp' | 'udp', addr: string, port: number): void {
+    (protocol === 'tcp' ? this.noRoutesTcp : this.noRoutesUdp).bump(addr, port, protocol);
+  }
+
+  tlsFailed(reason: string, addr: string, port: number): void {
+    this.tlsFailures.bump(addr, port, reason);
+  }
+
+  addLiveSource(source: LiveSource): void {
+    this.live.push(source);
+  }
+
+  // ---- scrape
+
+  /** This process's families, open connections included. Runs once per scrape (O(routes + open connections)). */
+  collect(): Family[] {
+    for (const m of this.routes.values()) {
+      m.liveConnections = m.liveSessions = 0;
+      for (const n of m.nodes.values()) n.liveIn = n.liveOut = 0;
+    }
+    for (const source of this.live) source.addLive();
+
+    const connections: Sample[] = [];
+    const activeConns: Sample[] = [];
+    const activeSessions: Sample[] = [];
+    const bytes: Sample[] = [];
+    const failures: Sample[] = [];
+    const latency: Sample[] = [];
+    const rejections: Sample[] = [];
+    for (const m of this.routes.values()) {
+      const route = m.label;
+      connections.push({ labels: [route], value: m.connections });
+      activeConns.push({ labels: [route], value: m.liveConnections });
+      activeSessions.push({ labels: [route], value: m.liveSessions });
+      for (const [code, n] of m.rejections) rejections.push({ labels: [route, String(code)], value: n });
+      for (const n of m.nodes.values()) {
+        if (n.address !== '') {
+          bytes.push({ labels: [route, n.address, 'from_client'], value: n.bytesIn + n.liveIn });
+          bytes.push({ labels: [route, n.address, 'to_client'], value: n.bytesOut + n.liveOut });
+        }
+        for (let k = 0; k < CONNECT_FAILURE_KINDS.length; k++) {
+          if (n.failures[k]! > 0) failures.push({ labels: [route, n.address, CONNECT_FAILURE_KINDS[k]!], value: n.failures[k]! });
+        }
+        if (n.latencyCount > 0) latency.push({ labels: [route, n.address], value: n.latencyCount, counts: [...n.latency], sum: n.latencySum });
+      }
+    }
+    const drops: Sample[] = [...this.drops.values()].map((d) => ({ labels: [d.plugin, d.route], value: d.cell.value }));
+    const health: Sample[] = [];
+    for (const checker of this.health?.list() ?? []) {
+      for (const node of checker.nodes) {
+        const up = node.status === 'healthy' || node.status === 'mostly_healthy' ? 1 : 0;
+        health.push({ labels: [checker.name, node.ip, String(node.port)], value: up });
+      }
+    }
+    const p = this.prefix;
+    return [
+      family(`${p}stream_connection_total`, 'Total number of connections handled per stream route in APISIX', 'counter', ['route'], connections),
+      family('weir_stream_active_connections', 'TCP connections open now, per route', 'gauge', ['route'], activeConns),
+      family('weir_stream_active_sessions', 'UDP sessions open now, per route', 'gauge', ['route'], activeSessions),
+      family('weir_stream_bytes_total', 'Bytes relayed per route and upstream node, from_client (to the node) and to_client; open connections included', 'counter', ['route', 'node', 'direction'], bytes),
+      family('weir_stream_connect_failures_total', 'Failed upstream connect attempts per route and node, by reason (no_node: no node left to try)', 'counter', ['route', 'node', 'reason'], failures),
+      { ...family('weir_stream_upstream_connect_duration_seconds', 'Time to connect to an upstream node (TCP, and TLS when the upstream uses it), successful attempts', 'histogram', ['route', 'node'], latency), buckets: [...CONNECT_BUCKETS] },
+      family('weir_stream_rejections_total', 'Connections and UDP sessions refused by a plugin of the route, by the code it gave', 'counter', ['route', 'code'], rejections),
+      family('weir_stream_tls_handshake_failures_total', 'Clients a TLS listener gave up on before any route, by reason', 'counter', ['listener', 'reason'], this.tlsFailures.samples()),
+      family('weir_stream_no_route_total', 'Connections (TCP) and new clients (UDP) that matched no route, per listener', 'counter', ['listener', 'protocol'], [...this.noRoutesTcp.samples(), ...this.noRoutesUdp.samples()]),
+      family('weir_stream_log_dropped_total', 'Log entries a logger plugin dropped (its buffer was full, or retries ran out)', 'counter', ['plugin', 'route'], drops),
+      family(`${p}upstream_status`, 'Upstream node health from the health checkers: 1 healthy, 0 unhealthy', 'gauge', ['name', 'ip', 'port'], health, 'primary'),
+      family(`${p}node_info`, 'Info of weir node', 'gauge', ['hostname'], [{ labels: [this.hostname], value: 1 }], 'primary'),
+      family('weir_stream_workers', 'Worker processes whose counters this scrape includes', 'gauge', [], [{ labels: [], value: 1 }]),
+    ];
+  }
+}
+
+function family(name: string, help: string, type: Family['type'], labelNames: string[], samples: Sample[], merge: Family['merge'] = 'sum'): Family {
+  return { name, help, type, merge, labelNames, samples };
+}

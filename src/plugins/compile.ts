@@ -1,0 +1,173 @@
+// Route `plugins` -> the route's FilterChain, at snapshot build (BuildDeps.compileFilters). A route's chain is
+// reused by the next build while its row text (service merged in), the plugin_metadata of its plugins and the
+// upstream objects it names are unchanged, so unchanged routes keep their filters (and their counters, buckets
+// and round-robin positions). Disabled (`_meta.disable`) and not-enabled plugins are left out.
+
+import { type JsonObject, isPlainObject } from '../lib/json';
+import { buildChain } from '../proxy/filter/chain';
+import { type FilterChain, NO_FILTERS, type StreamFilter } from '../proxy/filter/types';
+import { validateStreamRoute } from '../schema/index';
+import { compileUpstream, schemaDeps, type BuildDeps } from '../snapshot/build';
+import { attachUpstreamTls, type SslLookup } from '../snapshot/ssl';
+import type { CachedUpstream, CompiledUpstream } from '../snapshot/types';
+import type { StoreContents, StoredObject } from '../store/types';
+import type { PluginMetrics } from '../metrics/types';
+import type { ConnCounters } from './conn-counters';
+import type { PluginSet } from './registry';
+import { isDisabled } from './schema';
+import type { PluginCompileContext } from './types';
+
+/** What the snapshot build hands compileFilters besides the route (the state of the build at that route). */
+export interface FilterBuildView {
+  /** Upstream objects compiled so far in this build, by key ("/apisix/upstreams/1"). */
+  readonly upstreams: { get(key: string): CachedUpstream | undefined };
+  readonly ssls: SslLookup;
+  readonly trustedCa: string | null;
+  /** The build's problem list: compile problems go there, prefixed with the route. */
+  readonly problems: string[];
+}
+
+interface CachedChain {
+  /** The route row's text, and the plugin_metadata texts of its plugins. */
+  text: string;
+  meta: string;
+  /** Upstream objects the chain holds, by id, as they were when compiled: any change recompiles. */
+  deps: Array<[string, CompiledUpstream | null]>;
+  chain: FilterChain;
+  problems: string[];
+}
+
+interface CachedInline {
+  text: string;
+  entry: CachedUpstream;
+}
+
+/** A chain that refuses every connection: a plugin that failed to compile must not be silently missing. */
+function refuseAll(plugin: string, why: string): FilterChain {
+  const filter: StreamFilter = { name: plugin, priority: Number.MAX_SAFE_INTEGER, access: () => ({ code: 500, reason: `${plugin} failed to compile: ${why}` }) };
+  return buildChain([filter]);
+}
+
+/**
+ * One per process: compiles route plugins for every build and keeps the previous build's chains.
+ * beginBuild() runs before each build (it takes the plugin_metadata rows and ages the caches).
+ */
+export class FilterCompiler {
+  private chains = new Map<string, CachedChain>();
+  private oldChains = new Map<string, CachedChain>();
+  private inline = new Map<string, CachedInline>();
+  private oldInline = new Map<string, CachedInline>();
+  private metadata = new Map<string, StoredObject>();
+
+  /** Build deps for buildSnapshot: stored routes validated with the enabled plugins, unknown ones skipped. */
+  readonly deps: BuildDeps;
+
+  constructor(
+    readonly plugins: PluginSet,
+    private readonly counters: ConnCounters,
+    private readonly pluginAttr: Readonly<Record<string, JsonObject>> = {},
+    /** The process's metrics when the prometheus export server runs (PluginCompileContext.metrics). */
+    private readonly metrics: PluginMetrics | null = null,
+  ) {
+    this.deps = {
+      ...schemaDeps,
+      validateStreamRoute: (body) => validateStreamRoute(body, { plugins, skipUnknown: true }),
+      compileFilters: (route, row, key, build) => this.compile(route, row, key, build),
+    };
+  }
+
+  /** Before a build: the plugin_metadata rows of this read, and a new cache generation. */
+  beginBuild(contents: StoreContents): void {
+    this.metadata = new Map((contents.pluginMetadata ?? []).map((row) => [row.id, row]));
+    this.oldChains = this.chains;
+    this.chains = new Map();
+    this.oldInline = this.inline;
+    this.inline = new Map();
+  }
+
+  private metaText(plugins: JsonObject): string {
+    if (this.metadata.size === 0) return '';
+    let text = '';
+    for (const name of Object.keys(plugins)) {
+      const row = this.metadata.get(name);
+      if (row !== undefined) text += `${name}\n${row.raw}\n`;
+    }
+    return text;
+  }
+
+  /** BuildDeps.compileFilters: the route's chain, reused when nothing it depends on changed. */
+  compile(route: JsonObject, row: StoredObject, key: string, build: FilterBuildView): FilterChain {
+    const plugins = route.plugins;
+    if (!isPlainObject(plugins) || Object.keys(plugins).length === 0) return NO_FILTERS;
+    const meta = this.metaText(plugins);
+    const upstreamById = (id: string): CompiledUpstream | null => build.upstreams.get(`/apisix/upstreams/${id}`)?.upstream ?? null;
+    const old = this.chains.get(key) ?? this.oldChains.get(key);
+    if (old !== undefined && old.text === row.raw && old.meta === meta && old.deps.every(([id, up]) => upstreamById(id) === up)) {
+      this.chains.set(key, old);
+      this.keepInline(key);
+      for (const p of old.problems) build.problems.push(p);
+      return old.chain;
+    }
+    const entry: CachedChain = { text: row.raw, meta, deps: [], chain: NO_FILTERS, problems: [] };
+    const ctx: PluginCompileContext = {
+      routeKey: key,
+      routeId: row.id,
+      route,
+      upstreamById: (id) => {
+        const up = upstreamById(id);
+        entry.deps.push([id, up]);
+        return up;
+      },
+      compileUpstream: (upKey, value) => this.compileInline(upKey, value, build, entry),
+      metadata: (name) => (this.metadata.get(name)?.value ?? null),
+      attr: (name) => this.pluginAttr[name] ?? null,
+      counters: this.counters,
+      metrics: this.metrics,
+      problem: (message) => void entry.problems.push(`stream_routes/${row.id}: ${message}`),
+    };
+    const filters: StreamFilter[] = [];
+    for (const name of Object.keys(plugins)) {
+      const conf = plugins[name];
+      if (!isPlainObject(conf) || isDisabled(conf)) continue;
+      const plugin = this.plugins.get(name);
+      if (plugin === undefined) {
+        ctx.problem(`plugin ${name} is not in stream_plugins; the route runs without it`);
+        continue;
+      }
+      try {
+        filters.push(plugin.compile(conf, ctx));
+      } catch (err) {
+        const why = (err as Error).message;
+        ctx.problem(`plugin ${name} failed to compile, connections are refused: ${why}`);
+        entry.chain = refuseAll(name, why);
+        break;
+      }
+    }
+    if (entry.chain === NO_FILTERS) entry.chain = buildChain(filters);
+    this.chains.set(key, entry);
+    for (const p of entry.problems) build.problems.push(p);
+    return entry.chain;
+  }
+
+  /** A reused chain keeps its inline upstreams in the cache too (their keys start with the route key). */
+  private keepInline(routeKey: string): void {
+    const prefix = `${routeKey}#`;
+    for (const [k, v] of this.oldInline) if (k.startsWith(prefix)) this.inline.set(k, v);
+  }
+
+  /** An upstream inside a plugin conf, compiled like a route's inline one; reused while its text holds. */
+  private compileInline(key: string, value: JsonObject, build: FilterBuildView, entry: CachedChain): CompiledUpstream | null {
+    const text = JSON.stringify(value);
+    const old = this.inline.get(key) ?? this.oldInline.get(key);
+    let cached: CachedUpstream;
+    if (old !== undefined && old.text === text) {
+      cached = old.entry;
+    } else {
+      const compiled = { ...compileUpstream(key, value, schemaDeps, old?.entry.upstream ?? null), source: text };
+      cached = attachUpstreamTls(compiled, value, build.ssls, build.trustedCa);
+    }
+    this.inline.set(key, { text, entry: cached });
+    if (cached.upstream === null) entry.problems.push(`${key.replace(/^\/apisix\//, '')}: ${cached.problems[0] ?? 'upstream cannot be used'}`);
+    return cached.upstream;
+  }
+}

@@ -1,0 +1,104 @@
+// A real rsyslogd behind the syslog plugin: one RFC 5424 entry per connection over UDP and over TCP, parsed by
+// rsyslog itself (facility, severity, app name, process id, the JSON message); then rsyslog is killed and
+// restarted while connections keep flowing through weir: none fails and none is delayed by more than 50 ms.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { exchange, freePort, startEchoServer, type TestServer } from '../helpers/net';
+import { startTestWeir, tempDir, waitFor, type TestWeir } from '../helpers/weir';
+import { missingServers, startRsyslog, type Rsyslog } from '../helpers/servers';
+
+const skip = missingServers('rsyslogd');
+
+describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
+  const dir = tempDir('weir-syslog-');
+  let rsyslog: Rsyslog;
+  let w: TestWeir;
+  let up: TestServer;
+  const port: Record<string, number> = {};
+
+  before(async () => {
+    rsyslog = await startRsyslog(await freePort(), await freePort(), dir.path);
+    up = await startEchoServer();
+    for (const name of ['udp', 'tcp', 'fmt', 'steady']) port[name] = await freePort();
+    w = await startTestWeir(Object.values(port).map((p) => `"127.0.0.1:${p}"`), { extraYaml: 'stream_plugins: [syslog]' });
+    const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
+    const syslogTo = (over: object) => ({ host: '127.0.0.1', batch_max_size: 1, ...over });
+    const routes: Record<string, object> = {
+      udp: { server_port: port.udp, plugins: { syslog: syslogTo({ port: rsyslog.udpPort, sock_type: 'udp' }) }, upstream },
+      tcp: { server_port: port.tcp, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, sock_type: 'tcp' }) }, upstream },
+      fmt: { server_port: port.fmt, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, log_format: { vip: '$remote_addr', kind: 'tcp-proxy', route: '$route_id', sent: '$bytes_sent' } }) }, upstream },
+      steady: { server_port: port.steady, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, timeout: 200, max_retry_count: 1, retry_delay: 0 }) }, upstream },
+    };
+    for (const [id, body] of Object.entries(routes)) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, body)).status, 201);
+  });
+  after(async () => {
+    await w?.stop();
+    await up?.close();
+    rsyslog?.stop();
+    dir.remove();
+  });
+
+  /** The JSON messages rsyslog wrote for route `id`, with their header fields. */
+  const entriesOf = (id: string) =>
+    rsyslog
+      .lines()
+      .map((line) => {
+        const [facility, severity, host, app, pid, msgid, ...msg] = line.split('|');
+        return { facility, severity, host, app, pid, msgid, json: JSON.parse(msg.join('|')) as Record<string, unknown> };
+      })
+      .filter((e) => e.json.route_id === id || e.json.route === id);
+
+  for (const kind of ['udp', 'tcp']) {
+    it(`one RFC 5424 entry per connection over ${kind.toUpperCase()}`, async () => {
+      for (let i = 0; i < 3; i++) assert.equal((await exchange(port[kind]!, `hi ${i}`)).data.toString(), `hi ${i}`);
+      await waitFor(() => entriesOf(kind).length === 3, 10_000, `3 entries from route ${kind}`);
+      const [e] = entriesOf(kind);
+      assert.deepEqual([e!.facility, e!.severity, e!.app, e!.pid, e!.msgid], ['5', '6', 'weir', String(process.pid), '-']);
+      assert.equal(e!.json.client_ip, '127.0.0.1');
+      assert.equal(e!.json.protocol, 'tcp');
+      assert.equal(e!.json.upstream, `127.0.0.1:${up.port}`);
+      assert.equal(e!.json.bytes_received, 4);
+      assert.equal(e!.json.bytes_sent, 4);
+      assert.equal(e!.json.status, 200);
+      assert.equal(e!.json.end, 'closed');
+    });
+  }
+
+  it('log_format in the plugin conf: variables and literals', async () => {
+    await exchange(port.fmt!, 'hello');
+    await waitFor(() => entriesOf('fmt').length === 1, 10_000);
+    assert.deepEqual(entriesOf('fmt')[0]!.json, { vip: '127.0.0.1', kind: 'tcp-proxy', route: 'fmt', sent: 5 });
+  });
+
+  it('rsyslog killed and restarted: no proxied connection fails or waits more than 50 ms; entries resume', async () => {
+    const latencies: number[] = [];
+    const failures: string[] = [];
+    let stop = false;
+    const traffic = (async () => {
+      for (let i = 0; !stop && i < 5000; i++) {
+        const started = performance.now();
+        const { data, closedBy } = await exchange(port.steady!, `n${i}`);
+        latencies.push(performance.now() - started);
+        if (data.toString() !== `n${i}` || closedBy !== 'end') failures.push(`${i}: ${closedBy} ${JSON.stringify(data.toString())}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await rsyslog.kill();
+    const killedAt = latencies.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    await rsyslog.restart();
+    const restartedAt = latencies.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    stop = true;
+    await traffic;
+    assert.deepEqual(failures, []);
+    assert.ok(restartedAt > killedAt + 20, `connections kept flowing while rsyslog was down (${restartedAt - killedAt})`);
+    const worst = Math.max(...latencies);
+    const slowest = [...latencies].sort((a, b) => b - a).slice(0, 5).map((ms) => ms.toFixed(1));
+    assert.ok(worst <= 50, `slowest of ${latencies.length} connections (ms): ${slowest.join(', ')}`);
+    // entries from after the restart reach the new rsyslog
+    await waitFor(() => entriesOf('steady').some((e) => Number(e.json.start_time) > Date.now() - 1200), 10_000, 'entries after the restart');
+  });
+});

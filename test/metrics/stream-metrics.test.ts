@@ -1,0 +1,135 @@
+// A process's metrics without sockets: route meters (connections, bytes, connect latency buckets, failures,
+// refusals), open connections added per scrape and never kept, listener labels as configured (a wildcard
+// listener gathers the addresses it serves), node health, metric_prefix.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mergeFamilies, renderExposition } from '../../src/metrics/exposition';
+import { StreamMetrics } from '../../src/metrics/stream-metrics';
+import type { UpstreamNode } from '../../src/snapshot/types';
+import type { CheckerInfo } from '../../src/health/types';
+import { linesOf, sample } from '../helpers/metrics';
+
+const node = (port: number): UpstreamNode => ({ host: '10.0.0.1', port, weight: 1, priority: 0, address: `10.0.0.1:${port}` });
+const text = (m: StreamMetrics): string => renderExposition(mergeFamilies([m.collect()]));
+
+describe('route meters', () => {
+  it('connections, bytes per node and direction, refusals by code', () => {
+    const m = new StreamMetrics();
+    const r = m.routeMeter('r1');
+    assert.equal(m.routeMeter('r1'), r, 'one meter per label, kept across snapshots');
+    r.finished(node(1), 10, 20);
+    r.finished(node(1), 1, 2);
+    r.finished(node(2), 5, 0);
+    r.rejected(503);
+    r.finished(null, 0, 0);
+    const t = text(m);
+    assert.equal(sample(t, 'apisix_stream_connection_total', { route: 'r1' }), 4);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r1', node: '10.0.0.1:1', direction: 'from_client' }), 11);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r1', node: '10.0.0.1:1', direction: 'to_client' }), 22);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r1', node: '10.0.0.1:2', direction: 'from_client' }), 5);
+    assert.equal(sample(t, 'weir_stream_rejections_total', { route: 'r1', code: '503' }), 1);
+  });
+
+  it('connect latency lands in its bucket (le is inclusive); failures by reason, no_node under node ""', () => {
+    const m = new StreamMetrics();
+    const r = m.routeMeter('r1');
+    r.connected(node(1), 0.3); // 0.0003 s
+    r.connected(node(1), 0.5); // exactly 0.0005 s: that bucket
+    r.connected(node(1), 3);
+    r.connected(node(1), 20_000);
+    r.connectFailed(node(1), 'refused');
+    r.connectFailed(node(1), 'refused');
+    r.connectFailed(node(2), 'timeout');
+    r.connectFailed(null, 'no_node');
+    const t = text(m);
+    const labels = { route: 'r1', node: '10.0.0.1:1' };
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_bucket', { ...labels, le: '0.0005' }), 2);
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_bucket', { ...labels, le: '0.0025' }), 2);
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_bucket', { ...labels, le: '0.005' }), 3);
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_bucket', { ...labels, le: '10' }), 3);
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_bucket', { ...labels, le: '+Inf' }), 4);
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_count', labels), 4);
+    assert.equal(sample(t, 'weir_stream_upstream_connect_duration_seconds_sum', labels), 0.0003 + 0.0005 + 0.003 + 20);
+    assert.equal(sample(t, 'weir_stream_connect_failures_total', { ...labels, reason: 'refused' }), 2);
+    assert.equal(sample(t, 'weir_stream_connect_failures_total', { route: 'r1', node: '10.0.0.1:2', reason: 'timeout' }), 1);
+    assert.equal(sample(t, 'weir_stream_connect_failures_total', { route: 'r1', node: '', reason: 'no_node' }), 1);
+    assert.deepEqual(linesOf(t, 'weir_stream_bytes_total').filter((l) => l.includes('node=""')), [], 'no byte series for the no-node entry');
+  });
+
+  it('open connections are added per scrape and never kept: a scrape after they close reads the final counts', () => {
+    const m = new StreamMetrics();
+    const r = m.routeMeter('r1');
+    let open = true;
+    m.addLiveSource({
+      addLive() {
+        if (!open) return;
+        r.liveConnections++;
+        const n = r.node(node(1));
+        n.liveIn += 100;
+        n.liveOut += 40;
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const t = text(m);
+      assert.equal(sample(t, 'weir_stream_active_connections', { route: 'r1' }), 1);
+      assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r1', node: '10.0.0.1:1', direction: 'from_client' }), 100, `scrape ${i}`);
+    }
+    open = false;
+    r.finished(node(1), 150, 60); // it moved 50 more before closing
+    const t = text(m);
+    assert.equal(sample(t, 'weir_stream_active_connections', { route: 'r1' }), 0);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r1', node: '10.0.0.1:1', direction: 'from_client' }), 150);
+  });
+});
+
+describe('host-wide counters', () => {
+  it('TCP labels name the listener as configured: exact, else the wildcard on that port, else the address', () => {
+    const m = new StreamMetrics();
+    m.setListeners(() => [{ host: '0.0.0.0', port: 9100 }, { host: '127.0.0.2', port: 9101 }, { host: '::', port: 9102 }]);
+    m.noRoute('tcp', '10.1.1.1', 9100);
+    m.noRoute('tcp', '127.0.0.1', 9100);
+    m.noRoute('tcp', '127.0.0.2', 9101);
+    m.noRoute('tcp', '::1', 9102);
+    m.noRoute('tcp', '127.0.0.9', 9999);
+    m.noRoute('udp', '0.0.0.0', 9100); // UDP names its bound listener itself
+    m.tlsFailed('unknown_sni', '127.0.0.2', 9101);
+    m.tlsFailed('unknown_sni', '127.0.0.2', 9101);
+    m.tlsFailed('no_sni', '127.0.0.2', 9101);
+    const t = text(m);
+    assert.equal(sample(t, 'weir_stream_no_route_total', { listener: '0.0.0.0:9100', protocol: 'tcp' }), 2, 'two addresses, one wildcard listener');
+    assert.equal(sample(t, 'weir_stream_no_route_total', { listener: '127.0.0.2:9101', protocol: 'tcp' }), 1);
+    assert.equal(sample(t, 'weir_stream_no_route_total', { listener: '[::]:9102', protocol: 'tcp' }), 1);
+    assert.equal(sample(t, 'weir_stream_no_route_total', { listener: '127.0.0.9:9999', protocol: 'tcp' }), 1);
+    assert.equal(sample(t, 'weir_stream_no_route_total', { listener: '0.0.0.0:9100', protocol: 'udp' }), 1);
+    assert.equal(sample(t, 'weir_stream_tls_handshake_failures_total', { listener: '127.0.0.2:9101', reason: 'unknown_sni' }), 2);
+    assert.equal(sample(t, 'weir_stream_tls_handshake_failures_total', { listener: '127.0.0.2:9101', reason: 'no_sni' }), 1);
+  });
+
+  it('node health: healthy and mostly_healthy are 1, the others 0', () => {
+    const m = new StreamMetrics();
+    const nodeInfo = (port: number, status: CheckerInfo['nodes'][number]['status']) => ({ ip: '10.0.0.1', port, hostname: '10.0.0.1', status, counter: { success: 0, tcp_failure: 0, timeout_failure: 0, http_failure: 0 }, last_probe: null });
+    m.setHealth({ list: () => [{ name: '/apisix/upstreams/u', type: 'tcp', nodes: [nodeInfo(1, 'healthy'), nodeInfo(2, 'mostly_healthy'), nodeInfo(3, 'mostly_unhealthy'), nodeInfo(4, 'unhealthy')] }] });
+    const t = text(m);
+    const status = (port: number) => sample(t, 'apisix_upstream_status', { name: '/apisix/upstreams/u', ip: '10.0.0.1', port: String(port) });
+    assert.deepEqual([status(1), status(2), status(3), status(4)], [1, 1, 0, 0]);
+  });
+
+  it('metric_prefix renames APISIX\'s metrics only', () => {
+    const m = new StreamMetrics({ prefix: 'edge_', hostname: 'h1' });
+    m.routeMeter('r1').finished(null, 0, 0);
+    const t = text(m);
+    assert.equal(sample(t, 'edge_stream_connection_total', { route: 'r1' }), 1);
+    assert.equal(sample(t, 'edge_node_info', { hostname: 'h1' }), 1);
+    assert.equal(sample(t, 'weir_stream_active_connections', { route: 'r1' }), 0);
+    assert.equal(t.includes('apisix_'), false);
+  });
+
+  it('a logger plugin\'s drop counter is one cell per plugin and route', () => {
+    const m = new StreamMetrics();
+    const cell = m.logDropped('syslog', 'r1');
+    assert.equal(m.logDropped('syslog', 'r1'), cell);
+    cell.value += 3;
+    assert.equal(sample(text(m), 'weir_stream_log_dropped_total', { plugin: 'syslog', route: 'r1' }), 3);
+  });
+});
