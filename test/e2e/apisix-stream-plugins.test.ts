@@ -126,7 +126,8 @@ describe("APISIX's t/stream-plugin blocks: mqtt-proxy, prometheus, syslog", () =
     const byAddr = await nodeOf(V5_EMPTY);
     assert.equal(await nodeOf(V5_EMPTY), byAddr, 'an empty id: the client address decides, the same each time');
     const seen = new Set<string>();
-    for (const id of ['f', 'g', 'h', 'i', 'j', 'k']) {
+    // 20 ids: the ring follows the nodes' ports, which differ per run; 6 ids fell on one node about 1 run in 30
+    for (const id of 'fghijklmnopqrstuvwxy'.split('')) {
       const first = await nodeOf(V5_ID(id));
       assert.equal(await nodeOf(V5_ID(id)), first, `id ${id} sticks`);
       seen.add(first);
