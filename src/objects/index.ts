@@ -3,7 +3,7 @@
 // transaction, then call onChange() after the commit. Nothing invalid reaches the database. Reads: read.ts.
 
 import { logger } from '../log/logger';
-import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import { normalizeId, validateSsl, validateStreamListener, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './read';
 import { type JsonObject, isPlainObject } from '../lib/json';
@@ -25,6 +25,7 @@ const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
   stream_routes: validateStreamRoute,
   upstreams: validateUpstream,
   ssls: validateSsl,
+  stream_listeners: validateStreamListener,
 };
 
 const FORBIDDEN = ['create_time', 'update_time'] as const;

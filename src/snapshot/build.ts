@@ -6,6 +6,7 @@ import { type FilterChain, NO_FILTERS } from '../proxy/filter/types';
 import { BALANCER_TYPES, balancerNote, createBalancer } from '../proxy/balance/index';
 import { compileHealthChecks, healthCheckNote } from '../health/config';
 import { type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
+import { compilePolicy } from '../proxy/session/policy';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject } from '../lib/json';
 import type { StoreContents, StoredObject } from '../store/types';
@@ -179,6 +180,8 @@ export function buildSnapshot(
     }
     const v = row.value;
     const route: CompiledRoute = { id: row.id, key, upstream: null, problem: null, tlsPassthrough: v.tls_passthrough === true, filters: deps.compileFilters?.(v) ?? NO_FILTERS };
+    if (v.on_change !== undefined) route.onChange = compilePolicy(v.on_change);
+    if (v.on_node_removed !== undefined) route.onNodeRemoved = compilePolicy(v.on_node_removed);
     if (v.upstream_id !== undefined && v.upstream_id !== null) {
       const upId = String(v.upstream_id);
       const entry = upstreams.get(`/apisix/upstreams/${upId}`);

@@ -6,6 +6,7 @@ import type { SniTable } from '../proxy/match/sni';
 import type { TlsCertificate, TlsClientConfig } from '../runtime/types';
 import type { HealthCheckConfig, UpstreamHealth } from '../health/types';
 import type { FilterChain } from '../proxy/filter/types';
+import type { SessionPolicy } from '../proxy/session/policy';
 
 /**
  * What is known about a connection when a route is chosen (after any TLS handshake). The client address
@@ -72,6 +73,9 @@ export interface CompiledRoute {
   tlsPassthrough?: boolean;
   /** The route's stream filters by phase (NO_FILTERS when it has none). */
   filters: FilterChain;
+  /** [weir] `on_change` / `on_node_removed`: what live sessions do when the route changes (absent or null = keep). */
+  onChange?: SessionPolicy | null;
+  onNodeRemoved?: SessionPolicy | null;
 }
 
 /** A compiled SSL object (spec 3.3). Server objects serve SNIs; client objects give upstream mTLS. */

@@ -207,6 +207,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
           streamRoutes: rows('stream_routes'),
           upstreams: rows('upstreams'),
           ssls: rows('ssls'),
+          streamListeners: rows('stream_listeners'),
           unreadable,
         };
       }),

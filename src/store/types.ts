@@ -5,9 +5,10 @@ import type { JsonObject } from '../lib/json';
 /** Re-exported for the store's own users; other layers import it from lib/json. */
 export type { JsonObject } from '../lib/json';
 
-export type Resource = 'stream_routes' | 'upstreams' | 'ssls';
+export type Resource = 'stream_routes' | 'upstreams' | 'ssls' | 'stream_listeners';
 
-export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls'];
+/** [weir] stream_listeners come last: export and import list them after APISIX's resources. */
+export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls', 'stream_listeners'];
 
 export interface StoredObject {
   id: string;
@@ -29,6 +30,8 @@ export interface StoreContents {
   streamRoutes: StoredObject[];
   upstreams: StoredObject[];
   ssls: StoredObject[];
+  /** [weir] Listener objects (readAll fills it; hand-built contents may leave it out). */
+  streamListeners?: StoredObject[];
   /** Rows that could not be read (not JSON, not an object), e.g. `ERR_STORE_BAD_ROW: upstreams row "7": value is not valid JSON`. */
   unreadable: string[];
 }

@@ -38,8 +38,8 @@ describe('applyMigrations', () => {
     const db = openDb('fresh.db');
     const result = applyMigrations(db, MIGRATIONS, 'fresh.db');
     assert.deepEqual(result, { from: 0, to: MIGRATIONS.length, applied: MIGRATIONS.map((m) => m.name) });
-    assert.equal(readSchemaVersion(db), 1);
-    assert.deepEqual(tableNames(db), ['meta', 'ssls', 'stream_routes', 'upstreams']);
+    assert.equal(readSchemaVersion(db), MIGRATIONS.length);
+    for (const table of ['meta', 'ssls', 'stream_listeners', 'stream_routes', 'upstreams']) assert.ok(tableNames(db).includes(table), table);
     assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), [
       { key: 'post_id', value: 0 },
       { key: 'revision', value: 0 },
@@ -51,21 +51,23 @@ describe('applyMigrations', () => {
 
   it('does nothing on an already migrated file', () => {
     const db = openDb('fresh.db');
-    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 1, to: 1, applied: [] });
+    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: MIGRATIONS.length, to: MIGRATIONS.length, applied: [] });
   });
 
   it('applies only the missing versions', () => {
     const db = openDb('partial.db');
-    const extra = [...MIGRATIONS, { version: 2, name: '0002_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
+    const next = MIGRATIONS.length + 1;
+    const extra = [...MIGRATIONS, { version: next, name: '9999_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
     applyMigrations(db, MIGRATIONS);
-    assert.deepEqual(applyMigrations(db, extra), { from: 1, to: 2, applied: ['0002_extra.sql'] });
+    assert.deepEqual(applyMigrations(db, extra), { from: next - 1, to: next, applied: ['9999_extra.sql'] });
     assert.ok(tableNames(db).includes('extra'));
   });
 
   it('refuses a newer file with ERR_DB_TOO_NEW and changes nothing', () => {
     const path = join(dir, 'newer.db');
     const db = openDb('newer.db');
-    db.exec('CREATE TABLE future (x INTEGER); PRAGMA user_version = 3');
+    const newer = MIGRATIONS.length + 2;
+    db.exec(`CREATE TABLE future (x INTEGER); PRAGMA user_version = ${newer}`);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     const before = readFileSync(path);
     assert.throws(
@@ -73,25 +75,25 @@ describe('applyMigrations', () => {
       (err: unknown) =>
         err instanceof MigrationError &&
         err.code === 'ERR_DB_TOO_NEW' &&
-        err.message === 'ERR_DB_TOO_NEW: data/weir.db is at schema version 3 but this weir knows up to 1; use a newer weir',
+        err.message === `ERR_DB_TOO_NEW: data/weir.db is at schema version ${newer} but this weir knows up to ${MIGRATIONS.length}; use a newer weir`,
     );
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     assert.deepEqual(readFileSync(path), before);
     assert.deepEqual(tableNames(db), ['future']);
-    assert.equal(readSchemaVersion(db), 3);
+    assert.equal(readSchemaVersion(db), newer);
   });
 
   it('rolls back a failing migration whole: no half-created tables, version unchanged', () => {
     const db = openDb('broken.db');
     const broken = [
       ...MIGRATIONS,
-      { version: 2, name: '0002_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
+      { version: MIGRATIONS.length + 1, name: '9999_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
     ];
     assert.throws(
       () => applyMigrations(db, broken, 'broken.db'),
-      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /0002_broken\.sql/.test(err.message),
+      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /9999_broken\.sql/.test(err.message),
     );
-    assert.equal(readSchemaVersion(db), 1);
+    assert.equal(readSchemaVersion(db), MIGRATIONS.length);
     assert.equal(tableNames(db).includes('half'), false);
   });
 

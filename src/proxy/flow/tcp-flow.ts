@@ -17,6 +17,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowO
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { OpenSet } from '../session/open-set';
+import { type PolicyReason, type RouteChange, type SessionPolicy, type SessionVerdict, SessionReaper, decideSession, describeVerdict } from '../session/policy';
 import { type DialOutcome, TcpSession } from '../session/tcp-session';
 import { WarnOnce } from './warn-once';
 
@@ -37,6 +38,11 @@ export class TcpFlow implements DialOutcome {
   private readonly handshakeWarnings = new RateLimitedWarn();
   private readonly cannotForward = new WarnOnce<CompiledRoute>('route cannot forward; its connections are closed');
   private readonly tlsPrelude: TlsFlowOptions;
+  /** Drains of session policies (route, node or listener changes): timers per change, none per connection. */
+  private readonly reaper = new SessionReaper<TcpSession>(
+    (s) => this.active.has(s) || this.preluding.has(s),
+    (s, reason, note) => this.cut(s, reason, note),
+  );
 
   constructor(private readonly opts: TcpFlowOptions) {
     this.tlsPrelude = {
@@ -57,6 +63,13 @@ export class TcpFlow implements DialOutcome {
         this.record(s, null, end, error);
       },
     };
+  }
+
+  /** Config reload: TLS listeners use these for the next connections. */
+  setTls(tls: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number }): void {
+    this.tlsPrelude.fallbackSni = tls.fallbackSni;
+    this.tlsPrelude.prereadTimeoutMs = tls.prereadTimeoutMs ?? DEFAULT_PREREAD_TIMEOUT_MS;
+    this.tlsPrelude.handshakeTimeoutMs = tls.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   }
 
   /** Connections accepted and not yet finished (prelude, filters, dialling or piping). */
@@ -130,8 +143,67 @@ export class TcpFlow implements DialOutcome {
   private readonly piped = (r: PipeResult, s: TcpSession): void => {
     releaseNode(s.upstream!, s.current!); // least_conn/ewma stop counting this session
     this.active.delete(s);
+    const x = s.extra; // a session policy cut it: its reason, not the pipe's 'aborted'
+    if (x !== null && x.endReason !== null) return this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, x.endReason, x.endNote ?? undefined);
     this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   };
+
+  /**
+   * End one open connection on purpose, recording `reason`: a piping one through the pipe (its bytes counted),
+   * one still dialling or deciding in its filters at once, one still in its prelude without a route.
+   */
+  private cut(s: TcpSession, reason: PolicyReason, note: string): void {
+    if (this.preluding.delete(s)) {
+      this.opts.plane.destroy(s.client);
+      return this.record(s, null, reason, note);
+    }
+    if (!this.active.has(s)) return;
+    if (s.upstreamConn !== null) {
+      s.markCut(reason, note);
+      return this.opts.plane.destroy(s.client); // the pipe's done() writes the record
+    }
+    s.aborted = true;
+    this.opts.plane.destroy(s.client);
+    this.active.delete(s);
+    this.finish(s, null, 0, 0, reason, note);
+  }
+
+  /**
+   * After a snapshot swap: the open connections of routes that changed follow their route's policy
+   * (src/proxy/session/policy.ts). Runs per change, never per connection; `changes` holds only routes with
+   * a policy other than keep, so usually it is empty and this returns at once.
+   */
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    if (changes.length === 0) return;
+    const byRoute = new Map<string, RouteChange>();
+    for (const c of changes) byRoute.set(c.routeId, c);
+    const verdicts: Array<[TcpSession, SessionVerdict]> = [];
+    for (const s of this.active.snapshot()) {
+      const change = s.matched ? byRoute.get(s.matched.id) : undefined;
+      if (change === undefined) continue;
+      const v = decideSession(change, s.current === null ? null : s.current.address);
+      if (v !== null) verdicts.push([s, v]);
+    }
+    this.reaper.apply(verdicts, (s, v) => describeVerdict(`route ${s.matched!.id}`, v));
+  }
+
+  /**
+   * A listener stopped accepting (deleted, moved, or rebound): its open connections follow its `on_change`.
+   * They are found by their local address (the listener's port, and its host unless it is a wildcard), so
+   * connections carry nothing for this.
+   */
+  endListener(host: string, port: number, policy: SessionPolicy | null, origin: string): void {
+    if (policy === null) return;
+    const any = host === '0.0.0.0' || host === '::';
+    const verdict: SessionVerdict = { policy, reason: 'listener_removed' };
+    const verdicts: Array<[TcpSession, SessionVerdict]> = [];
+    for (const set of [this.preluding, this.active]) {
+      for (const s of set.snapshot()) {
+        if (s.client.localPort === port && (any || s.client.localAddress === host)) verdicts.push([s, verdict]);
+      }
+    }
+    this.reaper.apply(verdicts, (_s, v) => describeVerdict(`listener ${origin}`, v));
+  }
 
   /** Filters (log) and record phases of a connection that had a route. */
   private finish(s: TcpSession, node: UpstreamNode | null, fromClient: number, toClient: number, end: EndReason, error?: string): void {
@@ -153,6 +225,7 @@ export class TcpFlow implements DialOutcome {
    * hold the grace period open); the others get `graceMs` to finish, then are cut.
    */
   async shutdown(graceMs: number): Promise<void> {
+    this.reaper.stop();
     for (const s of this.preluding.snapshot()) {
       this.preluding.delete(s);
       this.opts.plane.destroy(s.client);

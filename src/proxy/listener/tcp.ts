@@ -8,7 +8,11 @@ import type { Snapshot } from '../../snapshot/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
 import { AccessRecorder } from '../record/access';
+import type { RouteChange } from '../session/policy';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
+
+/** An already listening socket this process inherited (binary upgrade), by protocol and address; taken once. */
+export type InheritedFd = (proto: 'tcp' | 'udp', host: string, port: number) => number | undefined;
 
 export interface TcpProxyOptions {
   plane: TcpDataPlane;
@@ -17,7 +21,15 @@ export interface TcpProxyOptions {
   snapshot: () => Snapshot;
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
-  tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
+  tls?: TcpTlsOptions;
+  /** Sockets handed over by the previous process (`weir upgrade`): used instead of binding those addresses. */
+  inherited?: InheritedFd;
+}
+
+export interface TcpTlsOptions {
+  fallbackSni: string | null;
+  prereadTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
 }
 
 export type BoundTcpListener = BoundListener;
@@ -25,8 +37,17 @@ export type BoundTcpListener = BoundListener;
 export interface TcpProxy {
   /** The addresses actually bound (port 0 in the config becomes the real port). */
   readonly listeners: readonly BoundTcpListener[];
-  /** Bind and unbind so the listeners equal `specs`; open connections are not touched. */
+  /**
+   * Bind and unbind so the listeners equal `specs`. Open connections of a removed listener follow its
+   * `onChange` (the spec of the same origin in `specs` when it only moved, else the removed one's): keep by default.
+   */
   applyListeners(specs: readonly TcpListenSpec[]): Promise<ApplyResult>;
+  /** After a snapshot swap: open connections of changed routes follow their route's policy. */
+  applyRouteChanges(changes: readonly RouteChange[]): void;
+  /** Config reload: new TLS settings for the next connections. */
+  setTls(tls: TcpTlsOptions): void;
+  /** Listening sockets by address, for a binary upgrade to pass on (fd undefined where the plane has none). */
+  sockets(): Array<{ host: string; port: number; fd: number | undefined }>;
   /** Connections accepted and not yet finished (ClientHello preread, TLS handshake, dialling or piping). */
   activeConnections(): number;
   /** Stop accepting; open connections continue. */
@@ -36,15 +57,27 @@ export interface TcpProxy {
 }
 
 /** TCP listeners: a plain one hands connections straight to the flow; a TLS one reads its current mode per accept. */
-function tcpBinder(plane: TcpDataPlane, flow: TcpFlow): ListenerBinder<TcpListenSpec, TcpListener> {
+function tcpBinder(
+  plane: TcpDataPlane,
+  flow: TcpFlow,
+  wanted: () => ReadonlyMap<string, TcpListenSpec>,
+  inherited: InheritedFd | undefined,
+): ListenerBinder<TcpListenSpec, TcpListener> {
   return {
     bindKey: (spec) => (tlsModeOf(spec) === null ? 'plain' : 'tls'),
     bind: (spec, _scope, entry) => {
-      if (tlsModeOf(spec) === null) return plane.listen({ host: spec.host, port: spec.port }, flow.accept);
+      const fd = inherited?.('tcp', spec.host, spec.port);
+      const addr = { host: spec.host, port: spec.port, ...(fd === undefined ? {} : { fd }) };
+      if (tlsModeOf(spec) === null) return plane.listen(addr, flow.accept);
       // one closure per listener, not per connection; the mode can change without a new socket
-      return plane.listen({ host: spec.host, port: spec.port, tls: true }, (c) => flow.acceptTls(c, tlsModeOf(entry().spec) as TlsMode));
+      return plane.listen({ ...addr, tls: true }, (c) => flow.acceptTls(c, tlsModeOf(entry().spec) as TlsMode));
     },
-    unbind: (handle) => handle.stop(),
+    unbind: async ({ handle, spec }, why) => {
+      await handle.stop();
+      if (why !== 'apply') return;
+      const policy = (wanted().get(spec.origin) ?? spec).onChange ?? null;
+      flow.endListener(handle.host, handle.port, policy, spec.origin);
+    },
   };
 }
 
@@ -52,9 +85,12 @@ class TcpProxyImpl implements TcpProxy {
   readonly flow: TcpFlow;
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
 
+  /** The specs of the apply in progress, by origin: a listener that moved drains by its new policy. */
+  private wanted: ReadonlyMap<string, TcpListenSpec> = new Map();
+
   constructor(opts: TcpProxyOptions) {
     this.flow = new TcpFlow({ plane: opts.plane, snapshot: opts.snapshot, recorder: new AccessRecorder(opts.accessLog), tls: opts.tls });
-    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow));
+    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow, () => this.wanted, opts.inherited));
   }
 
   get listeners(): readonly BoundTcpListener[] {
@@ -62,7 +98,20 @@ class TcpProxyImpl implements TcpProxy {
   }
 
   applyListeners(specs: readonly TcpListenSpec[]): Promise<ApplyResult> {
+    this.wanted = new Map(specs.map((s) => [s.origin, s]));
     return this.set.apply(specs);
+  }
+
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    this.flow.applyRouteChanges(changes);
+  }
+
+  setTls(tls: TcpTlsOptions): void {
+    this.flow.setTls(tls);
+  }
+
+  sockets(): Array<{ host: string; port: number; fd: number | undefined }> {
+    return this.set.listEntries().map(({ handle }) => ({ host: handle.host, port: handle.port, fd: handle.fd }));
   }
 
   activeConnections(): number {

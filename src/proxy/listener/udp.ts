@@ -7,7 +7,9 @@ import type { UdpDataPlane, UdpListener } from '../../runtime/types';
 import type { Snapshot } from '../../snapshot/types';
 import { UdpFlow, type UdpStats } from '../flow/udp-flow';
 import { AccessRecorder } from '../record/access';
+import type { RouteChange } from '../session/policy';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
+import type { InheritedFd } from './tcp';
 
 export type { UdpStats } from '../flow/udp-flow';
 
@@ -23,16 +25,23 @@ export interface UdpProxyOptions {
   responses: number | null;
   /** Idle sweep period; tests shorten it. */
   tickMs?: number;
+  /** Sockets handed over by the previous process (`weir upgrade`): used instead of binding those addresses. */
+  inherited?: InheritedFd;
 }
 
 export type BoundUdpListener = BoundListener;
 
-function udpBinder(plane: UdpDataPlane, flow: UdpFlow): ListenerBinder<UdpListenSpec, UdpListener> {
+function udpBinder(plane: UdpDataPlane, flow: UdpFlow, inherited: InheritedFd | undefined): ListenerBinder<UdpListenSpec, UdpListener> {
   return {
     bindKey: () => 'udp',
     // one closure per listener (not per datagram) carries the listener's scope into the session key
-    bind: (spec, scope) => plane.bind({ host: spec.host, port: spec.port }, (l, data, address, port) => flow.onDatagram(scope, l, data, address, port)),
-    unbind: async (handle, scope) => {
+    bind: (spec, scope) => {
+      const fd = inherited?.('udp', spec.host, spec.port);
+      const addr = { host: spec.host, port: spec.port, ...(fd === undefined ? {} : { fd }) };
+      return plane.bind(addr, (l, data, address, port) => flow.onDatagram(scope, l, data, address, port));
+    },
+    // whatever the listener's on_change: a session's replies leave from this socket, so its sessions end with it
+    unbind: async ({ handle, scope }) => {
       flow.endListener(scope);
       await handle.close();
     },
@@ -52,7 +61,7 @@ export class UdpProxy {
       responses: opts.responses,
       tickMs: opts.tickMs,
     });
-    this.set = new ListenerSet(udpBinder(opts.plane, this.flow));
+    this.set = new ListenerSet(udpBinder(opts.plane, this.flow, opts.inherited));
   }
 
   /** The addresses actually bound. */
@@ -67,6 +76,21 @@ export class UdpProxy {
     } finally {
       this.flow.setClock(this.set.size > 0);
     }
+  }
+
+  /** After a snapshot swap: sessions of changed routes follow their route's policy. */
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    this.flow.applyRouteChanges(changes);
+  }
+
+  /** Config reload: nginx_config.stream.udp_max_sessions and proxy_responses. */
+  setSettings(settings: { maxSessions: number; responses: number | null }): void {
+    this.flow.setSettings(settings);
+  }
+
+  /** Bound sockets by address, for a binary upgrade to pass on. */
+  sockets(): Array<{ host: string; port: number; fd: number | undefined }> {
+    return this.set.listEntries().map(({ handle }) => ({ host: handle.host, port: handle.port, fd: handle.fd }));
   }
 
   /** Sessions open now. */

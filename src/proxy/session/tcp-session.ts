@@ -9,6 +9,7 @@ import type { InboundConn, OutboundConn, PipeOptions, TcpDataPlane } from '../..
 import type { CompiledRoute, CompiledUpstream, ConnInfo } from '../../snapshot/types';
 import { type DialFailure, UpstreamDial } from '../connect/dial';
 import type { FilterConn } from '../filter/types';
+import type { EndReason } from './end-reason';
 
 /** What the flow does when a session's dial is over (implemented by the TCP flow; one per flow, not per session). */
 export interface DialOutcome {
@@ -23,6 +24,9 @@ export interface SessionExtra {
   clientPort: number;
   /** Bytes written upstream before the client's (a PROXY header to the node). */
   upstreamPrefix: Uint8Array | null;
+  /** Why weir cut it on purpose (a session policy), recorded instead of the pipe's 'aborted'; with its explanation. */
+  endReason: EndReason | null;
+  endNote: string | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn {
@@ -81,7 +85,14 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { clientAddr: null, clientPort: 0, upstreamPrefix: null });
+    return (this.extra ??= { clientAddr: null, clientPort: 0, upstreamPrefix: null, endReason: null, endNote: null });
+  }
+
+  /** A session policy is about to cut this connection: its record says why (rare: lives in `extra`). */
+  markCut(reason: EndReason, note: string): void {
+    const x = this.ensureExtra();
+    x.endReason = reason;
+    x.endNote = note;
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */

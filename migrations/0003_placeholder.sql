@@ -1,0 +1,1 @@
+-- Placeholder for migration 0003 (another branch adds the real one); renumbered at merge. Changes nothing.
