@@ -17,12 +17,12 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
   {
     "version": 2,
     "name": "0002_placeholder.sql",
-    "sql": "-- Placeholder for migration 0002 (another branch adds the real one); renumbered at merge. Changes nothing.\n"
+    "sql": "-- Placeholder for migration 0002 (another branch adds the real one); renumbered at merge. Changes nothing.\nSELECT 1;\n"
   },
   {
     "version": 3,
     "name": "0003_placeholder.sql",
-    "sql": "-- Placeholder for migration 0003 (another branch adds the real one); renumbered at merge. Changes nothing.\n"
+    "sql": "-- Placeholder for migration 0003 (another branch adds the real one); renumbered at merge. Changes nothing.\nSELECT 1;\n"
   },
   {
     "version": 4,

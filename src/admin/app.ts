@@ -11,6 +11,7 @@ import { readJsonBody } from './body';
 import { handleResource, handleSchemaValidate, type ResourceCall } from './resources';
 import { type HealthStatusSource, mountControl } from './control';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
+import { type ListenerAdmin, createListenerHandler, routeWarnings } from './listeners';
 
 export interface AdminAppOptions {
   store: Store;
@@ -25,6 +26,8 @@ export interface AdminAppOptions {
   now?: () => number;
   /** Health checker status for GET /v1/healthcheck (src/admin/control.ts). */
   health?: HealthStatusSource;
+  /** [weir] The running listeners: stream_listeners writes bind through it; route writes get port warnings. */
+  listeners?: ListenerAdmin;
 }
 
 const PREFIX = '/apisix/admin';
@@ -54,6 +57,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const keys = compileKeyChecker(opts.adminKeys);
   const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
   const ops = { store, onChange: opts.onChange, now: opts.now };
+  const listeners = opts.listeners ?? null;
+  const listenerCall = createListenerHandler(listeners);
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
     method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
@@ -72,7 +77,15 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
+    if (seg === 'stream_listeners') {
+      const done = await listenerCall(ops, call);
+      return respond(done.status, done.body, cors);
+    }
     const result = handleResource(ops, call);
+    if (seg === 'stream_routes' && req.method !== 'GET' && req.method !== 'DELETE') {
+      const warnings = routeWarnings(listeners, (result.body as { value?: unknown }).value);
+      if (warnings.length > 0) return respond(result.status, { ...result.body, warnings }, cors);
+    }
     return respond(result.status, result.body, cors);
   };
 

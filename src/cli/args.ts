@@ -25,7 +25,9 @@ export type Command =
   | ({ name: 'export' } & Common)
   | ({ name: 'import'; file: string; dryRun: boolean; merge: boolean } & Common)
   | ({ name: 'migrate' } & Common)
-  | ({ name: 'check' } & Common);
+  | ({ name: 'check' } & Common)
+  | ({ name: 'reload' } & Common)
+  | ({ name: 'upgrade' } & Common);
 
 const VERBS: readonly ObjectVerb[] = ['list', 'get', 'put', 'delete'];
 
@@ -36,6 +38,8 @@ const FLAGS: Record<string, readonly string[]> = {
   import: ['dry-run', 'merge'],
   migrate: [],
   check: [],
+  reload: [],
+  upgrade: [],
   delete: ['force'],
 };
 
@@ -132,6 +136,8 @@ export function parseCommandLine(argv: string[]): Command {
     case 'export':
     case 'migrate':
     case 'check':
+    case 'reload':
+    case 'upgrade':
       noMore(rest);
       return { name: command, ...common };
     default:

@@ -141,7 +141,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     db.close();
     throw err;
   }
-  const ring = opts.keyring ?? null;
+  let ring = opts.keyring ?? null;
   const tables = Object.fromEntries(RESOURCES.map((r) => [r, prepareTable(db, r)])) as Record<Resource, TableStatements>;
   const readRevision = db.prepare(`SELECT value FROM meta WHERE key = 'revision'`);
   const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
@@ -245,6 +245,11 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     objectsUsingSsl: (sslId) =>
       bySsl.all(sslId, sslId).map((row) => ({ res: row.res === 'upstreams' ? 'upstreams' : 'stream_routes', id: String(row.id) })),
     transaction,
+    verifyKeyring: (next) => read(() => checkKeyring(tables, next, path)),
+    setKeyring: (next) => {
+      read(() => checkKeyring(tables, next, path));
+      ring = next;
+    },
     close: () => db.close(),
   };
 }

@@ -1,6 +1,7 @@
 // Shapes the store hands out. Values are the objects as the user sent them, plus id and timestamps.
 
 import type { JsonObject } from '../lib/json';
+import type { Keyring } from './keyring';
 
 /** Re-exported for the store's own users; other layers import it from lib/json. */
 export type { JsonObject } from '../lib/json';
@@ -67,5 +68,9 @@ export interface Store {
   objectsUsingSsl(sslId: string): Array<{ res: 'upstreams' | 'stream_routes'; id: string }>;
   /** Run fn in one write transaction (BEGIN IMMEDIATE); store calls inside it join it. Not reentrant. */
   transaction<T>(fn: () => T): T;
+  /** Config reload: throws KeyringError when `ring` cannot decrypt every stored private key. */
+  verifyKeyring(ring: Keyring | null): void;
+  /** Config reload: seal and open private keys with `ring` from now on (verified first; throws like verifyKeyring). */
+  setKeyring(ring: Keyring | null): void;
   close(): void;
 }

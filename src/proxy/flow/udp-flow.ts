@@ -236,8 +236,8 @@ export class UdpFlow {
   }
 
   /** End the sessions of an unbound listener: their replies would have no socket to leave from. */
-  endListener(scope: number): void {
-    for (const s of this.table.entries()) if (s.scope === scope) this.end(s, 'listener_removed');
+  endListener(scope: number, reason: 'listener_removed' | 'shutdown' = 'listener_removed'): void {
+    for (const s of this.table.entries()) if (s.scope === scope) this.end(s, reason);
   }
 
   /** The clock tick: expire idle sessions, forget old refusals, report drops. */

@@ -41,8 +41,8 @@ function udpBinder(plane: UdpDataPlane, flow: UdpFlow, inherited: InheritedFd | 
       return plane.bind(addr, (l, data, address, port) => flow.onDatagram(scope, l, data, address, port));
     },
     // whatever the listener's on_change: a session's replies leave from this socket, so its sessions end with it
-    unbind: async ({ handle, scope }) => {
-      flow.endListener(scope);
+    unbind: async ({ handle, scope }, why) => {
+      flow.endListener(scope, why === 'apply' ? 'listener_removed' : 'shutdown');
       await handle.close();
     },
   };
@@ -105,6 +105,15 @@ export class UdpProxy {
   /** New clients are ignored from now on; open sessions continue. */
   stopAccepting(): void {
     this.flow.stopAccepting();
+  }
+
+  /**
+   * Binary upgrade: the new process reads these sockets now (it inherited them), so this one stops reading at
+   * once: the sockets are closed here and the sessions end ('shutdown'); their replies had no other way out.
+   */
+  async release(): Promise<void> {
+    this.flow.stopAccepting();
+    await this.set.closeAll();
   }
 
   /** Stop new sessions, drain within graceMs (see UdpFlow.shutdown), then release the ports. */
