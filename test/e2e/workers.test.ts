@@ -195,6 +195,31 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     for (const [owner, tags] of udpSeen) assert.ok(tags.every((t) => t === 'B'), `worker ${owner} answered ${tags.join('')}`);
   });
 
+  it('a stream listener PUT answers once every worker accepts on it; a DELETE once none does', async () => {
+    const port = await freePort();
+    assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/obj', route(port, tcpA.port))).status, 201);
+    await afterOneSecond(Date.now()); // the route reaches worker 1 through its store watcher; the listener below does not wait
+    const put = await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_listeners/obj', { addr: `127.0.0.1:${port}` });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    // no waiting: the answer came after both workers had bound it
+    const seen = await tcpUntilAllSeen(port, [w.w0, w.w1]);
+    // null: the upstream closed the connection before /proc was read (it says its tag and closes)
+    assert.deepEqual([...seen.keys()].filter((k) => k !== null).sort(), [w.w0, w.w1].sort(), `owners seen in ${MAX_ATTEMPTS} connections`);
+    for (const tags of seen.values()) assert.ok(tags.every((t) => t === 'A'), tags.join(''));
+    assert.equal((await adminCall(w.adminUrl, 'DELETE', '/apisix/admin/stream_listeners/obj')).status, 200);
+    for (let i = 0; i < 8; i++) await assert.rejects(connect(port), /ECONNREFUSED/);
+    // a port taken by another process is refused on every worker, and nothing is stored
+    const blocker = await startServer(() => {});
+    try {
+      const refused = await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_listeners/busy', { addr: `127.0.0.1:${blocker.port}` });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.error_msg, new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${blocker.port} \\(stream_listeners/busy\\): address already in use \\(worker 0 \\(pid ${w.w0}\\)\\)$`));
+      assert.equal((await adminCall(w.adminUrl, 'GET', '/apisix/admin/stream_listeners/busy')).status, 404);
+    } finally {
+      await blocker.close();
+    }
+  });
+
   it('SIGTERM to worker 0 stops the other worker too, within the grace period', async () => {
     const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
     w.proc.child.kill('SIGTERM');
