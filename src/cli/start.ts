@@ -253,8 +253,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           command: selfCommand(),
           sockets,
           releaseAdmin: async () => {
-            await admin?.close();
+            // requests in progress are answered; the port is free for the new process at once
+            const closing = admin?.close({ graceful: true });
             admin = null;
+            await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
           },
           restoreAdmin: async () => {
             if (config.enableAdmin && admin === null) admin = await serveAdmin();
@@ -272,10 +274,12 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           const workersStopped = running.stop(graceMs);
           followStore = false;
           release.stop();
-          watcher.stop();
           health.stop();
           await admin?.close();
+          // the store is still watched while connections drain: a route changed meanwhile (from the new process
+          // after an upgrade, say) still applies its on_change to them
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
+          watcher.stop();
           accessLog.close();
           store.close();
           if (!extraWorker) removePidFile(pidFile, process.pid);

@@ -44,7 +44,11 @@ export interface HttpServeOptions {
 export interface HttpServerHandle {
   readonly host: string;
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stop listening. By default open connections are dropped too; `{ graceful: true }` lets requests in progress
+   * finish (a binary upgrade hands the port to the new process while the old one answers what it has).
+   */
+  close(opts?: { graceful?: boolean }): Promise<void>;
 }
 
 // ---------------------------------------------------------------- TCP data plane
