@@ -10,7 +10,7 @@
 
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli } from '../src/cli/run';
@@ -56,6 +56,8 @@ export interface SoakResult {
   adminRetries: number;
   reloadsOk: number;
   upgradesOk: number;
+  /** Accept-queue overflows in this network namespace during the run (shared with anything else running in it). */
+  listenOverflows: number;
   /** Every weir process that ran, and whether all have exited at the end. */
   pids: number[];
   allExited: boolean;
@@ -86,12 +88,25 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** TcpExt ListenOverflows of this network namespace: SYNs or handshakes dropped because an accept queue was full. */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const head = lines.find((l) => l.startsWith('TcpExt:') && l.includes('ListenOverflows'))!.split(' ');
+    const vals = lines.filter((l) => l.startsWith('TcpExt:'))[1]!.split(' ');
+    return Number(vals[head.indexOf('ListenOverflows')]);
+  } catch {
+    return -1;
+  }
+}
+
 /** One short connection through the proxy: connect, send 4 bytes, get them back, close. */
 function shortConn(port: number): Promise<string | null> {
   return new Promise((done) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     let got = '';
-    const timer = setTimeout(() => finish('timeout'), 5000);
+    let connected = false;
+    const timer = setTimeout(() => finish(connected ? 'timeout (connected, no echo)' : 'timeout (not connected)'), 5000);
     let settled = false;
     function finish(why: string | null): void {
       if (settled) return;
@@ -100,7 +115,10 @@ function shortConn(port: number): Promise<string | null> {
       s.destroy();
       done(why);
     }
-    s.on('connect', () => s.write('ping'));
+    s.on('connect', () => {
+      connected = true;
+      s.write('ping');
+    });
     s.on('data', (d) => {
       got += d;
       if (got === 'ping') finish(null);
@@ -212,15 +230,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     s.on('error', () => {});
     s.pipe(s);
   });
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  // a deep queue: after a busy moment weir dials many connections at once, and the upstream must not be the limit
+  await new Promise<void>((r) => echo.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => r()));
+  const overflowsBefore = listenOverflows();
   const upstream = `127.0.0.1:${(echo.address() as net.AddressInfo).port}`;
   const errors: string[] = [];
   const pids = new Set<number>();
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
   delete env.WEIR_WORKER;
-  const weir: ChildProcess = spawn(resolve(o.root, 'node_modules/.bin/bun'), [resolve(o.root, 'src/main.ts'), 'start', '-c', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env, detached: true });
-  let stderr = '';
-  weir.stderr!.on('data', (d) => (stderr += d));
+  // weir's error log (every process it starts writes there too) goes to a file: WEIR_SOAK_KEEP=1 keeps it
+  const errLog = openSync(join(dir, 'weir.log'), 'a');
+  const weir: ChildProcess = spawn(resolve(o.root, 'node_modules/.bin/bun'), [resolve(o.root, 'src/main.ts'), 'start', '-c', cfg], { stdio: ['ignore', 'ignore', errLog], env, detached: true });
+  closeSync(errLog);
+  const stderr = (): string => readFileSync(join(dir, 'weir.log'), 'utf8');
   const result: SoakResult = {
     shortOk: 0,
     shortFailed: [],
@@ -233,6 +255,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     adminRetries: 0,
     reloadsOk: 0,
     upgradesOk: 0,
+    listenOverflows: 0,
     pids: [],
     allExited: false,
     errors,
@@ -241,7 +264,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const closeLongs: LongConn[] = [];
   try {
     for (const until = Date.now() + 20_000; !existsSync(join(dir, 'weir.pid')) || !(await admin(adminPort, 'GET', 'stream_routes').catch(() => 0)); await sleep(50)) {
-      if (Date.now() > until || weir.exitCode !== null) throw new Error(`weir did not start: ${stderr}`);
+      if (Date.now() > until || weir.exitCode !== null) throw new Error(`weir did not start: ${stderr()}`);
     }
     pids.add(weir.pid!);
     const route = (port: number, extra: Record<string, unknown> = {}) => ({ server_port: port, upstream_id: 'echo', ...extra });
@@ -371,6 +394,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     for (const until = Date.now() + 30_000; Date.now() < until && [...pids].some(isRunning); ) await sleep(100);
     result.pids = [...pids];
     result.adminRetries = adminRetries;
+    result.listenOverflows = listenOverflows() - overflowsBefore;
     result.allExited = ![...pids].some(isRunning);
     for (const pid of pids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
     echo.close();
@@ -381,7 +405,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     } catch {
       // no access log: no lines
     }
-    weir.stderr?.destroy();
     if (process.env.WEIR_SOAK_KEEP) log(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
