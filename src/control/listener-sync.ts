@@ -152,9 +152,10 @@ export class ListenerSync {
   /**
    * Config reload: bind the new config's listeners (and unbind the ones it dropped) on every worker. Rejects
    * with the first listener that cannot be bound; every worker then serves the old config's listeners again.
-   * Rows that could not be bound before are tried again.
+   * On success `commit` runs before any other listener change may start (it makes `next` the config in force,
+   * so the next sync does not undo this one). Rows that could not be bound before are tried again.
    */
-  applyConfig(next: Config): Promise<void> {
+  applyConfig(next: Config, commit: () => void): Promise<void> {
     return this.serial(async () => {
       this.failing.clear();
       try {
@@ -163,6 +164,7 @@ export class ListenerSync {
         await this.applyEverywhere(this.opts.config(), []).catch(() => undefined);
         throw err;
       }
+      commit();
     });
   }
 

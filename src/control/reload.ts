@@ -120,14 +120,14 @@ export async function reloadConfig(d: ReloadDeps): Promise<ReloadOutcome> {
   }
   if (errors.length > 0) return refuse(errors);
   try {
-    await d.listeners.applyConfig(eff);
+    await d.listeners.applyConfig(eff, () => {
+      applyRuntimeConfig(d, prev, eff);
+      d.setAdmin(eff, keys);
+      d.setConfig(eff);
+    });
   } catch (err) {
     return refuse([(err as Error).message]);
   }
-
-  applyRuntimeConfig(d, prev, eff);
-  d.setAdmin(eff, keys);
-  d.setConfig(eff);
   const workerErrors = await d.reloadWorkers(eff);
   for (const e of workerErrors) logger.error('reload: a worker could not apply the new config', { error: e });
   for (const k of diff.kept) logger.warn('reload: not changed live', { setting: k });
