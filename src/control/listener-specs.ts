@@ -50,6 +50,7 @@ export function compileListener(id: string, value: JsonObject): { tcp: TcpListen
   if (value.protocol === 'udp') return { udp: { host, port, origin, ...(onChange ? { onChange } : {}) } };
   const spec: TcpListenSpec = { host, port, tls: value.tls === true, origin };
   if (value.tls_passthrough === true) spec.tlsPassthrough = true;
+  // TODO: the PROXY protocol prelude reads these two flags once it is wired to listeners (its own work)
   if (value.proxy_protocol === true) spec.proxyProtocol = true;
   if (value.proxy_protocol_to_upstream === true) spec.proxyProtocolToUpstream = true;
   if (onChange) spec.onChange = onChange;
