@@ -9,13 +9,14 @@ import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleSchemaValidate, type ResourceCall } from './resources';
-import { runResourceCall } from './resource-call';
+import { checkScope, runResourceCall } from './resource-call';
 import { mountInspect } from './inspect';
 import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
 import type { InspectSources } from '../inspect/sources';
 import { type HealthStatusSource, mountControl } from './control';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
+import { type ListenerAdmin, createListenerHandler, routeWarnings } from './listeners';
 
 export interface AdminAppOptions {
   store: Store;
@@ -32,6 +33,8 @@ export interface AdminAppOptions {
   health?: HealthStatusSource;
   /** The running proxy's snapshot, listeners and open connections: explain and the connection views (src/admin/inspect.ts). */
   inspect?: InspectSources;
+  /** [weir] The running listeners: stream_listeners writes bind through it; route writes get port warnings. */
+  listeners?: ListenerAdmin;
 }
 
 const PREFIX = '/apisix/admin';
@@ -62,6 +65,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
   const ops = { store, onChange: opts.onChange, now: opts.now };
   const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
+  const listeners = opts.listeners ?? null;
+  const listenerCall = createListenerHandler(listeners);
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
     method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
@@ -80,7 +85,19 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
-    const result = runResourceCall(calls, call, who);
+    if (seg === 'stream_listeners') {
+      checkScope(call, who);
+      const done = await listenerCall(ops, call);
+      return respond(done.status, done.body, cors);
+    }
+    let result = runResourceCall(calls, call, who);
+    if (seg === 'stream_routes' && req.method !== 'GET' && req.method !== 'DELETE' && call.query.get('dry_run') !== 'true') {
+      const ports = routeWarnings(listeners, (result.body as { value?: unknown }).value);
+      if (ports.length > 0) {
+        const shadows = Array.isArray(result.body.warnings) ? result.body.warnings : [];
+        result = { status: result.status, body: { ...result.body, warnings: [...shadows, ...ports] } };
+      }
+    }
     return respond(result.status, result.body, cors);
   };
 

@@ -50,6 +50,20 @@ function withWarnings(result: ObjectResult, routes: readonly StoredObject[], id:
 }
 
 /**
+ * Before a call runs: refuse what `who`'s scope does not grant (an object outside it answers as a missing one).
+ * Also used for stream_listeners calls, which run through their own handler (src/admin/listeners.ts).
+ */
+export function checkScope(call: ResourceCall, who: AdminIdentity): void {
+  const { method, res } = call;
+  const scope = who.scope;
+  if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
+    if (!scope.sees(res, call.id)) throw keyNotFound();
+    if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
+  }
+  if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
+}
+
+/**
  * Run one resource call for `who`. Throws ObjectError/AdminError for refusals (mapped by the app). An object
  * outside a scoped key's scope answers exactly as a missing one; a method the scope does not grant on an object
  * the key sees is a 401 like the viewer role's.
@@ -62,11 +76,7 @@ export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who:
   const ops: ObjectContext = scope === null ? deps.ops : { ...deps.ops, store: scopedStore(raw, scope, method) };
   const dry = write && call.query.get('dry_run') === 'true';
   try {
-    if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
-      if (!scope.sees(res, call.id)) throw keyNotFound();
-      if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
-    }
-    if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
+    checkScope(call, who);
     let result: ObjectResult;
     if (dry) {
       result = rehearseCall(deps, ops, call, who);

@@ -2,7 +2,7 @@
 // schemas, and compute the changes against the current store contents (the dry-run diff).
 
 import { parseDocument } from 'yaml';
-import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import { normalizeId, validateSsl, validateStreamListener, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import { type JsonObject, isPlainObject } from '../lib/json';
 import { RESOURCES, type Resource, type StoredObject } from '../store/types';
 
@@ -10,6 +10,7 @@ const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
   stream_routes: validateStreamRoute,
   upstreams: validateUpstream,
   ssls: validateSsl,
+  stream_listeners: validateStreamListener,
 };
 
 export type ImportObjects = Record<Resource, JsonObject[]>;
@@ -31,16 +32,16 @@ export interface ImportPlan {
 
 /** Parse the file text into objects per resource. Errors name the place: `stream_routes[2] (id "7"): ...`. */
 export function parseImport(text: string): { objects: ImportObjects; errors: string[] } {
-  const objects: ImportObjects = { stream_routes: [], upstreams: [], ssls: [] };
+  const objects: ImportObjects = { stream_routes: [], upstreams: [], ssls: [], stream_listeners: [] };
   const errors: string[] = [];
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) return { objects, errors: [`not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`] };
   const top = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (top === null || top === undefined) return { objects, errors };
-  if (!isPlainObject(top)) return { objects, errors: ['the file must be a mapping with stream_routes, upstreams, ssls'] };
+  if (!isPlainObject(top)) return { objects, errors: [`the file must be a mapping with ${RESOURCES.join(', ')}`] };
   for (const key of Object.keys(top)) {
     if (!(RESOURCES as readonly string[]).includes(key)) {
-      errors.push(`"${key}" is not something weir stores (stream_routes, upstreams, ssls)`);
+      errors.push(`"${key}" is not something weir stores (${RESOURCES.join(', ')})`);
     }
   }
   for (const res of RESOURCES) {

@@ -20,7 +20,7 @@ function failAll(file: string, errors: string[]): CliError {
 }
 
 /** Deletes first (routes before the upstreams they use), then ssls, upstreams, routes: referenced objects exist first. */
-const WRITE_ORDER: readonly Resource[] = ['ssls', 'upstreams', 'stream_routes'];
+const WRITE_ORDER: readonly Resource[] = ['ssls', 'upstreams', 'stream_routes', 'stream_listeners'];
 
 function applyPlan(store: Store, plan: ImportPlan): string[] {
   const errors: string[] = [];

@@ -22,19 +22,30 @@ import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { resolveMaxConnections } from '../lib/fd-limit';
 import { checkDatabase } from '../store/integrity';
-import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
+import { isExtraWorker, resolveWorkerCount, selfCommand, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
 import { inspectSources } from '../inspect/sources';
 import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
+import { diffRoutes } from '../proxy/session/policy';
+import { configListenerObjects } from '../control/listener-specs';
+import { ListenerSync, localTarget } from '../control/listener-sync';
+import { applyRuntimeConfig, reloadConfig, type ReloadOutcome } from '../control/reload';
+import { type Handover, type PassedSocket, type UpgradeOutcome, startUpgrade } from '../control/upgrade';
+import { pidFilePath, removePidFile, writePidFile } from '../control/pid-file';
 
 /** A running weir instance. */
 export interface Weir {
+  /** The config in force (a reload replaces it). */
   readonly config: Config;
+  /** The database file, resolved. */
+  readonly dbPath: string;
   readonly store: Store;
   readonly proxy: TcpProxy;
   readonly udpProxy: UdpProxy;
   readonly admin: HttpServerHandle | null;
   readonly adminKeys: readonly AdminKey[];
+  /** Config and stream_listeners objects, applied to every worker. */
+  readonly listeners: ListenerSync;
   /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
   readonly health: HealthRegistry;
   /** The snapshot new connections use now. */
@@ -43,6 +54,13 @@ export interface Weir {
   readonly holder: SnapshotHolder;
   /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
+  /** Re-read the config file and apply what changed (SIGHUP, `weir reload`); the old config stays on any error. */
+  reload(): Promise<ReloadOutcome>;
+  /**
+   * Start this program again and hand it the listening sockets (SIGUSR2, `weir upgrade`). On success this
+   * process has stopped accepting: stop() it to drain. On failure it serves on as before.
+   */
+  upgrade(): Promise<UpgradeOutcome>;
   /** Stop accepting, give open connections up to graceMs, close everything. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -55,11 +73,15 @@ export interface StartOptions {
   accessLog?: AccessLog;
   /** `--db FILE`: overrides deployment.sqlite.path. */
   dbPath?: string | null;
+  /** Started by a binary upgrade: inherited sockets and the Admin API's port come from the old process. */
+  handover?: Handover | null;
 }
 
 /** Start weir. Rejects with ConfigError (bad config) or an Error naming the address (listen failure). */
 export async function startWeir(opts: StartOptions): Promise<Weir> {
-  const { config, warnings } = loadConfig(opts.configPath, opts.env);
+  const loaded = loadConfig(opts.configPath, opts.env);
+  const { warnings } = loaded;
+  let config = loaded.config;
   const trustedCa = loadTrustedCa(config.tls?.trustedCertificate); // a bad CA file is a config error (exit 2)
   for (const warning of warnings) logger.warn(warning);
 
@@ -74,7 +96,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
   }
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
   try {
-    const adminKeys = ensureAdminKey(config, dirname(dbPath));
+    let adminKeys = ensureAdminKey(config, dirname(dbPath));
     const accessLog =
       opts.accessLog ??
       new AccessLog(config.log.access.enabled ? { path: config.log.access.path } : { disabled: true });
@@ -102,11 +124,16 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const checkShadows = (): void => (extraWorker ? undefined : shadows.check(() => snapshotRules(holder.snapshot())));
     cleanup.push(() => shadows.stop());
     checkShadows();
+    // set once the proxies and listeners exist: open sessions of changed routes follow their policies, and
+    // worker 0 applies stored listeners to every worker
+    let afterRefresh: (prev: Snapshot) => void = () => {};
     // Rows changed since the current snapshot are read and compiled, nothing else (src/snapshot/holder.ts).
     const refresh = (): void => {
+      const prev = holder.snapshot();
       holder.refresh();
       checkShadows();
       release.afterChange();
+      afterRefresh(prev);
     };
     // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
     const watcher = watchStore(db, refresh);
@@ -121,6 +148,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       maxSessions: config.udp.maxSessions,
       responses: config.udp.responses,
       realIpFrom: config.realIpFrom,
+      inherited: opts.handover?.inherited,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -138,17 +166,51 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         handshakeTimeoutMs: config.tls?.handshakeTimeoutMs,
       },
       realIpFrom: config.realIpFrom,
+      inherited: opts.handover?.inherited,
     });
     cleanup.push(() => proxy.shutdown(0));
 
+    // stream_listeners objects: bound now (those that cannot be are logged and skipped); later worker 0 applies
+    // every change to all workers, and an extra worker follows what worker 0 sends it
+    let workers: Workers | null = null;
+    const local = localTarget(`worker ${extraWorker ? (opts.env ?? process.env).WEIR_WORKER : 0} (pid ${process.pid})`, proxy, udpProxy);
+    const listeners = new ListenerSync({ store, config: () => config, targets: () => [local, ...(workers?.targets() ?? [])] });
+    await listeners.sync();
+    let followStore = !extraWorker;
+    afterRefresh = (prev) => {
+      const changes = diffRoutes(prev, holder.snapshot());
+      proxy.applyRouteChanges(changes);
+      udpProxy.applyRouteChanges(changes);
+      if (followStore) void listeners.sync();
+    };
+
     let admin: HttpServerHandle | null = null;
-    if (config.enableAdmin && !extraWorker) {
-      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect });
-      admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
+    const inspect = inspectSources({ snapshot: holder.snapshot, health, config: () => config, tcp: proxy, udp: udpProxy, listeners });
+    const makeApp = (c: Config, keys: AdminKey[]) =>
+      createAdminApp({
+        store,
+        config: c,
+        adminKeys: keys,
+        onChange: refresh,
+        health,
+        inspect,
+        listeners: {
+          configObjects: () => configListenerObjects(config),
+          prepare: (id, value) => listeners.prepare(id, value),
+          finish: () => listeners.finish(),
+          servesPort: (port) => listeners.servesPort(port),
+        },
+      });
+    // a reload swaps the app (keys, allow list, CORS); the server keeps its socket
+    let app = makeApp(config, adminKeys);
+    const serveAdmin = (): Promise<HttpServerHandle> =>
+      serveHttp((req, info) => app(req, info), { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
       });
+    if (config.enableAdmin && !extraWorker) {
+      await opts.handover?.adminFree();
+      admin = await serveAdmin();
       cleanup.push(() => admin?.close());
     }
 
@@ -168,33 +230,102 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     release.soon();
 
-    const workers: Workers = extraWorker
-      ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
-      : startWorkers(workerCount);
+    const parts = { store, dataDir: dirname(dbPath), accessLog, proxy, udpProxy };
+    const running: Workers = extraWorker
+      ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'), {
+          listeners: (lists, mustBind) => local.apply(lists, mustBind),
+          config: (next) => {
+            applyRuntimeConfig(parts, config, next);
+            config = next;
+          },
+        })
+      : startWorkers(workerCount, () => void listeners.sync());
+    workers = running;
+    // `weir reload` and `weir upgrade` find worker 0 through this file
+    const pidFile = pidFilePath(dbPath);
+    if (!extraWorker) writePidFile(pidFile, process.pid);
+
+    let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, errors: [], live: [], kept: [] });
     let stopped: Promise<void> | null = null;
     return {
-      config,
+      get config() {
+        return config;
+      },
+      dbPath,
       store,
       proxy,
       udpProxy,
-      admin,
-      adminKeys,
+      get admin() {
+        return admin;
+      },
+      get adminKeys() {
+        return adminKeys;
+      },
+      listeners,
       health,
       snapshot: holder.snapshot,
       holder,
       refresh,
+      reload() {
+        // one at a time: a SIGHUP during a reload reloads once more afterwards
+        reloading = reloading.then(() =>
+          reloadConfig({
+            ...parts,
+            configPath: opts.configPath,
+            env: opts.env ?? process.env,
+            config: () => config,
+            setConfig: (next) => void (config = next),
+            listeners,
+            setAdmin: (next, keys) => {
+              adminKeys = keys;
+              app = makeApp(next, keys);
+            },
+            reloadWorkers: (next) => running.reload(next),
+          }),
+        );
+        return reloading;
+      },
+      async upgrade() {
+        if (extraWorker) return { ok: false, error: 'only worker 0 (the process started by the user) upgrades' };
+        const sockets: PassedSocket[] = [];
+        for (const s of proxy.sockets()) if (s.fd !== undefined) sockets.push({ proto: 'tcp', host: s.host, port: s.port, fd: s.fd });
+        for (const s of udpProxy.sockets()) if (s.fd !== undefined) sockets.push({ proto: 'udp', host: s.host, port: s.port, fd: s.fd });
+        const outcome = await startUpgrade({
+          command: selfCommand(),
+          sockets,
+          releaseAdmin: async () => {
+            // requests in progress are answered; the port is free for the new process at once
+            const closing = admin?.close({ graceful: true });
+            admin = null;
+            await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
+          },
+          restoreAdmin: async () => {
+            if (config.enableAdmin && admin === null) admin = await serveAdmin();
+          },
+        });
+        if (!outcome.ok) return outcome;
+        // the new process serves: stop accepting (the sockets live on in it) and leave the listeners alone
+        followStore = false;
+        await proxy.stopAccepting();
+        await udpProxy.release();
+        return outcome;
+      },
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
-          const workersStopped = workers.stop(graceMs);
+          const workersStopped = running.stop(graceMs);
+          followStore = false;
           release.stop();
           shadows.stop();
-          watcher.stop();
           health.stop();
           names.stop();
           await admin?.close();
+          // the store is still watched while connections drain: a route changed meanwhile (from the new process
+          // after an upgrade, say) still applies its on_change to them
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
+          watcher.stop();
           accessLog.close();
           store.close();
+          if (!extraWorker) removePidFile(pidFile, process.pid);
         })();
         return stopped;
       },

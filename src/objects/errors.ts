@@ -38,6 +38,7 @@ export const KIND: Record<Resource, string> = {
   stream_routes: 'stream route',
   upstreams: 'upstream',
   ssls: 'ssl',
+  stream_listeners: 'stream listener',
 };
 
 /** `/apisix/<resource>/<id>`: the `key` field of every envelope. */

@@ -3,7 +3,7 @@
 // transaction, then call onChange() after the commit. Nothing invalid reaches the database. Reads: read.ts.
 
 import { logger } from '../log/logger';
-import { normalizeId, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
+import { normalizeId, validateSsl, validateStreamListener, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import { jsonType } from '../schema/common';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, storeFailure } from './errors';
 import { hideSecrets, type ObjectResult } from './read';
@@ -13,7 +13,7 @@ import { checkReferences, checkSslUnused, checkUpstreamUnused } from './referenc
 import type { Resource, Store } from '../store/types';
 import { type DryRun, rehearse } from './dry-run';
 
-export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './read';
+export { getExtraObject, getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './read';
 
 export interface ObjectContext {
   store: Store;
@@ -29,6 +29,7 @@ const VALIDATORS: Record<Resource, (body: unknown) => SchemaResult> = {
   stream_routes: validateStreamRoute,
   upstreams: validateUpstream,
   ssls: validateSsl,
+  stream_listeners: validateStreamListener,
 };
 
 const FORBIDDEN = ['create_time', 'update_time'] as const;
@@ -199,6 +200,46 @@ export function deleteObject(
     store.delete(res, id);
     return { status: 200, body: { deleted: '1', key: keyOf(res, id) } };
   });
+}
+
+/**
+ * The object a PUT, POST or PATCH would store, validated, without timestamps and without writing anything:
+ * for a caller that must act on it first ([weir] a stream listener is bound before it is stored). Throws the
+ * ObjectErrors the write itself would (POST: id undefined; PATCH of a missing object: 404).
+ */
+export function previewWrite(
+  store: Store,
+  res: Resource,
+  method: 'PUT' | 'POST' | 'PATCH',
+  urlId: string | undefined,
+  subPath: string,
+  body: unknown,
+): { id: string | undefined; value: JsonObject } {
+  if (method === 'PATCH') {
+    if (urlId === undefined || urlId === '') throw badRequest(`missing ${KIND[res]} id`);
+    if (body === undefined) throw badRequest('missing new configuration');
+    if (subPath === '' && !isPlainObject(body)) throw badRequest('invalid configuration');
+    const old = store.get(res, urlId);
+    if (!old) throw keyNotFound();
+    let merged: JsonObject;
+    if (subPath !== '') {
+      const result = patchAtPath(old.value, subPath, body);
+      if (!result.ok) throw badRequest(result.message);
+      merged = result.value;
+    } else {
+      merged = mergePatch(old.value, body as JsonObject);
+    }
+    return { id: urlId, value: validate(res, withId(resolveId(res, urlId, merged), merged)) };
+  }
+  const conf = requireObject(body);
+  if (method === 'POST') {
+    if (urlId !== undefined || (conf.id !== undefined && conf.id !== null)) throw badRequest(`wrong ${KIND[res]} id, do not need it`);
+    checkForbidden(conf);
+    return { id: undefined, value: validate(res, conf) };
+  }
+  const id = resolveId(res, urlId, conf);
+  checkForbidden(conf);
+  return { id, value: validate(res, withId(id, conf)) };
 }
 
 /** POST /apisix/admin/schema/validate/<res>: schema only (no id rules, no references, nothing stored). */

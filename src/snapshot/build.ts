@@ -9,6 +9,7 @@ import { compileHealthChecks } from '../health/config';
 import { type RouteIndex, type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { updateRouteIndex } from '../proxy/match/index-update';
 import { compileUpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
+import { compilePolicy } from '../proxy/session/policy';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject } from '../lib/json';
 import type { Resource, RowChange, StoreChanges, StoreContents, StoredObject } from '../store/types';
@@ -340,7 +341,10 @@ class Draft {
       problem = 'missing upstream configuration in Route or Service';
     }
     if (problem !== null) problems.push(`${name}: ${problem}`);
-    const route: CompiledRoute = Object.freeze({ id, key, upstream, problem, tlsPassthrough: cached.tlsPassthrough, filters: cached.filters });
+    const route: CompiledRoute = { id, key, upstream, problem, tlsPassthrough: cached.tlsPassthrough, filters: cached.filters };
+    if (cached.onChange !== undefined) route.onChange = cached.onChange;
+    if (cached.onNodeRemoved !== undefined) route.onNodeRemoved = cached.onNodeRemoved;
+    Object.freeze(route);
     return { route, problems };
   }
 
@@ -408,6 +412,8 @@ function cachedRule(key: string, row: StoredObject, cache: Snapshot | null, deps
     tlsPassthrough: v.tls_passthrough === true,
     // compiled with the rule: a route whose text did not change keeps its chain (and the filters' state)
     filters: deps.compileFilters?.(v) ?? NO_FILTERS,
+    ...(v.on_change === undefined ? {} : { onChange: compilePolicy(v.on_change) }),
+    ...(v.on_node_removed === undefined ? {} : { onNodeRemoved: compilePolicy(v.on_node_removed) }),
   };
 }
 

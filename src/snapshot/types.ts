@@ -8,6 +8,7 @@ import type { HealthCheckConfig } from '../health/types';
 import type { FilterChain } from '../proxy/filter/types';
 import type { JsonObject } from '../lib/json';
 import type { UpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
+import type { SessionPolicy } from '../proxy/session/policy';
 
 /**
  * What is known about a connection when a route is chosen (after any TLS handshake). The client address
@@ -98,6 +99,9 @@ export interface CompiledRoute {
   tlsPassthrough?: boolean;
   /** The route's stream filters by phase (NO_FILTERS when it has none). */
   filters: FilterChain;
+  /** [weir] `on_change` / `on_node_removed`: what live sessions do when the route changes (absent or null = keep). */
+  onChange?: SessionPolicy | null;
+  onNodeRemoved?: SessionPolicy | null;
 }
 
 /** A compiled SSL object (spec 3.3). Server objects serve SNIs; client objects give upstream mTLS. */
@@ -180,4 +184,7 @@ export interface CachedRule {
   readonly tlsPassthrough: boolean;
   /** The route's compiled filter chain (NO_FILTERS without plugins). */
   readonly filters: FilterChain;
+  /** [weir] The route's `on_change` / `on_node_removed` when it has them (CompiledRoute's fields). */
+  readonly onChange?: SessionPolicy | null;
+  readonly onNodeRemoved?: SessionPolicy | null;
 }

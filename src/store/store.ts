@@ -167,7 +167,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     db.close();
     throw err;
   }
-  const ring = opts.keyring ?? null;
+  let ring = opts.keyring ?? null;
   const tables = Object.fromEntries(RESOURCES.map((r) => [r, prepareTable(db, r)])) as Record<Resource, TableStatements>;
   const readRevision = db.prepare(`SELECT value FROM meta WHERE key = 'revision'`);
   const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
@@ -257,6 +257,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
           streamRoutes: rows('stream_routes'),
           upstreams: rows('upstreams'),
           ssls: rows('ssls'),
+          streamListeners: rows('stream_listeners'),
           unreadable,
         };
       }),
@@ -296,6 +297,11 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     objectsUsingSsl: (sslId) =>
       bySsl.all(sslId, sslId).map((row) => ({ res: row.res === 'upstreams' ? 'upstreams' : 'stream_routes', id: String(row.id) })),
     transaction,
+    verifyKeyring: (next) => read(() => checkKeyring(db, next, path)),
+    setKeyring: (next) => {
+      read(() => checkKeyring(db, next, path));
+      ring = next;
+    },
     close: () => db.close(),
   };
 }

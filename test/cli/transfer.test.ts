@@ -23,8 +23,8 @@ describe('weir export / import / migrate / check', () => {
   before(async () => {
     ({ dbPath } = writeCliConfig(dir.path));
     c = ['-c', join(dir.path, 'config.yaml')];
-    assert.match((await cli(['migrate', ...c])).out, /schema version 0 -> 2 \(applied 0001_init\.sql, 0002_change_log\.sql\)\n$/);
-    assert.match((await cli(['migrate', ...c])).out, /schema version 2 -> 2 \(up to date\)\n$/);
+    assert.match((await cli(['migrate', ...c])).out, /schema version 0 -> 3 \(applied 0001_init\.sql, 0002_change_log\.sql, 0003_stream_listeners\.sql\)\n$/);
+    assert.match((await cli(['migrate', ...c])).out, /schema version 3 -> 3 \(up to date\)\n$/);
     assert.equal((await cli(['upstreams', 'put', 'db', UPSTREAM, ...c])).code, 0);
     assert.equal((await cli(['stream_routes', 'put', 'mysql', '{"server_port":9101,"upstream_id":"db","name":"mysql: \\"main\\""}', ...c])).code, 0);
     assert.equal((await cli(['stream_routes', 'put', '2', '{"remote_addr":"::1","upstream":{"nodes":{"[::1]:80":1}}}', ...c])).code, 0);
@@ -78,7 +78,7 @@ describe('weir export / import / migrate / check', () => {
     const cases: Array<[string, string]> = [
       ['upstreams:\n  - { id: a, nodes: { "127.0.0.1:1": 1 } }\n  - { id: b, nodes: 5 }\n  - { nodes: {} }\n', 'upstreams[1] (id "b"): invalid configuration: '],
       ['stream_routes:\n  - { id: r, upstream_id: ghost }\n', 'stream_routes "r": failed to fetch upstream info by upstream id [ghost], response code: 404'],
-      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls)'],
+      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls, stream_listeners)'],
       ['upstreams:\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n', 'upstreams[1] (id "a"): duplicate id'],
       ['upstreams: [\n', 'not valid YAML: '],
       // Removing an upstream that a kept (merge) route still uses.

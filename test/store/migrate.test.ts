@@ -38,8 +38,8 @@ describe('applyMigrations', () => {
     const db = openDb('fresh.db');
     const result = applyMigrations(db, MIGRATIONS, 'fresh.db');
     assert.deepEqual(result, { from: 0, to: MIGRATIONS.length, applied: MIGRATIONS.map((m) => m.name) });
-    assert.equal(readSchemaVersion(db), 2);
-    assert.deepEqual(tableNames(db), ['changes', 'meta', 'ssls', 'stream_routes', 'upstreams']);
+    assert.equal(readSchemaVersion(db), 3);
+    assert.deepEqual(tableNames(db), ['changes', 'meta', 'ssls', 'stream_listeners', 'stream_routes', 'upstreams']);
     assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), [
       { key: 'post_id', value: 0 },
       { key: 'revision', value: 0 },
@@ -51,21 +51,21 @@ describe('applyMigrations', () => {
 
   it('does nothing on an already migrated file', () => {
     const db = openDb('fresh.db');
-    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 2, to: 2, applied: [] });
+    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 3, to: 3, applied: [] });
   });
 
   it('applies only the missing versions', () => {
     const db = openDb('partial.db');
-    const extra = [...MIGRATIONS, { version: 3, name: '0003_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
+    const extra = [...MIGRATIONS, { version: 4, name: '0004_extra.sql', sql: 'CREATE TABLE extra (x INTEGER);' }];
     applyMigrations(db, MIGRATIONS);
-    assert.deepEqual(applyMigrations(db, extra), { from: 2, to: 3, applied: ['0003_extra.sql'] });
+    assert.deepEqual(applyMigrations(db, extra), { from: 3, to: 4, applied: ['0004_extra.sql'] });
     assert.ok(tableNames(db).includes('extra'));
   });
 
   it('refuses a newer file with ERR_DB_TOO_NEW and changes nothing', () => {
     const path = join(dir, 'newer.db');
     const db = openDb('newer.db');
-    db.exec('CREATE TABLE future (x INTEGER); PRAGMA user_version = 3');
+    db.exec('CREATE TABLE future (x INTEGER); PRAGMA user_version = 4');
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     const before = readFileSync(path);
     assert.throws(
@@ -73,25 +73,25 @@ describe('applyMigrations', () => {
       (err: unknown) =>
         err instanceof MigrationError &&
         err.code === 'ERR_DB_TOO_NEW' &&
-        err.message === 'ERR_DB_TOO_NEW: data/weir.db is at schema version 3 but this weir knows up to 2; use a newer weir',
+        err.message === 'ERR_DB_TOO_NEW: data/weir.db is at schema version 4 but this weir knows up to 3; use a newer weir',
     );
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     assert.deepEqual(readFileSync(path), before);
     assert.deepEqual(tableNames(db), ['future']);
-    assert.equal(readSchemaVersion(db), 3);
+    assert.equal(readSchemaVersion(db), 4);
   });
 
   it('rolls back a failing migration whole: no half-created tables, version unchanged', () => {
     const db = openDb('broken.db');
     const broken = [
       ...MIGRATIONS,
-      { version: 3, name: '0003_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
+      { version: 4, name: '0004_broken.sql', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE oops (;' },
     ];
     assert.throws(
       () => applyMigrations(db, broken, 'broken.db'),
-      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /0003_broken\.sql/.test(err.message),
+      (err: unknown) => err instanceof MigrationError && err.code === 'ERR_MIGRATION_FAILED' && /0004_broken\.sql/.test(err.message),
     );
-    assert.equal(readSchemaVersion(db), 2);
+    assert.equal(readSchemaVersion(db), 3);
     assert.equal(tableNames(db).includes('half'), false);
   });
 
@@ -125,7 +125,7 @@ describe('0002_change_log', () => {
     applyMigrations(db, MIGRATIONS.slice(0, 1));
     db.exec(`INSERT INTO upstreams (id, value) VALUES ('u1', '{}'), ('u2', '{}')`);
     assert.equal(revision(), 2);
-    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 1, to: 2, applied: ['0002_change_log.sql'] });
+    assert.deepEqual(applyMigrations(db, MIGRATIONS.slice(0, 2)), { from: 1, to: 2, applied: ['0002_change_log.sql'] });
     assert.equal(revision(), 2);
     assert.deepEqual(log(), []);
     assert.equal(db.prepare('SELECT COUNT(*) AS n FROM upstreams').get()?.n, 2);
@@ -169,5 +169,37 @@ describe('0002_change_log', () => {
     db.exec(`UPDATE upstreams SET value = '{}' WHERE id = 'u1'`);
     assert.equal(revision(), 101);
     assert.deepEqual(log().filter(([r]) => r === 101), [[101, 'upstreams', 'u1']]);
+  });
+});
+
+describe('0003_stream_listeners', () => {
+  let dir: string;
+  let db: SqlDb;
+  const log = (): Array<[number, string, string]> =>
+    db.prepare('SELECT revision, resource, id FROM changes ORDER BY revision, id').all().map((r) => [Number(r.revision), String(r.resource), String(r.id)]);
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weir-listeners-'));
+    db = openBetterSqlite(join(dir, 'v2.db'));
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs stream_listeners inserts, updates (a rename: both ids) and deletes in the change log', () => {
+    applyMigrations(db, MIGRATIONS.slice(0, 2));
+    assert.deepEqual(applyMigrations(db, MIGRATIONS), { from: 2, to: 3, applied: ['0003_stream_listeners.sql'] });
+    db.exec(`INSERT INTO stream_listeners (id, value) VALUES ('l1', '{"addr":9100}')`);
+    db.exec(`UPDATE stream_listeners SET value = '{"addr":9101}' WHERE id = 'l1'`);
+    db.exec(`UPDATE stream_listeners SET id = 'l2' WHERE id = 'l1'`);
+    db.exec(`DELETE FROM stream_listeners WHERE id = 'l2'`);
+    assert.deepEqual(log(), [
+      [1, 'stream_listeners', 'l1'],
+      [2, 'stream_listeners', 'l1'],
+      [3, 'stream_listeners', 'l1'],
+      [4, 'stream_listeners', 'l2'],
+      [5, 'stream_listeners', 'l2'],
+    ]);
   });
 });

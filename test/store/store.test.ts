@@ -29,7 +29,7 @@ describe('openStore', () => {
   });
 
   it('starts empty at revision 0', () => {
-    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], unreadable: [] });
+    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], streamListeners: [], unreadable: [] });
     assert.equal(store.path, join(dir, 'data', 'weir.db'));
   });
 
@@ -257,7 +257,7 @@ describe('openStore on a newer database', () => {
   it('throws ERR_DB_TOO_NEW and closes its connection', () => {
     const path = join(dir, 'weir.db');
     const db = openBetterSqlite(path);
-    db.exec('PRAGMA user_version = 3');
+    db.exec('PRAGMA user_version = 99');
     db.close();
     let closed = false;
     const tracking = openBetterSqlite(path);

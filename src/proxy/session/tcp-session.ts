@@ -38,6 +38,8 @@ export interface SessionExtra {
   sendHeader: boolean;
   /** Why weir cut the connection when the pipe's own reason ("aborted") would not say (an admin closed it). */
   endAs: EndReason | null;
+  /** What the record says beside endAs (why it was cut), or null for the default wording of that reason. */
+  endNote: string | null;
 }
 
 export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, FilterConn, ProxyPrefixSource {
@@ -140,7 +142,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
 
   private ensureExtra(): SessionExtra {
-    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null });
+    return (this.extra ??= { sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null, endNote: null });
   }
 
   /** The prelude learnt the real client (a trusted PROXY header): every later phase sees it. */
@@ -168,9 +170,14 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     this.ensureExtra().upstreamPrefix = bytes;
   }
 
-  /** The reason the record will give once the running pipe ends (set before weir cuts it). */
-  endAs(reason: EndReason): void {
-    this.ensureExtra().endAs = reason;
+  /**
+   * The reason the record will give once the running pipe ends (set before weir cuts it: an admin's close,
+   * a session policy), with its explanation.
+   */
+  endAs(reason: EndReason, note: string | null = null): void {
+    const x = this.ensureExtra();
+    x.endAs = reason;
+    x.endNote = note;
   }
 
   /**
