@@ -24,6 +24,23 @@ describe('weir UDP proxy', () => {
     clients.push(c);
     return c;
   }
+
+  /**
+   * A client on a port no earlier client of this file had: weir keys sessions by client address and port, so a
+   * port the OS hands out again (after the flood test closed hundreds) would find that client's open session.
+   */
+  async function newClient(): Promise<UdpClient> {
+    const used = new Set(clients.map((c) => c.port));
+    for (let i = 0; i < 50; i++) {
+      const c = await udpClient();
+      if (!used.has(c.port)) {
+        clients.push(c);
+        return c;
+      }
+      await c.close();
+    }
+    throw new Error('no fresh UDP port in 50 tries');
+  }
   const node = (e: UdpEcho) => ({ [`127.0.0.1:${e.port}`]: 1 });
 
   before(async () => {
@@ -146,7 +163,7 @@ describe('weir UDP proxy', () => {
     old.send('1', p1);
     assert.deepEqual(await old.waitReplies(1), ['a:1']);
     assert.equal((await w.admin('PUT', '/apisix/admin/upstreams/echo-a', { type: 'roundrobin', nodes: node(b) })).status, 200);
-    const fresh = await client();
+    const fresh = await newClient();
     fresh.send('2', p1);
     old.send('3', p1);
     assert.deepEqual(await fresh.waitReplies(1), ['b:2']);
