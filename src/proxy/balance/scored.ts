@@ -28,27 +28,8 @@ export abstract class ScoredBalancer implements Balancer {
     return 0;
   }
 
-  // An arrow field, not a method: pickByGroups gets the same function on every pick, no bind per call.
-  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined => {
-    const n = group.length;
-    const start = this.cursors[g]! % n;
-    const now = this.clock();
-    let best: Peer | undefined;
-    let bestScore = 0;
-    for (let k = 0; k < n; k++) {
-      const peer = group[(start + k) % n]!;
-      if (!isEligible(peer.node, tried, health)) continue;
-      const score = this.score(peer, now);
-      if (best === undefined || score < bestScore) {
-        best = peer;
-        bestScore = score;
-      }
-    }
-    if (best !== undefined) this.cursors[g] = (start + 1) % n;
-    return best;
-  };
-
-  /** pickInGroup's scan without advancing the cursor (kept apart so the pick path stays as it was). */
+  /** The lowest-scored eligible peer of a group, scanning from its cursor; moves nothing (explain's peek uses it as is). */
+  // Arrow fields, not methods: pickByGroups gets the same function on every pick, no bind per call.
   private readonly peekInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined => {
     const n = group.length;
     const start = this.cursors[g]! % n;
@@ -64,6 +45,13 @@ export abstract class ScoredBalancer implements Balancer {
         bestScore = score;
       }
     }
+    return best;
+  };
+
+  /** The same scan, then the cursor moves on, so ties take turns. */
+  private readonly pickInGroup = (group: Peer[], g: number, tried: readonly UpstreamNode[], health: NodeHealthView | null): Peer | undefined => {
+    const best = this.peekInGroup(group, g, tried, health);
+    if (best !== undefined) this.cursors[g] = (this.cursors[g]! % group.length + 1) % group.length;
     return best;
   };
 
