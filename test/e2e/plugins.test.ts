@@ -275,7 +275,7 @@ describe('stream plugins, UDP', () => {
     many.forEach((c, i) => c.send(`c${i}`, port));
     await until(() => many.filter((c) => c.replies.length > 0).length >= 50, 3000, '50 sessions answered at once');
     assert.equal(many.filter((c) => c.replies.length > 0).length, 50, 'the burst is still held');
-    await until(() => many.filter((c) => c.replies.length > 0).length === 70, 3000, 'the burst answered after the delay');
+    await until(() => many.filter((c) => c.replies.length > 0).length === 70, 10_000, 'the burst answered after the delay');
     assert.ok(Date.now() - t0 >= 590, 'the burst waited');
     await wait(200);
     assert.equal(many.filter((c) => c.replies.length > 0).length, 70);
@@ -304,6 +304,19 @@ describe('stream plugins, UDP', () => {
     assert.equal(third.replies.length, 0, 'beyond conn + burst: dropped');
   });
 
+  it('limit-conn: a delay longer than the idle timeout holds the session, which is answered once admitted', async () => {
+    // the upstream's idle timeout (1 s) starts at admission: the held session is not idle while the filters decide
+    await route({ 'limit-conn': { conn: 1, burst: 1, default_conn_delay: 1.5, key: 'server_addr' } }, 1);
+    const first = await client();
+    first.send('f1', port);
+    assert.deepEqual(await first.waitReplies(1), ['up:f1']);
+    const second = await client();
+    const t0 = Date.now();
+    second.send('s1', port);
+    assert.deepEqual(await second.waitReplies(1, 10_000), ['up:s1']);
+    assert.ok(Date.now() - t0 >= 1400, `answered after ${Date.now() - t0} ms: the delay was kept`);
+  });
+
   it('traffic-split picks the upstream of a UDP session, by rule and weight', async () => {
     const other = await startUdpEcho('other:');
     try {
@@ -329,10 +342,13 @@ describe('stream plugins, UDP', () => {
   });
 
   it('limit-bandwidth: client datagrams over the rate are dropped', async () => {
-    await route({ 'limit-bandwidth': { rate: 10000, burst: 10000, direction: 'upload' } });
+    // 1,000 bytes a second after a 10,000-byte burst: the burst's ten pass, then one a second at most, so a
+    // slow machine that reads the 50 over a few seconds lets through only a few more
+    await route({ 'limit-bandwidth': { rate: 1000, burst: 10000, direction: 'upload' } });
     const c = await client();
     const before = echo.received.length;
     for (let i = 0; i < 50; i++) c.send(Buffer.alloc(1000, 65 + (i % 26)), port);
+    await until(() => echo.received.length - before >= 10, 10_000, 'the burst through');
     await wait(300);
     const through = echo.received.length - before;
     assert.ok(through >= 10 && through <= 14, `${through} of 50 datagrams of 1000 bytes passed a 10000-byte burst`);

@@ -31,6 +31,9 @@ import { SessionTable } from '../session/udp-table';
 import { WarnOnce } from './warn-once';
 import { nextConnectionId } from '../session/conn-id';
 
+/** Bound of a session held while its filters decide (nginx's preread_timeout default); then it ends as idle. */
+const HELD_IDLE_MS = 30_000;
+
 export interface UdpFlowOptions {
   plane: UdpDataPlane;
   /** The snapshot new sessions use; read once per new session. */
@@ -234,7 +237,12 @@ export class UdpFlow implements LiveSource {
     if (s.aborted) return undefined; // refused at once (or admitted to an upstream without a node left)
     // admitted at once: connected; else the filters decide later (limit-conn's delay) and the session waits in
     // the table with its datagrams held
-    if (s.upstream === null) s.upstream = new HeldDatagrams(s);
+    if (s.upstream === null) {
+      s.upstream = new HeldDatagrams(s);
+      // the filters own the session's time until they decide (nginx's preread phase): the upstream's idle
+      // timeout starts once it is admitted, so a limit-conn delay close to it cannot expire the session first
+      s.idleMs = HELD_IDLE_MS;
+    }
     return this.insert(s);
   }
 
@@ -331,6 +339,7 @@ export class UdpFlow implements LiveSource {
       return this.runLogOf(s, up === null ? 'no_upstream' : 'connect_failed');
     }
     if (held === null) return; // open() puts it in the table and sends the first datagram
+    this.table.touch(s); // idle from admission on (connect() set the upstream's idle time again)
     for (const data of held.held) s.forward(data);
     held.close();
     if (this.opts.responses === 0) this.end(s, 'responses');
