@@ -88,7 +88,7 @@ function weirConf(ctx: Ctx, name: string, p: Record<Kind, number | null>, worker
         proxy_protocol: true
     udp:
       - "127.0.0.1:${p.udp}"
-nginx_config:
+${name === 'weirp' ? pluginsConf(adminPortOf(name) + 100) : ''}nginx_config:
   worker_processes: ${workers}
   stream:
     access_log: ${ctx.work}/${name}-access.log
@@ -110,13 +110,24 @@ function adminPortOf(name: string): number {
 
 /**
  * weirp: the same weir, its redis route (rr and conn) carrying ip-restriction (the client's 127.0.0.0/8 allowed,
- * so every connection runs the check and passes) and limit-conn (a limit no run reaches: every connection is
- * counted in and out). Issue 13's bar: at least 0.95x the rate of plain weir in the same run.
+ * so every connection runs the check and passes), limit-conn (a limit no run reaches: every connection is
+ * counted in and out) and prometheus (the export server runs; the route's connections and bytes are counted).
+ * Issue 13's bar: at least 0.95x the rate of plain weir in the same run.
  */
 const BENCH_PLUGINS = {
   'ip-restriction': { whitelist: ['127.0.0.0/8', '::1'] },
   'limit-conn': { conn: 1_000_000, burst: 0, default_conn_delay: 1, key: 'remote_addr' },
+  prometheus: {},
 };
+
+/** weirp's config: prometheus listed (so its export server runs and the route's connections are counted). */
+function pluginsConf(exportPort: number): string {
+  return `stream_plugins: [ip-restriction, limit-conn, prometheus]
+plugin_attr:
+  prometheus:
+    export_addr: { ip: 127.0.0.1, port: ${exportPort} }
+`;
+}
 
 /**
  * How weir is run: the built single binary when there is one, else Bun on the sources. `weirb` (A/B runs)
