@@ -41,6 +41,8 @@ interface SlowSpec {
  */
 const SLOW_SCRIPT = `
 const net = require('node:net');
+const loop = require('node:perf_hooks').monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
 const waitMs = Number(process.argv[1]);
 let input = '';
 process.stdin.on('data', (d) => (input += d));
@@ -72,12 +74,13 @@ process.stdin.on('end', async () => {
   }
   const end = Date.now() + waitMs;
   while (closed < specs.length && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  process.stdout.write(JSON.stringify(out) + '\\n', () => process.exit(0));
+  const ms = (ns) => Math.round(ns / 1e5) / 10;
+  process.stdout.write(JSON.stringify({ slow: out, loopP99: ms(loop.percentile(99)), loopMax: ms(loop.max) }) + '\\n', () => process.exit(0));
 });
 `;
 
-/** Run the slow clients in a child process; resolves with what each saw (bounded: killed after 60 s). */
-function slowClients(specs: SlowSpec[], waitMs: number): Promise<Slow[]> {
+/** Run the slow clients in a child process; resolves with what each saw and its event-loop delay (bounded: 60 s). */
+function slowClients(specs: SlowSpec[], waitMs: number): Promise<{ slow: Slow[]; loopP99: number; loopMax: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', SLOW_SCRIPT, String(waitMs)], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
     let out = '';
@@ -190,7 +193,8 @@ export async function runR7(size: Size, slowCount = size === 'short' ? 200 : 200
     const clients = slowClients(specs, IDLE_MS + 4000);
     await sleep(200); // the first batches are connecting
     const during = await realTraffic(plain, 1500);
-    const slow = (await clients).map((c, i) => ({ c, ...kinds[i]! }));
+    const seen = await clients;
+    const slow = seen.slow.map((c, i) => ({ c, ...kinds[i]! }));
     clearInterval(sampler);
     loop.disable();
     let late = 0;
@@ -233,6 +237,7 @@ export async function runR7(size: Size, slowCount = size === 'short' ? 200 : 200
     if (late > 0) sheet.set('slow_closed_late_kinds', JSON.stringify(lateKinds));
     sheet.set('weir_worst_over_by_kind_ms', JSON.stringify(weirWorstKinds)).set('weir_late_kinds', JSON.stringify(weirLateKinds));
     sheet.set('loop_delay_p99_ms', Math.round(loop.percentile(99) / 1e5) / 10).set('loop_delay_max_ms', Math.round(loop.max / 1e5) / 10);
+    sheet.set('clients_loop_delay_p99_ms', seen.loopP99).set('clients_loop_delay_max_ms', seen.loopMax);
     sheet.check('max_concurrent', maxOpen, `<= ${cap}`, maxOpen <= cap);
     sheet.check('real_failed', base.failed + during.failed, '0', base.failed + during.failed === 0);
     sheet.set('real_requests', base.ok + during.ok);
