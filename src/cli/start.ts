@@ -134,12 +134,13 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     cleanup.push(() => watcher.stop());
 
     const udpProxy = await startUdpProxy({
-      plane: await createUdpDataPlane({ reusePort: shareListeners }),
+      plane: await createUdpDataPlane({ reusePort: shareListeners, rcvbuf: config.udp.rcvbuf }),
       listeners: udpListenersOf(config.stream.udp, extraWorker),
       snapshot: holder.snapshot,
       health,
       accessLog,
       maxSessions: config.udp.maxSessions,
+      admission: config.udp.admission,
       responses: config.udp.responses,
       realIpFrom: config.realIpFrom,
       metrics,

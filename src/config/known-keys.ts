@@ -17,6 +17,7 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   nginx_config: ['worker_shutdown_timeout', 'stream', 'worker_processes'],
   'nginx_config.stream': [
     'enable_access_log', 'access_log', 'udp_max_sessions', 'proxy_responses', 'preread_timeout', 'ssl_handshake_timeout', 'real_ip_from',
+    'udp_max_sessions_per_source', 'udp_session_rate', 'udp_session_burst', 'udp_rcvbuf',
   ],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough', 'max_connections'],
   'apisix.stream_proxy.udp[]': ['addr', 'proxy_protocol', 'proxy_protocol_to_upstream'],

@@ -1,5 +1,7 @@
 // The validated, normalised shape of conf/config.yaml that the rest of weir reads.
 
+import type { UdpAdmissionSettings } from '../proxy/session/udp-admission';
+
 /** One address weir binds. `host` is an IP literal ("0.0.0.0", "::", "127.0.0.10", "::1"). */
 export interface ListenAddr {
   host: string;
@@ -38,6 +40,10 @@ export interface UdpSettings {
   maxSessions: number;
   /** proxy_responses: replies expected per client datagram before the session ends; null = unlimited. */
   responses: number | null;
+  /** udp_max_sessions_per_source, udp_session_rate, udp_session_burst (0 = off). */
+  admission: UdpAdmissionSettings;
+  /** udp_rcvbuf: SO_RCVBUF asked for on each UDP listener, in bytes. */
+  rcvbuf: number;
 }
 
 /** apisix.ssl and apisix.data_encryption. */

@@ -10,7 +10,7 @@ import { formatHostPort } from '../lib/ip';
 import type { CheckerInfo } from '../health/types';
 import type { Family, Sample } from './exposition';
 import { CONNECT_BUCKETS, CONNECT_FAILURE_KINDS, RouteMeter } from './route-meter';
-import type { CounterCell, FlowMetrics, LiveSource, PluginMetrics } from './types';
+import type { CounterCell, FlowMetrics, LiveSource, PluginMetrics, RefusalSource } from './types';
 
 /** A bound listener, as the proxies report it. */
 export interface ListenerAddr {
@@ -72,6 +72,7 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
   private readonly routes = new Map<string, RouteMeter>();
   private readonly drops = new Map<string, { plugin: string; route: string; cell: CounterCell }>();
   private readonly live: LiveSource[] = [];
+  private readonly udpRefusals: RefusalSource[] = [];
   private readonly noRoutesTcp: ListenerCells;
   private readonly noRoutesUdp: ListenerCells;
   private readonly tlsFailures: ListenerCells;
@@ -133,6 +134,10 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
     this.live.push(source);
   }
 
+  addUdpRefusals(source: RefusalSource): void {
+    this.udpRefusals.push(source);
+  }
+
   // ---- scrape
 
   /** This process's families, open connections included. Runs once per scrape (O(routes + open connections)). */
@@ -167,6 +172,9 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
         if (n.latencyCount > 0) latency.push({ labels: [route, n.address], value: n.latencyCount, counts: [...n.latency], sum: n.latencySum });
       }
     }
+    const refused = new Map<string, number>();
+    for (const source of this.udpRefusals) for (const [reason, n] of Object.entries(source.refused())) refused.set(reason, (refused.get(reason) ?? 0) + n);
+    const udpRefused: Sample[] = [...refused].map(([reason, n]) => ({ labels: [reason], value: n }));
     const drops: Sample[] = [...this.drops.values()].map((d) => ({ labels: [d.plugin, d.route], value: d.cell.value }));
     const health: Sample[] = [];
     for (const checker of this.health?.list() ?? []) {
@@ -186,6 +194,7 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
       family('weir_stream_rejections_total', 'Connections and UDP sessions refused by a plugin of the route, by the code it gave', 'counter', ['route', 'code'], rejections),
       family('weir_stream_tls_handshake_failures_total', 'Clients a TLS listener gave up on before any route, by reason', 'counter', ['listener', 'reason'], this.tlsFailures.samples()),
       family('weir_stream_no_route_total', 'Connections (TCP) and new clients (UDP) that matched no route, per listener', 'counter', ['listener', 'protocol'], [...this.noRoutesTcp.samples(), ...this.noRoutesUdp.samples()]),
+      family('weir_stream_udp_refused_sessions_total', 'New UDP sessions refused before any route: per_source (udp_max_sessions_per_source) or rate (udp_session_rate)', 'counter', ['reason'], udpRefused),
       family('weir_stream_log_dropped_total', 'Log entries a logger plugin dropped (its buffer was full, or retries ran out)', 'counter', ['plugin', 'route'], drops),
       family(`${p}upstream_status`, 'Upstream node health from the health checkers: 1 healthy, 0 unhealthy', 'gauge', ['name', 'ip', 'port'], health, 'primary'),
       family(`${p}node_info`, 'Info of weir node', 'gauge', ['hostname'], [{ labels: [this.hostname], value: 1 }], 'primary'),

@@ -22,6 +22,13 @@ export interface FlowMetrics {
   tlsFailed(reason: string, addr: string, port: number): void;
   /** Called once by each flow when it is made. */
   addLiveSource(source: LiveSource): void;
+  /** Called once by the UDP flow: its refused new sessions by reason, read at scrape time (nothing per event). */
+  addUdpRefusals(source: RefusalSource): void;
+}
+
+/** Refusals a flow counts itself, by reason; the scrape reads them. */
+export interface RefusalSource {
+  refused(): Readonly<Record<string, number>>;
 }
 
 /** A counter cell a plugin holds and bumps in place (e.g. the syslog entries it had to drop). */

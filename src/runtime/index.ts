@@ -8,7 +8,7 @@ import { serveBunHttp } from './http/bun';
 import { serveDenoHttp } from './http/deno';
 import { createBunTcpDataPlane } from './tcp/bun/plane';
 import { createBunUdpDataPlane } from './udp/bun';
-import type { UdpDataPlane } from './types';
+import type { UdpDataPlane, UdpPlaneOptions } from './types';
 import { trimCodePages } from './bun/trim';
 import { loadNodeTcpPlane, loadNodeUdpPlane } from './load-node-plane';
 
@@ -98,10 +98,10 @@ export async function createTcpDataPlane(opts: { reusePort?: boolean } = {}): Pr
 }
 
 /** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
-export async function createUdpDataPlane(opts: { reusePort?: boolean } = {}): Promise<UdpDataPlane> {
+export async function createUdpDataPlane(opts: UdpPlaneOptions = {}): Promise<UdpDataPlane> {
   // Bun.udpSocket batches sends per event-loop turn (sendmmsg); WEIR_DATA_PLANE=node forces node:dgram.
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
-    return createBunUdpDataPlane({ reusePort: opts.reusePort === true });
+    return createBunUdpDataPlane({ reusePort: opts.reusePort === true, rcvbuf: opts.rcvbuf });
   }
-  return loadNodeUdpPlane();
+  return loadNodeUdpPlane({ rcvbuf: opts.rcvbuf });
 }

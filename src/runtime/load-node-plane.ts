@@ -4,7 +4,7 @@
 // keeps node:net, node:tls and node:dgram out of a Bun process that never uses them (builtin.ts says why).
 
 import type { Socket } from 'node:net';
-import type { InboundConn, OutboundConn, TcpDataPlane, UdpDataPlane } from './types';
+import type { InboundConn, OutboundConn, TcpDataPlane, UdpDataPlane, UdpPlaneOptions } from './types';
 
 /** The node:net TCP plane, plus what another plane needs to pump one of its connections. */
 export interface NodeTcpPlane extends TcpDataPlane {
@@ -21,6 +21,6 @@ export function loadNodeTcpPlane(): Promise<NodeTcpPlane> {
 }
 
 /** A node:dgram UDP plane; its module (and node:dgram) is imported on the first call. */
-export function loadNodeUdpPlane(): Promise<UdpDataPlane> {
-  return import('./udp/node').then((m) => m.createNodeUdpDataPlane());
+export function loadNodeUdpPlane(options: UdpPlaneOptions = {}): Promise<UdpDataPlane> {
+  return import('./udp/node').then((m) => m.createNodeUdpDataPlane(options));
 }

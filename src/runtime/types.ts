@@ -326,6 +326,11 @@ export interface UdpListener {
   readonly host: string;
   readonly port: number;
   /**
+   * The receive buffer the kernel granted (SO_RCVBUF as getsockopt reports it: Linux books twice the request,
+   * capped at net.core.rmem_max), or null when the runtime cannot tell.
+   */
+  readonly rcvbuf: number | null;
+  /**
    * Send one datagram to a client. Fire and forget (UDP): a full send buffer or a closed socket drops it.
    * The bytes may be the `data` of the current callback; the implementation is done with them when
    * send() returns or keeps them valid itself until they are sent.
@@ -370,6 +375,14 @@ export interface UdpUpstream<C> {
    * (a socket that is still connecting flushes its queue, then closes). Idempotent.
    */
   close(): void;
+}
+
+/** How a UDP plane binds its listeners. */
+export interface UdpPlaneOptions {
+  /** SO_REUSEPORT on listeners (multi-core workers; Bun only). */
+  reusePort?: boolean;
+  /** SO_RCVBUF asked for on listeners, bytes (default 4 MiB); a grant below it is warned about once. */
+  rcvbuf?: number;
 }
 
 /**

@@ -21,7 +21,7 @@ export function testConfig(admin: Partial<Config['admin']> = {}, streamEnabled =
     enableAdmin: true,
     streamEnabled,
     stream: { tcp: [], udp: [] },
-    udp: { maxSessions: 10_000, responses: null },
+    udp: { maxSessions: 10_000, responses: null, admission: { maxPerSource: 1000, rate: 5000, burst: 1000 }, rcvbuf: 4 * 1024 * 1024 },
     admin: {
       keyRequired: true,
       keys: KEYS,

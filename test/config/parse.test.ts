@@ -12,7 +12,7 @@ const DEFAULTS: Config = {
   enableAdmin: true,
   streamEnabled: true,
   stream: { tcp: [], udp: [] },
-  udp: { maxSessions: 10_000, responses: null },
+  udp: { maxSessions: 10_000, responses: null, admission: { maxPerSource: 1000, rate: 5000, burst: 1000 }, rcvbuf: 4 * 1024 * 1024 },
   admin: {
     keyRequired: true,
     keys: [],

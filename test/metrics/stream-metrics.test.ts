@@ -106,6 +106,19 @@ describe('host-wide counters', () => {
     assert.equal(sample(t, 'weir_stream_tls_handshake_failures_total', { listener: '127.0.0.2:9101', reason: 'no_sni' }), 1);
   });
 
+  it('refused UDP sessions by reason, read from the flows at scrape time and summed', () => {
+    const m = new StreamMetrics();
+    const counts = { per_source: 3, rate: 0 };
+    m.addUdpRefusals({ refused: () => counts });
+    m.addUdpRefusals({ refused: () => ({ per_source: 1, rate: 7 }) });
+    let t = text(m);
+    assert.equal(sample(t, 'weir_stream_udp_refused_sessions_total', { reason: 'per_source' }), 4);
+    assert.equal(sample(t, 'weir_stream_udp_refused_sessions_total', { reason: 'rate' }), 7);
+    counts.rate = 2;
+    t = text(m);
+    assert.equal(sample(t, 'weir_stream_udp_refused_sessions_total', { reason: 'rate' }), 9);
+  });
+
   it('node health: healthy and mostly_healthy are 1, the others 0', () => {
     const m = new StreamMetrics();
     const nodeInfo = (port: number, status: CheckerInfo['nodes'][number]['status']) => ({ ip: '10.0.0.1', port, hostname: '10.0.0.1', status, counter: { success: 0, tcp_failure: 0, timeout_failure: 0, http_failure: 0 }, last_probe: null });

@@ -112,6 +112,28 @@ export function fdCount(pid: number | 'self' = 'self'): number | null {
   }
 }
 
+/**
+ * Datagrams the kernel dropped on the UDP sockets bound to these local ports (the `drops` column of
+ * /proc/net/udp and udp6: a full receive buffer), summed; null without /proc.
+ */
+export function udpDrops(ports: readonly number[]): number | null {
+  const wanted = new Set(ports);
+  let total = 0;
+  try {
+    for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+      for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length < 13) continue;
+        const port = parseInt(cols[1]!.split(':')[1]!, 16);
+        if (wanted.has(port)) total += Number(cols[cols.length - 1]);
+      }
+    }
+  } catch {
+    return null;
+  }
+  return total;
+}
+
 export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

@@ -1,7 +1,8 @@
 // The UDP flow: the phases of a session, in order, and nothing else.
 //   first datagram of a client on a listener -> match -> filters (access) -> balance + connect (one connected
 //   socket to the node) -> relay both ways (replies leave from the listener's socket) -> filters (log) -> record
-// Later datagrams of the client find the session in the table: a map lookup, a list move and a send.
+// Later datagrams of the client find the session in the table: a map lookup, a list move and a send. A datagram
+// that finds none asks the admission first (per-source cap, new-session rate: session/udp-admission.ts).
 // Filters that decide later (limit-conn's delay) keep the session in the table with its first datagrams held
 // (bounded, HeldDatagrams) until their verdict; a send to the held ones is the same call as to a socket.
 
@@ -28,7 +29,9 @@ import type { EndReason } from '../session/end-reason';
 import { EmptyWaiters } from '../session/open-set';
 import { HeldDatagrams, ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
+import { DEFAULT_UDP_ADMISSION, SessionAdmission, type UdpAdmissionSettings } from '../session/udp-admission';
 import { WarnOnce } from './warn-once';
+import { loopUtilizationReader } from '../../runtime/loop-load';
 import { nextConnectionId } from '../session/conn-id';
 
 /** Bound of a session held while its filters decide (nginx's preread_timeout default); then it ends as idle. */
@@ -43,6 +46,8 @@ export interface UdpFlowOptions {
   recorder: AccessRecorder;
   /** Bound of the session table (nginx_config.stream.udp_max_sessions). */
   maxSessions: number;
+  /** Limits on new sessions: per source address, and a rate (default DEFAULT_UDP_ADMISSION). */
+  admission?: UdpAdmissionSettings;
   /** nginx proxy_responses: replies expected per client datagram; null = unlimited (end on idle only). */
   responses: number | null;
   /** Session clock period; tests shorten it. */
@@ -66,6 +71,10 @@ export interface UdpStats {
   proxyInvalid: number;
   /** Datagrams of a proxy_protocol listener dropped: the peer is outside real_ip_from. */
   proxyUntrusted: number;
+  /** New sessions refused: the client address held udp_max_sessions_per_source already. */
+  refusedPerSource: number;
+  /** New sessions refused: over udp_session_rate, or over its narrowed share while the event loop ran late. */
+  refusedRate: number;
 }
 
 /** A node that refused a session is passed over by new sessions for this long while others remain. */
@@ -76,7 +85,9 @@ const NO_ROUTE_REPORT_MS = 10_000;
 const DRAIN_QUIET_MS = 1000;
 
 export class UdpFlow implements LiveSource {
-  readonly counters: UdpStats = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
+  readonly counters: Omit<UdpStats, 'refusedPerSource' | 'refusedRate'> = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
+  /** Asked by a datagram that finds no session, before anything else is done for it (a flood's cheap exit). */
+  readonly admission: SessionAdmission;
   /** PROXY protocol flags of each listener scope that has any (set by the listener set's binder). */
   private readonly proxyFlags: Array<ProxyProtocolFlags | undefined> = [];
   private readonly dropWarnings = new RateLimitedWarn();
@@ -85,6 +96,10 @@ export class UdpFlow implements LiveSource {
   private readonly cannotForward = new WarnOnce<CompiledRoute>('route cannot forward; its datagrams are dropped');
   /** The session clock; only while some UDP listener is bound (a TCP-only weir wakes up for nothing else). */
   private timer: NodeJS.Timeout | null = null;
+  /** When the clock last ticked: how late the next tick is tells the admission whether the event loop keeps up. */
+  private tickedAt = 0;
+  /** The event loop's busy share since the last tick (null: this runtime cannot tell; lateness alone counts). */
+  private readonly loopUtilization = loopUtilizationReader();
   private readonly expired: UdpSession[] = [];
   /**
    * New sessions of upstreams with passive checks, until their first reply: the clock tick counts those
@@ -115,13 +130,16 @@ export class UdpFlow implements LiveSource {
 
   constructor(private readonly opts: UdpFlowOptions) {
     this.table = new SessionTable<UdpSession>(opts.maxSessions, Date.now());
+    this.admission = new SessionAdmission(opts.admission ?? DEFAULT_UDP_ADMISSION, Date.now());
     this.metrics = opts.metrics ?? null;
     this.metrics?.addLiveSource(this);
+    this.metrics?.addUdpRefusals(this.admission);
   }
 
   /** Run the session clock while listeners exist. Called by the listener set after each change. */
   setClock(running: boolean): void {
     if (running && this.timer === null) {
+      this.tickedAt = Date.now();
       this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 250);
       this.timer.unref();
     } else if (!running && this.timer !== null) {
@@ -136,7 +154,8 @@ export class UdpFlow implements LiveSource {
   }
 
   stats(): UdpStats {
-    return { ...this.counters };
+    const r = this.admission.refused();
+    return { ...this.counters, refusedPerSource: r.per_source, refusedRate: r.rate + r.overload };
   }
 
   /** A listener scope's PROXY protocol flags (the UDP listener set calls it on bind and unbind). */
@@ -148,7 +167,7 @@ export class UdpFlow implements LiveSource {
   onDatagram(scope: number, listener: UdpListener, data: Uint8Array, address: string, port: number): void {
     let s = this.table.get(scope, address, port);
     if (s === undefined) {
-      if (!this.accepting) return;
+      if (!this.accepting || this.admission.admit(this.table.countOf(address), Date.now()) !== null) return;
       s = this.open(scope, listener, address, port, null, null, 0);
       if (s === undefined) return;
     } else if (s.datagramsToClient > 0) {
@@ -182,7 +201,7 @@ export class UdpFlow implements LiveSource {
     const payload = data.subarray(r.payloadOffset);
     let s = this.table.get(scope, address, port);
     if (s === undefined) {
-      if (!this.accepting) return;
+      if (!this.accepting || this.admission.admit(this.table.countOf(address), Date.now()) !== null) return;
       // a LOCAL (or non-IP) header names no client: the peer is the client, and a plain session answers it
       s = this.open(scope, listener, address, port, h, src === null ? null : peer, peerPort);
       if (s === undefined) return;
@@ -466,9 +485,12 @@ export class UdpFlow implements LiveSource {
     for (const s of this.table.entries()) if (s.scope === scope) this.end(s, 'listener_removed');
   }
 
-  /** The clock tick: expire idle sessions, forget old refusals, count unanswered sessions, report drops. */
+  /** The clock tick: tell the admission how late it ran, expire idle sessions, forget old refusals, count unanswered sessions, report drops. */
   private tick(): void {
     const now = Date.now();
+    const interval = now - this.tickedAt;
+    this.admission.observeTick(interval, interval - (this.opts.tickMs ?? 250), this.loopUtilization?.() ?? null);
+    this.tickedAt = now;
     this.table.sweep(now, this.expired, this.draining ? DRAIN_QUIET_MS : Infinity);
     const reason = this.draining ? 'shutdown' : 'idle_timeout';
     for (let i = 0; i < this.expired.length; i++) this.finish(this.expired[i]!, reason);
@@ -500,6 +522,7 @@ export class UdpFlow implements LiveSource {
     for (const s of this.table.entries()) this.end(s, 'aborted');
     this.setClock(false);
     this.dropWarnings.close();
+    this.admission.close();
   }
 }
 

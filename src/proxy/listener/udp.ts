@@ -10,6 +10,7 @@ import type { FlowMetrics } from '../../metrics/types';
 import { UdpFlow, type UdpStats } from '../flow/udp-flow';
 import { compileTrust } from '../match/trust';
 import { AccessRecorder } from '../record/access';
+import type { UdpAdmissionSettings } from '../session/udp-admission';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
 
 export type { UdpStats } from '../flow/udp-flow';
@@ -24,6 +25,8 @@ export interface UdpProxyOptions {
   accessLog: AccessLog;
   /** Bound of the session table (nginx_config.stream.udp_max_sessions). */
   maxSessions: number;
+  /** Limits on new sessions per source address and per second (default DEFAULT_UDP_ADMISSION). */
+  admission?: UdpAdmissionSettings;
   /** nginx proxy_responses: replies expected per client datagram; null = unlimited (end on idle only). */
   responses: number | null;
   /** Idle sweep period; tests shorten it. */
@@ -67,6 +70,7 @@ export class UdpProxy {
       health: opts.health ?? NO_HEALTH,
       recorder: new AccessRecorder(opts.accessLog),
       maxSessions: opts.maxSessions,
+      admission: opts.admission,
       responses: opts.responses,
       tickMs: opts.tickMs,
       trust: compileTrust(opts.realIpFrom),

@@ -89,6 +89,11 @@ export class SessionTable<S extends SessionEntry> {
     return this.byAddress.get(address)?.get(slotOf(scope, port));
   }
 
+  /** Sessions the client address holds now, all its ports on every listener (the per-source cap). One map lookup. */
+  countOf(address: string): number {
+    return this.byAddress.get(address)?.size ?? 0;
+  }
+
   /**
    * Insert a new session (its key must not be in the table). At the cap, one session is evicted first
    * and returned, already removed: the caller closes it. Returns null when nothing was evicted.

@@ -7,17 +7,15 @@ import { nodeBuiltin } from '../builtin';
 import { unmapIpv4 } from '../../lib/ip';
 import { logger } from '../../log/logger';
 import { bunApi, type BunUdpHandlers, type BunUdpSocket } from '../bun/api';
-import type { UdpDataPlane, UdpListener, UdpListenerHandler, UdpSocketError, UdpUpstream, UdpUpstreamHandlers } from '../types';
+import type { UdpDataPlane, UdpListener, UdpListenerHandler, UdpPlaneOptions, UdpSocketError, UdpUpstream, UdpUpstreamHandlers } from '../types';
+import { DEFAULT_LISTENER_RCVBUF, noteRecvBuffer } from './recv-buffer';
 
 /** Datagrams an upstream socket holds while it is still connecting; more are dropped (as in udp/node.ts). */
 const MAX_QUEUED = 16;
 /** Datagrams one socket may have waiting for the end of the turn; beyond that they are dropped, as a full kernel buffer would. */
 const MAX_BATCH = 4096;
-/**
- * SO_RCVBUF asked for on listeners, as udp/node.ts does; Linux caps it at net.core.rmem_max. The default
- * (rmem_default, 212992 bytes) holds only 256 small datagrams: a burst of 600 from 200 clients lost 344.
- */
-export const LISTENER_RECV_BUFFER = 4 * 1024 * 1024;
+// SO_RCVBUF is asked for on listeners, as udp/node.ts does (recv-buffer.ts). The default (rmem_default, 212992
+// bytes) holds only 256 small datagrams: a burst of 600 from 200 clients lost 344.
 
 type BufferSizeHolder = Record<symbol, { handle: { socket: BunUdpSocket } }>;
 type BufferSizeCall = (this: BufferSizeHolder, size?: number) => number;
@@ -42,14 +40,16 @@ export function setRecvBufferSize(socket: BunUdpSocket, size: number): number {
   return proto.getRecvBufferSize.call(holder);
 }
 
-let bufferWarned = false;
-function enlargeRecvBuffer(socket: BunUdpSocket, listen: string): void {
+/** Ask for `size`; returns what the kernel granted, or null (warned about once) when this Bun has no way to ask. */
+function enlargeRecvBuffer(socket: BunUdpSocket, size: number, listen: string): number | null {
   try {
-    setRecvBufferSize(socket, LISTENER_RECV_BUFFER);
+    const granted = setRecvBufferSize(socket, size);
+    noteRecvBuffer(listen, size, granted);
+    return granted;
   } catch (err) {
     // a smaller buffer only means earlier drops under a burst: say so once, keep serving
-    if (!bufferWarned) logger.warn('udp receive buffer not enlarged', { listen, error: (err as Error).message });
-    bufferWarned = true;
+    noteRecvBuffer(listen, size, null, (err as Error).message);
+    return null;
   }
 }
 
@@ -93,6 +93,7 @@ class BunListener implements UdpListener {
     readonly socket: Owned<BunListener>,
     readonly host: string,
     readonly port: number,
+    readonly rcvbuf: number | null,
     readonly onDatagram: UdpListenerHandler,
   ) {
     socket.owner = this;
@@ -230,14 +231,10 @@ function upstreamHandlers(up: BunUpstream<unknown>): BunUdpHandlers {
   };
 }
 
-export interface BunUdpOptions {
-  /** SO_REUSEPORT on listeners (multi-core workers). */
-  reusePort?: boolean;
-}
-
 /** The Bun-native UdpDataPlane. Only valid under Bun. */
-export function createBunUdpDataPlane(options: BunUdpOptions = {}): UdpDataPlane {
+export function createBunUdpDataPlane(options: UdpPlaneOptions = {}): UdpDataPlane {
   const bun = bunApi();
+  const rcvbuf = options.rcvbuf ?? DEFAULT_LISTENER_RCVBUF;
   return {
     async bind(addr, onDatagram) {
       const socket = (await bun.udpSocket({
@@ -246,8 +243,8 @@ export function createBunUdpDataPlane(options: BunUdpOptions = {}): UdpDataPlane
         ...(options.reusePort ? { reusePort: true } : {}),
         socket: listenerHandlers,
       })) as Owned<BunListener>;
-      enlargeRecvBuffer(socket, `${addr.host}:${socket.port}`);
-      return new BunListener(socket, addr.host, socket.port, onDatagram);
+      const granted = enlargeRecvBuffer(socket, rcvbuf, `${addr.host}:${socket.port}`);
+      return new BunListener(socket, addr.host, socket.port, granted, onDatagram);
     },
 
     open<C>(host: string, port: number, handlers: UdpUpstreamHandlers<C>, context: C): UdpUpstream<C> {

@@ -10,15 +10,15 @@ import type {
   UdpDataPlane,
   UdpListener,
   UdpListenerHandler,
+  UdpPlaneOptions,
   UdpSocketError,
   UdpUpstream,
   UdpUpstreamHandlers,
 } from '../types';
+import { DEFAULT_LISTENER_RCVBUF, noteRecvBuffer } from './recv-buffer';
 
 /** Datagrams an upstream socket holds while it is still connecting; more are dropped (UDP may lose them anyway). */
 export const MAX_QUEUED_DATAGRAMS = 16;
-/** Asked for on listener sockets so a burst is not dropped by the kernel; Linux caps it at net.core.rmem_max. */
-const LISTENER_RECV_BUFFER = 4 * 1024 * 1024;
 
 const kState = Symbol('weir.udp');
 type Slot<T> = dgram.Socket & { [kState]: T };
@@ -51,6 +51,7 @@ class NodeUdpListener implements UdpListener {
     readonly socket: Slot<NodeUdpListener>,
     readonly host: string,
     readonly port: number,
+    readonly rcvbuf: number | null,
     readonly onDatagram: UdpListenerHandler,
   ) {
     socket[kState] = this;
@@ -145,8 +146,23 @@ function onUpstreamError(this: Slot<NodeUdpUpstream<unknown>>, err: NodeJS.Errno
   else if (!u.connected) u.closeSocket(); // closed while connecting, and the connect failed: nothing to flush
 }
 
-/** node:dgram implementation of UdpDataPlane. */
-export function createNodeUdpDataPlane(): UdpDataPlane {
+/** Ask for a receive buffer so a burst is not dropped by the kernel; returns what was granted (null: unknown). */
+function enlargeRecvBuffer(socket: dgram.Socket, size: number, listen: string): number | null {
+  try {
+    socket.setRecvBufferSize(size);
+    const granted = socket.getRecvBufferSize();
+    noteRecvBuffer(listen, size, granted);
+    return granted;
+  } catch (err) {
+    // a smaller buffer only means earlier drops under a burst (a runtime's node:dgram may not implement it)
+    noteRecvBuffer(listen, size, null, (err as Error).message);
+    return null;
+  }
+}
+
+/** node:dgram implementation of UdpDataPlane (`reusePort` is not used: node:dgram listeners stay in one process). */
+export function createNodeUdpDataPlane(options: UdpPlaneOptions = {}): UdpDataPlane {
+  const rcvbuf = options.rcvbuf ?? DEFAULT_LISTENER_RCVBUF;
   return {
     bind(addr, onDatagram) {
       const type = isIP(addr.host) === 6 ? 'udp6' : 'udp4';
@@ -155,13 +171,9 @@ export function createNodeUdpDataPlane(): UdpDataPlane {
         socket.once('error', reject);
         socket.bind({ port: addr.port, address: addr.host, exclusive: true }, () => {
           socket.off('error', reject);
-          try {
-            socket.setRecvBufferSize(LISTENER_RECV_BUFFER);
-          } catch {
-            // a smaller buffer only means earlier drops under a burst
-          }
           const bound = socket.address();
-          const listener = new NodeUdpListener(socket, addr.host, bound.port, onDatagram);
+          const granted = enlargeRecvBuffer(socket, rcvbuf, `${addr.host}:${bound.port}`);
+          const listener = new NodeUdpListener(socket, addr.host, bound.port, granted, onDatagram);
           socket.on('message', onListenerMessage);
           socket.on('error', onListenerError);
           resolve(listener);

@@ -34,6 +34,19 @@ describe('SessionTable', () => {
     assert.equal(t.size, 3);
   });
 
+  it('counts the sessions of an address over its ports and listeners (the per-source cap)', () => {
+    const t = new SessionTable<S>(10, 0);
+    const a = new S('a', 0, '10.0.0.1', 1);
+    const b = new S('b', 0, '10.0.0.1', 2);
+    const c = new S('c', 1, '10.0.0.1', 1); // same address and port, other listener
+    const d = new S('d', 0, '10.0.0.2', 1);
+    for (const s of [a, b, c, d]) t.add(s);
+    assert.deepEqual([t.countOf('10.0.0.1'), t.countOf('10.0.0.2'), t.countOf('10.0.0.3')], [3, 1, 0]);
+    t.remove(b);
+    t.remove(d);
+    assert.deepEqual([t.countOf('10.0.0.1'), t.countOf('10.0.0.2')], [2, 0]);
+  });
+
   it('remove takes a session out once', () => {
     const t = new SessionTable<S>(10, 0);
     const a = new S('a', 0, '10.0.0.1', 1);

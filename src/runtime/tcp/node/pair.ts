@@ -1,8 +1,9 @@
 // The byte pump of the node:net data plane: one Pair per proxied connection, copying both ways with
-// backpressure, passing half-closes on, and ending on an idle timer that never reads the clock per chunk.
+// backpressure, passing half-closes on, and ending on an idle timeout that never reads the clock per chunk
+// (one IdleSweeper per process walks the pairs of each timeout value: no timer per connection).
 // A pair with a throttle (limit-bandwidth) gets its own data handler that stops reading a side over its rate.
 
-import { idleTickMs } from '../../../lib/idle-sweep';
+import { IdleSweeper, type IdleTracked } from '../../../lib/idle-sweep';
 import type net from 'node:net';
 import { kSide, type NodeInbound, type NodeOutbound, type Side, type WeirSocket } from './side';
 import type { PipeDone, PipeEndReason, PipeOptions, PipeResult, PipeThrottle } from '../../types';
@@ -15,8 +16,11 @@ interface Throttled {
   upstreamTimer: NodeJS.Timeout | null;
 }
 
+/** The idle timeouts of every pair in this process, one timer per distinct timeout. */
+const sweeper = new IdleSweeper();
+
 /** One proxied connection. Finishes (calls done) once, when both sockets have closed. */
-export class Pair {
+export class Pair implements IdleTracked {
   bytesFromClient = 0;
   bytesToClient = 0;
   /** Bumped per chunk either way; the idle tick compares it instead of reading the clock per chunk. */
@@ -26,7 +30,8 @@ export class Pair {
   reason: PipeEndReason | null = null;
   error: string | undefined;
   finished = false;
-  timer: NodeJS.Timeout | null = null;
+  /** The sweeper's group while the idle timeout is tracked. */
+  idleGroup: object | null = null;
   /** Reply timing (opts.timeReply): -1 off or done, 0 waiting for the first client byte, else when it was forwarded. */
   replyFrom = -1;
   throttled: Throttled | null = null;
@@ -40,6 +45,12 @@ export class Pair {
     if (opts.timeReply === true) this.replyFrom = 0;
   }
   readonly idleTimeoutMs: number;
+
+  /** The sweeper found nothing moved for the idle timeout. */
+  onIdle(): void {
+    sweeper.remove(this);
+    this.fail('idle_timeout');
+  }
 
   peerOf(side: Side): Side {
     return side === this.client ? this.upstream : this.client;
@@ -64,7 +75,7 @@ export class Pair {
     }
     if (this.finished) return;
     this.finished = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    sweeper.remove(this);
     if (this.throttled !== null) {
       if (this.throttled.clientTimer !== null) clearTimeout(this.throttled.clientTimer);
       if (this.throttled.upstreamTimer !== null) clearTimeout(this.throttled.upstreamTimer);
@@ -157,24 +168,12 @@ export function onDrain(this: WeirSocket): void {
   if (!source.closed && !source.socket.readableEnded && !isHeld(pair, source)) source.socket.resume();
 }
 
-function onIdleTick(pair: Pair): void {
-  const now = Date.now();
-  if (pair.activity !== pair.seenActivity) {
-    pair.seenActivity = pair.activity;
-    pair.quietSince = now;
-  } else if (now - pair.quietSince >= pair.idleTimeoutMs) {
-    pair.fail('idle_timeout');
-  }
-}
-
 /** pipe(): join a client and its dialled upstream, write the upstream prefix, start reading both. Calls done once. */
 export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound, opts: O, done: PipeDone<O>): void {
   const pair = new Pair(c, u, opts, done as PipeDone<PipeOptions>);
   c.pair = pair;
   u.pair = pair;
-  const step = idleTickMs(opts.idleTimeoutMs);
-  pair.timer = setInterval(onIdleTick, step, pair);
-  pair.timer.unref();
+  sweeper.add(pair, opts.idleTimeoutMs);
   // Either side may have died while the upstream was being dialled.
   if (c.closed || c.error !== null) pair.fail('client_error', c.error?.message ?? 'client closed before the pipe started');
   if (u.closed || u.error !== null) pair.fail('upstream_error', u.error?.message ?? 'upstream closed before the pipe started');
