@@ -6,8 +6,9 @@ Usage:
   weir [start] [-c FILE] [--db FILE]       run the proxy (default command)
   weir RESOURCE list                       print all objects (Admin API JSON: {"list":[...],"total":N})
   weir RESOURCE get ID                     print one object
-  weir RESOURCE put [ID] JSON|@FILE|- [--dry-run]
-                                           create or replace (ID may come from the body's "id")
+  weir RESOURCE put [ID] JSON|@FILE|- [--dry-run] [--force]
+                                           create or replace (ID may come from the body's "id";
+                                           --force: on a fleet data plane, until the next resync)
   weir RESOURCE delete ID [--force] [--dry-run]
                                            delete (--force: an upstream or ssl still in use)
   weir export                              print every object as YAML, APISIX standalone layout

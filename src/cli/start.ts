@@ -34,6 +34,7 @@ import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
 import { StreamMetrics } from '../metrics/stream-metrics';
 import { startExportServer } from '../metrics/export-server';
+import type { Fleet } from '../fleet/start-fleet';
 
 /** A running weir instance. */
 export interface Weir {
@@ -53,6 +54,8 @@ export interface Weir {
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
   readonly holder: SnapshotHolder;
+  /** Fleet mode (deployment.role data_plane) on worker 0: the etcd sync; null in traditional mode. */
+  readonly fleet: Fleet | null;
   /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
   /** Stop accepting, give open connections up to graceMs, close everything. */
@@ -179,10 +182,20 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     }
     if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
 
+    // fleet mode: listeners already serve what SQLite holds; the sync loop fills it from etcd in the background.
+    // Worker 0 syncs; the other workers see its commits through their store watchers.
+    let fleet: Fleet | null = null;
+    if (config.fleet !== undefined && !extraWorker) {
+      const { startFleet } = await import('../fleet/start-fleet');
+      fleet = await startFleet({ config, store, db, trustedCa, plugins, onApplied: refresh });
+      const started = fleet;
+      cleanup.push(() => started.stop());
+    }
+
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
       const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins, fleet });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
@@ -199,6 +212,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
+      role: config.fleet?.role,
+      etcd: config.fleet?.endpoints.join(','),
       metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
       routes: holder.snapshot().routes.length,
       max_connections: caps.max,
@@ -224,12 +239,14 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       metricsServer,
       snapshot: holder.snapshot,
       holder,
+      fleet,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
           const workersStopped = running.stop(graceMs);
           release.stop();
           shadows.stop();
+          await fleet?.stop();
           watcher.stop();
           health.stop();
           names.stop();

@@ -14,6 +14,7 @@ import { readRealIpFrom } from './real-ip';
 import { readDnsSettings } from './dns';
 import { readPluginAttr, readStreamPlugins } from './plugins';
 import { readMetricsSettings } from './metrics';
+import { readFleetSettings } from './deployment';
 import {
   checkKeys,
   describeValue,
@@ -77,6 +78,7 @@ export function parseConfig(
   const sqlite = readMap(deployment.sqlite, 'deployment.sqlite') ?? {};
   checkKeys(sqlite, 'deployment.sqlite', ctx);
   const sqlitePath = readPath(sqlite.path, 'deployment.sqlite.path', ctx) ?? DEFAULT_SQLITE_PATH;
+  const fleet = readFleetSettings(deployment, ctx);
 
   const nginx = readMap(top.nginx_config, 'nginx_config') ?? {};
   checkKeys(nginx, 'nginx_config', ctx);
@@ -122,6 +124,7 @@ export function parseConfig(
     ...(Object.keys(pluginAttr).length === 0 ? {} : { pluginAttr }),
     // only present when on, so configs without it compare equal to what they were before metrics
     ...(metrics === null ? {} : { metrics }),
+    ...(fleet === null ? {} : { fleet }),
   };
   return { config, warnings };
 }
