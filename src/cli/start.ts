@@ -190,6 +190,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       fleet = await startFleet({ config, store, db, trustedCa, plugins, onApplied: refresh });
       const started = fleet;
       cleanup.push(() => started.stop());
+      metrics?.setFleet(() => started.metrics());
     }
 
     let admin: HttpServerHandle | null = null;

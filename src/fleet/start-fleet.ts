@@ -15,8 +15,11 @@ import { FleetSync } from './sync';
 import { ControlPlaneWriter } from './control-plane';
 import { APISIX_DEFAULT_KEYRING } from './apisix-crypto';
 import type { FleetView } from './view';
+import type { FleetMetricsSource } from '../metrics/stream-metrics';
 
 export interface Fleet extends FleetView {
+  /** The sync loop's figures for the prometheus export (src/metrics/stream-metrics.ts). */
+  metrics(): FleetMetricsSource;
   stop(): Promise<void>;
 }
 
@@ -88,6 +91,15 @@ export async function startFleet(opts: {
     status: () => sync.status(),
     ready: () => sync.ready(),
     originOf: (res, id) => fleetStore.originOf(res, id),
+    metrics: () => {
+      const { stale_since } = sync.status();
+      return {
+        revision: sync.status().revision,
+        staleSeconds: stale_since === null ? 0 : Math.max(0, (Date.now() - Date.parse(stale_since)) / 1000),
+        ready: sync.ready(),
+        ...sync.counts,
+      };
+    },
     stop: () => sync.stop(),
   };
 }
