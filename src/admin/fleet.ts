@@ -2,6 +2,7 @@
 // origin beside its value, and the data plane's refusal of writes. Absent in traditional mode.
 
 import type { IRequest, RouterType } from 'itty-router';
+import type { FetchHandler } from '../runtime/types';
 import type { Store, StoredObject } from '../store/types';
 import { DATA_PLANE_WRITE_REFUSAL, type FleetView } from '../fleet/view';
 import { AdminError, respond } from './respond';
@@ -35,5 +36,18 @@ export function withOrigins(store: Store, fleet: FleetView): Store {
       return obj === undefined ? undefined : mark(res, obj);
     },
     list: (res) => store.list(res).map((obj) => mark(res, obj)),
+  };
+}
+
+/**
+ * The apisix.status listener (no key): GET /status (alive) and GET /status/ready (as on the admin listener);
+ * anything else is 404. Serves readiness probes in traditional mode too.
+ */
+export function createStatusApp(fleet: FleetView | null): FetchHandler {
+  return (req) => {
+    const path = new URL(req.url).pathname.replace(/\/+$/, '');
+    if (req.method === 'GET' && path === '/status') return respond(200, { status: 'ok' }, false);
+    if (req.method === 'GET' && path === '/status/ready') return readyResponse(fleet, false);
+    return respond(404, { error_msg: 'not found' }, false);
   };
 }

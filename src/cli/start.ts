@@ -14,6 +14,7 @@ import { LocalConnCounters } from '../plugins/conn-counters';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
+import { createStatusApp } from '../admin/fleet';
 import { AccessLog, logger } from '../log/logger';
 import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, releaseIdleCode, releaseIdleMemory, serveHttp } from '../runtime/index';
 import type { HttpServerHandle } from '../runtime/types';
@@ -204,6 +205,16 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       cleanup.push(() => admin?.close());
     }
 
+    // apisix.status: readiness without a key, for load balancers and orchestrators (worker 0 only)
+    let status: HttpServerHandle | null = null;
+    if (config.statusListen !== undefined && !extraWorker) {
+      const { host, port } = config.statusListen;
+      status = await serveHttp(createStatusApp(fleet), { host, port, maxBodyBytes: 0 }).catch((err: unknown) => {
+        throw listenError(err, host, port, 'apisix.status');
+      });
+      cleanup.push(() => status?.close());
+    }
+
     logger.info('weir started', {
       runtime: detectRuntime(),
       pid: process.pid, // tells the workers' lines apart (they share worker 0's stderr)
@@ -213,6 +224,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
+      status: status ? `${status.host}:${status.port}` : undefined,
       role: config.fleet?.role,
       etcd: config.fleet?.endpoints.join(','),
       metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
@@ -252,6 +264,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           health.stop();
           names.stop();
           await admin?.close();
+          await status?.close();
           await metricsServer?.close();
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();

@@ -4,7 +4,8 @@
 /** Keys weir reads, per mapping (the YAML path of the mapping, "" for the top level). */
 export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   '': ['apisix', 'deployment', 'nginx_config', 'stream_plugins', 'plugin_attr'],
-  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption', 'dns_resolver', 'dns_resolver_valid'],
+  apisix: ['enable_admin', 'proxy_mode', 'stream_proxy', 'ssl', 'data_encryption', 'dns_resolver', 'dns_resolver_valid', 'status'],
+  'apisix.status': ['ip', 'port'],
   'apisix.ssl': ['fallback_sni', 'ssl_trusted_certificate'],
   'apisix.data_encryption': ['enable_encrypt_fields', 'keyring'],
   'apisix.stream_proxy': ['only', 'tcp', 'udp', 'max_connections'],
@@ -66,7 +67,6 @@ const NOT_USED = [
     'events',
     'lru',
     'proxy_protocol',
-    'status',
     'id',
   ]),
   // TLS tuning of APISIX's HTTPS listener; weir's TLS listeners use the runtime's defaults.

@@ -15,6 +15,7 @@ import { readDnsSettings } from './dns';
 import { readPluginAttr, readStreamPlugins } from './plugins';
 import { readMetricsSettings } from './metrics';
 import { readFleetSettings } from './deployment';
+import { readStatusListen } from './status';
 import {
   checkKeys,
   describeValue,
@@ -67,6 +68,7 @@ export function parseConfig(
   }
 
   const tls = readTlsSettings(apisix, ctx);
+  const statusListen = readStatusListen(apisix, ctx);
   const dns = readDnsSettings(apisix);
 
   const deployment = readMap(top.deployment, 'deployment') ?? {};
@@ -125,6 +127,7 @@ export function parseConfig(
     // only present when on, so configs without it compare equal to what they were before metrics
     ...(metrics === null ? {} : { metrics }),
     ...(fleet === null ? {} : { fleet }),
+    ...(statusListen === null ? {} : { statusListen }),
   };
   return { config, warnings };
 }

@@ -178,6 +178,8 @@ export interface Config {
   pluginAttr?: Record<string, Record<string, unknown>>;
   /** The prometheus export server; absent or null: off (no metrics are counted at all). */
   metrics?: MetricsSettings | null;
+  /** apisix.status: the keyless GET /status and /status/ready listener; absent = none. */
+  statusListen?: ListenAddr;
   /** Fleet mode (deployment.role data_plane / control_plane); absent = traditional, no etcd code runs. */
   fleet?: FleetSettings;
 }

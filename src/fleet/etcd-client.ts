@@ -59,7 +59,7 @@ export class EtcdClient {
   /** GET /version is the one GET: check etcdcluster >= 3.4 (the gateway's /v3 paths). */
   async checkVersion(): Promise<string> {
     const reply = await this.opts.http.post(`${this.endpoint()}/version`, '', { method: 'GET', headers: {}, timeoutMs: this.opts.timeoutMs, tls: this.opts.tls }).catch((err: Error) => {
-      throw new EtcdError('unavailable', `${this.endpoint()}: ${err.message}`);
+      throw new EtcdError('unavailable', `${this.endpoint()}/version: ${err.message}`);
     });
     let cluster = '';
     try {

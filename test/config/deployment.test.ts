@@ -60,3 +60,12 @@ describe('deployment.role', () => {
     it(`refuses: ${message}`, () => assert.equal(parseError(yaml), message));
   }
 });
+
+describe('apisix.status', () => {
+  it('is off unless configured; defaults to 127.0.0.1:7085', () => {
+    assert.equal(parseOk('apisix: {}\n').config.statusListen, undefined);
+    assert.deepEqual(parseOk('apisix:\n  status: {}\n').config.statusListen, { host: '127.0.0.1', port: 7085 });
+    assert.deepEqual(parseOk('apisix:\n  status: {ip: "::1", port: 9999}\n').config.statusListen, { host: '::1', port: 9999 });
+    assert.equal(parseError('apisix:\n  status: {ip: nope}\n'), 'apisix.status.ip: expected an IP address such as "127.0.0.1" (no brackets), got "nope"');
+  });
+});

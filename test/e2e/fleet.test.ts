@@ -22,12 +22,13 @@ interface Plane {
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
-function dataPlaneYaml(o: { port: number; adminPort: number; dbPath: string; etcd: string; user?: string; password?: string; role?: string }): string {
+function dataPlaneYaml(o: { port: number; adminPort: number; dbPath: string; etcd: string; user?: string; password?: string; role?: string; statusPort?: number }): string {
   const role = o.role ?? 'data_plane';
   return [
     'apisix:',
     '  stream_proxy:',
     `    tcp: ["127.0.0.1:${o.port}"]`,
+    ...(o.statusPort ? [`  status: {ip: 127.0.0.1, port: ${o.statusPort}}`] : []),
     'deployment:',
     `  role: ${role}`,
     `  role_${role}: {config_provider: etcd}`,
@@ -107,6 +108,39 @@ function steadyClient(port: number, ...tags: string[]): { stop(): Promise<{ ok: 
     },
   };
 }
+
+describe('fleet data plane: before its first sync', () => {
+  const dir = tempDir('weir-fleet-');
+  let plane: Plane;
+  let statusPort: number;
+
+  before(async () => {
+    statusPort = await freePort();
+    const dead = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    const configPath = join(dir.path, 'config.yaml');
+    const [port, adminPort] = [await freePort(), await freePort()];
+    writeFileSync(configPath, dataPlaneYaml({ port, adminPort, statusPort, dbPath: join(dir.path, 'weir.db'), etcd: dead }));
+    const weir = await startWeir({ configPath, accessLog: new AccessLog({ disabled: true }) });
+    plane = { weir, port, admin: (m, p, b) => adminCall(`http://127.0.0.1:${adminPort}`, m, p, b) };
+  });
+  after(async () => {
+    await plane?.weir.stop(0);
+    dir.remove();
+  });
+
+  it('is not ready (503) on the admin and the apisix.status listeners while no etcd copy exists', async () => {
+    const ready = await fetch(`http://127.0.0.1:${statusPort}/status/ready`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'error', error: 'no configuration synced from etcd yet' });
+    assert.equal((await fetch(`http://127.0.0.1:${statusPort}/status`)).status, 200);
+    assert.equal((await plane.admin('GET', '/status/ready')).status, 503);
+    await within(5000, 'first error recorded', async () => (await plane.admin('GET', '/v1/fleet')).body.last_error !== null);
+    const fleet = (await plane.admin('GET', '/v1/fleet')).body;
+    assert.match(fleet.last_error, /^ERR_ETCD_UNAVAILABLE: http:\/\/127\.0\.0\.1:\d+\/version: .*ECONNREFUSED/);
+    assert.equal(fleet.last_full_sync, null);
+    assert.equal(typeof fleet.stale_since, 'string');
+  });
+});
 
 describe('fleet data plane: etcdctl put and del', { skip }, () => {
   const dir = tempDir('weir-fleet-');
