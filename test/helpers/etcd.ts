@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import net from 'node:net';
 import { freePort } from './net';
 
 export interface EtcdServer {
@@ -27,11 +28,27 @@ export interface EtcdServer {
 
 let generation = 0;
 
-/** Start etcd with its data in `dir`/etcd. Resolves once GET /health answers. */
-export async function startEtcd(dir: string): Promise<EtcdServer> {
+/** TLS on the client port: the server's certificate, and with `clientCa` client certificates required (mTLS). */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  /** CA file etcdctl trusts. */
+  ca: string;
+  /** When set: --client-cert-auth with this CA; etcdctl then presents clientCert/clientKey. */
+  clientCa?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+/** Start etcd with its data in `dir`/etcd. Resolves once GET /health answers (plain HTTP only: else its TCP port). */
+export async function startEtcd(dir: string, tls?: EtcdTls): Promise<EtcdServer> {
   const port = await freePort();
   const peer = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const tlsArgs = tls
+    ? ['--cert-file', tls.cert, '--key-file', tls.key, ...(tls.clientCa ? ['--client-cert-auth', '--trusted-ca-file', tls.clientCa] : [])]
+    : [];
+  const ctlTls = tls ? ['--cacert', tls.ca, ...(tls.clientCert ? ['--cert', tls.clientCert, '--key', tls.clientKey!] : [])] : [];
   const dataDir = join(dir, 'etcd');
   let child: ChildProcess | null = null;
   let token = `weir-test-${process.pid}-${++generation}`;
@@ -48,6 +65,7 @@ export async function startEtcd(dir: string): Promise<EtcdServer> {
       '--initial-cluster-token', token,
       '--logger', 'zap',
       '--log-level', 'error',
+      ...tlsArgs,
     ];
     const proc = spawn('etcd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -56,12 +74,7 @@ export async function startEtcd(dir: string): Promise<EtcdServer> {
     const deadline = Date.now() + 15000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`etcd exited (${proc.exitCode}): ${err}`);
-      try {
-        const res = await fetch(`${url}/health`);
-        if (res.ok) break;
-      } catch {
-        // not listening yet
-      }
+      if (tls ? await tcpOpen(port) : await healthy(url)) break;
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
         throw new Error(`etcd did not become healthy: ${err}`);
@@ -82,7 +95,7 @@ export async function startEtcd(dir: string): Promise<EtcdServer> {
   };
 
   const ctl = (...args: string[]): string => {
-    const r = spawnSync('etcdctl', ['--endpoints', url, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8', timeout: 10000 });
+    const r = spawnSync('etcdctl', ['--endpoints', url, ...ctlTls, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8', timeout: 10000 });
     if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr || r.error?.message}`);
     return r.stdout;
   };
@@ -107,4 +120,23 @@ export async function startEtcd(dir: string): Promise<EtcdServer> {
       child = null;
     },
   };
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/health`)).ok;
+  } catch {
+    return false; // not listening yet
+  }
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
