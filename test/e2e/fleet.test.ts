@@ -140,6 +140,15 @@ describe('fleet data plane: before its first sync', () => {
     assert.equal(fleet.last_full_sync, null);
     assert.equal(typeof fleet.stale_since, 'string');
   });
+
+  it('answers reads and refuses writes with 403 whether or not etcd answers', async () => {
+    assert.deepEqual((await plane.admin('GET', '/apisix/admin/upstreams')).body, { list: [], total: 0 });
+    const put = await plane.admin('PUT', '/apisix/admin/upstreams/1', { nodes: { '127.0.0.1:1': 1 } });
+    assert.deepEqual(put, {
+      status: 403,
+      body: { error_msg: 'configuration is managed by etcd (deployment.role: data_plane); change it through the control plane or etcd' },
+    });
+  });
 });
 
 describe('fleet data plane: etcdctl put and del', { skip }, () => {
