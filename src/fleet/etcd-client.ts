@@ -5,7 +5,7 @@
 import type { HttpClientPort, HttpClientTls, HttpStream } from '../runtime/types';
 import { HttpStatusError } from '../runtime/types';
 import {
-  type EtcdHeader, type EtcdKv, EtcdError, LineSplitter, type WatchMessage, classifyReply, decodeBase64, encodeBase64,
+  type EtcdHeader, type EtcdKv, EtcdError, LineSplitter, type WatchMessage, classifyReply, encodeBase64,
   nextKeyBase64, parseWatchLine, prefixRangeEnd, rangeBody, readHeader, readKv, watchBody,
 } from './gateway';
 
@@ -203,4 +203,3 @@ export class EtcdClient {
   }
 }
 
-export { decodeBase64 };

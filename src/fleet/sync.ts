@@ -37,6 +37,9 @@ const BACKOFF_BASE_MS = 250;
 // data planes asks a down etcd at most ~600 times a second
 const BACKOFF_CAP_MS = 3000;
 
+/** Distinct errors logged per outage at most (messages carry addresses and reasons, a bounded set). */
+const MAX_LOGGED_ERRORS = 32;
+
 /** Why a watch ended without an error. */
 type WatchEnd = 'rotate' | 'resync';
 
@@ -49,7 +52,8 @@ export class FleetSync {
   private lastFullSync: number | null;
   private lastError: string | null = null;
   private staleSince: number | null = Date.now();
-  private lastLogged: string | null = null;
+  /** Errors logged since etcd last answered: each distinct one once (hosts in turn fail alike, apache/apisix#3444). */
+  private logged = new Set<string>();
   private watchHandle: WatchHandle | null = null;
   private wake: (() => void) | null = null;
   private running: Promise<void> | null = null;
@@ -158,21 +162,21 @@ export class FleetSync {
     });
   }
 
-  /** One log line per distinct error (a down etcd must not flood the log, apache/apisix#3444). */
+  /** One log line per distinct error until etcd answers again (a down etcd must not flood the log, apache/apisix#3444). */
   private noteFailure(err: Error): void {
     this.counts.errors++;
     this.lastError = err.message;
     this.staleSince ??= Date.now();
-    if (err.message !== this.lastLogged) {
+    if (!this.logged.has(err.message) && this.logged.size < MAX_LOGGED_ERRORS) {
       logger.error('fleet: etcd sync failed; serving the last synced objects', { endpoint: this.opts.client.endpoint(), error: err.message });
-      this.lastLogged = err.message;
+      this.logged.add(err.message);
     }
   }
 
   private noteConnected(): void {
     this.failures = 0; // the backoff starts small again only after etcd answered
-    if (this.lastLogged !== null) logger.info('fleet: etcd reachable again', { endpoint: this.opts.client.endpoint() });
-    this.lastLogged = null;
+    if (this.logged.size > 0) logger.info('fleet: etcd reachable again', { endpoint: this.opts.client.endpoint() });
+    this.logged.clear();
     this.lastError = null;
     this.staleSince = null;
   }
