@@ -13,7 +13,7 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   'deployment.role_traditional': ['config_provider'],
   'deployment.role_data_plane': ['config_provider'],
   'deployment.role_control_plane': ['config_provider'],
-  'deployment.etcd': ['host', 'prefix', 'timeout', 'watch_timeout', 'user', 'password', 'tls', 'startup_retry', 'resync_delay'],
+  'deployment.etcd': ['host', 'prefix', 'timeout', 'watch_timeout', 'user', 'password', 'tls'],
   'deployment.etcd.tls': ['cert', 'key', 'verify', 'sni'],
   'deployment.admin': ['admin_key', 'admin_key_required', 'admin_listen', 'allow_admin', 'enable_admin_cors'],
   'deployment.admin.admin_listen': ['ip', 'port'],
@@ -82,6 +82,10 @@ const NOT_USED = [
   ]),
   ...prefixed('deployment', [
     'fallback_cp',
+    // weir retries etcd with its own backoff (0.25 s doubling to 3 s, README "Running a fleet")
+    'etcd.startup_retry',
+    'etcd.resync_delay',
+    'etcd.health_check_timeout',
     'certs',
   ]),
   ...prefixed('deployment.admin', ['enable_admin_ui', 'admin_api_version', 'https_admin', 'admin_api_mtls']),

@@ -43,6 +43,12 @@ describe('deployment.role', () => {
     });
   });
 
+  it("reports APISIX's retry settings as not used (weir has its own backoff)", () => {
+    assert.deepEqual(parseOk(dp('{host: ["http://e:2379"], startup_retry: 2, resync_delay: 5}')).warnings, [
+      'not used by weir (ignored): deployment.etcd.startup_retry, deployment.etcd.resync_delay',
+    ]);
+  });
+
   it('control_plane, and traditional with config_provider etcd, write through etcd', () => {
     assert.equal(parseOk('deployment:\n  role: control_plane\n  etcd: {host: ["http://e:2379"]}\n').config.fleet?.role, 'control_plane');
     assert.equal(parseOk('deployment:\n  role: traditional\n  role_traditional: {config_provider: etcd}\n  etcd: {host: ["http://e:2379"]}\n').config.fleet?.role, 'control_plane');
