@@ -33,7 +33,9 @@ Options (every command):
                       metrics on), plugin_attr, e.g.
                       plugin_attr.prometheus (export_addr {ip, port}, default 127.0.0.1:9091;
                       export_uri, default /apisix/prometheus/metrics; metric_prefix), plus weir's
-                      deployment.sqlite.path; conf/config.yaml documents each one.
+                      deployment.sqlite.path; deployment.role (data_plane, control_plane) with
+                      deployment.etcd.* for a fleet sharing etcd (README "Running a fleet");
+                      conf/config.yaml documents each one.
       --db FILE       the SQLite file to use instead of deployment.sqlite.path
 
 Offline editing: the commands above open the SQLite file directly, with the same validation and
