@@ -38,7 +38,10 @@ export interface AdminAppOptions {
   inspect?: InspectSources;
   /** The enabled stream plugins (config.yaml stream_plugins); default: the config's. */
   plugins?: PluginSet;
-  /** Fleet mode (deployment.role data_plane): origins on reads, 403 on writes, GET /v1/fleet. Absent: traditional. */
+  /**
+   * Fleet mode: origins on reads, GET /v1/fleet; a data plane answers writes 403, a control plane writes through
+   * etcd. Absent: traditional.
+   */
   fleet?: FleetView | null;
 }
 
@@ -94,8 +97,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     };
     if (fleet?.writeThrough !== undefined && WRITES.has(req.method) && call.query.get('dry_run') !== 'true') {
       // control_plane: the same operation, rehearsed on the local copy, then written to etcd
-      const viaEtcd = fleet.writeThrough.bind(fleet);
-      const result = await viaEtcd(req.method, (rec) => runResourceCall({ ...calls, ops: { ...ops, store: rec, dryRun: {} } }, call, who), ops.store);
+      const result = await fleet.writeThrough(req.method, (rec) => runResourceCall({ ...calls, ops: { ...ops, store: rec, dryRun: {} } }, call, who), ops.store);
       return respond(result.status, result.body, cors);
     }
     const result = runResourceCall(calls, call, who);

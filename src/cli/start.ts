@@ -55,7 +55,7 @@ export interface Weir {
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
   readonly holder: SnapshotHolder;
-  /** Fleet mode (deployment.role data_plane) on worker 0: the etcd sync; null in traditional mode. */
+  /** Fleet mode (deployment.role data_plane or control_plane) on worker 0: the etcd sync; null in traditional mode. */
   readonly fleet: Fleet | null;
   /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
