@@ -18,6 +18,8 @@ import { type HealthStatusSource, mountControl } from './control';
 import { mountPlugins } from './plugins';
 import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
+import type { FleetView } from '../fleet/view';
+import { mountFleet, readyResponse, refuseWrite, withOrigins } from './fleet';
 
 export interface AdminAppOptions {
   store: Store;
@@ -36,9 +38,15 @@ export interface AdminAppOptions {
   inspect?: InspectSources;
   /** The enabled stream plugins (config.yaml stream_plugins); default: the config's. */
   plugins?: PluginSet;
+  /**
+   * Fleet mode: origins on reads, GET /v1/fleet; a data plane answers writes 403, a control plane writes through
+   * etcd. Absent: traditional.
+   */
+  fleet?: FleetView | null;
 }
 
 const PREFIX = '/apisix/admin';
+const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
 function decodeSegment(seg: string | undefined): string | undefined {
   if (seg === undefined) return undefined;
@@ -65,7 +73,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const keys = compileKeyChecker(opts.adminKeys);
   const keyRequired = config.admin.keyRequired && opts.adminKeys.length > 0;
   const plugins = opts.plugins ?? pluginSetOf(config);
-  const ops = { store, onChange: opts.onChange, now: opts.now, plugins };
+  const fleet = opts.fleet ?? null;
+  const ops = { store: fleet === null ? store : withOrigins(store, fleet), onChange: opts.onChange, now: opts.now, plugins };
   const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
@@ -77,6 +86,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     if (seg === 'stream_routes' && !config.streamEnabled) {
       throw new AdminError(400, { error_msg: 'stream mode is disabled, can not add stream routes' });
     }
+    if (fleet?.readOnly === true && req.method !== 'GET') throw refuseWrite();
     const call: ResourceCall = {
       res: seg,
       method: req.method,
@@ -85,6 +95,11 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
+    if (fleet?.writeThrough !== undefined && WRITES.has(req.method) && call.query.get('dry_run') !== 'true') {
+      // control_plane: the same operation, rehearsed on the local copy, then written to etcd
+      const result = await fleet.writeThrough(req.method, (rec) => runResourceCall({ ...calls, ops: { ...ops, store: rec, dryRun: {} } }, call, who), ops.store);
+      return respond(result.status, result.body, cors);
+    }
     const result = runResourceCall(calls, call, who);
     return respond(result.status, result.body, cors);
   };
@@ -99,6 +114,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   mountControl(router, opts.health ?? null, cors);
   mountInspect(router, { sources: opts.inspect ?? null, cors, streamEnabled: config.streamEnabled });
   mountPlugins(router, plugins, cors);
+  if (fleet !== null) mountFleet(router, fleet, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);
   router.all(`${PREFIX}/:res/:id/:sub+`, resourceRoute);
@@ -114,6 +130,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       const url = new URL(req.url);
       const path = url.pathname.replace(/\/+$/, '');
       if (req.method === 'HEAD' && path === PREFIX) return respond(200, null, cors);
+      if (req.method === 'GET' && path === '/status/ready') return readyResponse(fleet, cors);
       let who: AdminIdentity = OPEN_IDENTITY;
       if (keyRequired) {
         const token = pickToken({

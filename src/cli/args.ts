@@ -24,7 +24,7 @@ export type Command =
   | ({ name: 'object'; res: Resource; verb: ObjectVerb; id: string | undefined; body: string | undefined; force: boolean; dryRun: boolean } & Common)
   | ({ name: 'explain'; conn: ExplainArgs } & Common)
   | ({ name: 'export' } & Common)
-  | ({ name: 'import'; file: string; dryRun: boolean; merge: boolean } & Common)
+  | ({ name: 'import'; file: string; dryRun: boolean; merge: boolean; force: boolean } & Common)
   | ({ name: 'migrate' } & Common)
   | ({ name: 'check' } & Common);
 
@@ -46,11 +46,13 @@ const VERBS: readonly ObjectVerb[] = ['list', 'get', 'put', 'delete'];
 const FLAGS: Record<string, readonly string[]> = {
   start: [],
   export: [],
-  import: ['dry-run', 'merge'],
+  import: ['dry-run', 'merge', 'force'],
   migrate: [],
   check: [],
   explain: [...EXPLAIN_FLAGS],
   object: ['dry-run'],
+  // put's --force: write on a fleet data plane anyway (src/cli/fleet-guard.ts)
+  put: ['force', 'dry-run'],
   delete: ['force', 'dry-run'],
 };
 
@@ -131,7 +133,7 @@ export function parseCommandLine(argv: string[]): Command {
 
   const isResource = (RESOURCES as readonly string[]).includes(command);
   if (!isResource && !(command in FLAGS)) throw new UsageError(`unknown command "${command}" (try --help)`);
-  const flagKey = isResource ? (rest[0] === 'delete' ? 'delete' : 'object') : command;
+  const flagKey = isResource ? (rest[0] === 'delete' || rest[0] === 'put' ? rest[0] : 'object') : command;
   for (const flag of ['dry-run', 'merge', 'force', ...EXPLAIN_FLAGS] as const) {
     if (values[flag] !== undefined && values[flag] !== false && !(FLAGS[flagKey] ?? []).includes(flag)) {
       throw new UsageError(`--${flag} does not apply to "${isResource ? `${command} ${rest[0] ?? ''}`.trim() : command}"`);
@@ -149,7 +151,7 @@ export function parseCommandLine(argv: string[]): Command {
       const [file, ...more] = rest;
       if (file === undefined || file === '') throw new UsageError('import: missing FILE (YAML or JSON, - for stdin)');
       noMore(more);
-      return { name: 'import', file, dryRun: values['dry-run'] === true, merge: values.merge === true, ...common };
+      return { name: 'import', file, dryRun: values['dry-run'] === true, merge: values.merge === true, force: values.force === true, ...common };
     }
     case 'explain': {
       noMore(rest);

@@ -6,8 +6,9 @@ Usage:
   weir [start] [-c FILE] [--db FILE]       run the proxy (default command)
   weir RESOURCE list                       print all objects (Admin API JSON: {"list":[...],"total":N})
   weir RESOURCE get ID                     print one object
-  weir RESOURCE put [ID] JSON|@FILE|- [--dry-run]
-                                           create or replace (ID may come from the body's "id")
+  weir RESOURCE put [ID] JSON|@FILE|- [--dry-run] [--force]
+                                           create or replace (ID may come from the body's "id";
+                                           --force: on a fleet data plane, until the next resync)
   weir RESOURCE delete ID [--force] [--dry-run]
                                            delete (--force: an upstream or ssl still in use)
   weir export                              print every object as YAML, APISIX standalone layout
@@ -32,7 +33,9 @@ Options (every command):
                       metrics on), plugin_attr, e.g.
                       plugin_attr.prometheus (export_addr {ip, port}, default 127.0.0.1:9091;
                       export_uri, default /apisix/prometheus/metrics; metric_prefix), plus weir's
-                      deployment.sqlite.path; conf/config.yaml documents each one.
+                      deployment.sqlite.path; deployment.role (data_plane, control_plane) with
+                      deployment.etcd.* for a fleet sharing etcd (README "Running a fleet");
+                      conf/config.yaml documents each one.
       --db FILE       the SQLite file to use instead of deployment.sqlite.path
 
 Offline editing: the commands above open the SQLite file directly, with the same validation and

@@ -8,6 +8,7 @@ import { ObjectError } from '../objects/errors';
 import { RESOURCES, type Resource, type Store } from '../store/types';
 import type { Command } from './args';
 import { CliError, loadCliConfig, resolveDbPath, withStore, type CliIo } from './context';
+import { guardFleetWrite } from './fleet-guard';
 import { parseImport, planImport, renderDiff, summarize, type Change, type ImportPlan } from './import-plan';
 
 type ImportCommand = Extract<Command, { name: 'import' }>;
@@ -73,6 +74,7 @@ export async function runImport(cmd: ImportCommand, io: CliIo, now = () => Math.
   const path = resolveDbPath(cmd, config);
   const { objects, errors } = parseImport(await readImportFile(cmd.file, io), pluginSetOf(config));
   if (errors.length > 0) throw failAll(cmd.file, errors);
+  if (!cmd.dryRun) guardFleetWrite(config, cmd.force, 'import', io);
 
   const plan = await withStore(path, config, !cmd.dryRun, (store) => {
     let planned: ImportPlan | null = null;

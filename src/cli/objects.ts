@@ -9,6 +9,7 @@ import type { Store } from '../store/types';
 import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import type { Command } from './args';
 import { CliError, loadCliConfig, readArgument, resolveDbPath, withStore, type CliIo } from './context';
+import { guardFleetWrite } from './fleet-guard';
 
 type ObjectCommand = Extract<Command, { name: 'object' }>;
 
@@ -36,7 +37,7 @@ function runVerb(store: Store, cmd: ObjectCommand, body: unknown, plugins: Plugi
     case 'delete': {
       const query = new URLSearchParams();
       if (cmd.dryRun) query.set('dry_run', 'true');
-      if (cmd.force) query.set('force', 'true');
+      if (cmd.force && cmd.verb === 'delete') query.set('force', 'true');
       const call = { res: cmd.res, method: cmd.verb === 'put' ? 'PUT' : 'DELETE', id: cmd.id, subPath: '', query, body };
       return runResourceCall({ ops: { store, plugins }, rules: new RuleCache(), live: null, audit: false }, call, CLI_USER);
     }
@@ -60,6 +61,7 @@ export async function runObjectCommand(cmd: ObjectCommand, io: CliIo): Promise<v
   const body = cmd.body === undefined ? undefined : parseBodySafe(await readArgument(cmd.body, io), cmd);
   const writes = (cmd.verb === 'put' || cmd.verb === 'delete') && !cmd.dryRun;
   const what = cmd.id === undefined ? `${cmd.res} ${cmd.verb}` : `${cmd.res} ${cmd.verb} ${cmd.id}`;
+  if (writes) guardFleetWrite(config, cmd.force, what, io);
   const result = await withStore(path, config, writes, (store) => {
     try {
       return runVerb(store, cmd, body, pluginSetOf(config));

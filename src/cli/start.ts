@@ -14,6 +14,7 @@ import { LocalConnCounters } from '../plugins/conn-counters';
 import type { Snapshot } from '../snapshot/types';
 import { startTcpProxy, type TcpProxy } from '../proxy/listener/tcp';
 import { createAdminApp, MAX_BODY_BYTES } from '../admin/index';
+import { createStatusApp } from '../admin/fleet';
 import { AccessLog, logger } from '../log/logger';
 import { createTcpDataPlane, createUdpDataPlane, detectRuntime, openSqlite, releaseIdleCode, releaseIdleMemory, serveHttp } from '../runtime/index';
 import type { HttpServerHandle } from '../runtime/types';
@@ -34,6 +35,7 @@ import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
 import { StreamMetrics } from '../metrics/stream-metrics';
 import { startExportServer } from '../metrics/export-server';
+import type { Fleet } from '../fleet/start-fleet';
 
 /** A running weir instance. */
 export interface Weir {
@@ -53,6 +55,8 @@ export interface Weir {
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
   readonly holder: SnapshotHolder;
+  /** Fleet mode (deployment.role data_plane or control_plane) on worker 0: the etcd sync; null in traditional mode. */
+  readonly fleet: Fleet | null;
   /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
   /** Stop accepting, give open connections up to graceMs, close everything. */
@@ -180,15 +184,36 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     }
     if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
 
+    // fleet mode: listeners already serve what SQLite holds; the sync loop fills it from etcd in the background.
+    // Worker 0 syncs; the other workers see its commits through their store watchers.
+    let fleet: Fleet | null = null;
+    if (config.fleet !== undefined && !extraWorker) {
+      const { startFleet } = await import('../fleet/start-fleet');
+      fleet = await startFleet({ config, store, db, trustedCa, plugins, onApplied: refresh });
+      const started = fleet;
+      cleanup.push(() => started.stop());
+      metrics?.setFleet(() => started.metrics());
+    }
+
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
       const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins });
+      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins, fleet });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
       });
       cleanup.push(() => admin?.close());
+    }
+
+    // apisix.status: readiness without a key, for load balancers and orchestrators (worker 0 only)
+    let status: HttpServerHandle | null = null;
+    if (config.statusListen !== undefined && !extraWorker) {
+      const { host, port } = config.statusListen;
+      status = await serveHttp(createStatusApp(fleet), { host, port, maxBodyBytes: 0 }).catch((err: unknown) => {
+        throw listenError(err, host, port, 'apisix.status');
+      });
+      cleanup.push(() => status?.close());
     }
 
     logger.info('weir started', {
@@ -200,6 +225,9 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       tcp: proxy.listeners.map((l) => `${l.host}:${l.port}`).join(','),
       udp: udpProxy.listeners.map((l) => `${l.host}:${l.port}`).join(',') || undefined,
       admin: admin ? `${admin.host}:${admin.port}` : 'off',
+      status: status ? `${status.host}:${status.port}` : undefined,
+      role: config.fleet?.role,
+      etcd: config.fleet?.endpoints.join(','),
       metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
       routes: holder.snapshot().routes.length,
       max_connections: caps.max,
@@ -225,16 +253,19 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       metricsServer,
       snapshot: holder.snapshot,
       holder,
+      fleet,
       refresh,
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
           const workersStopped = running.stop(graceMs);
           release.stop();
           shadows.stop();
+          await fleet?.stop();
           watcher.stop();
           health.stop();
           names.stop();
           await admin?.close();
+          await status?.close();
           await metricsServer?.close();
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
           accessLog.close();

@@ -14,6 +14,8 @@ import { readRealIpFrom } from './real-ip';
 import { readDnsSettings } from './dns';
 import { readPluginAttr, readStreamPlugins } from './plugins';
 import { readMetricsSettings } from './metrics';
+import { readFleetSettings } from './deployment';
+import { readStatusListen } from './status';
 import {
   checkKeys,
   describeValue,
@@ -66,6 +68,7 @@ export function parseConfig(
   }
 
   const tls = readTlsSettings(apisix, ctx);
+  const statusListen = readStatusListen(apisix, ctx);
   const dns = readDnsSettings(apisix);
 
   const deployment = readMap(top.deployment, 'deployment') ?? {};
@@ -77,6 +80,7 @@ export function parseConfig(
   const sqlite = readMap(deployment.sqlite, 'deployment.sqlite') ?? {};
   checkKeys(sqlite, 'deployment.sqlite', ctx);
   const sqlitePath = readPath(sqlite.path, 'deployment.sqlite.path', ctx) ?? DEFAULT_SQLITE_PATH;
+  const fleet = readFleetSettings(deployment, ctx);
 
   const nginx = readMap(top.nginx_config, 'nginx_config') ?? {};
   checkKeys(nginx, 'nginx_config', ctx);
@@ -122,6 +126,8 @@ export function parseConfig(
     ...(Object.keys(pluginAttr).length === 0 ? {} : { pluginAttr }),
     // only present when on, so configs without it compare equal to what they were before metrics
     ...(metrics === null ? {} : { metrics }),
+    ...(fleet === null ? {} : { fleet }),
+    ...(statusListen === null ? {} : { statusListen }),
   };
   return { config, warnings };
 }

@@ -115,6 +115,24 @@ export interface AccessLogConfig {
   path: string | null;
 }
 
+/** deployment.role + deployment.etcd: a weir fleet sharing its objects through etcd (src/fleet/). */
+export interface FleetSettings {
+  /** data_plane: reads etcd, refuses writes; control_plane: the Admin API writes to etcd. */
+  role: 'data_plane' | 'control_plane';
+  /** deployment.etcd.host, without trailing slashes. */
+  endpoints: string[];
+  /** deployment.etcd.prefix without a trailing slash (default /apisix). */
+  prefix: string;
+  /** deployment.etcd.timeout (default 30 s): each call. */
+  timeoutMs: number;
+  /** deployment.etcd.watch_timeout (default 50 s): each watch request is re-made after this long. */
+  watchTimeoutMs: number;
+  user: string | null;
+  password: string | null;
+  /** deployment.etcd.tls: client certificate files, verification, SNI; the CA is apisix.ssl.ssl_trusted_certificate. */
+  tls: { cert: string | null; key: string | null; verify: boolean; sni: string | null };
+}
+
 export interface Config {
   /** Absolute path of the file read, or "<embedded default>". */
   source: string;
@@ -166,6 +184,10 @@ export interface Config {
   pluginAttr?: Record<string, Record<string, unknown>>;
   /** The prometheus export server; absent or null: off (no metrics are counted at all). */
   metrics?: MetricsSettings | null;
+  /** apisix.status: the keyless GET /status and /status/ready listener; absent = none. */
+  statusListen?: ListenAddr;
+  /** Fleet mode (deployment.role data_plane / control_plane); absent = traditional, no etcd code runs. */
+  fleet?: FleetSettings;
 }
 
 /** A config problem: `path` names the key ("apisix.stream_proxy.tcp[1]"), `message` says what is wrong. */

@@ -23,6 +23,17 @@ export interface HealthSource {
   list(): CheckerInfo[];
 }
 
+/** Fleet mode's sync state, read at scrape time (src/fleet/sync.ts); absent in traditional mode. */
+export interface FleetMetricsSource {
+  revision: number;
+  /** Seconds since etcd last answered, while it does not (0 when in sync). */
+  staleSeconds: number;
+  ready: boolean;
+  errors: number;
+  fullLoads: number;
+  batches: number;
+}
+
 export interface StreamMetricsOptions {
   /** plugin_attr.prometheus.metric_prefix: the prefix of APISIX's names (default "apisix_"). */
   prefix?: string;
@@ -78,6 +89,7 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
   private readonly tlsFailures: ListenerCells;
   private tcpListeners: () => readonly ListenerAddr[] = () => [];
   private health: HealthSource | null = null;
+  private fleet: (() => FleetMetricsSource) | null = null;
 
   constructor(opts: StreamMetricsOptions = {}) {
     this.prefix = opts.prefix ?? 'apisix_';
@@ -95,6 +107,26 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
 
   setHealth(health: HealthSource): void {
     this.health = health;
+  }
+
+  /** Fleet mode: the sync loop's figures join each scrape (worker 0's; the others do not sync). */
+  setFleet(read: () => FleetMetricsSource): void {
+    this.fleet = read;
+  }
+
+  /** The weir_fleet_* families, none in traditional mode. */
+  private fleetFamilies(): Family[] {
+    if (this.fleet === null) return [];
+    const f = this.fleet();
+    const one = (value: number): Sample[] => [{ labels: [], value }];
+    return [
+      family('weir_fleet_sync_revision', 'The last etcd revision applied to this data plane\'s SQLite copy', 'gauge', [], one(f.revision), 'primary'),
+      family('weir_fleet_stale_seconds', 'Seconds since etcd last answered, while it does not (0: in sync); the sync lag', 'gauge', [], one(f.staleSeconds), 'primary'),
+      family('weir_fleet_ready', '1 once objects from etcd are in the SQLite copy (GET /status/ready)', 'gauge', [], one(f.ready ? 1 : 0), 'primary'),
+      family('weir_fleet_sync_errors_total', 'Failed etcd calls and watch streams of the sync loop', 'counter', [], one(f.errors), 'primary'),
+      family('weir_fleet_full_loads_total', 'Full loads of the etcd prefix (start, compaction, revision back, cluster id change)', 'counter', [], one(f.fullLoads), 'primary'),
+      family('weir_fleet_watch_batches_total', 'Watch batches applied, each in one SQLite transaction', 'counter', [], one(f.batches), 'primary'),
+    ];
   }
 
   /** The listener a connection to addr:port came in on, as configured: exact, else a wildcard on the port. */
@@ -199,6 +231,7 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
       family(`${p}upstream_status`, 'Upstream node health from the health checkers: 1 healthy, 0 unhealthy', 'gauge', ['name', 'ip', 'port'], health, 'primary'),
       family(`${p}node_info`, 'Info of weir node', 'gauge', ['hostname'], [{ labels: [this.hostname], value: 1 }], 'primary'),
       family('weir_stream_workers', 'Worker processes whose counters this scrape includes', 'gauge', [], [{ labels: [], value: 1 }]),
+      ...this.fleetFamilies(),
     ];
   }
 }

@@ -4,7 +4,7 @@
 import type { JsonObject } from '../lib/json';
 import type { Resource } from '../store/types';
 
-export type ObjectErrorStatus = 400 | 404 | 405 | 503;
+export type ObjectErrorStatus = 400 | 404 | 405 | 409 | 503;
 
 export class ObjectError extends Error {
   readonly code = 'ERR_OBJECT';

@@ -81,6 +81,7 @@ function listItem(res: Resource, obj: StoredObject): JsonObject {
   return {
     key: keyOf(res, obj.id),
     value: hideSecrets(res, obj.value),
+    ...(obj.origin === undefined ? {} : { origin: obj.origin }),
     createdIndex: obj.createdIndex,
     modifiedIndex: obj.modifiedIndex,
   };

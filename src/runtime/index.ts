@@ -105,3 +105,11 @@ export async function createUdpDataPlane(opts: UdpPlaneOptions = {}): Promise<Ud
   }
   return loadNodeUdpPlane({ rcvbuf: opts.rcvbuf });
 }
+
+/**
+ * The HTTP/1.1 client the etcd client speaks through (src/fleet/): node:http/node:https on every runtime
+ * (they stream bodies and take TLS options alike on Node, Bun and Deno). Imported on the first call only.
+ */
+export function loadHttpClient(): Promise<import('./types').HttpClientPort> {
+  return import('./http-client/node').then((m) => m.nodeHttpClient);
+}

@@ -398,3 +398,64 @@ export interface UdpDataPlane {
    */
   open<C>(host: string, port: number, handlers: UdpUpstreamHandlers<C>, context: C): UdpUpstream<C>;
 }
+
+// ---------------------------------------------------------------- HTTP client (issue 18: etcd's JSON gateway)
+
+/** TLS towards an https:// endpoint (APISIX's deployment.etcd.tls plus apisix.ssl.ssl_trusted_certificate). */
+export interface HttpClientTls {
+  /** PEM CA bundle; absent = the runtime's default roots. */
+  ca?: string;
+  /** PEM client certificate and key (mTLS). */
+  cert?: string;
+  key?: string;
+  /** SNI and the name checked in the certificate; absent = the URL's host. */
+  servername?: string;
+  /** False: accept any server certificate (etcd.tls.verify: false). */
+  verify: boolean;
+}
+
+export interface HttpPostOptions {
+  /** Default POST; GET sends no body (etcd's /version). */
+  method?: 'GET' | 'POST';
+  headers: Record<string, string>;
+  /** Connect plus whole answer (post) or connect plus headers (openStream), in ms. */
+  timeoutMs: number;
+  tls?: HttpClientTls;
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+}
+
+/** A long response read chunk by chunk (a watch). */
+export interface HttpStream {
+  /** Cancel: close the connection. done then settles with error null. */
+  close(): void;
+  /** Settles when the server ends the body (error null), or the connection fails (the error). */
+  readonly done: Promise<{ error: Error | null }>;
+}
+
+/**
+ * POST over HTTP/1.1, one connection per call (no pooling: a data plane makes a few calls a minute).
+ * Used only by the etcd client (src/fleet/); nothing in the proxy's paths.
+ */
+export interface HttpClientPort {
+  post(url: string, body: string, opts: HttpPostOptions): Promise<HttpReply>;
+  /**
+   * POST and stream the answer: resolves once the status line arrived. A status other than 200 rejects with
+   * an HttpStatusError carrying the body. onText gets the body's text as it comes, in order.
+   */
+  openStream(url: string, body: string, opts: HttpPostOptions, onText: (text: string) => void): Promise<HttpStream>;
+}
+
+/** A non-200 answer to openStream, with the body the server sent. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}: ${body.slice(0, 300)}`);
+    this.name = 'HttpStatusError';
+  }
+}

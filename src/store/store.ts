@@ -59,6 +59,7 @@ interface TableStatements {
   list: SqlStatement;
   insert: SqlStatement;
   update: SqlStatement;
+  replace: SqlStatement;
   delete: SqlStatement;
 }
 
@@ -77,6 +78,7 @@ function prepareTable(db: SqlDb, table: Resource): TableStatements {
       `INSERT INTO ${table} (id, value, create_time, update_time, created_index, modified_index) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     update: db.prepare(`UPDATE ${table} SET value = ?, create_time = ?, update_time = ?, modified_index = ? WHERE id = ?`),
+    replace: db.prepare(`UPDATE ${table} SET value = ?, create_time = ?, update_time = ?, created_index = ?, modified_index = ? WHERE id = ?`),
     delete: db.prepare(`DELETE FROM ${table} WHERE id = ?`),
   };
 }
@@ -276,17 +278,18 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     get,
     list: (res) => read(() => list(res)),
     count: (res) => Number(tables[res].count.get()?.n ?? 0),
-    put: (res, id, value): PutResult =>
+    put: (res, id, value, indexes): PutResult =>
       write(() => {
         // Each changed row bumps the revision by one (trigger), so the row's index is the next revision.
-        const index = revision() + 1;
+        const index = indexes?.modified ?? revision() + 1;
         const text = JSON.stringify(sealSecrets(ring, res, id, value));
         const ct = intOrNull(value.create_time);
         const ut = intOrNull(value.update_time);
         const old = tables[res].get.get(id);
-        if (old) tables[res].update.run(text, ct, ut, index, id);
-        else tables[res].insert.run(id, text, ct, ut, index, index);
-        const createdIndex = old ? Number(old.created_index ?? 0) : index;
+        if (old && indexes === undefined) tables[res].update.run(text, ct, ut, index, id);
+        else if (old) tables[res].replace.run(text, ct, ut, indexes!.created, index, id);
+        else tables[res].insert.run(id, text, ct, ut, indexes?.created ?? index, index);
+        const createdIndex = indexes?.created ?? (old ? Number(old.created_index ?? 0) : index);
         return { created: !old, object: { id, value, createdIndex, modifiedIndex: index, raw: text } };
       }),
     delete: (res, id) => write(() => tables[res].delete.run(id).changes > 0),

@@ -20,6 +20,8 @@ export interface StoredObject {
    * keep their old indexes), so the snapshot build keys its compile cache on it.
    */
   raw: string;
+  /** Fleet mode only (src/fleet/): where the object came from; shown beside `value` by the Admin API. */
+  origin?: 'etcd' | 'local';
 }
 
 /** A row that could not be read (not JSON, not an object, a private key the keyring cannot open). */
@@ -94,8 +96,12 @@ export interface Store {
   list(res: Resource): StoredObject[];
   /** How many rows one resource has (no row is read or decrypted). */
   count(res: Resource): number;
-  /** Insert or replace the row `id`; `value` is stored as given (it should already hold id and timestamps). */
-  put(res: Resource, id: string, value: JsonObject): PutResult;
+  /**
+   * Insert or replace the row `id`; `value` is stored as given (it should already hold id and timestamps).
+   * `indexes` sets createdIndex/modifiedIndex (a fleet data plane stores etcd's revisions); default: the
+   * next store revision, createdIndex kept on replace.
+   */
+  put(res: Resource, id: string, value: JsonObject, indexes?: { created: number; modified: number }): PutResult;
   /** False when there was no such row. */
   delete(res: Resource, id: string): boolean;
   /** The next POST id: a 20-digit zero-padded increasing decimal string not used by any object. */

@@ -82,6 +82,16 @@ describe('import rules', () => {
     assert.deepEqual(violations([...under('proxy/match/'), ...under('proxy/balance/')], bad), []);
   });
 
+  it('traditional mode loads no etcd code: only start.ts imports the fleet (on demand), others its view type', () => {
+    const outside = sources.filter((s) => !s.path.startsWith('fleet/'));
+    const bad = violations(outside, (t) => t.startsWith('fleet/') && t !== 'fleet/view')
+      .filter((v) => v !== 'cli/start.ts imports fleet/start-fleet');
+    assert.deepEqual(bad, []);
+    const start = sources.find((s) => s.path === 'cli/start.ts')!;
+    assert.match(start.code, /await import\('\.\.\/fleet\/start-fleet'\)/);
+    assert.match(start.code, /import type \{ Fleet \} from '\.\.\/fleet\/start-fleet'/);
+  });
+
   it('schema imports nothing from store, objects or admin', () => {
     assert.deepEqual(violations(under('schema/'), (t) => /^(store|objects|admin)(\/|$)/.test(t)), []);
   });

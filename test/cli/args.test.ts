@@ -26,7 +26,7 @@ describe('parseCommandLine', () => {
     assert.equal((parseCommandLine(['upstreams', 'put', '-']) as { body?: string }).body, '-');
     assert.equal(parseCommandLine(['upstreams', 'delete', 'u', '--force']).name, 'object');
     assert.deepEqual(parseCommandLine(['import', 'f.yaml', '--dry-run']), {
-      name: 'import', file: 'f.yaml', dryRun: true, merge: false, ...none,
+      name: 'import', file: 'f.yaml', dryRun: true, merge: false, force: false, ...none,
     });
     assert.deepEqual(parseCommandLine(['check', '-c', 'c.yaml']), { name: 'check', config: 'c.yaml', db: null });
     assert.equal((parseCommandLine(['upstreams', 'delete', 'u', '--force', '--dry-run']) as { dryRun?: boolean }).dryRun, true);

@@ -169,7 +169,6 @@ describe('warnings for keys weir does not read', () => {
       '  ssl: {fallback_sni: a.test}',
       'deployment:',
       '  role: traditional',
-      '  role_traditional: {config_provider: etcd}',
       '  etcd: {host: ["http://127.0.0.1:2379"]}',
       '  admin: {admin_api_version: v3}',
       'nginx_config:',
@@ -181,7 +180,7 @@ describe('warnings for keys weir does not read', () => {
     ].join('\n');
     assert.deepEqual(parseOk(yaml).warnings, [
       'not used by weir (ignored): plugins, apisix.node_listen, apisix.enable_reuseport, ' +
-        'deployment.role, deployment.role_traditional, deployment.etcd, deployment.admin.admin_api_version, ' +
+        'deployment.admin.admin_api_version, deployment.etcd, ' +
         'nginx_config.error_log_level, nginx_config.stream.access_log_format',
     ]);
   });

@@ -146,3 +146,18 @@ describe('host-wide counters', () => {
     assert.equal(sample(text(m), 'weir_stream_log_dropped_total', { plugin: 'syslog', route: 'r1' }), 3);
   });
 });
+
+describe('fleet families', () => {
+  it('are absent in traditional mode and show the sync figures in fleet mode', () => {
+    const m = new StreamMetrics();
+    assert.equal(linesOf(text(m), 'weir_fleet_sync_revision').length, 0);
+    m.setFleet(() => ({ revision: 42, staleSeconds: 0, ready: true, errors: 3, fullLoads: 2, batches: 7 }));
+    const t = text(m);
+    assert.equal(sample(t, 'weir_fleet_sync_revision'), 42);
+    assert.equal(sample(t, 'weir_fleet_stale_seconds'), 0);
+    assert.equal(sample(t, 'weir_fleet_ready'), 1);
+    assert.equal(sample(t, 'weir_fleet_sync_errors_total'), 3);
+    assert.equal(sample(t, 'weir_fleet_full_loads_total'), 2);
+    assert.equal(sample(t, 'weir_fleet_watch_batches_total'), 7);
+  });
+});

@@ -42,7 +42,7 @@ describe('applyMigrations', () => {
     const result = applyMigrations(db, MIGRATIONS, 'fresh.db');
     assert.deepEqual(result, { from: 0, to: MIGRATIONS.length, applied: MIGRATIONS.map((m) => m.name) });
     assert.equal(readSchemaVersion(db), N);
-    assert.deepEqual(tableNames(db), ['changes', 'meta', 'plugin_metadata', 'services', 'ssls', 'stream_routes', 'upstreams']);
+    assert.deepEqual(tableNames(db), ['changes', 'fleet_objects', 'fleet_state', 'meta', 'plugin_metadata', 'services', 'ssls', 'stream_routes', 'upstreams']);
     assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), [
       { key: 'post_id', value: 0 },
       { key: 'revision', value: 0 },
