@@ -1,5 +1,5 @@
 // The Admin API's inspection routes (weir extensions): explain a connection, list and end what is open.
-//   GET    /apisix/admin/stream_routes/explain?remote_addr=&server_port=&server_addr=&sni=&protocol=
+//   GET    /apisix/admin/stream_routes/explain?remote_addr=&server_port=&server_addr=&sni=&protocol=&proxy_peer=
 //   GET    /v1/connections   /v1/udp_sessions        (?route= &upstream= &node= &client= &listener= &page= &page_size=)
 //   DELETE /v1/connections/{id}   /v1/udp_sessions/{id}   and, with a filter, every match (admin role)
 // Same allow list and key check as the rest of the Admin API; a scoped key sees only its own routes there.
@@ -56,12 +56,15 @@ export function mountInspect(router: RouterType<IRequest, [URL, AdminIdentity]>,
     if (src === null) return unavailable();
     const q = url.searchParams;
     const listeners = src.listeners();
-    const input = { remote_addr: q.get('remote_addr'), remote_port: q.get('remote_port'), server_addr: q.get('server_addr'), server_port: q.get('server_port'), sni: q.get('sni'), protocol: q.get('protocol') };
+    const input = {
+      remote_addr: q.get('remote_addr'), remote_port: q.get('remote_port'), server_addr: q.get('server_addr'), server_port: q.get('server_port'),
+      sni: q.get('sni'), protocol: q.get('protocol'), proxy_peer: q.get('proxy_peer'),
+    };
     const info = parseExplainInput(input, listeners);
     if (typeof info === 'string') return respond(400, { error_msg: info }, cors);
     const scope = who.scope;
     const visible = scope === null ? undefined : (res: 'stream_routes' | 'ssls', id: string) => scope.sees(res, id);
-    return respond(200, explainConnection(src.snapshot(), info, { listeners, visible, health: src.health }), cors);
+    return respond(200, explainConnection(src.snapshot(), info, { listeners, visible, health: src.health, realIpFrom: src.realIpFrom }), cors);
   });
 
   const query = (url: URL): ConnectionQuery | Response => {

@@ -16,6 +16,8 @@ export interface InspectSources {
   health: HealthView;
   listeners(): ListenerView[];
   live: LiveTables;
+  /** nginx_config.stream.real_ip_from: the peers whose PROXY header is believed (explain); absent: every peer. */
+  realIpFrom?: readonly string[];
 }
 
 type Bound = readonly { host: string; port: number; origin: string }[];
@@ -33,5 +35,6 @@ export function inspectSources(parts: {
     health: parts.health,
     listeners: () => listenerViews(parts.config.stream, { tcp: parts.tcp.listeners, udp: parts.udp.listeners }),
     live: { tcp: parts.tcp.flow, udp: parts.udp.flow },
+    ...(parts.config.realIpFrom !== undefined ? { realIpFrom: parts.config.realIpFrom } : {}),
   };
 }
