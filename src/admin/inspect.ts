@@ -10,7 +10,7 @@ import type { JsonObject } from '../lib/json';
 import {
   closeTcp, closeUdp, hasFilter, listTcp, listUdp, parseConnectionQuery, selectTcp, selectUdp, type ConnectionQuery, type RouteVisible,
 } from '../inspect/connections';
-import { explainConnection, parseExplainInput } from '../inspect/explain';
+import { EXPLAIN_PARAMS, explainConnection, parseExplainInput } from '../inspect/explain';
 import type { InspectSources } from '../inspect/sources';
 import { respond } from './respond';
 import type { AdminIdentity } from './scope';
@@ -20,6 +20,8 @@ export interface InspectRouteDeps {
   cors: boolean;
   /** False when apisix.proxy_mode is http: stream routes are off, so is explain. */
   streamEnabled: boolean;
+  /** Is there a stream route with this id that the key sees (GET .../stream_routes/explain without explain parameters)? */
+  seesStreamRoute?: (id: string, who: AdminIdentity) => boolean;
 }
 
 function decode(seg: string | undefined): string {
@@ -42,19 +44,21 @@ function routeAccess(who: AdminIdentity): { see: RouteVisible; end: RouteVisible
 }
 
 /**
- * Mount the inspection routes. Must run before the generic `/apisix/admin/:res/:id` routes: "explain" is not a
- * route id (a stream route named "explain" is still written and deleted by id, and listed, but GET by id answers
- * the explain view).
+ * Mount the inspection routes. Must run before the generic `/apisix/admin/:res/:id` routes. A stream route may
+ * have the id "explain" (APISIX's id schema allows it, so an APISIX export can hold one): a GET of that path
+ * with any explain parameter is the explain view, one without is the GET by id when the key sees such a route
+ * (handed on to the generic route), else explain's answer about the missing parameters.
  */
 export function mountInspect(router: RouterType<IRequest, [URL, AdminIdentity]>, deps: InspectRouteDeps): void {
   const { cors } = deps;
   const unavailable = () => respond(503, { error_msg: 'the proxy is not running in this process' }, cors);
 
   router.get('/apisix/admin/stream_routes/explain', (_req: IRequest, url: URL, who: AdminIdentity) => {
+    const q = url.searchParams;
+    if (!EXPLAIN_PARAMS.some((p) => q.has(p)) && deps.seesStreamRoute?.('explain', who) === true) return undefined; // the route object
     if (!deps.streamEnabled) return respond(400, { error_msg: 'stream mode is disabled, can not add stream routes' }, cors);
     const src = deps.sources;
     if (src === null) return unavailable();
-    const q = url.searchParams;
     const listeners = src.listeners();
     const input = {
       remote_addr: q.get('remote_addr'), remote_port: q.get('remote_port'), server_addr: q.get('server_addr'), server_port: q.get('server_port'),
