@@ -32,6 +32,7 @@ import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
 import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
+import { type AskPeers, END_QUESTION, ROWS_QUESTION, answerEnd, answerRows } from '../inspect/worker-tables';
 import { StreamMetrics } from '../metrics/stream-metrics';
 import { startExportServer } from '../metrics/export-server';
 
@@ -178,10 +179,17 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       cleanup.push(() => metricsServer?.close());
     }
     if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
+    // the Admin API's connection views: worker 0 asks every worker for its rows, and asks the holder to end one
+    if (extraWorker) {
+      const live = { tcp: proxy.flow, udp: udpProxy.flow };
+      answerPrimary(ROWS_QUESTION, (question) => answerRows(live, question));
+      answerPrimary(END_QUESTION, (question) => answerEnd(live, question));
+    }
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
-      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
+      const peers: AskPeers | null = workerCount > 1 ? (kind, args, timeoutMs, pids) => workers?.askEach(kind, args, timeoutMs, pids) ?? Promise.resolve([]) : null;
+      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy, peers });
       const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
