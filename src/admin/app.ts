@@ -112,7 +112,12 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     return respond(200, null, cors);
   });
   mountControl(router, opts.health ?? null, cors);
-  mountInspect(router, { sources: opts.inspect ?? null, cors, streamEnabled: config.streamEnabled });
+  mountInspect(router, {
+    sources: opts.inspect ?? null,
+    cors,
+    streamEnabled: config.streamEnabled,
+    seesStreamRoute: (id, who) => store.get('stream_routes', id) !== undefined && (who.scope === null || who.scope.sees('stream_routes', id)),
+  });
   mountPlugins(router, plugins, cors);
   if (fleet !== null) mountFleet(router, fleet, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);

@@ -36,9 +36,10 @@ export interface ExplainArgs {
   server_port: string | null;
   sni: string | null;
   protocol: string | null;
+  proxy_peer: string | null;
 }
 
-const EXPLAIN_FLAGS = ['remote-addr', 'remote-port', 'server-addr', 'server-port', 'sni', 'protocol'] as const;
+const EXPLAIN_FLAGS = ['remote-addr', 'remote-port', 'server-addr', 'server-port', 'sni', 'protocol', 'proxy-peer'] as const;
 
 const VERBS: readonly ObjectVerb[] = ['list', 'get', 'put', 'delete'];
 
@@ -115,6 +116,7 @@ export function parseCommandLine(argv: string[]): Command {
         'server-port': { type: 'string' },
         sni: { type: 'string' },
         protocol: { type: 'string' },
+        'proxy-peer': { type: 'string' },
       },
     });
   } catch (err) {
@@ -158,7 +160,7 @@ export function parseCommandLine(argv: string[]): Command {
       const get = (f: (typeof EXPLAIN_FLAGS)[number]) => values[f] ?? null;
       const conn: ExplainArgs = {
         remote_addr: get('remote-addr'), remote_port: get('remote-port'), server_addr: get('server-addr'),
-        server_port: get('server-port'), sni: get('sni'), protocol: get('protocol'),
+        server_port: get('server-port'), sni: get('sni'), protocol: get('protocol'), proxy_peer: get('proxy-peer'),
       };
       return { name: 'explain', conn, ...common };
     }

@@ -1,6 +1,6 @@
-// `weir explain --server-port 9100 --remote-addr 10.0.0.7 [--server-addr ...] [--sni ...] [--protocol udp]`: the
-// Admin API's explain view computed offline from the SQLite file and config.yaml (a fresh balancer, no health
-// state, no open connections). Prints the same JSON.
+// `weir explain --server-port 9100 --remote-addr 10.0.0.7 [--server-addr ...] [--sni ...] [--protocol udp]
+// [--proxy-peer IP[:PORT]]`: the Admin API's explain view computed offline from the SQLite file and config.yaml
+// (a fresh balancer, no health state, no open connections). Prints the same JSON.
 
 import { explainConnection, parseExplainInput } from '../inspect/explain';
 import { listenerViews } from '../inspect/listeners';
@@ -17,10 +17,10 @@ export async function runExplain(cmd: ExplainCommand, io: CliIo): Promise<void> 
   const config = loadCliConfig(cmd, io);
   const listeners = listenerViews(config.stream);
   const info = parseExplainInput(cmd.conn, listeners);
-  if (typeof info === 'string') throw new CliError(2, `explain: ${info.replace(/\b(remote_addr|remote_port|server_addr|server_port)\b/g, (f) => `--${f.replace('_', '-')}`)}`);
+  if (typeof info === 'string') throw new CliError(2, `explain: ${info.replace(/\b(remote_addr|remote_port|server_addr|server_port|proxy_peer)\b/g, (f) => `--${f.replace('_', '-')}`)}`);
   const contents = await withStore(resolveDbPath(cmd, config), config, false, (store) => store.readAll());
   // the served snapshot, as `weir start` builds it: services merged in, the routes' plugins compiled
   const compiler = new FilterCompiler(pluginSetOf(config), new LocalConnCounters(), config.pluginAttr);
   const { snapshot } = buildServedSnapshot(contents, null, compiler);
-  io.out(`${JSON.stringify(explainConnection(snapshot, info, { listeners }), null, 2)}\n`);
+  io.out(`${JSON.stringify(explainConnection(snapshot, info, { listeners, realIpFrom: config.realIpFrom }), null, 2)}\n`);
 }

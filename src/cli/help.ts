@@ -16,7 +16,8 @@ Usage:
   weir migrate                             create the database or bring it to this version's schema
   weir check                               validate the config and every stored object
   weir explain --remote-addr IP --server-port PORT [--server-addr IP] [--sni NAME] [--protocol udp]
-                                           which route such a connection gets, and why not the others
+               [--proxy-peer IP[:PORT]]    which route such a connection gets, and why not the others
+                                           (--proxy-peer: a proxy sent a PROXY header naming IP)
   weir --version | --help
 
   RESOURCE is stream_routes, upstreams, ssls, services or plugin_metadata (its ID is the plugin's name).

@@ -33,6 +33,7 @@ import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
 import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
+import { type AskPeers, END_QUESTION, ROWS_QUESTION, answerEnd, answerRows } from '../inspect/worker-tables';
 import { StreamMetrics } from '../metrics/stream-metrics';
 import { startExportServer } from '../metrics/export-server';
 import type { Fleet } from '../fleet/start-fleet';
@@ -183,6 +184,12 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       cleanup.push(() => metricsServer?.close());
     }
     if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
+    // the Admin API's connection views: worker 0 asks every worker for its rows, and asks the holder to end one
+    if (extraWorker) {
+      const live = { tcp: proxy.flow, udp: udpProxy.flow };
+      answerPrimary(ROWS_QUESTION, (question) => answerRows(live, question));
+      answerPrimary(END_QUESTION, (question) => answerEnd(live, question));
+    }
 
     // fleet mode: listeners already serve what SQLite holds; the sync loop fills it from etcd in the background.
     // Worker 0 syncs; the other workers see its commits through their store watchers.
@@ -197,7 +204,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     let admin: HttpServerHandle | null = null;
     if (config.enableAdmin && !extraWorker) {
-      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy });
+      const peers: AskPeers | null = workerCount > 1 ? (kind, args, timeoutMs, pids) => workers?.askEach(kind, args, timeoutMs, pids) ?? Promise.resolve([]) : null;
+      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy, peers });
       const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins, fleet });
       admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;

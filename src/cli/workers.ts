@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { logger } from '../log/logger';
 import { detectRuntime } from '../runtime/index';
-import { askWorkers } from './worker-ipc';
+import { askEachWorker, askWorkers, type WorkerReply } from './worker-ipc';
 
 /** Set in the environment of workers 1..N-1; worker 0 (the process the user started) has none. */
 export const WORKER_ENV = 'WEIR_WORKER';
@@ -24,7 +24,15 @@ export interface Workers {
    * within timeoutMs. Empty without workers.
    */
   ask(kind: string, timeoutMs: number): Promise<unknown[]>;
+  /**
+   * Ask each other worker (only those whose pid is in `pids`, when given) with `args`; one reply per worker
+   * asked, in worker order, each either its answer or `answered: false` after timeoutMs. Empty without workers.
+   */
+  askEach(kind: string, args: unknown, timeoutMs: number, pids?: readonly number[]): Promise<NumberedReply[]>;
 }
+
+/** A worker's reply with the worker's number (1..count-1; worker 0 is the asking process). */
+export type NumberedReply = WorkerReply & { worker: number };
 
 /** Is this process one of the extra workers (no Admin API, no workers of its own)? */
 export function isExtraWorker(env: Record<string, string | undefined> = process.env): boolean {
@@ -131,6 +139,13 @@ export function startWorkers(count: number, onChild?: (child: ChildProcess) => v
     ask(kind, timeoutMs) {
       return askWorkers([...children.values()], kind, timeoutMs);
     },
+    async askEach(kind, args, timeoutMs, pids) {
+      const asked = [...children.entries()]
+        .sort(([a], [b]) => a - b)
+        .filter(([, c]) => pids === undefined || (c.pid !== undefined && pids.includes(c.pid)));
+      const replies = await askEachWorker(asked.map(([, c]) => c), kind, timeoutMs, args);
+      return replies.map((r, i) => ({ ...r, worker: asked[i]![0] }));
+    },
   };
 }
 
@@ -151,6 +166,9 @@ export function watchPrimary(onOrphaned: () => void): Workers {
       return Promise.resolve();
     },
     ask() {
+      return Promise.resolve([]);
+    },
+    askEach() {
       return Promise.resolve([]);
     },
   };

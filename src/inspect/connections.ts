@@ -1,6 +1,7 @@
 // What is open right now: the TCP connections and UDP sessions of this process as rows for the Admin API
-// (GET /v1/connections, GET /v1/udp_sessions), their filters and paging, and ending them (DELETE). Reads the
-// flows' own open sets and the pipes' counters; nothing is kept per connection for these views.
+// (GET /v1/connections, GET /v1/udp_sessions), their filters, and ending them (DELETE). Reads the flows' own
+// open sets and the pipes' counters; nothing is kept per connection for these views. Merging the workers' rows
+// and paging them: src/inspect/worker-tables.ts.
 
 import { connectionIdText } from '../proxy/session/conn-id';
 import type { JsonObject } from '../lib/json';
@@ -168,46 +169,46 @@ function udpRow(flow: UdpFlow, s: UdpSession, now: number): JsonObject {
 /** Which routes the asking key may see (scoped keys); everything when absent. */
 export type RouteVisible = (routeId: string | null) => boolean;
 
-function page<T>(rows: T[], paging: ConnectionQuery['paging']): T[] {
-  return paging === null ? rows : rows.slice((paging.page - 1) * paging.size, paging.page * paging.size);
+/** The two tables: TCP connections (/v1/connections) and UDP sessions (/v1/udp_sessions). */
+export type TableName = 'tcp' | 'udp';
+
+/** A table's rows as one process has them: how many pass the filter, and the first of them, by id. */
+export interface TableRows {
+  total: number;
+  rows: JsonObject[];
 }
 
-/** GET /v1/connections: `{"total", "list"}`, ordered by id. */
-export function listTcp(flow: TcpFlow | null, q: ConnectionQuery, visible: RouteVisible, now = Date.now()): JsonObject {
-  const open = selectTcp(flow, q.filter, visible);
-  return { total: open.length, list: page(open, q.paging).map((s) => tcpRow(flow!, s, now)) };
+/**
+ * The open rows of one table passing the filter (and `ids`, when given), ordered by id: their count, and the
+ * first `limit` of them as rows (all when null; only those are built). Runs per admin request, in any worker;
+ * the caller applies a scoped key's visibility on the rows' `route`.
+ */
+export function readTable(live: LiveTables, table: TableName, f: ConnectionFilter, limit: number | null, ids?: ReadonlySet<number>, now = Date.now()): TableRows {
+  const wanted = (id: number) => ids === undefined || ids.has(id);
+  if (table === 'tcp') {
+    const flow = live.tcp;
+    if (flow === null) return { total: 0, rows: [] };
+    const open = flow.openSessions().filter((s) => wanted(s.id) && matches(f, tcpFacts(s))).sort((a, b) => a.id - b.id);
+    return { total: open.length, rows: (limit === null ? open : open.slice(0, limit)).map((s) => tcpRow(flow, s, now)) };
+  }
+  const flow = live.udp;
+  if (flow === null) return { total: 0, rows: [] };
+  const open = flow.openSessions().filter((s) => wanted(s.info.id ?? 0) && matches(f, udpFacts(s))).sort((a, b) => (a.info.id ?? 0) - (b.info.id ?? 0));
+  return { total: open.length, rows: (limit === null ? open : open.slice(0, limit)).map((s) => udpRow(flow, s, now)) };
 }
 
-/** GET /v1/udp_sessions: `{"total", "list"}`, ordered by id. */
-export function listUdp(flow: UdpFlow | null, q: ConnectionQuery, visible: RouteVisible, now = Date.now()): JsonObject {
-  const open = selectUdp(flow, q.filter, visible);
-  return { total: open.length, list: page(open, q.paging).map((s) => udpRow(flow!, s, now)) };
-}
-
-/** The open TCP connections passing the filter and the key's scope, by id. */
-export function selectTcp(flow: TcpFlow | null, f: ConnectionFilter, visible: RouteVisible): TcpSession[] {
+/** End the open connections (or sessions) with these ids, access record end "admin_closed"; the shown ids of those ended, by id. */
+export function endInTable(live: LiveTables, table: TableName, ids: ReadonlySet<number>): string[] {
+  if (table === 'tcp') {
+    const flow = live.tcp;
+    if (flow === null) return [];
+    const open = flow.openSessions().filter((s) => ids.has(s.id)).sort((a, b) => a.id - b.id);
+    return open.filter((s) => flow.closeByAdmin(s)).map((s) => connectionIdText(s.id));
+  }
+  const flow = live.udp;
   if (flow === null) return [];
-  return flow
-    .openSessions()
-    .filter((s) => visible(s.matched?.id ?? null) && matches(f, tcpFacts(s)))
-    .sort((a, b) => a.id - b.id);
-}
-
-export function selectUdp(flow: UdpFlow | null, f: ConnectionFilter, visible: RouteVisible): UdpSession[] {
-  if (flow === null) return [];
-  return flow
-    .openSessions()
-    .filter((s) => visible(s.route.id) && matches(f, udpFacts(s)))
-    .sort((a, b) => (a.info.id ?? 0) - (b.info.id ?? 0));
-}
-
-/** End the given connections or sessions (access record end "admin_closed"); returns the ids actually ended. */
-export function closeTcp(flow: TcpFlow, sessions: readonly TcpSession[]): string[] {
-  return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => connectionIdText(s.id));
-}
-
-export function closeUdp(flow: UdpFlow, sessions: readonly UdpSession[]): string[] {
-  return sessions.filter((s) => flow.closeByAdmin(s)).map((s) => connectionIdText(s.info.id ?? 0));
+  const open = flow.openSessions().filter((s) => ids.has(s.info.id ?? 0)).sort((a, b) => (a.info.id ?? 0) - (b.info.id ?? 0));
+  return open.filter((s) => flow.closeByAdmin(s)).map((s) => connectionIdText(s.info.id ?? 0));
 }
 
 /**

@@ -100,6 +100,8 @@ export function computeEffects(i: EffectsInput): JsonObject {
   }
   for (const id of routesChanged) upstreamKeys.add(`/apisix/stream_routes/${id}`);
   const visibleKeys = new Set([...upstreamKeys].filter((k) => keyVisible(k, i.visible)));
+  // TODO: with worker_processes > 1 this counts worker 0's connections only (a dry run answers synchronously;
+  // the other workers' tables are an IPC round trip away, src/inspect/worker-tables.ts)
   const connections = i.live === null ? 0 : countAffected(i.live, touchedRoutes, visibleKeys, (id) => seeRoute(id));
 
   const was = new Set(danglingReferences(before).map((r) => `${r.from}|${r.field}|${r.to}`));

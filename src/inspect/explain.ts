@@ -4,12 +4,13 @@
 // (GET /apisix/admin/stream_routes/explain) and `weir explain`.
 
 import type { JsonObject } from '../lib/json';
-import { parseIp } from '../lib/ip';
+import { formatHostPort, parseIp } from '../lib/ip';
 import { peekNode } from '../proxy/connect/pick';
 import { type HealthView, NO_HEALTH } from '../health/types';
 import type { ExplainedConn, StreamFilter } from '../proxy/filter/types';
-import { explainMatch } from '../proxy/match/explain';
+import { explainMatch, type MatchExplanation } from '../proxy/match/explain';
 import { normalizeSni } from '../proxy/match/sni';
+import { compileTrust } from '../proxy/match/trust';
 import { findCertificate } from '../snapshot/ssl';
 import type { CompiledRoute, CompiledSsl, ConnInfo, Snapshot } from '../snapshot/types';
 import { describeListener, findListener, type ListenerView } from './listeners';
@@ -23,7 +24,16 @@ export interface ExplainInput {
   server_port?: string | null;
   sni?: string | null;
   protocol?: string | null;
+  /**
+   * The proxy in front ("ip" or "ip:port") that sent a PROXY header declaring `remote_addr`/`remote_port` as the
+   * client: the connection's own peer. As in the access log, the client is the declared source and
+   * `proxy_peer` the hop.
+   */
+  proxy_peer?: string | null;
 }
+
+/** The query parameters (and CLI flags, with dashes) explain reads. */
+export const EXPLAIN_PARAMS = ['remote_addr', 'remote_port', 'server_addr', 'server_port', 'sni', 'protocol', 'proxy_peer'] as const;
 
 export interface ExplainOptions {
   listeners: readonly ListenerView[];
@@ -35,6 +45,20 @@ export interface ExplainOptions {
   visible?: (res: 'stream_routes' | 'ssls', id: string) => boolean;
   /** The running health checkers (the next node skips unhealthy ones, as a pick does); default: none (offline). */
   health?: HealthView;
+  /** nginx_config.stream.real_ip_from: the peers whose PROXY header a proxy_protocol listener believes; absent: all. */
+  realIpFrom?: readonly string[];
+}
+
+/** "10.0.0.5", "10.0.0.5:4000", "::1", "[::1]:4000" -> address (IPv4-mapped unwrapped) and port (0: not given). */
+function parsePeer(text: string): { addr: string; port: number } | null {
+  const bare = parseIp(text);
+  if (bare !== null) return { addr: bare.family === 4 ? bare.bytes.join('.') : text, port: 0 };
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const ip = host === undefined ? null : parseIp(host);
+  const port = Number(m?.[3]);
+  if (ip === null || !(port >= 1 && port <= 65535)) return null;
+  return { addr: ip.family === 4 ? ip.bytes.join('.') : host!, port };
 }
 
 /** Turn the input into the ConnInfo the matcher would see, or an error message (the caller answers 400). */
@@ -63,7 +87,38 @@ export function parseExplainInput(input: ExplainInput, listeners: readonly Liste
     const ip = parseIp(text)!;
     return ip.family === 4 ? ip.bytes.join('.') : text;
   };
-  return { protocol, remoteAddr: unmapped(input.remote_addr), remotePort, serverAddr: unmapped(serverAddr), serverPort, sni };
+  const info: ConnInfo = { protocol, remoteAddr: unmapped(input.remote_addr), remotePort, serverAddr: unmapped(serverAddr), serverPort, sni };
+  if (!input.proxy_peer) return info;
+  const peer = parsePeer(input.proxy_peer);
+  if (peer === null) return `invalid proxy_peer: ${input.proxy_peer} (the PROXY header's sender: an IP address, or ip:port)`;
+  return { ...info, proxyPeer: peer.port === 0 ? peer.addr : formatHostPort(peer.addr, peer.port) };
+}
+
+/**
+ * The PROXY protocol part of explain: where the connection's client comes from on its listener, as the prelude
+ * decides it (src/proxy/prelude/proxy-accept.ts, and per datagram in the UDP flow). A header sent to a listener
+ * that reads none is data: the peer is the client. A peer outside real_ip_from is refused before any route.
+ */
+function resolveProxySource(info: ConnInfo, listener: ListenerView | null, realIpFrom: readonly string[] | undefined, notes: string[]): { info: ConnInfo; untrusted: boolean } {
+  const peerText = info.proxyPeer ?? null;
+  if (listener === null) return { info, untrusted: false };
+  if (peerText === null) {
+    if (listener.proxyProtocol === true) {
+      notes.push(`${describeListener(listener)} reads a PROXY header: remote_addr is taken as the client it declares; give proxy_peer (the proxy's address) to check it against nginx_config.stream.real_ip_from`);
+    }
+    return { info, untrusted: false };
+  }
+  const peer = parsePeer(peerText)!;
+  if (listener.proxyProtocol !== true) {
+    notes.push(`${describeListener(listener)} reads no PROXY header: the client is the proxy_peer ${peerText}, and its header would reach the upstream as data`);
+    return { info: { ...info, remoteAddr: peer.addr, remotePort: peer.port, proxyPeer: null }, untrusted: false };
+  }
+  const trust = compileTrust(realIpFrom);
+  if (trust !== null && !trust(peer.addr)) {
+    notes.push(`peer ${peer.addr} is not in nginx_config.stream.real_ip_from: its PROXY header is refused before any route (${info.protocol === 'tcp' ? 'the connection is closed' : 'the datagram is dropped'})`);
+    return { info, untrusted: true };
+  }
+  return { info, untrusted: false };
 }
 
 /** The certificate pattern that selected `ssl` for `sni` (exact, one-label wildcard, or "*"). */
@@ -110,25 +165,28 @@ function explainFilters(route: CompiledRoute, info: ConnInfo): JsonObject[] {
  * Explain one connection against a snapshot. Pure apart from reading health state; runs per request.
  * `outcome` says what weir would do: proxy it, or end it with the access log's reason.
  */
-export function explainConnection(snap: Snapshot, info: ConnInfo, opts: ExplainOptions): JsonObject {
+export function explainConnection(snap: Snapshot, given: ConnInfo, opts: ExplainOptions): JsonObject {
   const visible = opts.visible ?? (() => true);
-  const listener = findListener(opts.listeners, info.protocol, info.serverAddr, info.serverPort);
-  const { winner, skipped } = explainMatch(snapshotRules(snap), info);
+  const listener = findListener(opts.listeners, given.protocol, given.serverAddr, given.serverPort);
+  const notes: string[] = [];
+  const { info, untrusted } = resolveProxySource(given, listener, opts.realIpFrom, notes);
+  const { winner, skipped }: MatchExplanation = untrusted ? { winner: null, skipped: [] } : explainMatch(snapshotRules(snap), info);
   const compiled = winner === null ? undefined : snap.routes.find((r) => r.id === winner.id);
   const shown = compiled !== undefined && visible('stream_routes', compiled.id) ? compiled : undefined;
 
   let ssl: JsonObject | null = null;
   let certificate: CompiledSsl | null = null;
-  if (info.sni !== null) {
+  if (info.sni !== null && !untrusted) {
     certificate = findCertificate(snap.certificates, info.sni);
     if (certificate !== null && visible('ssls', certificate.id)) ssl = { id: certificate.id, sni: selectingPattern(certificate, info.sni) };
   }
 
-  const notes: string[] = [];
   let outcome: string;
   if (listener === null) {
     outcome = 'no_listener';
     notes.push(`no ${info.protocol} listener on ${info.serverAddr}:${info.serverPort}: the connection is refused before any route`);
+  } else if (untrusted) {
+    outcome = 'proxy_protocol_untrusted';
   } else if (listener.tls === 'terminate' && (info.sni === null || certificate === null)) {
     outcome = 'tls_handshake_failed';
     notes.push(info.sni === null ? 'TLS listener: a client without SNI fails the handshake (unless apisix.ssl.fallback_sni is set)' : `no SSL object covers sni ${info.sni}`);
@@ -161,8 +219,9 @@ export function explainConnection(snap: Snapshot, info: ConnInfo, opts: ExplainO
       server_addr: info.serverAddr,
       server_port: info.serverPort,
       sni: info.sni,
+      ...(info.proxyPeer ? { proxy_peer: info.proxyPeer } : {}),
     },
-    listener: listener === null ? null : { addr: describeListener(listener), tls: listener.tls },
+    listener: listener === null ? null : { addr: describeListener(listener), tls: listener.tls, ...(listener.proxyProtocol === true ? { proxy_protocol: true } : {}) },
     route,
     skipped: skipped.filter((s) => visible('stream_routes', s.id)),
     ssl,

@@ -11,6 +11,8 @@ export interface ListenerView {
   port: number;
   /** null for plain TCP and for UDP. */
   tls: TlsMode | null;
+  /** proxy_protocol: true: each connection (datagram) starts with a PROXY header whose source is the client. */
+  proxyProtocol?: boolean;
   /** Where it is configured: "apisix.stream_proxy.tcp[0]" (or the listener object's id later). */
   origin: string;
 }
@@ -23,9 +25,16 @@ export function listenerViews(
   const tcpSpec = new Map(specs.tcp.map((s) => [s.origin, s]));
   const tcp = (bound?.tcp ?? specs.tcp).map((b) => {
     const spec = tcpSpec.get(b.origin);
-    return { protocol: 'tcp' as const, host: b.host, port: b.port, tls: spec === undefined ? null : tlsModeOf(spec), origin: b.origin };
+    const view: ListenerView = { protocol: 'tcp', host: b.host, port: b.port, tls: spec === undefined ? null : tlsModeOf(spec), origin: b.origin };
+    if (spec?.proxyProtocol === true) view.proxyProtocol = true;
+    return view;
   });
-  const udp = (bound?.udp ?? specs.udp).map((b) => ({ protocol: 'udp' as const, host: b.host, port: b.port, tls: null, origin: b.origin }));
+  const udpSpec = new Map(specs.udp.map((s) => [s.origin, s]));
+  const udp = (bound?.udp ?? specs.udp).map((b) => {
+    const view: ListenerView = { protocol: 'udp', host: b.host, port: b.port, tls: null, origin: b.origin };
+    if (udpSpec.get(b.origin)?.proxyProtocol === true) view.proxyProtocol = true;
+    return view;
+  });
   return [...tcp, ...udp];
 }
 

@@ -8,6 +8,7 @@ import type { HealthView } from '../health/types';
 import type { Snapshot } from '../snapshot/types';
 import type { LiveTables } from './connections';
 import { listenerViews, type ListenerView } from './listeners';
+import type { AskPeers } from './worker-tables';
 
 export interface InspectSources {
   /** The snapshot new connections use now. */
@@ -15,7 +16,12 @@ export interface InspectSources {
   /** The upstreams' running health checkers, beside the snapshot. */
   health: HealthView;
   listeners(): ListenerView[];
+  /** This process's open connections and sessions. */
   live: LiveTables;
+  /** The other workers' tables, asked over IPC (worker_processes > 1); absent or null with one process. */
+  peers?: AskPeers | null;
+  /** nginx_config.stream.real_ip_from: the peers whose PROXY header is believed (explain); absent: every peer. */
+  realIpFrom?: readonly string[];
 }
 
 type Bound = readonly { host: string; port: number; origin: string }[];
@@ -27,11 +33,14 @@ export function inspectSources(parts: {
   config: Config;
   tcp: { readonly listeners: Bound; readonly flow: TcpFlow };
   udp: { readonly listeners: Bound; readonly flow: UdpFlow };
+  peers?: AskPeers | null;
 }): InspectSources {
   return {
     snapshot: parts.snapshot,
     health: parts.health,
     listeners: () => listenerViews(parts.config.stream, { tcp: parts.tcp.listeners, udp: parts.udp.listeners }),
     live: { tcp: parts.tcp.flow, udp: parts.udp.flow },
+    peers: parts.peers ?? null,
+    ...(parts.config.realIpFrom !== undefined ? { realIpFrom: parts.config.realIpFrom } : {}),
   };
 }

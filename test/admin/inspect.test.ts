@@ -10,7 +10,7 @@ import { buildSnapshot } from '../../src/snapshot/build';
 import type { InspectSources } from '../../src/inspect/sources';
 import { AUTO_WARNINGS_MAX_ROUTES } from '../../src/inspect/warnings';
 import type { TempStore } from '../objects/fixtures';
-import { startAdmin, testConfig, KEYS, type AdminHarness } from './harness';
+import { startAdmin, testConfig, KEYS, VIEWER_KEY, type AdminHarness } from './harness';
 
 const A = '/apisix/admin';
 
@@ -92,11 +92,20 @@ describe('explain over HTTP', () => {
     for (const [q, msg] of cases) assert.deepEqual(await h.call('GET', `${A}/stream_routes/explain?${q}`).then((r) => [r.status, r.json]), [400, { error_msg: msg }]);
   });
 
-  it('"explain" is the view, not a route id: a route with that id is still written and deleted by id', async () => {
+  it('a route with the id "explain" is never hidden: GET without explain parameters is the object, with them the view', async () => {
+    const missing = [400, { error_msg: 'missing remote_addr (the client address to explain)' }];
+    assert.deepEqual(await h.call('GET', `${A}/stream_routes/explain`).then((r) => [r.status, r.json]), missing, 'no such route: explain says what it needs');
     assert.equal((await h.call('PUT', `${A}/stream_routes/explain`, { server_port: 9999, upstream_id: 'u1' })).status, 201);
     const get = await h.call('GET', `${A}/stream_routes/explain`);
-    assert.deepEqual([get.status, get.json], [400, { error_msg: 'missing remote_addr (the client address to explain)' }]);
+    assert.equal(get.status, 200);
+    assert.deepEqual([get.json.key, get.json.value.id, get.json.value.server_port], ['/apisix/stream_routes/explain', 'explain', 9999]);
+    // with a parameter it is the view, which may well name the route "explain"
+    const view = await h.call('GET', `${A}/stream_routes/explain?remote_addr=10.0.0.7&server_port=9999`);
+    assert.deepEqual([view.status, view.json.route.id, view.json.outcome], [200, 'explain', 'no_listener']);
+    // the viewer key reads it too (a scoped key that does not see it: test/admin/scope.test.ts)
+    assert.equal((await h.call('GET', `${A}/stream_routes/explain`, undefined, VIEWER_KEY)).json.value.id, 'explain');
     assert.equal((await h.call('DELETE', `${A}/stream_routes/explain`)).status, 200);
+    assert.deepEqual(await h.call('GET', `${A}/stream_routes/explain`).then((r) => [r.status, r.json]), missing);
   });
 
   it('needs a key like the rest of the Admin API', async () => {

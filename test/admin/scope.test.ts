@@ -174,6 +174,17 @@ describe('scoped admin keys', () => {
     assert.equal((await h.call('GET', `${A}/stream_routes/explain?remote_addr=192.0.2.1&server_port=9101`)).json.outcome, 'no_route');
   });
 
+  it('a route with the id "explain" out of scope: GET by that id answers byte for byte as if there were none', async () => {
+    const before = seen(await h.call('GET', `${A}/stream_routes/explain`, undefined, TENANT_A));
+    assert.equal((await h.call('PUT', `${A}/stream_routes/explain`, { server_port: 9999, upstream: UPSTREAM })).status, 201);
+    try {
+      assert.equal(seen(await h.call('GET', `${A}/stream_routes/explain`, undefined, TENANT_A)), before);
+      assert.equal((await h.call('GET', `${A}/stream_routes/explain`)).json.value.id, 'explain', 'the admin key gets the object');
+    } finally {
+      await h.call('DELETE', `${A}/stream_routes/explain`);
+    }
+  });
+
   it('warnings name only routes in scope', async () => {
     await h.call('PUT', `${A}/stream_routes/tenant-a-s`, { server_port: 9100, remote_addr: '10.1.0.0/16', upstream_id: 'tenant-a-u' });
     const admin = await h.call('GET', `${A}/stream_routes?warnings=true`);

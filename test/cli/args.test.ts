@@ -30,9 +30,9 @@ describe('parseCommandLine', () => {
     });
     assert.deepEqual(parseCommandLine(['check', '-c', 'c.yaml']), { name: 'check', config: 'c.yaml', db: null });
     assert.equal((parseCommandLine(['upstreams', 'delete', 'u', '--force', '--dry-run']) as { dryRun?: boolean }).dryRun, true);
-    assert.deepEqual(parseCommandLine(['explain', '--server-port', '9100', '--remote-addr', '10.0.0.7', '--sni', 'a.test.com']), {
+    assert.deepEqual(parseCommandLine(['explain', '--server-port', '9100', '--remote-addr', '10.0.0.7', '--sni', 'a.test.com', '--proxy-peer', '10.0.0.5:4000']), {
       name: 'explain',
-      conn: { remote_addr: '10.0.0.7', remote_port: null, server_addr: null, server_port: '9100', sni: 'a.test.com', protocol: null },
+      conn: { remote_addr: '10.0.0.7', remote_port: null, server_addr: null, server_port: '9100', sni: 'a.test.com', protocol: null, proxy_peer: '10.0.0.5:4000' },
       ...none,
     });
   });

@@ -1,6 +1,8 @@
 // Explain against reality: 1,000 random routes over four plain listeners (two ports on two loopback addresses)
 // and a TLS passthrough one; for 200 random connections from random 127.0.x.y clients, the route and the next
-// node explain names must be the route and node the real connection then gets (its access record).
+// node explain names must be the route and node the real connection then gets (its access record). Then the same
+// through PROXY headers: explain with proxy_peer against real connections that send one, trusted or not, to a
+// listener that reads it and to one that does not.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,5 +113,92 @@ describe('explain names the route and node a real connection gets', () => {
     }
     // the random set must exercise both answers
     assert.ok((outcomes.get('proxied') ?? 0) > 50 && (outcomes.get('no_route') ?? 0) > 5, JSON.stringify([...outcomes]));
+  });
+});
+
+/** Connect from `localAddress`, send a PROXY v1 header naming `source`, then a ping; resolves with the local port once over. */
+function proxiedProbe(port: number, localAddress: string, source: { addr: string; port: number }): Promise<number> {
+  return new Promise((resolve) => {
+    let localPort = 0;
+    let done = false;
+    const sock = net.connect({ host: '127.0.0.1', port, localAddress });
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(localPort);
+    };
+    const timer = setTimeout(finish, 3000);
+    sock.once('connect', () => {
+      localPort = sock.localPort ?? 0;
+      sock.write(`PROXY TCP4 ${source.addr} 127.0.0.1 ${source.port} ${port}\r\nping`);
+    });
+    sock.on('data', finish);
+    sock.on('error', finish);
+    sock.on('close', finish);
+  });
+}
+
+describe('explain with proxy_peer names what a connection through a PROXY header gets', () => {
+  let w: TestWeir;
+  let echo: TestServer;
+  let P: number;
+  let Q: number;
+
+  before(async () => {
+    echo = await startEchoServer();
+    P = await freePort();
+    Q = await freePort();
+    // P reads PROXY headers from 127.0.0.1 only; Q reads none (a header there is data)
+    w = await startTestWeir([`{addr: "127.0.0.1:${P}", proxy_protocol: true}`, `"127.0.0.1:${Q}"`], {
+      extraYaml: '  stream:\n    real_ip_from:\n      - 127.0.0.1',
+    });
+    const up = { nodes: { [`127.0.0.1:${echo.port}`]: 1 } };
+    const routes: Array<[string, Record<string, unknown>]> = [
+      ['a', { server_port: P, remote_addr: '203.0.113.0/25' }],
+      ['b', { remote_addr: '203.0.113.128/25' }],
+      ['c', { server_port: Q, remote_addr: '127.0.0.1' }],
+      ['d', { server_port: P, remote_addr: '198.51.100.0/24' }],
+    ];
+    for (const [id, v] of routes) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, { ...v, upstream: up })).status, 201);
+  });
+  after(async () => {
+    await w?.stop();
+    await echo?.close();
+  });
+
+  it('over every listener x peer x declared source', async () => {
+    const outcomes: string[] = [];
+    let sourcePort = 20000;
+    for (const port of [P, Q]) {
+      for (const peer of ['127.0.0.1', '127.0.0.2']) {
+        for (const addr of ['203.0.113.7', '203.0.113.200', '198.51.100.9']) {
+          const source = { addr, port: sourcePort++ };
+          const q = new URLSearchParams({ remote_addr: addr, remote_port: String(source.port), server_port: String(port), proxy_peer: peer });
+          const ex = await w.admin('GET', `/apisix/admin/stream_routes/explain?${q}`);
+          assert.equal(ex.status, 200, JSON.stringify(ex.body));
+          const localPort = await proxiedProbe(port, peer, source);
+          assert.ok(localPort > 0, 'connected');
+          const hop = `${peer}:${localPort}`;
+          let rec: AccessRecord | undefined;
+          await waitFor(() => (rec = w.access.find((r) => r.proxy_peer === hop || r.client === hop)) !== undefined, 5000, `access record of ${hop}`);
+          const context = `${q} -> ${JSON.stringify(ex.body)} / ${JSON.stringify(rec)}`;
+          assert.equal(rec!.route, ex.body.route?.id ?? null, context);
+          const real = rec!.end === 'no_route' || rec!.end === 'proxy_protocol_untrusted' ? rec!.end : 'proxied';
+          assert.equal(real, ex.body.outcome, context);
+          // the client the routes saw (a refused header names none: the record keeps the peer)
+          if (real !== 'proxy_protocol_untrusted') assert.equal(rec!.client.replace(/:\d+$/, ''), ex.body.connection.remote_addr, context);
+          outcomes.push(`${port === P ? 'P' : 'Q'} ${peer} ${addr}: ${ex.body.outcome} ${ex.body.route?.id ?? '-'}`);
+        }
+      }
+    }
+    // the declared source picks the route behind a trusted proxy; elsewhere the proxy is the client
+    assert.deepEqual(outcomes, [
+      'P 127.0.0.1 203.0.113.7: proxied a', 'P 127.0.0.1 203.0.113.200: proxied b', 'P 127.0.0.1 198.51.100.9: proxied d',
+      'P 127.0.0.2 203.0.113.7: proxy_protocol_untrusted -', 'P 127.0.0.2 203.0.113.200: proxy_protocol_untrusted -', 'P 127.0.0.2 198.51.100.9: proxy_protocol_untrusted -',
+      'Q 127.0.0.1 203.0.113.7: proxied c', 'Q 127.0.0.1 203.0.113.200: proxied c', 'Q 127.0.0.1 198.51.100.9: proxied c',
+      'Q 127.0.0.2 203.0.113.7: no_route -', 'Q 127.0.0.2 203.0.113.200: no_route -', 'Q 127.0.0.2 198.51.100.9: no_route -',
+    ]);
   });
 });

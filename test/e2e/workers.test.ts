@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { freePort, startServer, connect, readUntil, type TestServer } from '../helpers/net';
+import { freePort, startServer, startEchoServer, connect, readUntil, type TestServer } from '../helpers/net';
 import { configYaml, spawnWeir, tempDir, waitFor, adminCall } from '../helpers/weir';
 import { bunBinary } from '../helpers/bun';
 import { childrenOf, commandLine, isRunning, parentOf, socketOwner } from '../helpers/proc';
@@ -26,6 +26,8 @@ const GRACE_MS = 2000; // worker_shutdown_timeout in configYaml
 interface Proc {
   child: ChildProcess;
   err: () => string;
+  /** The access log lines of every worker (they share worker 0's stdout). */
+  out: () => string;
 }
 const started: Proc[] = [];
 const pidsToReap = new Set<number>();
@@ -38,9 +40,10 @@ function spawnBunWeir(configPath: string): Proc {
   delete env.WEIR_DATA_PLANE;
   const child = spawn(bunBinary(), [resolve('src/main.ts'), 'start', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let err = '';
-  child.stdout!.resume(); // access log lines: drained so a full pipe never blocks a worker
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d)); // access log lines: read so a full pipe never blocks a worker
   child.stderr!.on('data', (d) => (err += d));
-  const proc = { child, err: () => err };
+  const proc = { child, err: () => err, out: () => out };
   started.push(proc);
   if (child.pid) pidsToReap.add(child.pid);
   return proc;
@@ -273,6 +276,143 @@ describe('worker_processes: 2 under Bun, with the prometheus export', { skip: !l
     w.proc.child.kill('SIGTERM');
     await waitFor(() => !isRunning(w.w0) && !isRunning(w.w1), GRACE_MS, 'both workers to exit (the IPC channel holds neither)');
     assert.equal(await exited, 0);
+  });
+});
+
+/** Ids "<pid>-<n>" as two numbers, for the order the merged views promise (by pid, then by the counter). */
+const idParts = (id: string): [number, number] => id.split('-').map(Number) as [number, number];
+const byId = (a: string, b: string): number => idParts(a)[0] - idParts(b)[0] || idParts(a)[1] - idParts(b)[1];
+
+describe('worker_processes: 2 under Bun, the connection views merge every worker', { skip: !linux && 'reads /proc' }, () => {
+  interface Client {
+    sock: net.Socket;
+    from: string;
+    /** "ip:port" as the rows and the access log show the client. */
+    text: string;
+    owner: number | null;
+  }
+  const clients: Client[] = [];
+  let w: Awaited<ReturnType<typeof startTwoWorkers>>;
+  let echo: TestServer;
+  let stopped = false;
+  const get = async (path: string) => adminCall(w.adminUrl, 'GET', path);
+  const rowsOf = (body: { list: Array<{ id: string; client: string }> }) => body.list.map((r) => `${r.id} ${r.client}`);
+  const clientText = (c: Client) => c.text;
+
+  /** Open one proxied connection from `from` and wait for its echo: weir has it in its table, proxying. */
+  async function openFrom(from: string): Promise<Client> {
+    const sock = net.connect({ port: w.tcpPort, host: '127.0.0.1', localAddress: from });
+    sock.on('error', () => {});
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('x');
+    await readUntil(sock, (d) => d.length >= 1, 5000);
+    const c = { sock, from, text: `${from}:${sock.localPort}`, owner: socketOwner('tcp', [w.w0, w.w1], w.tcpPort, sock.localPort!) };
+    clients.push(c);
+    return c;
+  }
+  const open = () => clients.filter((c) => !c.sock.destroyed && c.sock.readyState === 'open');
+
+  before(async () => {
+    echo = await startEchoServer();
+    w = await startTwoWorkers();
+    const body = { server_port: w.tcpPort, upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 } } };
+    assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/c', body)).status, 201);
+    await afterOneSecond(Date.now());
+    // from 127.0.0.2 and 127.0.0.3 in turn until each worker holds at least 2 from each (the kernel picks the worker)
+    const enough = () =>
+      ['127.0.0.2', '127.0.0.3'].every((from) => [w.w0, w.w1].every((pid) => clients.filter((c) => c.from === from && c.owner === pid).length >= 2));
+    for (let i = 0; i < 2 * MAX_ATTEMPTS && !enough(); i++) await openFrom(i % 2 === 0 ? '127.0.0.2' : '127.0.0.3');
+    assert.ok(enough(), `connections per worker: ${clients.map((c) => `${c.from}@${c.owner}`).join(' ')}`);
+  });
+  after(async () => {
+    if (stopped) process.kill(w.w1, 'SIGCONT');
+    for (const c of clients) c.sock.destroy();
+    await echo?.close();
+  });
+
+  it('GET lists both workers\' connections, by pid then counter; filters and pages across the merge', async () => {
+    const all = await get('/v1/connections');
+    assert.equal(all.status, 200);
+    assert.equal(all.body.total, clients.length);
+    assert.equal(all.body.unanswered_workers, undefined);
+    const ids: string[] = all.body.list.map((r: { id: string }) => r.id);
+    assert.deepEqual(ids, [...ids].sort(byId), 'ordered by pid, then by each worker\'s counter');
+    // each row is the connection of one of our clients, and its id names the worker holding it
+    const owners = new Map(clients.map((c) => [clientText(c), c.owner]));
+    for (const row of all.body.list as Array<{ id: string; client: string }>) assert.equal(idParts(row.id)[0], owners.get(row.client), row.client);
+    assert.deepEqual(new Set(all.body.list.map((r: { client: string }) => r.client)), new Set(owners.keys()));
+
+    const three = await get('/v1/connections?client=127.0.0.3');
+    const mine = clients.filter((c) => c.from === '127.0.0.3');
+    assert.equal(three.body.total, mine.length);
+    assert.deepEqual(new Set(three.body.list.map((r: { client: string }) => r.client)), new Set(mine.map(clientText)));
+    assert.deepEqual(new Set(three.body.list.map((r: { id: string }) => idParts(r.id)[0])), new Set([w.w0, w.w1]));
+    // pages of 3: every page has the filtered total, and together they are the unpaged list, in its order
+    const pages: string[] = [];
+    for (let page = 1; page <= Math.ceil(mine.length / 3) + 1; page++) {
+      const p = await get(`/v1/connections?client=127.0.0.3&page=${page}&page_size=3`);
+      assert.equal(p.body.total, mine.length);
+      assert.equal(p.body.list.length, Math.max(0, Math.min(3, mine.length - (page - 1) * 3)), `page ${page}`);
+      pages.push(...rowsOf(p.body));
+    }
+    assert.deepEqual(pages, rowsOf(three.body));
+    // UDP stays with worker 0, but the view asks both: worker 1 answers with nothing
+    assert.deepEqual((await get('/v1/udp_sessions')).body, { total: 0, list: [] });
+  });
+
+  it('DELETE by id ends a connection worker 1 holds; its access line says admin_closed', async () => {
+    const target = clients.find((c) => c.owner === w.w1 && c.from === '127.0.0.2')!;
+    const row = (await get(`/v1/connections?client=${clientText(target).replace(/:\d+$/, '')}`)).body.list.find((r: { client: string }) => r.client === clientText(target));
+    assert.equal(idParts(row.id)[0], w.w1);
+    const closed = new Promise<void>((r) => target.sock.once('close', () => r()));
+    const del = await adminCall(w.adminUrl, 'DELETE', `/v1/connections/${row.id}`);
+    assert.deepEqual([del.status, del.body], [200, { deleted: row.id, end: 'admin_closed' }]);
+    await closed;
+    await waitFor(() => w.proc.out().split('\n').some((l) => l.includes(`"id":"${row.id}"`)), 5000, 'the access line');
+    const line = JSON.parse(w.proc.out().split('\n').find((l) => l.includes(`"id":"${row.id}"`))!);
+    assert.deepEqual([line.route, line.end, line.client], ['c', 'admin_closed', clientText(target)]);
+    assert.deepEqual(await adminCall(w.adminUrl, 'DELETE', `/v1/connections/${row.id}`), { status: 404, body: { error_msg: `connection ${row.id} is not open` } });
+    assert.equal((await adminCall(w.adminUrl, 'DELETE', '/v1/connections/1-1')).status, 404, 'a pid that is no worker');
+  });
+
+  it('a worker that does not answer in time is named; weir answers with the rest and never waits longer', async () => {
+    process.kill(w.w1, 'SIGSTOP');
+    stopped = true;
+    try {
+      const started = Date.now();
+      const list = await get('/v1/connections');
+      const took = Date.now() - started;
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body.unanswered_workers, [{ worker: 1, pid: w.w1, waited_ms: 2000 }]);
+      const fromW0 = open().filter((c) => c.owner === w.w0);
+      assert.deepEqual(new Set(list.body.list.map((r: { client: string }) => r.client)), new Set(fromW0.map(clientText)));
+      assert.equal(list.body.total, fromW0.length);
+      assert.ok(took >= 1900 && took < 6000, `answered after ${took} ms`);
+      const held = open().find((c) => c.owner === w.w1)!;
+      const del = await adminCall(w.adminUrl, 'DELETE', `/v1/connections/${w.w1}-1`);
+      assert.deepEqual([del.status, del.body.unanswered_workers], [504, [{ worker: 1, pid: w.w1, waited_ms: 2000 }]]);
+      assert.equal(held.sock.readyState, 'open');
+    } finally {
+      process.kill(w.w1, 'SIGCONT');
+      stopped = false;
+    }
+    const again = await get('/v1/connections');
+    assert.equal(again.body.unanswered_workers, undefined);
+    assert.equal(again.body.total, open().length);
+  });
+
+  it('DELETE with a filter ends the matches on both workers', async () => {
+    const mine = open().filter((c) => c.from === '127.0.0.3');
+    const closed = Promise.all(mine.map((c) => new Promise<void>((r) => c.sock.once('close', () => r()))));
+    const bulk = await adminCall(w.adminUrl, 'DELETE', '/v1/connections?client=127.0.0.3');
+    assert.equal(bulk.status, 200);
+    assert.deepEqual([bulk.body.total, bulk.body.end, bulk.body.unanswered_workers], [mine.length, 'admin_closed', undefined]);
+    assert.deepEqual(bulk.body.deleted, [...bulk.body.deleted].sort(byId));
+    assert.deepEqual(new Set(bulk.body.deleted.map((id: string) => idParts(id)[0])), new Set([w.w0, w.w1]));
+    await closed;
+    const rest = await get('/v1/connections');
+    assert.deepEqual(new Set(rest.body.list.map((r: { client: string }) => r.client)), new Set(open().map(clientText)));
+    assert.ok(open().every((c) => c.from === '127.0.0.2'));
   });
 });
 

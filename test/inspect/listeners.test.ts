@@ -1,4 +1,5 @@
-// Listener views for explain: bound ports joined with their TLS modes, and which listener takes an address.
+// Listener views for explain: bound ports joined with their TLS modes and PROXY flags, and which listener takes
+// an address.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +11,9 @@ describe('listeners', () => {
       tcp: [
         { host: '127.0.0.1', port: 0, tls: false, origin: 'apisix.stream_proxy.tcp[0]' },
         { host: '0.0.0.0', port: 9443, tls: true, tlsPassthrough: true, origin: 'apisix.stream_proxy.tcp[1]' },
-        { host: '::', port: 9100, tls: false, origin: 'apisix.stream_proxy.tcp[2]' },
+        { host: '::', port: 9100, tls: false, proxyProtocol: true, origin: 'apisix.stream_proxy.tcp[2]' },
       ],
-      udp: [{ host: '127.0.0.1', port: 53, origin: 'apisix.stream_proxy.udp[0]' }],
+      udp: [{ host: '127.0.0.1', port: 53, proxyProtocol: true, origin: 'apisix.stream_proxy.udp[0]' }],
     },
     {
       tcp: [
@@ -31,6 +32,10 @@ describe('listeners', () => {
       'tcp [::]:9100 (apisix.stream_proxy.tcp[2])',
       'udp 127.0.0.1:53 (apisix.stream_proxy.udp[0])',
     ]);
+  });
+
+  it('carries proxy_protocol (the listener reads PROXY headers) for TCP and UDP', () => {
+    assert.deepEqual(views.map((v) => v.proxyProtocol === true), [false, false, true, true]);
   });
 
   it('finds the listener of an address: exact, then a wildcard that takes the family', () => {

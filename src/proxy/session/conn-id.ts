@@ -19,8 +19,14 @@ export function connectionIdText(id: number): string {
   return PREFIX + id;
 }
 
-/** An id as a client wrote it ("<pid>-<n>" of this process, or the bare n); null when it is none of ours. */
-export function parseConnectionId(text: string): number | null {
-  const n = Number(text.startsWith(PREFIX) ? text.slice(PREFIX.length) : text);
-  return Number.isSafeInteger(n) && n >= 1 ? n : null;
+/**
+ * An id as a client wrote it, for any worker: "<pid>-<n>" names its process, a bare n is this process's;
+ * null when it is no id at all. Runs per admin request.
+ */
+export function splitConnectionId(text: string): { pid: number; n: number } | null {
+  const m = /^(?:(\d{1,10})-)?(\d{1,16})$/.exec(text);
+  if (m === null) return null;
+  const pid = m[1] === undefined ? process.pid : Number(m[1]);
+  const n = Number(m[2]);
+  return Number.isSafeInteger(n) && n >= 1 && pid >= 1 ? { pid, n } : null;
 }
