@@ -9,7 +9,7 @@ import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleSchemaValidate, type ResourceCall } from './resources';
-import { runResourceCall } from './resource-call';
+import { runCustomCall, runResourceCall } from './resource-call';
 import { mountInspect } from './inspect';
 import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
@@ -18,6 +18,7 @@ import { type HealthStatusSource, mountControl } from './control';
 import { mountPlugins } from './plugins';
 import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
+import { type ListenerAdmin, createListenerHandler, refuseConfigWrite, routeWarnings } from './listeners';
 
 export interface AdminAppOptions {
   store: Store;
@@ -36,6 +37,8 @@ export interface AdminAppOptions {
   inspect?: InspectSources;
   /** The enabled stream plugins (config.yaml stream_plugins); default: the config's. */
   plugins?: PluginSet;
+  /** [weir] The running listeners: stream_listeners writes bind through it; route writes get port warnings. */
+  listeners?: ListenerAdmin;
 }
 
 const PREFIX = '/apisix/admin';
@@ -67,6 +70,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const plugins = opts.plugins ?? pluginSetOf(config);
   const ops = { store, onChange: opts.onChange, now: opts.now, plugins };
   const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
+  const listeners = opts.listeners ?? null;
+  const listenerCall = createListenerHandler(listeners);
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
     method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
@@ -85,7 +90,21 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
-    const result = runResourceCall(calls, call, who);
+    if (seg === 'stream_listeners') {
+      refuseConfigWrite(listeners, call);
+      const scope = who.scope;
+      const sees = scope === null ? undefined : (id: string) => scope.sees('stream_listeners', id);
+      const done = await runCustomCall(calls, call, who, (scoped) => listenerCall(scoped, call, sees));
+      return respond(done.status, done.body, cors);
+    }
+    let result = runResourceCall(calls, call, who);
+    if (seg === 'stream_routes' && req.method !== 'GET' && req.method !== 'DELETE' && call.query.get('dry_run') !== 'true') {
+      const ports = routeWarnings(listeners, (result.body as { value?: unknown }).value);
+      if (ports.length > 0) {
+        const shadows = Array.isArray(result.body.warnings) ? result.body.warnings : [];
+        result = { status: result.status, body: { ...result.body, warnings: [...shadows, ...ports] } };
+      }
+    }
     return respond(result.status, result.body, cors);
   };
 

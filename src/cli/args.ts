@@ -26,7 +26,9 @@ export type Command =
   | ({ name: 'export' } & Common)
   | ({ name: 'import'; file: string; dryRun: boolean; merge: boolean } & Common)
   | ({ name: 'migrate' } & Common)
-  | ({ name: 'check' } & Common);
+  | ({ name: 'check' } & Common)
+  | ({ name: 'reload' } & Common)
+  | ({ name: 'upgrade' } & Common);
 
 /** `weir explain`'s connection, as given (checked by src/inspect/explain.ts like the Admin API's query). */
 export interface ExplainArgs {
@@ -51,6 +53,8 @@ const FLAGS: Record<string, readonly string[]> = {
   check: [],
   explain: [...EXPLAIN_FLAGS],
   object: ['dry-run'],
+  reload: [],
+  upgrade: [],
   delete: ['force', 'dry-run'],
 };
 
@@ -164,6 +168,8 @@ export function parseCommandLine(argv: string[]): Command {
     case 'export':
     case 'migrate':
     case 'check':
+    case 'reload':
+    case 'upgrade':
       noMore(rest);
       return { name: command, ...common };
     default:

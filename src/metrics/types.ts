@@ -22,7 +22,12 @@ export interface FlowMetrics {
   tlsFailed(reason: string, addr: string, port: number): void;
   /** Called once by each flow when it is made. */
   addLiveSource(source: LiveSource): void;
+  /** [weir] weir ended an open connection (TCP) or session (UDP) on purpose: a session policy, or the Admin API. */
+  cut(protocol: 'tcp' | 'udp', reason: CutReason): void;
 }
+
+/** Why weir ended a connection on purpose (the access line's `end`; src/proxy/session/end-reason.ts). */
+export type CutReason = 'route_changed' | 'route_deleted' | 'node_removed' | 'listener_removed' | 'admin_closed';
 
 /** A counter cell a plugin holds and bumps in place (e.g. the syslog entries it had to drop). */
 export interface CounterCell {

@@ -21,6 +21,6 @@ export function loadNodeTcpPlane(): Promise<NodeTcpPlane> {
 }
 
 /** A node:dgram UDP plane; its module (and node:dgram) is imported on the first call. */
-export function loadNodeUdpPlane(): Promise<UdpDataPlane> {
-  return import('./udp/node').then((m) => m.createNodeUdpDataPlane());
+export function loadNodeUdpPlane(opts: { reusePort?: boolean } = {}): Promise<UdpDataPlane> {
+  return import('./udp/node').then((m) => m.createNodeUdpDataPlane(opts));
 }
