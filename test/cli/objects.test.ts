@@ -137,4 +137,16 @@ describe('weir stream_listeners', () => {
     assert.equal((await cli(['stream_listeners', 'delete', 'l1', ...c])).code, 0);
     assert.doesNotMatch((await cli(['export', ...c])).out, /stream_listeners/);
   });
+
+  it('check names a listener the proxy would skip: an address already listed by another object', async () => {
+    assert.equal((await cli(['stream_listeners', 'put', 'a', '{"addr":"127.0.0.1:9556"}', ...c])).code, 0);
+    const ok = await cli(['check', ...c]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /: 1 objects ok, 0 stream routes served/);
+    assert.equal((await cli(['stream_listeners', 'put', 'b', '{"addr":"127.0.0.1:9556"}', ...c])).code, 0);
+    const bad = await cli(['check', ...c]);
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.err.trimEnd().split('\n').slice(0, 1), ['weir: stream_listeners/b: skipped: tcp 127.0.0.1:9556 is already served by stream_listeners/a']);
+    assert.match(bad.err, /weir: check: 1 problem\(s\) in /);
+  });
 });

@@ -1,7 +1,8 @@
 // stream_listeners end to end, weir in this process on loopback: a PUT accepts before it answers, a DELETE stops
 // accepting, a taken port is a 400 with nothing stored, config listeners are read-only, routes on ports nobody
 // serves get warnings, rows written by other processes (sqlite3 shell, a second store) bind within 1 s, a row
-// that cannot bind is logged once and retried when it changes, and open connections follow on_change.
+// that cannot bind is logged once and retried when it changes, open connections follow on_change, and a dry run
+// binds and stores nothing.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,6 +99,20 @@ describe('stream_listeners through the Admin API', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('?dry_run=true checks the write and rolls it back: nothing is bound, nothing stored', async () => {
+    const port = await freePort();
+    const dry = await w.admin('PUT', '/apisix/admin/stream_listeners/dry?dry_run=true', { addr: `127.0.0.1:${port}` });
+    assert.equal(dry.status, 201, JSON.stringify(dry.body));
+    assert.equal(dry.body.dry_run, true);
+    assert.equal(dry.body.value.addr, `127.0.0.1:${port}`);
+    assert.equal(await accepts(port), false, 'a dry run binds nothing');
+    assert.deepEqual(await w.admin('GET', '/apisix/admin/stream_listeners/dry'), { status: 404, body: { message: 'Key not found' } });
+    const bad = await w.admin('PUT', '/apisix/admin/stream_listeners/dry?dry_run=true', { addr: '127.0.0.1:1-2' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error_msg, /one object is one address/);
+    assert.equal((await w.admin('PUT', '/apisix/admin/stream_listeners/config:tcp:0?dry_run=true', { addr: 1 })).status, 400, 'config listeners stay read-only');
   });
 
   it('lists the config listeners read-only; writing one is a 400 that says to edit the config file', async () => {
