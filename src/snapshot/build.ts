@@ -20,6 +20,7 @@ import { Pending, overlay } from './overlay-map';
 import { attachUpstreamTls, buildCertificateTable, cachedSsl, clientCertIdOf, upstreamSource } from './ssl';
 import { type AddressesOf, expandNodes, namesIn } from '../dns/expand';
 import { reexpandUpstream } from './resolve';
+import { recordUpdate } from './changes';
 
 /** The schema functions the build relies on; injectable so tests can pin (and count) them. */
 export interface BuildDeps {
@@ -397,9 +398,15 @@ class Draft {
       routesByUpstream: this.users.result(),
       listenerRows: this.listenerRows,
     });
+    if (!full && this.base !== null) {
+      const routes = new Set(this.removedRoutes);
+      for (const key of this.relink) routes.add(key.slice(ROUTE_PREFIX.length));
+      recordUpdate(this.base, snapshot, routes);
+    }
     return { snapshot, fresh: this.freshProblems(), upstreamKeys: [...this.upstreamKeys] };
   }
 }
+
 
 const routeLists = new WeakMap<RouteIndex, readonly CompiledRoute[]>();
 

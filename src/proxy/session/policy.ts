@@ -3,6 +3,8 @@
 // session. The flows end what is decided (SessionReaper below holds the drain timers).
 
 import type { CompiledRoute, CompiledUpstream, Snapshot } from '../../snapshot/types';
+import { routesChangedSince } from '../../snapshot/changes';
+import { findRoute } from '../match/index-update';
 import type { EndReason } from './end-reason';
 
 /** A policy that does something; the default `keep` is null everywhere, so it costs nothing. */
@@ -60,24 +62,36 @@ function removedNodes(before: CompiledUpstream | null, after: CompiledUpstream |
 export function diffRoutes(prev: Snapshot, next: Snapshot, opts: { nodesOnly?: boolean } = {}): RouteChange[] {
   const out: RouteChange[] = [];
   if (prev === next) return out; // the refresh found nothing to change
+  // an update names the routes it touched: only those are looked at (a write to one route of 10,000 looks at one)
+  const touched = routesChangedSince(prev, next);
+  if (touched !== null) {
+    for (const id of [...touched].sort()) {
+      const old = findRoute(prev.routeIndex, id);
+      if (old !== undefined) diffRoute(prev, next, old, findRoute(next.routeIndex, id), opts, out);
+    }
+    return out;
+  }
   const now = new Map<string, CompiledRoute>();
   for (const r of next.routes) now.set(r.id, r);
-  for (const old of prev.routes) {
-    const cur = now.get(old.id);
-    if (cur === undefined) {
-      const policy = old.onChange ?? null;
-      if (policy !== null) out.push({ routeId: old.id, reason: 'route_deleted', policy, nodePolicy: null, removedNodes: NONE });
-      continue;
-    }
-    if (prev.rules.get(old.key)?.source === next.rules.get(cur.key)?.source && old.upstream === cur.upstream) continue;
-    const policy = opts.nodesOnly === true ? null : (cur.onChange ?? null);
-    const nodePolicy = cur.onNodeRemoved ?? null;
-    if (policy === null && nodePolicy === null) continue;
-    const gone = nodePolicy === null ? NONE : removedNodes(old.upstream, cur.upstream);
-    if (policy === null && gone.size === 0) continue;
-    out.push({ routeId: old.id, reason: 'route_changed', policy, nodePolicy, removedNodes: gone });
-  }
+  for (const old of prev.routes) diffRoute(prev, next, old, now.get(old.id), opts, out);
   return out;
+}
+
+/** One route of `prev` against its version in `next` (undefined: gone); pushes what its sessions must do. */
+function diffRoute(prev: Snapshot, next: Snapshot, old: CompiledRoute, cur: CompiledRoute | undefined, opts: { nodesOnly?: boolean }, out: RouteChange[]): void {
+  if (cur === undefined) {
+    const policy = old.onChange ?? null;
+    // a delete is a write: never a re-resolution's doing
+    if (policy !== null && opts.nodesOnly !== true) out.push({ routeId: old.id, reason: 'route_deleted', policy, nodePolicy: null, removedNodes: NONE });
+    return;
+  }
+  if (prev.rules.get(old.key)?.source === next.rules.get(cur.key)?.source && old.upstream === cur.upstream) return;
+  const policy = opts.nodesOnly === true ? null : (cur.onChange ?? null);
+  const nodePolicy = cur.onNodeRemoved ?? null;
+  if (policy === null && nodePolicy === null) return;
+  const gone = nodePolicy === null ? NONE : removedNodes(old.upstream, cur.upstream);
+  if (policy === null && gone.size === 0) return;
+  out.push({ routeId: old.id, reason: 'route_changed', policy, nodePolicy, removedNodes: gone });
 }
 
 /** What one session does: a policy and the reason it is ended with, or null to keep it. */

@@ -3,7 +3,8 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSnapshot } from '../../../src/snapshot/build';
+import { buildSnapshot, updateSnapshot } from '../../../src/snapshot/build';
+import { routesChangedSince } from '../../../src/snapshot/changes';
 import type { Snapshot } from '../../../src/snapshot/types';
 import type { StoredObject } from '../../../src/store/types';
 import { compilePolicy, decideSession, describeVerdict, diffRoutes, type RouteChange, SessionReaper } from '../../../src/proxy/session/policy';
@@ -63,6 +64,34 @@ describe('diffRoutes', () => {
     assert.deepEqual(diffRoutes(b, snap([route], [row('u', { nodes: nodes(2, 4) })], b)), []);
     // only on_node_removed, and no node left: nothing for its sessions to do
     assert.deepEqual(diffRoutes(b, snap([route], [row('u', { nodes: nodes(2, 4), retries: 1 })], b)), []);
+  });
+});
+
+describe('diffRoutes after an incremental update', () => {
+  const change = (res: 'stream_routes' | 'upstreams', id: string, r: StoredObject | null) => ({ res, id, row: r, unreadable: null });
+
+  it('looks only at the routes the update touched, with the same answers as a full comparison', () => {
+    const policy = { on_change: { action: 'close' }, on_node_removed: { action: 'drain', drain_timeout: 1 } };
+    const routes = ['1', '2', '3'].map((id) => row(id, { upstream_id: id === '3' ? 'v' : 'u', ...policy }));
+    const a = snap(routes, [row('u', { nodes: nodes(1, 2) }), row('v', { nodes: nodes(1) })]);
+    // the upstream of routes 1 and 2 drops a node; route 3 is deleted
+    const b = updateSnapshot(a, { revision: 2, changes: [change('upstreams', 'u', row('u', { nodes: nodes(2) })), change('stream_routes', '3', null)] }).snapshot;
+    assert.deepEqual([...(routesChangedSince(a, b) ?? [])].sort(), ['1', '2', '3']);
+    const expected = [
+      { routeId: '1', reason: 'route_changed', policy: { action: 'close', drainMs: 0 }, nodePolicy: { action: 'drain', drainMs: 1000 }, removedNodes: new Set(['127.0.0.1:1']) },
+      { routeId: '2', reason: 'route_changed', policy: { action: 'close', drainMs: 0 }, nodePolicy: { action: 'drain', drainMs: 1000 }, removedNodes: new Set(['127.0.0.1:1']) },
+      { routeId: '3', reason: 'route_deleted', policy: { action: 'close', drainMs: 0 }, nodePolicy: null, removedNodes: new Set() },
+    ];
+    assert.deepEqual(diffRoutes(a, b), expected);
+    // the same pair as two full builds: every route compared, same answer
+    const full = snap(routes.slice(0, 2), [row('u', { nodes: nodes(2) }), row('v', { nodes: nodes(1) })], a);
+    assert.equal(routesChangedSince(a, full), null);
+    assert.deepEqual(diffRoutes(a, full), expected);
+    // an update of an unrelated row touches no route; one not made from `prev` says nothing
+    const c = updateSnapshot(b, { revision: 3, changes: [change('upstreams', 'v', row('v', { nodes: nodes(1), desc: 'x' }))] }).snapshot;
+    assert.deepEqual([...(routesChangedSince(b, c) ?? [])], []);
+    assert.deepEqual(diffRoutes(b, c), []);
+    assert.equal(routesChangedSince(a, c), null);
   });
 });
 
