@@ -9,7 +9,7 @@ import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleSchemaValidate, type ResourceCall } from './resources';
-import { runResourceCall } from './resource-call';
+import { runCustomCall, runResourceCall } from './resource-call';
 import { mountInspect } from './inspect';
 import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
@@ -20,6 +20,7 @@ import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
 import type { FleetView } from '../fleet/view';
 import { mountFleet, readyResponse, refuseWrite, withOrigins } from './fleet';
+import { type ListenerAdmin, createListenerHandler, refuseConfigWrite, routeWarnings } from './listeners';
 
 export interface AdminAppOptions {
   store: Store;
@@ -43,6 +44,8 @@ export interface AdminAppOptions {
    * etcd. Absent: traditional.
    */
   fleet?: FleetView | null;
+  /** [weir] The running listeners: stream_listeners writes bind through it; route writes get port warnings. */
+  listeners?: ListenerAdmin;
 }
 
 const PREFIX = '/apisix/admin';
@@ -76,6 +79,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const fleet = opts.fleet ?? null;
   const ops = { store: fleet === null ? store : withOrigins(store, fleet), onChange: opts.onChange, now: opts.now, plugins };
   const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
+  const listeners = opts.listeners ?? null;
+  const listenerCall = createListenerHandler(listeners);
 
   const withBody = (req: Request, method: string): Promise<unknown> =>
     method === 'PUT' || method === 'POST' || method === 'PATCH' ? readJsonBody(req, limit) : Promise.resolve(undefined);
@@ -95,12 +100,30 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
+    if (seg === 'stream_listeners') {
+      // fleet mode does not carry listener objects through etcd yet: a write here would change this host only
+      if (fleet?.writeThrough !== undefined && WRITES.has(req.method)) {
+        throw new AdminError(403, { error_msg: 'stream_listeners are not synced through etcd yet: in fleet mode, declare listeners in each host\'s config.yaml' });
+      }
+      refuseConfigWrite(listeners, call);
+      const scope = who.scope;
+      const sees = scope === null ? undefined : (id: string) => scope.sees('stream_listeners', id);
+      const done = await runCustomCall(calls, call, who, (scoped) => listenerCall(scoped, call, sees));
+      return respond(done.status, done.body, cors);
+    }
     if (fleet?.writeThrough !== undefined && WRITES.has(req.method) && call.query.get('dry_run') !== 'true') {
       // control_plane: the same operation, rehearsed on the local copy, then written to etcd
       const result = await fleet.writeThrough(req.method, (rec) => runResourceCall({ ...calls, ops: { ...ops, store: rec, dryRun: {} } }, call, who), ops.store);
       return respond(result.status, result.body, cors);
     }
-    const result = runResourceCall(calls, call, who);
+    let result = runResourceCall(calls, call, who);
+    if (seg === 'stream_routes' && req.method !== 'GET' && req.method !== 'DELETE' && call.query.get('dry_run') !== 'true') {
+      const ports = routeWarnings(listeners, (result.body as { value?: unknown }).value);
+      if (ports.length > 0) {
+        const shadows = Array.isArray(result.body.warnings) ? result.body.warnings : [];
+        result = { status: result.status, body: { ...result.body, warnings: [...shadows, ...ports] } };
+      }
+    }
     return respond(result.status, result.body, cors);
   };
 

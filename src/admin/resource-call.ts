@@ -50,6 +50,20 @@ function withWarnings(result: ObjectResult, routes: readonly StoredObject[], id:
 }
 
 /**
+ * Before a call runs: refuse what `who`'s scope does not grant (an object outside it answers as a missing one).
+ * Also for calls with their own handler (runCustomCall).
+ */
+function checkScope(call: ResourceCall, who: AdminIdentity): void {
+  const { method, res } = call;
+  const scope = who.scope;
+  if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
+    if (!scope.sees(res, call.id)) throw keyNotFound();
+    if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
+  }
+  if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
+}
+
+/**
  * Run one resource call for `who`. Throws ObjectError/AdminError for refusals (mapped by the app). An object
  * outside a scoped key's scope answers exactly as a missing one; a method the scope does not grant on an object
  * the key sees is a 401 like the viewer role's.
@@ -62,11 +76,7 @@ export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who:
   const ops: ObjectContext = scope === null ? deps.ops : { ...deps.ops, store: scopedStore(raw, scope, method) };
   const dry = write && call.query.get('dry_run') === 'true';
   try {
-    if (scope !== null && call.id !== undefined && call.id !== '' && method !== 'POST') {
-      if (!scope.sees(res, call.id)) throw keyNotFound();
-      if (!scope.allows(res, call.id, method)) throw scopeRefusal(method);
-    }
-    if (scope !== null && method === 'POST' && !scope.allowsAnyId(res, method)) throw scopeRefusal(method);
+    checkScope(call, who);
     let result: ObjectResult;
     if (dry) {
       result = rehearseCall(deps, ops, call, who);
@@ -85,6 +95,32 @@ export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who:
     return result;
   } catch (err) {
     if (write && deps.audit !== false) logWrite(who, call, err instanceof ObjectError || err instanceof AdminError ? err.status : 500, dry, call.id);
+    throw err;
+  }
+}
+
+/**
+ * A call whose resource has its own handler ([weir] stream_listeners: bound before stored, src/admin/listeners.ts),
+ * with the same scope checks, scoped store and write log as runResourceCall. `?dry_run=true` is the plain
+ * rehearsal of runResourceCall: the write rolled back, and the handler (which would bind) never runs.
+ */
+export async function runCustomCall(
+  deps: ResourceCallDeps,
+  call: ResourceCall,
+  who: AdminIdentity,
+  handle: (ops: ObjectContext) => Promise<ObjectResult>,
+): Promise<ObjectResult> {
+  const write = WRITES.has(call.method);
+  if (write && call.query.get('dry_run') === 'true') return runResourceCall(deps, call, who);
+  const scope = who.scope;
+  const ops: ObjectContext = scope === null ? deps.ops : { ...deps.ops, store: scopedStore(deps.ops.store, scope, call.method) };
+  try {
+    checkScope(call, who);
+    const result = await handle(ops);
+    if (write && deps.audit !== false) logWrite(who, call, result.status, false, writtenId(call, result));
+    return result;
+  } catch (err) {
+    if (write && deps.audit !== false) logWrite(who, call, err instanceof ObjectError || err instanceof AdminError ? err.status : 500, false, call.id);
     throw err;
   }
 }

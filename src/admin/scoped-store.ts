@@ -27,6 +27,7 @@ export function scopedStore(store: Store, scope: KeyScope, method: string): Stor
       ssls: all.ssls.filter((r) => sees('ssls', r.id)),
       ...(all.services === undefined ? {} : { services: all.services.filter((r) => sees('services', r.id)) }),
       ...(all.pluginMetadata === undefined ? {} : { pluginMetadata: all.pluginMetadata.filter((r) => sees('plugin_metadata', r.id)) }),
+      ...(all.streamListeners === undefined ? {} : { streamListeners: all.streamListeners.filter((r) => sees('stream_listeners', r.id)) }),
     };
   };
   return {
@@ -66,6 +67,13 @@ export function scopedStore(store: Store, scope: KeyScope, method: string): Stor
       return [...users.filter((u) => sees(u.res, u.id)), ...users.filter((u) => !sees(u.res, u.id)).map((u) => ({ ...u, id: HIDDEN_ID }))];
     },
     transaction: (fn) => store.transaction(fn),
+    // the process's keyring is not a key's to change: a scoped call never reloads it
+    verifyKeyring: () => {
+      throw new Error('a scoped store cannot check the keyring');
+    },
+    setKeyring: () => {
+      throw new Error('a scoped store cannot change the keyring');
+    },
     close: () => {
       // the wrapper does not own the store
     },

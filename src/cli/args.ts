@@ -26,7 +26,9 @@ export type Command =
   | ({ name: 'export' } & Common)
   | ({ name: 'import'; file: string; dryRun: boolean; merge: boolean; force: boolean } & Common)
   | ({ name: 'migrate' } & Common)
-  | ({ name: 'check' } & Common);
+  | ({ name: 'check' } & Common)
+  | ({ name: 'reload' } & Common)
+  | ({ name: 'upgrade' } & Common);
 
 /** `weir explain`'s connection, as given (checked by src/inspect/explain.ts like the Admin API's query). */
 export interface ExplainArgs {
@@ -54,6 +56,8 @@ const FLAGS: Record<string, readonly string[]> = {
   object: ['dry-run'],
   // put's --force: write on a fleet data plane anyway (src/cli/fleet-guard.ts)
   put: ['force', 'dry-run'],
+  reload: [],
+  upgrade: [],
   delete: ['force', 'dry-run'],
 };
 
@@ -168,6 +172,8 @@ export function parseCommandLine(argv: string[]): Command {
     case 'export':
     case 'migrate':
     case 'check':
+    case 'reload':
+    case 'upgrade':
       noMore(rest);
       return { name: command, ...common };
     default:

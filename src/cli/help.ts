@@ -18,9 +18,15 @@ Usage:
   weir explain --remote-addr IP --server-port PORT [--server-addr IP] [--sni NAME] [--protocol udp]
                [--proxy-peer IP[:PORT]]    which route such a connection gets, and why not the others
                                            (--proxy-peer: a proxy sent a PROXY header naming IP)
+  weir reload                              make the running weir re-read its config (SIGHUP); exit 2 with
+                                           the errors if it refused the new one (the old one keeps serving)
+  weir upgrade                             start the executable again and hand it the listening sockets
+                                           (SIGUSR2): no connection fails; the old process drains and exits
   weir --version | --help
 
-  RESOURCE is stream_routes, upstreams, ssls, services or plugin_metadata (its ID is the plugin's name).
+  RESOURCE is stream_routes, upstreams, ssls, services, plugin_metadata (its ID is the plugin's name)
+  or stream_listeners (weir's listener objects:
+  {"addr": "127.0.0.1:9102", "protocol": "tcp"|"udp", "tls": ..., "on_change": ...}).
 
 Options (every command):
   -c, --config FILE   config file (default: conf/config.yaml in the working directory if present,
@@ -55,12 +61,15 @@ swaps in the new routes; a row that fails validation is logged with its id and r
               the answer plus "effects" (traffic that changes route, references it would break)
   explain     prints the Admin API's explain answer (GET /apisix/admin/stream_routes/explain)
 
-Routes, upstreams, services, plugin metadata and certificates change live through the Admin API
-(default http://127.0.0.1:9180/apisix/admin/); GET /apisix/admin/plugins/list?subsystem=stream lists
-the enabled stream plugins, GET /apisix/admin/plugins/NAME?subsystem=stream shows one's schema.
+Routes, upstreams, services, plugin metadata, certificates and listeners change live through the Admin
+API (default http://127.0.0.1:9180/apisix/admin/); a listener PUT binds the port before it answers.
+GET /apisix/admin/plugins/list?subsystem=stream lists the enabled stream plugins,
+GET /apisix/admin/plugins/NAME?subsystem=stream shows one's schema.
+reload and upgrade find the running weir through weir.pid beside the database (-c/--db name it).
 
 Signals: SIGTERM or SIGINT stop accepting and let open connections finish for
 nginx_config.worker_shutdown_timeout (default 240s); a second signal exits at once.
+SIGHUP reloads the config (as "weir reload"), SIGUSR2 upgrades (as "weir upgrade").
 
 Environment: WEIR_SQLITE=better|node|bun picks the SQLite driver (default: bun:sqlite on Bun,
 node:sqlite on Node >= 22.13 and Deno, better-sqlite3 on Node 20); WEIR_HTTP=node serves the Admin
@@ -71,6 +80,7 @@ WEIR_TRIM_CODE=0 keeps the start-up code mapped (by default, under Bun on Linux,
 second after start and a few seconds after changes to the objects; the page cache keeps it, and it
 maps back in if run).
 
-Exit codes: 0 ok; 1 runtime error (port in use, object not found, database missing or busy);
-2 bad input (arguments, config, an invalid object or import file). Errors are one line on stderr.
+Exit codes: 0 ok; 1 runtime error (port in use, object not found, database missing or busy, no
+running weir, a failed upgrade); 2 bad input (arguments, config, an invalid object or import file, a
+refused reload). Errors are one line on stderr.
 `;

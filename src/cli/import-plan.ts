@@ -30,7 +30,7 @@ export interface ImportPlan {
  * `plugins`: the enabled stream plugins routes and services may name (the config's).
  */
 export function parseImport(text: string, plugins?: PluginSet): { objects: ImportObjects; errors: string[] } {
-  const objects: ImportObjects = { stream_routes: [], upstreams: [], ssls: [], services: [], plugin_metadata: [] };
+  const objects: ImportObjects = { stream_routes: [], upstreams: [], ssls: [], services: [], plugin_metadata: [], stream_listeners: [] };
   const errors: string[] = [];
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) return { objects, errors: [`not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`] };

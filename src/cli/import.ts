@@ -21,8 +21,11 @@ function failAll(file: string, errors: string[]): CliError {
   return new CliError(2, `import ${file}: ${errors[0]}${more}`);
 }
 
-/** Deletes first (routes before the services and upstreams they use), then the rest: referenced objects exist first. */
-const WRITE_ORDER: readonly Resource[] = ['ssls', 'upstreams', 'services', 'stream_routes', 'plugin_metadata'];
+/**
+ * Deletes first (routes before the services and upstreams they use), then the rest: referenced objects exist
+ * first; [weir] listeners last.
+ */
+const WRITE_ORDER: readonly Resource[] = ['ssls', 'upstreams', 'services', 'stream_routes', 'plugin_metadata', 'stream_listeners'];
 
 function applyPlan(store: Store, plan: ImportPlan): string[] {
   const errors: string[] = [];

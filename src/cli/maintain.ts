@@ -12,6 +12,7 @@ import { buildServedSnapshot } from '../plugins/snapshot';
 import { FilterCompiler } from '../plugins/compile';
 import { LocalConnCounters } from '../plugins/conn-counters';
 import { pluginSetOf } from '../plugins/registry';
+import { desiredListeners } from '../control/listener-specs';
 import { ConfigError, type Config } from '../config/types';
 import { loadTrustedCa } from '../config/trusted-ca';
 import type { Command } from './args';
@@ -71,9 +72,13 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
   }
   const contents = await withStore(path, config, false, (store) => store.readAll());
   const compiler = new FilterCompiler(pluginSetOf(config), new LocalConnCounters(), config.pluginAttr);
-  const { snapshot, problems } = buildServedSnapshot(contents, null, compiler, { trustedCa });
+  const built = buildServedSnapshot(contents, null, compiler, { trustedCa });
+  const snapshot = built.snapshot;
+  // [weir] listener objects the proxy would skip: invalid, or an address the config or another object lists
+  const listeners = desiredListeners(config, contents.streamListeners ?? []).skipped;
+  const problems = [...built.problems, ...listeners.map((s) => `stream_listeners/${s.id}: skipped: ${s.problem}`)];
   const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length +
-    (contents.services?.length ?? 0) + (contents.pluginMetadata?.length ?? 0);
+    (contents.services?.length ?? 0) + (contents.pluginMetadata?.length ?? 0) + (contents.streamListeners?.length ?? 0);
   // shadowed routes are warnings: the file is valid, but those routes can never match
   const warnings = allWarnings(snapshotRules(snapshot));
   for (const w of warnings) io.err(`weir: warning: stream_routes/${w.route}: ${w.message}\n`);

@@ -13,8 +13,17 @@ import { runImport } from './import';
 import { runCheck, runMigrate } from './maintain';
 import { runExplain } from './explain';
 import { startWeir, type Weir } from './start';
+import { runSignalCommand } from './signal';
+import { writeStatus } from '../control/pid-file';
+import { handoverFromEnv } from '../control/upgrade';
+import { isExtraWorker } from './workers';
 
-function onSignals(weir: Weir): void {
+/**
+ * SIGTERM/SIGINT stop (a second one exits at once); SIGHUP reloads the config and SIGUSR2 upgrades, each
+ * writing its status file for `weir reload` / `weir upgrade`. Extra workers take these from worker 0 instead
+ * (a stray SIGHUP must not end them: it is an unhandled signal's default).
+ */
+function onSignals(weir: Weir, env: Record<string, string | undefined>): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -33,6 +42,33 @@ function onSignals(weir: Weir): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (isExtraWorker(env)) {
+    for (const sig of ['SIGHUP', 'SIGUSR2'] as const) process.on(sig, () => logger.info(`${sig} ignored by an extra worker; send it to worker 0`));
+    return;
+  }
+  let reloads = 0;
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the config');
+    void weir.reload().then((r) => writeStatus(weir.dbPath, 'reload', { pid: process.pid, count: ++reloads, ok: r.ok, errors: r.errors, live: r.live, kept: r.kept }));
+  });
+  let upgrades = 0;
+  let upgrading = false;
+  process.on('SIGUSR2', () => {
+    if (upgrading || stopping) return logger.warn('SIGUSR2: an upgrade or stop is already under way');
+    upgrading = true;
+    logger.info('SIGUSR2: starting the new binary');
+    void weir.upgrade().then((r) => {
+      upgrading = false;
+      const count = ++upgrades;
+      if (!r.ok) {
+        logger.error('upgrade failed; this process keeps serving', { error: r.error });
+        return writeStatus(weir.dbPath, 'upgrade', { pid: process.pid, count, ok: false, errors: [r.error ?? 'unknown'] });
+      }
+      logger.info('upgrade: the new process serves; draining', { new_pid: r.newPid, open_connections: weir.proxy.activeConnections() });
+      writeStatus(weir.dbPath, 'upgrade', { pid: process.pid, count, ok: true, errors: [], newPid: r.newPid });
+      stop('upgrade');
+    });
+  });
 }
 
 /** Exit code for a failure of `weir start`: config and too-new database are bad input, the rest runtime. */
@@ -59,14 +95,21 @@ export async function runCli(argv: string[], io: CliIo, opts: { signals?: boolea
       case 'version':
         io.out(`weir ${VERSION}\n`);
         return 0;
-      case 'start':
+      case 'start': {
+        // started by `weir upgrade`: take over the old process's sockets
+        const handover = opts.signals === false ? null : handoverFromEnv(io.env);
         try {
-          const weir = await startWeir({ configPath: cmd.config, env: io.env, dbPath: cmd.db });
-          if (opts.signals !== false) onSignals(weir);
+          const weir = await startWeir({ configPath: cmd.config, env: io.env, dbPath: cmd.db, handover });
+          if (opts.signals !== false) onSignals(weir, io.env);
+          handover?.started();
           return null;
         } catch (err) {
           return startFailure(err, io);
         }
+      }
+      case 'reload':
+      case 'upgrade':
+        return await runSignalCommand(cmd, io);
       case 'object':
         await runObjectCommand(cmd, io);
         return 0;

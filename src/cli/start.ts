@@ -27,7 +27,7 @@ import { watchStore } from '../store/watch';
 import { HealthRegistry } from '../health/registry';
 import { resolveMaxConnections } from '../lib/fd-limit';
 import { checkDatabase } from '../store/integrity';
-import { isExtraWorker, resolveWorkerCount, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
+import { isExtraWorker, resolveWorkerCount, selfCommand, startWorkers, udpListenersOf, watchPrimary, type Workers } from './workers';
 import { inspectSources } from '../inspect/sources';
 import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
@@ -37,15 +37,26 @@ import { type AskPeers, END_QUESTION, ROWS_QUESTION, answerEnd, answerRows } fro
 import { StreamMetrics } from '../metrics/stream-metrics';
 import { startExportServer } from '../metrics/export-server';
 import type { Fleet } from '../fleet/start-fleet';
+import { diffRoutes } from '../proxy/session/policy';
+import { configListenerObjects } from '../control/listener-specs';
+import { ListenerSync, localTarget } from '../control/listener-sync';
+import { applyRuntimeConfig, reloadConfig, type ReloadOutcome } from '../control/reload';
+import { type Handover, type PassedSocket, type UpgradeOutcome, startUpgrade } from '../control/upgrade';
+import { pidFilePath, removePidFile, writePidFile } from '../control/pid-file';
 
 /** A running weir instance. */
 export interface Weir {
+  /** The config in force (a reload replaces it). */
   readonly config: Config;
+  /** The database file, resolved. */
+  readonly dbPath: string;
   readonly store: Store;
   readonly proxy: TcpProxy;
   readonly udpProxy: UdpProxy;
   readonly admin: HttpServerHandle | null;
   readonly adminKeys: readonly AdminKey[];
+  /** Config and stream_listeners objects, applied to every worker. */
+  readonly listeners: ListenerSync;
   /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
   readonly health: HealthRegistry;
   /** This process's metrics when the prometheus export runs (stream_plugins lists prometheus), else null. */
@@ -60,6 +71,13 @@ export interface Weir {
   readonly fleet: Fleet | null;
   /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
+  /** Re-read the config file and apply what changed (SIGHUP, `weir reload`); the old config stays on any error. */
+  reload(): Promise<ReloadOutcome>;
+  /**
+   * Start this program again and hand it the listening sockets (SIGUSR2, `weir upgrade`). On success this
+   * process has stopped accepting: stop() it to drain. On failure it serves on as before.
+   */
+  upgrade(): Promise<UpgradeOutcome>;
   /** Stop accepting, give open connections up to graceMs, close everything. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -72,11 +90,15 @@ export interface StartOptions {
   accessLog?: AccessLog;
   /** `--db FILE`: overrides deployment.sqlite.path. */
   dbPath?: string | null;
+  /** Started by a binary upgrade: inherited sockets and the Admin API's port come from the old process. */
+  handover?: Handover | null;
 }
 
 /** Start weir. Rejects with ConfigError (bad config) or an Error naming the address (listen failure). */
 export async function startWeir(opts: StartOptions): Promise<Weir> {
-  const { config, warnings } = loadConfig(opts.configPath, opts.env);
+  const loaded = loadConfig(opts.configPath, opts.env);
+  const { warnings } = loaded;
+  let config = loaded.config;
   const trustedCa = loadTrustedCa(config.tls?.trustedCertificate); // a bad CA file is a config error (exit 2)
   for (const warning of warnings) logger.warn(warning);
 
@@ -91,7 +113,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
   }
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
   try {
-    const adminKeys = ensureAdminKey(config, dirname(dbPath));
+    let adminKeys = ensureAdminKey(config, dirname(dbPath));
     const accessLog =
       opts.accessLog ??
       new AccessLog(config.log.access.enabled ? { path: config.log.access.path } : { disabled: true });
@@ -111,12 +133,20 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shared = !extraWorker && workerCount > 1 ? primaryCounters() : null;
     const counters = extraWorker ? workerCounters() : (shared?.counters ?? new LocalConnCounters());
     const compiler = new FilterCompiler(plugins, counters, config.pluginAttr, metrics);
+    // set once the proxies and listeners exist: open sessions of changed routes follow their policies, and
+    // worker 0 applies stored listeners to every worker
+    let afterRefresh: (prev: Snapshot) => void = () => {};
+    let afterResolve: (prev: Snapshot) => void = () => {};
     // served snapshots: services merged in, plugins compiled; incremental where neither is in use (holder.ts)
     // node names resolved with apisix.dns_resolver (or the system resolver), again at TTL expiry, off the hot path
     const names = new NameResolver({
       client: createDnsClient(config.dns?.servers ?? null),
       validMs: config.dns?.validMs ?? null,
-      onChange: (keys) => holder.reresolve(keys),
+      onChange: (keys) => {
+        const prev = holder.snapshot();
+        holder.reresolve(keys);
+        afterResolve(prev);
+      },
     });
     cleanup.push(() => names.stop());
     const holder = new SnapshotHolder(store, { follower: followAll(health, names), trustedCa, compiler, addressesOf: names.addressesOf });
@@ -130,9 +160,11 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     checkShadows();
     // Rows changed since the current snapshot are read and compiled, nothing else (src/snapshot/holder.ts).
     const refresh = (): void => {
+      const prev = holder.snapshot();
       holder.refresh();
       checkShadows();
       release.afterChange();
+      afterRefresh(prev);
     };
     // Commits by other processes (CLI, sqlite3 shell) are noticed by polling PRAGMA data_version.
     const watcher = watchStore(db, refresh);
@@ -149,6 +181,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       responses: config.udp.responses,
       realIpFrom: config.realIpFrom,
       metrics,
+      inherited: opts.handover?.inherited,
     });
     cleanup.push(() => udpProxy.shutdown(0));
 
@@ -167,22 +200,30 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       },
       realIpFrom: config.realIpFrom,
       metrics,
+      inherited: opts.handover?.inherited,
     });
     cleanup.push(() => proxy.shutdown(0));
     metrics?.setListeners(() => proxy.listeners);
 
+    // after a binary upgrade the old process still holds the Admin API's and the metrics export's ports (HTTP
+    // servers are not handed over): it closes them now, and this process binds them below
+    const exportSettings = !extraWorker && metrics !== null ? (config.metrics ?? null) : null;
+    if (!extraWorker && (config.enableAdmin || exportSettings !== null)) await opts.handover?.adminFree();
+
     // the export server is worker 0's; it asks the other workers for their counters on each scrape
     let workers: Workers | null = null;
     let metricsServer: HttpServerHandle | null = null;
-    if (metrics !== null && config.metrics && !extraWorker) {
-      metricsServer = await startExportServer({
-        addr: config.metrics.exportAddr,
-        uri: config.metrics.exportUri,
-        collect: () => metrics.collect(),
-        askWorkers: (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
-      });
-      cleanup.push(() => metricsServer?.close());
-    }
+    const serveMetrics = (): Promise<HttpServerHandle | null> =>
+      metrics === null || exportSettings === null
+        ? Promise.resolve(null)
+        : startExportServer({
+            addr: exportSettings.exportAddr,
+            uri: exportSettings.exportUri,
+            collect: () => metrics.collect(),
+            askWorkers: (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
+          });
+    metricsServer = await serveMetrics();
+    cleanup.push(() => metricsServer?.close());
     if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
     // the Admin API's connection views: worker 0 asks every worker for its rows, and asks the holder to end one
     if (extraWorker) {
@@ -202,15 +243,60 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       metrics?.setFleet(() => started.metrics());
     }
 
+    // stream_listeners objects: bound now (those that cannot be are logged and skipped); later worker 0 applies
+    // every change to all workers, and an extra worker follows what worker 0 sends it
+    const local = localTarget(`worker ${extraWorker ? (opts.env ?? process.env).WEIR_WORKER : 0} (pid ${process.pid})`, proxy, udpProxy);
+    const listeners = new ListenerSync({
+      rows: () => holder.snapshot().listenerRows,
+      config: () => config,
+      targets: () => [local, ...(workers?.targets() ?? [])],
+    });
+    await listeners.sync();
+    let followStore = !extraWorker;
+    afterRefresh = (prev) => {
+      const next = holder.snapshot();
+      const changes = diffRoutes(prev, next);
+      proxy.applyRouteChanges(changes);
+      udpProxy.applyRouteChanges(changes);
+      // the rows ride in the snapshot: the same array when a swap left them alone (a route write, say)
+      if (followStore && next.listenerRows !== prev.listenerRows) void listeners.sync();
+    };
+    // a node name's addresses changed: on_node_removed applies to sessions on an address it no longer has
+    afterResolve = (prev) => {
+      const changes = diffRoutes(prev, holder.snapshot(), { nodesOnly: true });
+      proxy.applyRouteChanges(changes);
+      udpProxy.applyRouteChanges(changes);
+    };
+
     let admin: HttpServerHandle | null = null;
-    if (config.enableAdmin && !extraWorker) {
-      const peers: AskPeers | null = workerCount > 1 ? (kind, args, timeoutMs, pids) => workers?.askEach(kind, args, timeoutMs, pids) ?? Promise.resolve([]) : null;
-      const inspect = inspectSources({ snapshot: holder.snapshot, health, config, tcp: proxy, udp: udpProxy, peers });
-      const app = createAdminApp({ store, config, adminKeys, onChange: refresh, health, inspect, plugins, fleet });
-      admin = await serveHttp(app, { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
+    const peers: AskPeers | null = workerCount > 1 ? (kind, args, timeoutMs, pids) => workers?.askEach(kind, args, timeoutMs, pids) ?? Promise.resolve([]) : null;
+    const inspect = inspectSources({ snapshot: holder.snapshot, health, config: () => config, tcp: proxy, udp: udpProxy, listeners, peers });
+    const makeApp = (c: Config, keys: AdminKey[]) =>
+      createAdminApp({
+        store,
+        config: c,
+        adminKeys: keys,
+        onChange: refresh,
+        health,
+        inspect,
+        plugins,
+        fleet,
+        listeners: {
+          configObjects: () => configListenerObjects(config),
+          prepare: (id, value) => listeners.prepare(id, value),
+          finish: () => listeners.finish(),
+          servesPort: (port) => listeners.servesPort(port),
+        },
+      });
+    // a reload swaps the app (keys, allow list, CORS); the server keeps its socket
+    let app = makeApp(config, adminKeys);
+    const serveAdmin = (): Promise<HttpServerHandle> =>
+      serveHttp((req, info) => app(req, info), { ...config.admin.listen, maxBodyBytes: MAX_BODY_BYTES }).catch((err: unknown) => {
         const { host, port } = config.admin.listen;
         throw listenError(err, host, port, 'deployment.admin.admin_listen');
       });
+    if (config.enableAdmin && !extraWorker) {
+      admin = await serveAdmin();
       cleanup.push(() => admin?.close());
     }
 
@@ -244,40 +330,115 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     release.soon();
 
+    const parts = { store, dataDir: dirname(dbPath), accessLog, proxy, udpProxy };
     const running: Workers = extraWorker
-      ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'))
-      : startWorkers(workerCount, shared === null ? undefined : (child) => shared.serve(child));
+      ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'), {
+          listeners: (lists, mustBind) => local.apply(lists, mustBind),
+          config: (next) => {
+            applyRuntimeConfig(parts, config, next);
+            config = next;
+          },
+        })
+      : startWorkers(workerCount, {
+          onChild: shared === null ? undefined : (child) => shared.serve(child),
+          onReady: () => void listeners.sync(),
+        });
     workers = running;
+    // `weir reload` and `weir upgrade` find worker 0 through this file
+    const pidFile = pidFilePath(dbPath);
+    if (!extraWorker) writePidFile(pidFile, process.pid);
+
+    let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, errors: [], live: [], kept: [] });
     let stopped: Promise<void> | null = null;
     return {
-      config,
+      get config() {
+        return config;
+      },
+      dbPath,
       store,
       proxy,
       udpProxy,
-      admin,
-      adminKeys,
+      get admin() {
+        return admin;
+      },
+      get adminKeys() {
+        return adminKeys;
+      },
+      listeners,
       health,
       metrics,
-      metricsServer,
+      get metricsServer() {
+        return metricsServer;
+      },
       snapshot: holder.snapshot,
       holder,
       fleet,
       refresh,
+      reload() {
+        // one at a time: a SIGHUP during a reload reloads once more afterwards
+        reloading = reloading.then(() =>
+          reloadConfig({
+            ...parts,
+            configPath: opts.configPath,
+            env: opts.env ?? process.env,
+            config: () => config,
+            setConfig: (next) => void (config = next),
+            listeners,
+            setAdmin: (next, keys) => {
+              adminKeys = keys;
+              app = makeApp(next, keys);
+            },
+            reloadWorkers: (next) => running.reload(next),
+          }),
+        );
+        return reloading;
+      },
+      async upgrade() {
+        if (extraWorker) return { ok: false, error: 'only worker 0 (the process started by the user) upgrades' };
+        const sockets: PassedSocket[] = [];
+        for (const s of proxy.sockets()) if (s.fd !== undefined) sockets.push({ proto: 'tcp', host: s.host, port: s.port, fd: s.fd });
+        for (const s of udpProxy.sockets()) if (s.fd !== undefined) sockets.push({ proto: 'udp', host: s.host, port: s.port, fd: s.fd });
+        const outcome = await startUpgrade({
+          command: selfCommand(),
+          sockets,
+          releaseAdmin: async () => {
+            // requests in progress are answered; the ports are free for the new process at once
+            const closing = Promise.all([admin?.close({ graceful: true }), metricsServer?.close({ graceful: true })]);
+            admin = null;
+            metricsServer = null;
+            await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
+          },
+          restoreAdmin: async () => {
+            if (config.enableAdmin && admin === null) admin = await serveAdmin();
+            if (metricsServer === null) metricsServer = await serveMetrics();
+          },
+        });
+        if (!outcome.ok) return outcome;
+        // the new process serves: stop accepting (the sockets live on in it) and leave the listeners alone
+        followStore = false;
+        await proxy.stopAccepting();
+        await udpProxy.release();
+        return outcome;
+      },
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
           const workersStopped = running.stop(graceMs);
+          followStore = false;
           release.stop();
           shadows.stop();
           await fleet?.stop();
-          watcher.stop();
           health.stop();
           names.stop();
           await admin?.close();
           await status?.close();
           await metricsServer?.close();
+          // the store is still watched while connections drain: a route changed meanwhile (from the new process
+          // after an upgrade, say) still applies its on_change to them
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
+          watcher.stop();
           accessLog.close();
           store.close();
+          if (!extraWorker) removePidFile(pidFile, process.pid);
         })();
         return stopped;
       },

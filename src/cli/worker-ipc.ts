@@ -10,7 +10,8 @@
 // A worker with no handler for `kind` does not answer; a worker that does not answer in time is left out
 // (askWorkers) or reported as not answering (askEachWorker).
 // The same always-on channel carries limit-conn's counter messages ({ch: "limit-conn", ...},
-// src/cli/worker-counters.ts); each side ignores the other's messages.
+// src/cli/worker-counters.ts) and worker 0's listener and reload requests ({weir: "listeners" | "config", seq},
+// answered by {weir: "ack", seq}; src/cli/workers.ts); each side ignores the others' messages.
 
 import type { ChildProcess } from 'node:child_process';
 

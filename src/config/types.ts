@@ -1,6 +1,7 @@
 // The validated, normalised shape of conf/config.yaml that the rest of weir reads.
 
 import type { UdpAdmissionSettings } from '../proxy/session/udp-admission';
+import type { SessionPolicy } from '../proxy/session/policy';
 
 /** One address weir binds. `host` is an IP literal ("0.0.0.0", "::", "127.0.0.10", "::1"). */
 export interface ListenAddr {
@@ -24,14 +25,18 @@ export interface TcpListenSpec extends ListenAddr, ProxyProtocolFlags {
   tls: boolean;
   /** Route on the ClientHello's SNI and forward the TLS bytes untouched (with `tls`: per route). */
   tlsPassthrough?: boolean;
-  /** Where in the YAML this came from, for messages: "apisix.stream_proxy.tcp[1]". */
+  /** Where in the YAML this came from, for messages: "apisix.stream_proxy.tcp[1]" (or "stream_listeners/<id>"). */
   origin: string;
   /** The item's max_connections: open connections of this listener beyond it are refused; absent = no own cap. */
   maxConnections?: number;
+  /** [weir] stream_listeners `on_change`: what its open connections do when it is removed (absent or null = keep). */
+  onChange?: SessionPolicy | null;
 }
 
 export interface UdpListenSpec extends ListenAddr, ProxyProtocolFlags {
   origin: string;
+  /** Kept for symmetry; a removed UDP listener always ends its sessions (replies leave from its socket). */
+  onChange?: SessionPolicy | null;
 }
 
 /** UDP session settings (nginx_config.stream). */

@@ -82,7 +82,7 @@ export class FleetStore {
     return s.lastFullSync !== null && s.prefix === prefix;
   }
 
-  /** 'etcd' when the row is the one the sync wrote (any other write drops the mark: a trigger, 0004_fleet.sql). */
+  /** 'etcd' when the row is the one the sync wrote (any other write drops the mark: a trigger, 0005_fleet.sql). */
   originOf(res: Resource, id: string): 'etcd' | 'local' {
     return this.getFleet.get(res, id) !== undefined ? 'etcd' : 'local';
   }

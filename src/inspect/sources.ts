@@ -2,6 +2,7 @@
 // tables. Built once at start (src/cli/start.ts) and handed to the Admin API.
 
 import type { Config } from '../config/types';
+import type { ListenerLists } from '../control/listener-specs';
 import type { TcpFlow } from '../proxy/flow/tcp-flow';
 import type { UdpFlow } from '../proxy/flow/udp-flow';
 import type { HealthView } from '../health/types';
@@ -26,11 +27,15 @@ export interface InspectSources {
 
 type Bound = readonly { host: string; port: number; origin: string }[];
 
-/** The sources of a running proxy. TODO: listeners as objects (stream_listeners) replace config.stream here. */
+/**
+ * The sources of a running proxy. Listeners: those of the last apply (config items and stream_listeners
+ * objects) when `listeners` is given, else the config's.
+ */
 export function inspectSources(parts: {
   snapshot: () => Snapshot;
   health: HealthView;
-  config: Config;
+  config: () => Config;
+  listeners?: { specs(): ListenerLists };
   tcp: { readonly listeners: Bound; readonly flow: TcpFlow };
   udp: { readonly listeners: Bound; readonly flow: UdpFlow };
   peers?: AskPeers | null;
@@ -38,9 +43,12 @@ export function inspectSources(parts: {
   return {
     snapshot: parts.snapshot,
     health: parts.health,
-    listeners: () => listenerViews(parts.config.stream, { tcp: parts.tcp.listeners, udp: parts.udp.listeners }),
+    listeners: () => listenerViews(parts.listeners?.specs() ?? parts.config().stream, { tcp: parts.tcp.listeners, udp: parts.udp.listeners }),
     live: { tcp: parts.tcp.flow, udp: parts.udp.flow },
     peers: parts.peers ?? null,
-    ...(parts.config.realIpFrom !== undefined ? { realIpFrom: parts.config.realIpFrom } : {}),
+    // read on each use: a reload may change nginx_config.stream.real_ip_from
+    get realIpFrom() {
+      return parts.config().realIpFrom;
+    },
   };
 }

@@ -84,24 +84,38 @@ export class AccessLog {
   private scheduled = false;
   private readonly flushSoon = (): void => this.flush();
   private fd: number | null;
-  private readonly sink: LogSink | null;
 
-  /** False when built with `disabled`: callers may skip building records. */
-  readonly enabled: boolean;
+  /** False when built (or reconfigured) with `disabled`: callers may skip building records. */
+  enabled: boolean;
+  private sinkFn: LogSink | null;
 
   /** `path: null` writes to standard output; `disabled` drops every record before formatting it. */
   constructor(opts: { path: string | null } | { sink: LogSink } | { disabled: true }) {
     this.enabled = !('disabled' in opts);
     if ('disabled' in opts) {
-      this.sink = null;
+      this.sinkFn = null;
       this.fd = null;
     } else if ('sink' in opts) {
-      this.sink = opts.sink;
+      this.sinkFn = opts.sink;
       this.fd = null;
     } else {
-      this.sink = null;
+      this.sinkFn = null;
       this.fd = opts.path === null ? 1 : openSync(opts.path, 'a');
     }
+  }
+
+  /**
+   * Config reload: write to `path` (null: standard output) or stop writing, from the next record on. The new
+   * file is opened before anything changes, so a path that cannot be opened throws and leaves the log as it was.
+   * A log built with a sink (tests) keeps its sink.
+   */
+  reconfigure(opts: { path: string | null } | { disabled: true }): void {
+    if (this.sinkFn !== null) return;
+    const fd = 'disabled' in opts ? null : opts.path === null ? 1 : openSync(opts.path, 'a');
+    this.flush();
+    if (this.fd !== null && this.fd > 2) closeSync(this.fd);
+    this.fd = fd;
+    this.enabled = !('disabled' in opts);
   }
 
   write(record: AccessRecord): void {
@@ -118,7 +132,7 @@ export class AccessLog {
     this.scheduled = false;
     if (this.enc.len === 0) return;
     const bytes = this.enc.take();
-    if (this.sink) this.sink(bytes.toString('utf8'));
+    if (this.sinkFn) this.sinkFn(bytes.toString('utf8'));
     else if (this.fd !== null) {
       try {
         // a pipe on stdout may take part of it; a regular file takes all

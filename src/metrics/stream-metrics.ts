@@ -10,7 +10,7 @@ import { formatHostPort } from '../lib/ip';
 import type { CheckerInfo } from '../health/types';
 import type { Family, Sample } from './exposition';
 import { CONNECT_BUCKETS, CONNECT_FAILURE_KINDS, RouteMeter } from './route-meter';
-import type { CounterCell, FlowMetrics, LiveSource, PluginMetrics, RefusalSource } from './types';
+import type { CounterCell, CutReason, FlowMetrics, LiveSource, PluginMetrics, RefusalSource } from './types';
 
 /** A bound listener, as the proxies report it. */
 export interface ListenerAddr {
@@ -87,6 +87,8 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
   private readonly noRoutesTcp: ListenerCells;
   private readonly noRoutesUdp: ListenerCells;
   private readonly tlsFailures: ListenerCells;
+  /** weir_stream_cut_total by "protocol|reason": a handful of cells at most. */
+  private readonly cuts = new Map<string, { protocol: string; reason: string; value: number }>();
   private tcpListeners: () => readonly ListenerAddr[] = () => [];
   private health: HealthSource | null = null;
   private fleet: (() => FleetMetricsSource) | null = null;
@@ -170,6 +172,13 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
     this.udpRefusals.push(source);
   }
 
+  cut(protocol: 'tcp' | 'udp', reason: CutReason): void {
+    const key = `${protocol}|${reason}`;
+    let cell = this.cuts.get(key);
+    if (cell === undefined) this.cuts.set(key, (cell = { protocol, reason, value: 0 }));
+    cell.value++;
+  }
+
   // ---- scrape
 
   /** This process's families, open connections included. Runs once per scrape (O(routes + open connections)). */
@@ -227,6 +236,13 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
       family('weir_stream_tls_handshake_failures_total', 'Clients a TLS listener gave up on before any route, by reason', 'counter', ['listener', 'reason'], this.tlsFailures.samples()),
       family('weir_stream_no_route_total', 'Connections (TCP) and new clients (UDP) that matched no route, per listener', 'counter', ['listener', 'protocol'], [...this.noRoutesTcp.samples(), ...this.noRoutesUdp.samples()]),
       family('weir_stream_udp_refused_sessions_total', 'New UDP sessions refused before any route: per_source (udp_max_sessions_per_source) or rate (udp_session_rate)', 'counter', ['reason'], udpRefused),
+      family(
+        'weir_stream_cut_total',
+        'Connections (TCP) and sessions (UDP) weir ended on purpose: by a session policy (route_changed, route_deleted, node_removed, listener_removed) or through the Admin API (admin_closed)',
+        'counter',
+        ['protocol', 'reason'],
+        [...this.cuts.values()].map((c) => ({ labels: [c.protocol, c.reason], value: c.value })),
+      ),
       family('weir_stream_log_dropped_total', 'Log entries a logger plugin dropped (its buffer was full, or retries ran out)', 'counter', ['plugin', 'route'], drops),
       family(`${p}upstream_status`, 'Upstream node health from the health checkers: 1 healthy, 0 unhealthy', 'gauge', ['name', 'ip', 'port'], health, 'primary'),
       family(`${p}node_info`, 'Info of weir node', 'gauge', ['hostname'], [{ labels: [this.hostname], value: 1 }], 'primary'),

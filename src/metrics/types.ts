@@ -29,7 +29,12 @@ export interface FlowMetrics {
 /** Refusals a flow counts itself, by reason; the scrape reads them. */
 export interface RefusalSource {
   refused(): Readonly<Record<string, number>>;
+  /** [weir] weir ended an open connection (TCP) or session (UDP) on purpose: a session policy, or the Admin API. */
+  cut(protocol: 'tcp' | 'udp', reason: CutReason): void;
 }
+
+/** Why weir ended a connection on purpose (the access line's `end`; src/proxy/session/end-reason.ts). */
+export type CutReason = 'route_changed' | 'route_deleted' | 'node_removed' | 'listener_removed' | 'admin_closed';
 
 /** A counter cell a plugin holds and bumps in place (e.g. the syslog entries it had to drop). */
 export interface CounterCell {

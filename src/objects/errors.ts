@@ -40,6 +40,7 @@ export const KIND: Record<Resource, string> = {
   ssls: 'ssl',
   services: 'service',
   plugin_metadata: 'plugin_metadata',
+  stream_listeners: 'stream listener',
 };
 
 /** 405 for a verb a resource does not take: ``not supported `POST` method for plugin_metadata``. */

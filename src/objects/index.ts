@@ -4,7 +4,7 @@
 
 import { logger } from '../log/logger';
 import {
-  normalizeId, validatePluginMetadata, validateService, validateSsl, validateStreamRoute, validateUpstream, type SchemaResult,
+  normalizeId, validatePluginMetadata, validateService, validateSsl, validateStreamListener, validateStreamRoute, validateUpstream, type SchemaResult,
 } from '../schema/index';
 import { jsonType } from '../schema/common';
 import { KIND, ObjectError, badRequest, keyNotFound, keyOf, notSupported, storeFailure } from './errors';
@@ -16,7 +16,7 @@ import type { PluginSet } from '../plugins/registry';
 import type { Resource, Store } from '../store/types';
 import { type DryRun, rehearse } from './dry-run';
 
-export { getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './read';
+export { getExtraObject, getObject, listObjects, hideSecrets, type ListQuery, type ObjectResult } from './read';
 
 export interface ObjectContext {
   store: Store;
@@ -41,6 +41,7 @@ export function validatorOf(res: Resource, plugins: PluginSet | undefined, id?: 
     case 'upstreams': return validateUpstream;
     case 'ssls': return validateSsl;
     case 'plugin_metadata': return (body) => validatePluginMetadata(id, body);
+    case 'stream_listeners': return validateStreamListener;
   }
 }
 
@@ -232,6 +233,46 @@ export function deleteObject(
     store.delete(res, id);
     return { status: 200, body: { deleted: '1', key: keyOf(res, id) } };
   });
+}
+
+/**
+ * The object a PUT, POST or PATCH would store, validated, without timestamps and without writing anything:
+ * for a caller that must act on it first ([weir] a stream listener is bound before it is stored). Throws the
+ * ObjectErrors the write itself would (POST: id undefined; PATCH of a missing object: 404).
+ */
+export function previewWrite(
+  store: Store,
+  res: Resource,
+  method: 'PUT' | 'POST' | 'PATCH',
+  urlId: string | undefined,
+  subPath: string,
+  body: unknown,
+): { id: string | undefined; value: JsonObject } {
+  if (method === 'PATCH') {
+    if (urlId === undefined || urlId === '') throw badRequest(`missing ${KIND[res]} id`);
+    if (body === undefined) throw badRequest('missing new configuration');
+    if (subPath === '' && !isPlainObject(body)) throw badRequest('invalid configuration');
+    const old = store.get(res, urlId);
+    if (!old) throw keyNotFound();
+    let merged: JsonObject;
+    if (subPath !== '') {
+      const result = patchAtPath(old.value, subPath, body);
+      if (!result.ok) throw badRequest(result.message);
+      merged = result.value;
+    } else {
+      merged = mergePatch(old.value, body as JsonObject);
+    }
+    return { id: urlId, value: validate({}, res, withId(resolveId(res, urlId, merged), merged)) };
+  }
+  const conf = requireObject(body);
+  if (method === 'POST') {
+    if (urlId !== undefined || (conf.id !== undefined && conf.id !== null)) throw badRequest(`wrong ${KIND[res]} id, do not need it`);
+    checkForbidden(conf);
+    return { id: undefined, value: validate({}, res, conf) };
+  }
+  const id = resolveId(res, urlId, conf);
+  checkForbidden(conf);
+  return { id, value: validate({}, res, withId(id, conf)) };
 }
 
 /** POST /apisix/admin/schema/validate/<res>: schema only (no id rules, no references, nothing stored). */

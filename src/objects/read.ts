@@ -129,14 +129,20 @@ function parsePaging(query: ListQuery): { page: number; size: number } | null {
   return { page, size };
 }
 
+/** GET of an object that is not a row (`extra` of listObjects): the same envelope, indexes 0. */
+export function getExtraObject(res: Resource, obj: StoredObject): ObjectResult {
+  return { status: 200, body: listItem(res, obj) };
+}
+
 /**
  * GET /apisix/admin/<res>: `{"list":[...],"total":N}`. Without paging the order is the byte order of the
  * id; with paging it is createdIndex order (APISIX sorts pages by creation). `total` counts after filtering.
  */
-export function listObjects(store: Store, res: Resource, query: ListQuery = {}): ObjectResult {
+export function listObjects(store: Store, res: Resource, query: ListQuery = {}, extra: readonly StoredObject[] = []): ObjectResult {
   const paging = parsePaging(query);
   const keep = buildFilter(query);
-  let rows = guardRead(`list ${res}`, () => store.list(res)).filter(keep);
+  // `extra`: read-only objects that are not rows (the config's listeners), listed first
+  let rows = [...extra, ...guardRead(`list ${res}`, () => store.list(res))].filter(keep);
   const total = rows.length;
   if (paging) {
     rows = rows.sort((a, b) => a.createdIndex - b.createdIndex || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -97,13 +97,17 @@ export async function createTcpDataPlane(opts: { reusePort?: boolean } = {}): Pr
   return loadNodeTcpPlane();
 }
 
-/** The datagram path for this runtime (UDP listeners and per-session upstream sockets). */
+/**
+ * The datagram path for this runtime (UDP listeners and per-session upstream sockets). `reusePort` (multi-core
+ * workers) binds listeners with SO_REUSEPORT so every worker serves them: on Bun both planes can (the native
+ * one through the flag Bun's node:dgram sets, see udp/bun.ts), node:dgram on Node 20 cannot.
+ */
 export async function createUdpDataPlane(opts: UdpPlaneOptions = {}): Promise<UdpDataPlane> {
   // Bun.udpSocket batches sends per event-loop turn (sendmmsg); WEIR_DATA_PLANE=node forces node:dgram.
   if (detectRuntime() === 'bun' && process.env.WEIR_DATA_PLANE !== 'node') {
     return createBunUdpDataPlane({ reusePort: opts.reusePort === true, rcvbuf: opts.rcvbuf });
   }
-  return loadNodeUdpPlane({ rcvbuf: opts.rcvbuf });
+  return loadNodeUdpPlane({ rcvbuf: opts.rcvbuf, reusePort: opts.reusePort === true && detectRuntime() === 'bun' });
 }
 
 /**

@@ -48,10 +48,24 @@ export interface HttpServeOptions {
 export interface HttpServerHandle {
   readonly host: string;
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stop listening. By default open connections are dropped too; `{ graceful: true }` lets requests in progress
+   * finish (a binary upgrade hands the port to the new process while the old one answers what it has).
+   */
+  close(opts?: { graceful?: boolean }): Promise<void>;
 }
 
 // ---------------------------------------------------------------- TCP data plane
+
+/**
+ * Where to listen. With `fd`, the socket already exists (inherited from the process that bound `host:port`,
+ * during a binary upgrade): the plane listens on it instead of binding, and both processes share its queue.
+ */
+export interface ListenAddress {
+  host: string;
+  port: number;
+  fd?: number;
+}
 
 /** The four addresses of an accepted connection. IPv4-mapped IPv6 peers are reported as plain IPv4. */
 export interface TcpEndpoints {
@@ -138,6 +152,8 @@ export interface PipeCounts {
 export interface TcpListener {
   readonly host: string;
   readonly port: number;
+  /** The listening socket's file descriptor, where the runtime tells it (passed on by a binary upgrade). */
+  readonly fd?: number;
   /** Stop accepting new connections; open connections are untouched. */
   stop(): Promise<void>;
 }
@@ -154,7 +170,7 @@ export interface TcpDataPlane {
    * `tls: true` tells the plane that every connection of this listener will go through preread()
    * and usually startTls(); a plane without its own TLS may hand such a listener to the node plane.
    */
-  listen(addr: { host: string; port: number; tls?: boolean }, onConn: (conn: InboundConn) => void): Promise<TcpListener>;
+  listen(addr: ListenAddress & { tls?: boolean }, onConn: (conn: InboundConn) => void): Promise<TcpListener>;
   /**
    * Dial an upstream; calls back exactly once. With `tls`, the callback comes after the TLS handshake
    * with the node (its time counts against timeoutMs; a failed handshake is kind 'tls').
@@ -325,6 +341,8 @@ export interface UdpListener {
   /** The bound address ("0.0.0.0" / "::" for wildcard binds; see README: no per-datagram local address). */
   readonly host: string;
   readonly port: number;
+  /** The socket's file descriptor, where the runtime tells it (passed on by a binary upgrade). */
+  readonly fd?: number;
   /**
    * The receive buffer the kernel granted (SO_RCVBUF as getsockopt reports it: Linux books twice the request,
    * capped at net.core.rmem_max), or null when the runtime cannot tell.
@@ -391,7 +409,7 @@ export interface UdpPlaneOptions {
  */
 export interface UdpDataPlane {
   /** Bind a listener. Rejects with an Error whose `code` is e.g. "EADDRINUSE". */
-  bind(addr: { host: string; port: number }, onDatagram: UdpListenerHandler): Promise<UdpListener>;
+  bind(addr: ListenAddress, onDatagram: UdpListenerHandler): Promise<UdpListener>;
   /**
    * Open a UDP socket connected to host:port (host is an IP literal or a name resolved once here).
    * Never throws for network reasons: failures arrive through handlers.onError.

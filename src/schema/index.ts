@@ -10,6 +10,7 @@ import { checkPluginMetadata } from './plugin-metadata';
 import { checkService } from './service';
 import { checkSsl } from './ssl';
 import { checkStreamRoute } from './stream-route';
+import { checkStreamListener } from './stream-listener';
 import { checkUpstream } from './upstream';
 
 export type SchemaResult = { ok: true; value: JsonObject } | { ok: false; message: string };
@@ -62,6 +63,11 @@ export function validateUpstream(body: unknown): SchemaResult {
 /** Validate an SSL body: shape, lengths, sni xor snis, certs/keys pairing. PEM is not parsed here. */
 export function validateSsl(body: unknown): SchemaResult {
   return run(checkSsl, body);
+}
+
+/** [weir] Validate a stream listener body: shape, one address (`addr`), no TLS or PROXY protocol on UDP. */
+export function validateStreamListener(body: unknown): SchemaResult {
+  return run(checkStreamListener, body);
 }
 
 /** APISIX id rule: 1..64 chars of [a-zA-Z0-9-_.], or an integer >= 1 (returned as its string). */

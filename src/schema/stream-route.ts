@@ -9,6 +9,7 @@ import {
 } from './common';
 import { checkPlugins, type PluginCheckOptions } from './plugins';
 import { checkUpstreamRules, inlineUpstreamSchema } from './upstream';
+import { sessionPolicySchema } from './session-policy';
 
 // xRPC protocol (redis, dubbo): stored as sent, ignored by weir's data plane.
 const protocolSchema = looseObj({
@@ -46,6 +47,9 @@ export const streamRouteSchema: AnySchema = strictObj({
   service_id: opt(idSchema()),
   plugins: opt(anyObject()),
   protocol: opt(protocolSchema),
+  // [weir] live sessions when the route (or its upstream) changes or is deleted, and when their node is removed
+  on_change: opt(sessionPolicySchema),
+  on_node_removed: opt(sessionPolicySchema),
 });
 
 /** Full stream route validation; null when valid. Reference existence (upstream_id, service_id) is the store's job. */

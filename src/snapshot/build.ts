@@ -10,6 +10,7 @@ import { compileHealthChecks } from '../health/config';
 import { type RouteIndex, type RouteRule, compileRouteIndex, compileRouteRule } from '../proxy/match/route';
 import { updateRouteIndex } from '../proxy/match/index-update';
 import { compileUpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
+import { compilePolicy } from '../proxy/session/policy';
 import { normalizeNodes, validateStreamRoute, validateUpstream, type SchemaResult } from '../schema/index';
 import type { JsonObject } from '../lib/json';
 import type { Resource, RowChange, StoreChanges, StoreContents, StoredObject } from '../store/types';
@@ -19,6 +20,7 @@ import { Pending, overlay } from './overlay-map';
 import { attachUpstreamTls, buildCertificateTable, cachedSsl, clientCertIdOf, upstreamSource } from './ssl';
 import { type AddressesOf, expandNodes, namesIn } from '../dns/expand';
 import { reexpandUpstream } from './resolve';
+import { recordUpdate } from './changes';
 
 /** The schema functions the build relies on; injectable so tests can pin (and count) them. */
 export interface BuildDeps {
@@ -47,6 +49,9 @@ const ROUTE_PREFIX = '/apisix/stream_routes/';
 const UPSTREAM_PREFIX = '/apisix/upstreams/';
 
 /** Route precedence is id byte order (ids are ASCII, so code-unit order is byte order). */
+/** No stream_listeners rows (frozen: snapshots share it). */
+const NO_ROWS: readonly StoredObject[] = Object.freeze([]);
+
 function byId(a: StoredObject, b: StoredObject): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -149,6 +154,8 @@ class Draft {
   private readonly relink = new Set<string>();
   /** Route ids leaving the index (deleted, or skipped now). */
   readonly removedRoutes = new Set<string>();
+  /** [weir] The stream_listeners rows: the base's array until one changes. */
+  private listenerRows: readonly StoredObject[];
 
   constructor(
     private readonly base: Snapshot | null,
@@ -162,6 +169,25 @@ class Draft {
     this.rules = new Pending(overlay(base?.rules));
     this.users = new Pending(overlay(base?.routesByUpstream));
     this.problems = new Pending(overlay(base?.problems));
+    this.listenerRows = base?.listenerRows ?? NO_ROWS;
+  }
+
+  /** [weir] Put, replace (row) or remove (null) one stream_listeners row; kept in id order. */
+  applyListener(id: string, row: StoredObject | null): void {
+    const rows = this.listenerRows.filter((r) => r.id !== id);
+    if (row !== null) {
+      rows.push(row);
+      rows.sort(byId);
+    }
+    this.listenerRows = Object.freeze(rows);
+  }
+
+  /** [weir] A full build's stream_listeners rows: the cache's array when every row reads as it did. */
+  setListeners(rows: readonly StoredObject[]): void {
+    const sorted = [...rows].sort(byId);
+    const old = this.cache?.listenerRows;
+    const same = old !== undefined && old.length === sorted.length && old.every((r, i) => r.id === sorted[i]!.id && r.raw === sorted[i]!.raw);
+    this.listenerRows = same ? old : Object.freeze(sorted);
   }
 
   /** Record a row's problems now ([] = none). */
@@ -345,7 +371,10 @@ class Draft {
       problem = 'missing upstream configuration in Route or Service';
     }
     if (problem !== null) problems.push(`${name}: ${problem}`);
-    const route: CompiledRoute = Object.freeze({ id, key, upstream, problem, tlsPassthrough: cached.tlsPassthrough, filters });
+    const route: CompiledRoute = { id, key, upstream, problem, tlsPassthrough: cached.tlsPassthrough, filters };
+    if (cached.onChange !== undefined) route.onChange = cached.onChange;
+    if (cached.onNodeRemoved !== undefined) route.onNodeRemoved = cached.onNodeRemoved;
+    Object.freeze(route);
     return { route, problems };
   }
 
@@ -367,10 +396,17 @@ class Draft {
       certificates,
       problems: this.problems.result(),
       routesByUpstream: this.users.result(),
+      listenerRows: this.listenerRows,
     });
+    if (!full && this.base !== null) {
+      const routes = new Set(this.removedRoutes);
+      for (const key of this.relink) routes.add(key.slice(ROUTE_PREFIX.length));
+      recordUpdate(this.base, snapshot, routes);
+    }
     return { snapshot, fresh: this.freshProblems(), upstreamKeys: [...this.upstreamKeys] };
   }
 }
+
 
 const routeLists = new WeakMap<RouteIndex, readonly CompiledRoute[]>();
 
@@ -413,6 +449,8 @@ function cachedRule(key: string, row: StoredObject, cache: Snapshot | null, deps
     tlsPassthrough: v.tls_passthrough === true,
     // its filters are compiled when the route is linked (they may name upstreams); see linkRoute
     row,
+    ...(v.on_change === undefined ? {} : { onChange: compilePolicy(v.on_change) }),
+    ...(v.on_node_removed === undefined ? {} : { onNodeRemoved: compilePolicy(v.on_node_removed) }),
   };
 }
 
@@ -435,6 +473,7 @@ export function buildSnapshot(
   for (const row of contents.ssls) draft.applySsl(row.id, row);
   for (const row of contents.upstreams) draft.applyUpstream(row.id, row);
   for (const row of [...contents.streamRoutes].sort(byId)) draft.applyRoute(row.id, row);
+  draft.setListeners(contents.streamListeners ?? []);
   draft.followDependants(true);
   // a full build: upstreams of the previous snapshot that are gone changed too
   for (const key of prev?.upstreams.keys() ?? []) if (!draft.upstreams.has(key)) draft.upstreamKeys.add(key);
@@ -442,7 +481,7 @@ export function buildSnapshot(
   return { ...result, problems: listProblems(result.snapshot) };
 }
 
-const PROBLEM_ORDER = ['ssls/', 'upstreams/', 'stream_routes/'];
+const PROBLEM_ORDER = ['ssls/', 'upstreams/', 'stream_routes/', 'stream_listeners/'];
 
 /** Every problem of a snapshot: SSL objects, then upstreams, then stream routes, each in id order. */
 export function listProblems(snapshot: Snapshot): string[] {
@@ -466,6 +505,7 @@ export function updateSnapshot(prev: Snapshot, changes: StoreChanges, deps: Buil
   for (const c of byRes('ssls')) apply(c, (id, row) => draft.applySsl(id, row));
   for (const c of byRes('upstreams')) apply(c, (id, row) => draft.applyUpstream(id, row));
   for (const c of byRes('stream_routes')) apply(c, (id, row) => draft.applyRoute(id, row));
+  for (const c of byRes('stream_listeners')) apply(c, (id, row) => draft.applyListener(id, row));
   draft.followDependants(false);
   const linked = draft.linkRoutes();
   return draft.finish(changes.revision, updateRouteIndex(prev.routeIndex, draft.removedRoutes, linked), false);

@@ -3,7 +3,8 @@
 // With a FilterCompiler (weir start) the snapshot is the served one: services merged into their routes and
 // the routes' plugins compiled (src/plugins/snapshot.ts). Incremental updates apply only to stores that use
 // neither services nor plugin_metadata (nor traffic-split naming upstreams): a change touching those, or any
-// change while the last full read saw them, is applied by a full served rebuild.
+// change while the last full read saw them, is applied by a full served rebuild. [weir] The snapshot also carries
+// the stream_listeners rows, which the listener side binds (src/control/listener-sync.ts).
 
 import { logger } from '../log/logger';
 import { isKeyringProblem } from './ssl';
@@ -115,7 +116,9 @@ export class SnapshotHolder {
     if (changes === null) return this.load();
     if (changes.revision === this.current.revision && changes.changes.length === 0) return this.current;
     const compiler = this.opts.compiler ?? null;
-    if (compiler !== null && (this.fullOnly || changes.changes.some(changeNeedsFullBuild))) return this.load();
+    // [weir] stream_listeners rows are carried, not compiled: a change of only those never needs a full build
+    const onlyListeners = changes.changes.every((c) => c.res === 'stream_listeners');
+    if (compiler !== null && !onlyListeners && (this.fullOnly || changes.changes.some(changeNeedsFullBuild))) return this.load();
     const result = updateSnapshot(this.current, changes, this.deps, { trustedCa: this.opts.trustedCa });
     this.stats.incremental++;
     return this.swap(result, result.upstreamKeys);

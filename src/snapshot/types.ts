@@ -9,6 +9,7 @@ import type { FilterChain } from '../proxy/filter/types';
 import type { JsonObject } from '../lib/json';
 import type { StoredObject } from '../store/types';
 import type { UpstreamProxyPlans } from '../proxy/connect/proxy-prefix';
+import type { SessionPolicy } from '../proxy/session/policy';
 
 /**
  * What is known about a connection when a route is chosen (after any TLS handshake). The client address
@@ -104,6 +105,9 @@ export interface CompiledRoute {
   tlsPassthrough?: boolean;
   /** The route's stream filters by phase (NO_FILTERS when it has none). */
   filters: FilterChain;
+  /** [weir] `on_change` / `on_node_removed`: what live sessions do when the route changes (absent or null = keep). */
+  onChange?: SessionPolicy | null;
+  onNodeRemoved?: SessionPolicy | null;
 }
 
 /** A compiled SSL object (spec 3.3). Server objects serve SNIs; client objects give upstream mTLS. */
@@ -170,6 +174,11 @@ export interface Snapshot {
   readonly problems: ReadonlyMap<string, readonly string[]>;
   /** Stored upstream id -> keys of the routes naming it (valid rules only): what a changed upstream relinks. */
   readonly routesByUpstream: ReadonlyMap<string, readonly string[]>;
+  /**
+   * [weir] The stored stream_listeners rows in id order, as read (src/control/listener-sync.ts binds them). The
+   * same array from build to build while none of them changed, so a swap that left them alone is one comparison.
+   */
+  readonly listenerRows: readonly StoredObject[];
 }
 
 /**
@@ -189,4 +198,7 @@ export interface CachedRule {
    * build's upstreams (BuildDeps.compileFilters, which reuses an unchanged route's chain).
    */
   readonly row: StoredObject;
+  /** [weir] The route's `on_change` / `on_node_removed` when it has them (CompiledRoute's fields). */
+  readonly onChange?: SessionPolicy | null;
+  readonly onNodeRemoved?: SessionPolicy | null;
 }

@@ -169,7 +169,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     db.close();
     throw err;
   }
-  const ring = opts.keyring ?? null;
+  let ring = opts.keyring ?? null;
   const tables = Object.fromEntries(RESOURCES.map((r) => [r, prepareTable(db, r)])) as Record<Resource, TableStatements>;
   const readRevision = db.prepare(`SELECT value FROM meta WHERE key = 'revision'`);
   const readPostId = db.prepare(`SELECT value FROM meta WHERE key = 'post_id'`);
@@ -270,6 +270,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
           ssls: rows('ssls'),
           services: rows('services'),
           pluginMetadata: rows('plugin_metadata'),
+          streamListeners: rows('stream_listeners'),
           unreadable,
         };
       }),
@@ -316,6 +317,11 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     objectsUsingSsl: (sslId) =>
       bySsl.all(sslId, sslId).map((row) => ({ res: row.res === 'upstreams' ? 'upstreams' : 'stream_routes', id: String(row.id) })),
     transaction,
+    verifyKeyring: (next) => read(() => checkKeyring(db, next, path)),
+    setKeyring: (next) => {
+      read(() => checkKeyring(db, next, path));
+      ring = next;
+    },
     close: () => db.close(),
   };
 }

@@ -1,13 +1,15 @@
 // Shapes the store hands out. Values are the objects as the user sent them, plus id and timestamps.
 
 import type { JsonObject } from '../lib/json';
+import type { Keyring } from './keyring';
 
 /** Re-exported for the store's own users; other layers import it from lib/json. */
 export type { JsonObject } from '../lib/json';
 
-export type Resource = 'stream_routes' | 'upstreams' | 'ssls' | 'services' | 'plugin_metadata';
+export type Resource = 'stream_routes' | 'upstreams' | 'ssls' | 'services' | 'plugin_metadata' | 'stream_listeners';
 
-export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls', 'services', 'plugin_metadata'];
+/** [weir] stream_listeners come last: export and import list them after APISIX's resources. */
+export const RESOURCES: readonly Resource[] = ['stream_routes', 'upstreams', 'ssls', 'services', 'plugin_metadata', 'stream_listeners'];
 
 export interface StoredObject {
   id: string;
@@ -42,6 +44,8 @@ export interface StoreContents {
   /** Absent in hand-built contents (tests): none. */
   services?: StoredObject[];
   pluginMetadata?: StoredObject[];
+  /** [weir] Listener objects (readAll fills it; hand-built contents may leave it out). */
+  streamListeners?: StoredObject[];
   /** Rows that could not be read; they are left out of the lists above. */
   unreadable: UnreadableRow[];
 }
@@ -117,5 +121,9 @@ export interface Store {
   objectsUsingSsl(sslId: string): Array<{ res: 'upstreams' | 'stream_routes'; id: string }>;
   /** Run fn in one write transaction (BEGIN IMMEDIATE); store calls inside it join it. Not reentrant. */
   transaction<T>(fn: () => T): T;
+  /** Config reload: throws KeyringError when `ring` cannot decrypt every stored private key. */
+  verifyKeyring(ring: Keyring | null): void;
+  /** Config reload: seal and open private keys with `ring` from now on (verified first; throws like verifyKeyring). */
+  setKeyring(ring: Keyring | null): void;
   close(): void;
 }

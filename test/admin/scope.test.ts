@@ -221,4 +221,21 @@ describe('scoped admin keys', () => {
     ]);
     assert.doesNotMatch(logged.join(''), new RegExp(TENANT_A));
   });
+
+  it('stream_listeners: lists only objects in scope, an out-of-scope id answers as missing, writes are logged', async () => {
+    for (const id of ['tenant-a-l', 'tenant-b-l']) assert.equal((await h.call('PUT', `${A}/stream_listeners/${id}`, { addr: '127.0.0.1:9557' })).status, 201);
+    const list = await h.call('GET', `${A}/stream_listeners`, undefined, TENANT_A);
+    assert.deepEqual([list.json.total, list.json.list.map((o: { value: { id: string } }) => o.value.id)], [1, ['tenant-a-l']]);
+    const other = await h.call('GET', `${A}/stream_listeners/tenant-b-l`, undefined, TENANT_A);
+    const none = await h.call('GET', `${A}/stream_listeners/tenant-b-none`, undefined, TENANT_A);
+    assert.equal(seen(other), seen(none));
+    logged.length = 0;
+    assert.equal((await h.call('PATCH', `${A}/stream_listeners/tenant-b-l`, { desc: 'x' }, TENANT_A)).status, 404);
+    assert.equal((await h.call('PATCH', `${A}/stream_listeners/tenant-a-l`, { desc: 'x' }, TENANT_A)).status, 200);
+    const lines = logged.join('').trim().split('\n').map((l) => l.replace(/^\S+ /, ''));
+    assert.deepEqual(lines, [
+      'info admin write key=tenant-a method=PATCH object=stream_listeners/tenant-b-l status=404',
+      'info admin write key=tenant-a method=PATCH object=stream_listeners/tenant-a-l status=200',
+    ]);
+  });
 });

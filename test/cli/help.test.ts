@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HELP } from '../../src/cli/help';
 import { WORKER_ENV } from '../../src/cli/workers';
+import { UPGRADE_ENV } from '../../src/control/upgrade';
 
 /** Every WEIR_* name written in src/, in order. */
 function variablesInSource(): string[] {
@@ -18,8 +19,8 @@ function variablesInSource(): string[] {
 }
 
 describe('--help', () => {
-  it('documents each WEIR_* variable in src/ but the one weir sets for its own workers', () => {
-    const documented = variablesInSource().filter((name) => name !== WORKER_ENV);
+  it('documents each WEIR_* variable in src/ but the ones weir sets for its own workers and upgrades', () => {
+    const documented = variablesInSource().filter((name) => name !== WORKER_ENV && name !== UPGRADE_ENV);
     assert.deepEqual(documented, ['WEIR_DATA_PLANE', 'WEIR_HTTP', 'WEIR_SQLITE', 'WEIR_TLS_PLANE', 'WEIR_TRIM_CODE']);
     for (const name of documented) assert.match(HELP, new RegExp(`\\b${name}=`), `${name} is missing from --help`);
   });

@@ -116,3 +116,37 @@ describe('weir ssls put: private keys sealed with the same keyring as start', ()
     assert.ok(exported.out.includes(keyBody));
   });
 });
+
+describe('weir stream_listeners', () => {
+  const dir = tempDir('weir-cli-listeners-');
+  let c: string[];
+  before(() => {
+    c = ['-c', writeCliConfig(dir.path).configPath];
+  });
+  after(() => dir.remove());
+
+  it('put stores a listener for a running weir to bind; a port range is bad input; export lists them', async () => {
+    const put = await cli(['stream_listeners', 'put', 'l1', '{"addr":"127.0.0.1:9555","protocol":"udp","on_change":{"action":"close"}}', ...c]);
+    assert.equal(put.code, 0, put.err);
+    const { value } = JSON.parse(put.out);
+    assert.deepEqual(value, { id: 'l1', addr: '127.0.0.1:9555', protocol: 'udp', on_change: { action: 'close' }, create_time: value.create_time, update_time: value.update_time });
+    const bad = await cli(['stream_listeners', 'put', 'l2', '{"addr":"127.0.0.1:1-2"}', ...c]);
+    assert.deepEqual([bad.code, bad.err], [2, 'weir: stream_listeners put l2: invalid configuration: property "addr" validation failed: "127.0.0.1:1-2": one object is one address (no port ranges)\n']);
+    const exported = await cli(['export', ...c]);
+    assert.match(exported.out, /\nstream_listeners:\n {2}- id: l1\n {4}addr: 127\.0\.0\.1:9555\n {4}protocol: udp\n/);
+    assert.equal((await cli(['stream_listeners', 'delete', 'l1', ...c])).code, 0);
+    assert.doesNotMatch((await cli(['export', ...c])).out, /stream_listeners/);
+  });
+
+  it('check names a listener the proxy would skip: an address already listed by another object', async () => {
+    assert.equal((await cli(['stream_listeners', 'put', 'a', '{"addr":"127.0.0.1:9556"}', ...c])).code, 0);
+    const ok = await cli(['check', ...c]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /: 1 objects ok, 0 stream routes served/);
+    assert.equal((await cli(['stream_listeners', 'put', 'b', '{"addr":"127.0.0.1:9556"}', ...c])).code, 0);
+    const bad = await cli(['check', ...c]);
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.err.trimEnd().split('\n').slice(0, 1), ['weir: stream_listeners/b: skipped: tcp 127.0.0.1:9556 is already served by stream_listeners/a']);
+    assert.match(bad.err, /weir: check: 1 problem\(s\) in /);
+  });
+});

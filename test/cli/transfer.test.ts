@@ -81,7 +81,7 @@ describe('weir export / import / migrate / check', () => {
     const cases: Array<[string, string]> = [
       ['upstreams:\n  - { id: a, nodes: { "127.0.0.1:1": 1 } }\n  - { id: b, nodes: 5 }\n  - { nodes: {} }\n', 'upstreams[1] (id "b"): invalid configuration: '],
       ['stream_routes:\n  - { id: r, upstream_id: ghost }\n', 'stream_routes "r": failed to fetch upstream info by upstream id [ghost], response code: 404'],
-      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls, services, plugin_metadata)'],
+      ['routes:\n  - { id: 1, uri: / }\n', '"routes" is not something weir stores (stream_routes, upstreams, ssls, services, plugin_metadata, stream_listeners)'],
       ['upstreams:\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n  - { id: a, nodes: {"127.0.0.1:1": 1} }\n', 'upstreams[1] (id "a"): duplicate id'],
       ['upstreams: [\n', 'not valid YAML: '],
       // Removing an upstream that a kept (merge) route still uses.

@@ -45,10 +45,10 @@ describe('resolveWorkerCount', () => {
     assert.equal(resolveWorkerCount('auto', 4, { WEIR_DATA_PLANE: 'node' }), 1);
   });
 
-  it('leaves UDP listeners to worker 0 while Bun.udpSocket cannot share a port', () => {
-    assert.equal(UDP_SHARES_PORTS, false);
+  it('gives every worker the UDP listeners now that Bun.udpSocket shares ports (socket flags)', () => {
+    assert.equal(UDP_SHARES_PORTS, true);
     assert.deepEqual(udpListenersOf(['a', 'b'], false), ['a', 'b']);
-    assert.deepEqual(udpListenersOf(['a', 'b'], true), []);
+    assert.deepEqual(udpListenersOf(['a', 'b'], true), ['a', 'b']);
   });
 
   it('tells extra workers by their environment', () => {

@@ -1,13 +1,14 @@
 // Node names that follow their DNS records: weir asks a real dnsmasq (apisix.dns_resolver) for a node's name,
 // every address becomes a node (with its own health, named in /v1/healthcheck), a changed record moves new
-// connections within its TTL, and a stopped dnsmasq leaves the last addresses serving.
+// connections within its TTL (and on_node_removed closes the open ones on the address that went), and a stopped
+// dnsmasq leaves the last addresses serving.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configureErrorLog } from '../../src/log/logger';
-import { exchange, freePort, startServer, type TestServer } from '../helpers/net';
+import { connect, exchange, freePort, readUntil, startServer, type TestServer } from '../helpers/net';
 import { missingServers } from '../helpers/servers';
 import { deadUdpPort, startDnsmasq, type Dnsmasq } from '../helpers/udp';
 import { startTestWeir, tempDir, waitFor, type TestWeir } from '../helpers/weir';
@@ -22,6 +23,8 @@ describe('node names resolved by a real dnsmasq', { skip: skip ?? false }, () =>
   let w: TestWeir;
   let listen: number;
   let port: number; // both servers listen on this port, one on 127.0.0.2, one on 127.0.0.3
+  let heldListen: number;
+  let heldPort: number; // servers that say which they are and keep the connection open, on both addresses
   const servers: TestServer[] = [];
 
   /** The record dnsmasq serves for db.weir.test, with a TTL of 1 s. */
@@ -44,8 +47,16 @@ describe('node names resolved by a real dnsmasq', { skip: skip ?? false }, () =>
     }
     port = await freePort('127.0.0.2');
     for (const host of ['127.0.0.2', '127.0.0.3']) servers.push(await startServer((s) => s.end(`${host}`), host, port));
-    listen = await freePort();
-    w = await startTestWeir([`"127.0.0.1:${listen}"`], { apisixYaml: `  dns_resolver:\n    - "127.0.0.1:${dns.port}"` });
+    heldPort = await freePort('127.0.0.2');
+    for (const host of ['127.0.0.2', '127.0.0.3']) servers.push(await startServer((s) => s.write(`${host}`), host, heldPort));
+    [listen, heldListen] = [await freePort(), await freePort()];
+    w = await startTestWeir([`"127.0.0.1:${listen}"`, `"127.0.0.1:${heldListen}"`], { apisixYaml: `  dns_resolver:\n    - "127.0.0.1:${dns.port}"` });
+    const held = await w.admin('PUT', '/apisix/admin/stream_routes/held', {
+      server_port: heldListen,
+      on_node_removed: { action: 'close' },
+      upstream: { nodes: { [`db.weir.test:${heldPort}`]: 1 } },
+    });
+    assert.equal(held.status, 201);
     const put = await w.admin('PUT', '/apisix/admin/stream_routes/db', {
       server_port: listen,
       upstream: { nodes: { [`db.weir.test:${port}`]: 1 }, checks: { active: { type: 'tcp' } } },
@@ -75,7 +86,15 @@ describe('node names resolved by a real dnsmasq', { skip: skip ?? false }, () =>
     assert.deepEqual(hc.body.nodes.map((n: any) => [n.ip, n.port, n.name]), [['127.0.0.2', port, 'db.weir.test']]);
   });
 
-  it('moves new connections within the TTL when the record changes', async () => {
+  it('moves new connections within the TTL when the record changes; on_node_removed closes the open ones', async () => {
+    await waitFor(() => w.weir.snapshot().upstreams.get('/apisix/stream_routes/held')?.upstream?.nodes[0]?.host === '127.0.0.2', 5000, 'the held route resolved');
+    const long = await connect(heldListen);
+    long.on('error', () => {});
+    const longClosed = new Promise<void>((resolve) => {
+      long.once('end', resolve);
+      long.once('close', resolve);
+    });
+    assert.equal((await readUntil(long, (d) => d.length >= 9)).toString(), '127.0.0.2');
     record('127.0.0.3');
     dns.reload();
     const changed = Date.now();
@@ -87,6 +106,10 @@ describe('node names resolved by a real dnsmasq', { skip: skip ?? false }, () =>
     // asked again when the 1 s TTL runs out, plus the query itself and scheduling
     assert.ok(moved < 2500, `moved after ${moved} ms`);
     assert.deepEqual(await reachedMany(5), Array(5).fill('127.0.0.3'));
+    // the open connection was on the address the name no longer has: closed by the route's on_node_removed
+    await longClosed;
+    await waitFor(() => w.access.some((r) => r.route === 'held' && r.end === 'node_removed'), 2000, 'the node_removed record');
+    assert.equal(w.access.find((r) => r.route === 'held')!.error, 'route held lost its node (on_node_removed: close)');
   });
 
   it('a stopped dnsmasq leaves the last addresses serving, logged once', async () => {

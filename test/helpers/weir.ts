@@ -138,6 +138,26 @@ export function spawnWeir(args: string[], cwd?: string): ChildWeir {
   return { child, stderr: () => err, stdout: () => out, exited };
 }
 
+/**
+ * Run `src/main.ts` with args under the project's Bun (node_modules/.bin/bun, exec'd directly so child.pid is
+ * weir itself), as `npm start` and dist/weir run it. Same capture as spawnWeir.
+ */
+export function spawnBunWeir(args: string[], env: Record<string, string | undefined> = {}): ChildWeir {
+  const base: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', ...env };
+  delete base.WEIR_WORKER;
+  delete base.WEIR_DATA_PLANE;
+  const child = spawn(join(import.meta.dirname, '../../node_modules/.bin/bun'), [join(import.meta.dirname, '../../src/main.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: base,
+  });
+  let err = '';
+  let out = '';
+  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.on('data', (d) => (out += d));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, stderr: () => err, stdout: () => out, exited };
+}
+
 /** Wait until `predicate()` is true, polling every 20 ms, up to timeoutMs. */
 export async function waitFor(predicate: () => boolean, timeoutMs = 10000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -138,6 +138,19 @@ describe('host-wide counters', () => {
     assert.equal(t.includes('apisix_'), false);
   });
 
+  it('connections weir cut on purpose are counted by protocol and reason', () => {
+    const m = new StreamMetrics();
+    m.cut('tcp', 'route_changed');
+    m.cut('tcp', 'route_changed');
+    m.cut('udp', 'listener_removed');
+    m.cut('tcp', 'admin_closed');
+    const t = text(m);
+    assert.equal(sample(t, 'weir_stream_cut_total', { protocol: 'tcp', reason: 'route_changed' }), 2);
+    assert.equal(sample(t, 'weir_stream_cut_total', { protocol: 'udp', reason: 'listener_removed' }), 1);
+    assert.equal(sample(t, 'weir_stream_cut_total', { protocol: 'tcp', reason: 'admin_closed' }), 1);
+    assert.equal(t.split('\n').filter((l) => l.startsWith('weir_stream_cut_total{')).length, 3);
+  });
+
   it('a logger plugin\'s drop counter is one cell per plugin and route', () => {
     const m = new StreamMetrics();
     const cell = m.logDropped('syslog', 'r1');

@@ -159,3 +159,14 @@ describe('stream_route: inline upstream proxy_protocol', () => {
       field('upstream.proxy_protocol.tlvs[0]', 'type 0x01 is not custom (0xE0-0xEF)')],
   ]);
 });
+
+describe('stream_route: [weir] session policies', () => {
+  const rows: Row[] = [
+    ['on_change keep', { on_change: { action: 'keep' } }, null],
+    ['on_change drain and on_node_removed close', { on_change: { action: 'drain', drain_timeout: 2.5 }, on_node_removed: { action: 'close' } }, null],
+    ['on_change a string', { on_change: 'close' }, field('on_change', 'wrong type: expected object, got string')],
+    ['on_node_removed unknown field', { on_node_removed: { action: 'close', after: 1 } }, field('on_node_removed', 'additional properties forbidden, found after')],
+    ['negative drain_timeout', { on_change: { action: 'drain', drain_timeout: -1 } }, field('on_change.drain_timeout', 'expected -1 to be greater than 0')],
+  ];
+  runTable(validateStreamRoute, rows);
+});

@@ -15,7 +15,9 @@ import { prng } from '../helpers/random';
 /** The store as plain maps: what the tests write, and what a full read or a change read of it returns. */
 class Rows {
   revision = 0;
-  readonly tables: Record<Resource, Map<string, JsonObject>> = { stream_routes: new Map(), upstreams: new Map(), ssls: new Map(), services: new Map(), plugin_metadata: new Map() };
+  readonly tables: Record<Resource, Map<string, JsonObject>> = {
+    stream_routes: new Map(), upstreams: new Map(), ssls: new Map(), services: new Map(), plugin_metadata: new Map(), stream_listeners: new Map(),
+  };
   private changed: Array<[Resource, string]> = [];
 
   put(res: Resource, id: string, value: JsonObject): void {

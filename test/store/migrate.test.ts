@@ -42,7 +42,7 @@ describe('applyMigrations', () => {
     const result = applyMigrations(db, MIGRATIONS, 'fresh.db');
     assert.deepEqual(result, { from: 0, to: MIGRATIONS.length, applied: MIGRATIONS.map((m) => m.name) });
     assert.equal(readSchemaVersion(db), N);
-    assert.deepEqual(tableNames(db), ['changes', 'fleet_objects', 'fleet_state', 'meta', 'plugin_metadata', 'services', 'ssls', 'stream_routes', 'upstreams']);
+    assert.deepEqual(tableNames(db), ['changes', 'fleet_objects', 'fleet_state', 'meta', 'plugin_metadata', 'services', 'ssls', 'stream_listeners', 'stream_routes', 'upstreams']);
     assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), [
       { key: 'post_id', value: 0 },
       { key: 'revision', value: 0 },
@@ -193,5 +193,37 @@ describe('0002_change_log', () => {
       [107, 'services', 's2'],
     ]);
     assert.equal(revision(), 107);
+  });
+});
+
+describe('0004_stream_listeners', () => {
+  let dir: string;
+  let db: SqlDb;
+  const log = (): Array<[number, string, string]> =>
+    db.prepare('SELECT revision, resource, id FROM changes ORDER BY revision, id').all().map((r) => [Number(r.revision), String(r.resource), String(r.id)]);
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weir-listeners-'));
+    db = openBetterSqlite(join(dir, 'v3.db'));
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs stream_listeners inserts, updates (a rename: both ids) and deletes in the change log', () => {
+    applyMigrations(db, MIGRATIONS.slice(0, 3));
+    assert.deepEqual(applyMigrations(db, MIGRATIONS.slice(0, 4)), { from: 3, to: 4, applied: ['0004_stream_listeners.sql'] });
+    db.exec(`INSERT INTO stream_listeners (id, value) VALUES ('l1', '{"addr":9100}')`);
+    db.exec(`UPDATE stream_listeners SET value = '{"addr":9101}' WHERE id = 'l1'`);
+    db.exec(`UPDATE stream_listeners SET id = 'l2' WHERE id = 'l1'`);
+    db.exec(`DELETE FROM stream_listeners WHERE id = 'l2'`);
+    assert.deepEqual(log(), [
+      [1, 'stream_listeners', 'l1'],
+      [2, 'stream_listeners', 'l1'],
+      [3, 'stream_listeners', 'l1'],
+      [4, 'stream_listeners', 'l2'],
+      [5, 'stream_listeners', 'l2'],
+    ]);
   });
 });

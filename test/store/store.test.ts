@@ -30,7 +30,7 @@ describe('openStore', () => {
   });
 
   it('starts empty at revision 0', () => {
-    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], services: [], pluginMetadata: [], unreadable: [] });
+    assert.deepEqual(store.readAll(), { revision: 0, streamRoutes: [], upstreams: [], ssls: [], services: [], pluginMetadata: [], streamListeners: [], unreadable: [] });
     assert.equal(store.path, join(dir, 'data', 'weir.db'));
   });
 

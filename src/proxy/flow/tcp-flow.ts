@@ -22,6 +22,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_PREREAD_TIMEOUT_MS, type TlsFlowO
 import type { AccessRecorder } from '../record/access';
 import type { EndReason } from '../session/end-reason';
 import { OpenSet } from '../session/open-set';
+import { type PolicyReason, type RouteChange, type SessionPolicy, type SessionVerdict, SessionReaper, decideSession, describeVerdict } from '../session/policy';
 import { type DialOutcome, type PrereadPort, TcpSession } from '../session/tcp-session';
 import { WarnOnce } from './warn-once';
 
@@ -55,6 +56,11 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
   private readonly metrics: FlowMetrics | null;
   /** Filled by pipeCounts() for each open connection during a scrape. */
   private readonly counts: PipeCounts = { bytesFromClient: 0, bytesToClient: 0, idleMs: 0 };
+  /** Drains of session policies (route, node or listener changes): timers per change, none per connection. */
+  private readonly reaper = new SessionReaper<TcpSession>(
+    (s) => this.active.has(s) || this.preluding.has(s),
+    (s, reason, note) => this.cut(s, reason, note),
+  );
 
   constructor(private readonly opts: TcpFlowOptions) {
     this.ports = { plane: opts.plane, health: opts.health };
@@ -89,6 +95,13 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
     };
   }
 
+  /** Config reload: TLS listeners use these for the next connections. */
+  setTls(tls: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number }): void {
+    this.tlsPrelude.fallbackSni = tls.fallbackSni;
+    this.tlsPrelude.prereadTimeoutMs = tls.prereadTimeoutMs ?? DEFAULT_PREREAD_TIMEOUT_MS;
+    this.tlsPrelude.handshakeTimeoutMs = tls.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  }
+
   /** Connections accepted and not yet finished (prelude, filters, dialling or piping). */
   openConnections(): number {
     return this.active.size + this.preluding.size;
@@ -116,22 +129,8 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
    * shutdown does. False when the connection is not open (any more).
    */
   closeByAdmin(s: TcpSession): boolean {
-    const why = 'closed through the Admin API';
-    if (this.preluding.delete(s)) {
-      this.opts.plane.destroy(s.client);
-      this.record(s, null, 'admin_closed', why);
-      return true;
-    }
-    if (!this.active.has(s)) return false;
-    if (s.upstreamConn !== null) {
-      s.endAs('admin_closed');
-      this.opts.plane.destroy(s.client);
-      return true;
-    }
-    s.aborted = true;
-    this.opts.plane.destroy(s.client);
-    this.active.delete(s);
-    this.finish(s, null, 0, 0, 'admin_closed', why);
+    if (!this.preluding.has(s) && !this.active.has(s)) return false;
+    this.cut(s, 'admin_closed', 'closed through the Admin API');
     return true;
   }
 
@@ -239,10 +238,70 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
   private readonly piped = (r: PipeResult, s: TcpSession): void => {
     releaseNode(s.upstream!, s.current!); // least_conn/ewma stop counting this session
     this.active.delete(s);
-    const x = s.extra;
-    if (x !== null && x.endAs !== null) return this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, x.endAs, 'closed through the Admin API');
+    const x = s.extra; // weir cut it (an admin, a session policy): its reason, not the pipe's 'aborted'
+    if (x !== null && x.endAs !== null) return this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, x.endAs, x.endNote ?? undefined);
     this.finish(s, s.current, r.bytesFromClient, r.bytesToClient, r.reason, r.error);
   };
+
+  /**
+   * End one open connection on purpose (a session policy, an admin), recording `reason`: a piping one through
+   * the pipe (its bytes counted), one still dialling or deciding in its filters at once, one still in its
+   * prelude without a route.
+   */
+  private cut(s: TcpSession, reason: PolicyReason | 'admin_closed', note: string): void {
+    if (!this.preluding.has(s) && !this.active.has(s)) return;
+    this.metrics?.cut('tcp', reason);
+    if (this.preluding.delete(s)) {
+      this.opts.plane.destroy(s.client);
+      return this.record(s, null, reason, note);
+    }
+    if (!this.active.has(s)) return;
+    if (s.upstreamConn !== null) {
+      s.endAs(reason, note);
+      return this.opts.plane.destroy(s.client); // the pipe's done() writes the record
+    }
+    s.aborted = true;
+    this.opts.plane.destroy(s.client);
+    this.active.delete(s);
+    this.finish(s, null, 0, 0, reason, note);
+  }
+
+  /**
+   * After a snapshot swap: the open connections of routes that changed follow their route's policy
+   * (src/proxy/session/policy.ts). Runs per change, never per connection; `changes` holds only routes with
+   * a policy other than keep, so usually it is empty and this returns at once.
+   */
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    if (changes.length === 0) return;
+    const byRoute = new Map<string, RouteChange>();
+    for (const c of changes) byRoute.set(c.routeId, c);
+    const verdicts: Array<[TcpSession, SessionVerdict]> = [];
+    for (const s of this.active.snapshot()) {
+      const change = s.matched ? byRoute.get(s.matched.id) : undefined;
+      if (change === undefined) continue;
+      const v = decideSession(change, s.current === null ? null : s.current.address);
+      if (v !== null) verdicts.push([s, v]);
+    }
+    this.reaper.apply(verdicts, (s, v) => describeVerdict(`route ${s.matched!.id}`, v));
+  }
+
+  /**
+   * A listener stopped accepting (deleted, moved, or rebound): its open connections follow its `on_change`.
+   * They are found by their local address (the listener's port, and its host unless it is a wildcard), so
+   * connections carry nothing for this.
+   */
+  endListener(host: string, port: number, policy: SessionPolicy | null, origin: string): void {
+    if (policy === null) return;
+    const any = host === '0.0.0.0' || host === '::';
+    const verdict: SessionVerdict = { policy, reason: 'listener_removed' };
+    const verdicts: Array<[TcpSession, SessionVerdict]> = [];
+    for (const set of [this.preluding, this.active]) {
+      for (const s of set.snapshot()) {
+        if (s.client.localPort === port && (any || s.client.localAddress === host)) verdicts.push([s, verdict]);
+      }
+    }
+    this.reaper.apply(verdicts, (_s, v) => describeVerdict(`listener ${origin}`, v));
+  }
 
   /** Filters (log) and record phases of a connection that had a route. `code`: the rejecting filter's. */
   private finish(s: TcpSession, node: UpstreamNode | null, fromClient: number, toClient: number, end: EndReason, error?: string, code?: number): void {
@@ -282,6 +341,7 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
    * hold the grace period open); the others get `graceMs` to finish, then are cut.
    */
   async shutdown(graceMs: number): Promise<void> {
+    this.reaper.stop();
     for (const s of this.preluding.snapshot()) {
       this.preluding.delete(s);
       this.opts.plane.destroy(s.client);

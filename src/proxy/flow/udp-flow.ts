@@ -30,6 +30,7 @@ import { EmptyWaiters } from '../session/open-set';
 import { HeldDatagrams, ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
 import { DEFAULT_UDP_ADMISSION, SessionAdmission, type UdpAdmissionSettings } from '../session/udp-admission';
+import { type PolicyReason, type RouteChange, type SessionVerdict, SessionReaper, decideSession, describeVerdict } from '../session/policy';
 import { WarnOnce } from './warn-once';
 import { loopUtilizationReader } from '../../runtime/loop-load';
 import { nextConnectionId } from '../session/conn-id';
@@ -113,6 +114,11 @@ export class UdpFlow implements LiveSource {
   private reportedNoRoute = 0;
   private reportedAt = 0;
   private readonly drained = new EmptyWaiters();
+  /** Drains of session policies (route or node changes): timers per change, none per session. */
+  private readonly reaper = new SessionReaper<UdpSession>(
+    (s) => s.list !== 0,
+    (s, reason: PolicyReason, note) => this.cut(s, reason, note),
+  );
 
   private readonly handlers: UdpUpstreamHandlers<UdpSession> = {
     onDatagram: (sock, data) => this.onReply(sock.context, data),
@@ -146,6 +152,30 @@ export class UdpFlow implements LiveSource {
       clearInterval(this.timer);
       this.timer = null;
     }
+  }
+
+  /** Config reload: the table's cap and proxy_responses apply from the next datagram on. */
+  setSettings(settings: { maxSessions: number; responses: number | null }): void {
+    this.table.maxSessions = settings.maxSessions;
+    this.opts.responses = settings.responses;
+  }
+
+  /**
+   * After a snapshot swap: the sessions of routes that changed follow their route's policy (see TcpFlow's).
+   * `changes` holds only routes with a policy other than keep; usually it is empty.
+   */
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    if (changes.length === 0) return;
+    const byRoute = new Map<string, RouteChange>();
+    for (const c of changes) byRoute.set(c.routeId, c);
+    const verdicts: Array<[UdpSession, SessionVerdict]> = [];
+    for (const s of this.table.entries()) {
+      const change = byRoute.get(s.route.id);
+      if (change === undefined) continue;
+      const v = decideSession(change, s.node === null ? null : s.node.address);
+      if (v !== null) verdicts.push([s, v]);
+    }
+    this.reaper.apply(verdicts, (s, v) => describeVerdict(`route ${s.route.id}`, v));
   }
 
   /** Sessions open now. */
@@ -438,6 +468,13 @@ export class UdpFlow implements LiveSource {
     if (this.table.remove(s)) this.finish(s, reason, error);
   }
 
+  /** End a session on purpose (a session policy, an admin, its listener gone), counted in weir_stream_cut_total. */
+  private cut(s: UdpSession, reason: PolicyReason | 'admin_closed', note?: string): void {
+    if (!this.table.remove(s)) return;
+    this.metrics?.cut('udp', reason);
+    this.finish(s, reason, note);
+  }
+
   /** Close a session already out of the table: filters (log) and record. */
   private finish(s: UdpSession, reason: EndReason, error?: string): void {
     s.aborted = true; // a session whose filters are still deciding is over: their verdict is ignored
@@ -458,7 +495,7 @@ export class UdpFlow implements LiveSource {
   /** End one session on an admin's request (access record end "admin_closed"). False when it is not open. */
   closeByAdmin(s: UdpSession): boolean {
     if (s.list === 0) return false;
-    this.end(s, 'admin_closed', 'closed through the Admin API');
+    this.cut(s, 'admin_closed', 'closed through the Admin API');
     return true;
   }
 
@@ -481,8 +518,12 @@ export class UdpFlow implements LiveSource {
   }
 
   /** End the sessions of an unbound listener: their replies would have no socket to leave from. */
-  endListener(scope: number): void {
-    for (const s of this.table.entries()) if (s.scope === scope) this.end(s, 'listener_removed');
+  endListener(scope: number, reason: 'listener_removed' | 'shutdown' = 'listener_removed'): void {
+    for (const s of this.table.entries()) {
+      if (s.scope !== scope) continue;
+      if (reason === 'shutdown') this.end(s, reason);
+      else this.cut(s, reason);
+    }
   }
 
   /** The clock tick: tell the admission how late it ran, expire idle sessions, forget old refusals, count unanswered sessions, report drops. */
@@ -515,6 +556,7 @@ export class UdpFlow implements LiveSource {
    * after DRAIN_QUIET_MS without traffic, all within graceMs; then the rest are aborted.
    */
   async shutdown(graceMs: number): Promise<void> {
+    this.reaper.stop();
     this.stopAccepting();
     this.draining = true;
     for (const s of this.table.entries()) if (s.answered()) this.end(s, 'shutdown');

@@ -25,8 +25,11 @@ export interface ListenerEntry<S extends ListenerSpec, H> {
 export interface ListenerBinder<S extends ListenerSpec, H extends { host: string; port: number }> {
   /** Bind; rejects with the kernel's error (`code` e.g. EADDRINUSE). `entry` is filled in once it resolves. */
   bind(spec: S, scope: number, entry: () => ListenerEntry<S, H>): Promise<H>;
-  /** Stop accepting (TCP) or receiving (UDP) and release the address. Open connections are the flow's business. */
-  unbind(handle: H, scope: number): Promise<void>;
+  /**
+   * Stop accepting (TCP) or receiving (UDP) and release the address. Open connections are the flow's business:
+   * `why` is 'apply' when a list left the listener out (its session policy applies), 'close' on shutdown.
+   */
+  unbind(entry: ListenerEntry<S, H>, why: 'apply' | 'close'): Promise<void>;
   /** Fields whose change needs a new socket (e.g. TLS on or off); others are swapped in place. */
   bindKey(spec: S): string;
 }
@@ -36,6 +39,16 @@ export interface BoundListener {
   host: string;
   port: number;
   origin: string;
+}
+
+/** A failed apply(): the message names the address and origin; `origin` says which spec could not be bound. */
+export interface ListenerError extends Error {
+  code: string;
+  origin: string;
+}
+
+function failed(err: unknown, spec: ListenerSpec): ListenerError {
+  return Object.assign(listenError(err, spec.host, spec.port, spec.origin), { origin: spec.origin }) as ListenerError;
 }
 
 /** What apply() did. */
@@ -71,14 +84,14 @@ export class ListenerSet<S extends ListenerSpec, H extends { host: string; port:
 
   /**
    * Make the bound set equal `specs`. New addresses are bound first, in order; if one fails, the ones bound
-   * by this call are released again and the call rejects with an Error naming the address and its origin,
-   * leaving the previous set serving. Then removed addresses are unbound, and kept ones take their new spec.
+   * by this call are released again and the call rejects with a ListenerError naming the address and its
+   * origin, leaving the previous set serving. Then removed addresses are unbound, and kept ones take their new spec.
    */
   async apply(specs: readonly S[]): Promise<ApplyResult> {
     const wanted = new Map<string, S>();
     specs.forEach((spec, i) => {
       const key = addressKey(spec, i);
-      if (wanted.has(key)) throw listenError(Object.assign(new Error('listed twice'), { code: 'ERR_LISTEN_TWICE' }), spec.host, spec.port, spec.origin);
+      if (wanted.has(key)) throw failed(Object.assign(new Error('listed twice'), { code: 'ERR_LISTEN_TWICE' }), spec);
       wanted.set(key, spec);
     });
     const result: ApplyResult = { added: [], removed: [], changed: [] };
@@ -94,26 +107,31 @@ export class ListenerSet<S extends ListenerSpec, H extends { host: string; port:
       }
     }
     // a changed socket option needs the address free first: unbind, then bind with the new spec
-    for (const [key] of rebind) await this.release(key, result.removed);
+    for (const [key] of rebind) await this.release(key, result.removed, 'apply');
     const added: string[] = [];
     for (const [key, spec] of [...rebind, ...fresh]) {
       try {
         await this.add(key, spec);
       } catch (err) {
-        for (const k of added) await this.release(k, []);
-        throw listenError(err, spec.host, spec.port, spec.origin);
+        for (const k of added) await this.release(k, [], 'close');
+        throw failed(err, spec);
       }
       added.push(key);
       result.added.push(this.bound(this.entries.get(key)!));
     }
-    for (const key of [...this.entries.keys()]) if (!wanted.has(key)) await this.release(key, result.removed);
+    for (const key of [...this.entries.keys()]) if (!wanted.has(key)) await this.release(key, result.removed, 'apply');
     return result;
   }
 
   /** Unbind everything (shutdown). */
   async closeAll(): Promise<void> {
     const removed: BoundListener[] = [];
-    for (const key of [...this.entries.keys()]) await this.release(key, removed);
+    for (const key of [...this.entries.keys()]) await this.release(key, removed, 'close');
+  }
+
+  /** The bound entries with their handles (e.g. to pass their sockets on to a new process). */
+  listEntries(): ReadonlyArray<ListenerEntry<S, H>> {
+    return [...this.entries.values()];
   }
 
   private async add(key: string, spec: S): Promise<void> {
@@ -133,12 +151,12 @@ export class ListenerSet<S extends ListenerSpec, H extends { host: string; port:
     }
   }
 
-  private async release(key: string, removed: BoundListener[]): Promise<void> {
+  private async release(key: string, removed: BoundListener[], why: 'apply' | 'close'): Promise<void> {
     const entry = this.entries.get(key);
     if (entry === undefined) return;
     this.entries.delete(key);
     removed.push(this.bound(entry));
-    await this.binder.unbind(entry.handle, entry.scope);
+    await this.binder.unbind(entry, why);
     this.freeScopes.push(entry.scope);
   }
 

@@ -10,8 +10,12 @@ import type { FlowMetrics } from '../../metrics/types';
 import { TcpFlow } from '../flow/tcp-flow';
 import { compileTrust } from '../match/trust';
 import { type TlsMode, tlsModeOf } from '../prelude/tls';
+import type { RouteChange } from '../session/policy';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
 import { ConnectionLimiter, LimitedAccept, type ListenerCount, ReleasingRecorder } from './conn-limit';
+
+/** An already listening socket this process inherited (binary upgrade), by protocol and address; taken once. */
+export type InheritedFd = (proto: 'tcp' | 'udp', host: string, port: number) => number | undefined;
 
 export interface TcpProxyOptions {
   plane: TcpDataPlane;
@@ -22,13 +26,21 @@ export interface TcpProxyOptions {
   health?: HealthView;
   accessLog: AccessLog;
   /** TLS listeners: apisix.ssl.fallback_sni and the preread / handshake timeouts (defaults 30 s). */
-  tls?: { fallbackSni: string | null; prereadTimeoutMs?: number; handshakeTimeoutMs?: number };
+  tls?: TcpTlsOptions;
   /** nginx_config.stream.real_ip_from (canonical CIDRs); absent: every peer of a proxy_protocol listener is trusted. */
   realIpFrom?: readonly string[];
   /** apisix.stream_proxy.max_connections: open connections beyond it are refused at accept; null/absent = no cap. */
   maxConnections?: number | null;
   /** The metrics sink when the prometheus export server runs (default: none). */
   metrics?: FlowMetrics | null;
+  /** Sockets handed over by the previous process (`weir upgrade`): used instead of binding those addresses. */
+  inherited?: InheritedFd;
+}
+
+export interface TcpTlsOptions {
+  fallbackSni: string | null;
+  prereadTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
 }
 
 export type BoundTcpListener = BoundListener;
@@ -36,8 +48,17 @@ export type BoundTcpListener = BoundListener;
 export interface TcpProxy {
   /** The addresses actually bound (port 0 in the config becomes the real port). */
   readonly listeners: readonly BoundTcpListener[];
-  /** Bind and unbind so the listeners equal `specs`; open connections are not touched. */
+  /**
+   * Bind and unbind so the listeners equal `specs`. Open connections of a removed listener follow its
+   * `onChange` (the spec of the same origin in `specs` when it only moved, else the removed one's): keep by default.
+   */
   applyListeners(specs: readonly TcpListenSpec[]): Promise<ApplyResult>;
+  /** After a snapshot swap: open connections of changed routes follow their route's policy. */
+  applyRouteChanges(changes: readonly RouteChange[]): void;
+  /** Config reload: new TLS settings for the next connections. */
+  setTls(tls: TcpTlsOptions): void;
+  /** Listening sockets by address, for a binary upgrade to pass on (fd undefined where the plane has none). */
+  sockets(): Array<{ host: string; port: number; fd: number | undefined }>;
   /** Connections accepted and not yet finished (ClientHello preread, TLS handshake, dialling or piping). */
   activeConnections(): number;
   /** Stop accepting; open connections continue. */
@@ -58,12 +79,19 @@ function hasProxyFlags(spec: TcpListenSpec): boolean {
  * TCP listeners: a plain one hands connections straight to the flow; a TLS one, or one with PROXY protocol
  * flags, reads its current spec per accept (one closure per listener, not per connection).
  */
-function tcpBinder(plane: TcpDataPlane, flow: TcpFlow, limits: LimitedAccept): ListenerBinder<TcpListenSpec, TcpListener> {
+function tcpBinder(
+  plane: TcpDataPlane,
+  flow: TcpFlow,
+  limits: LimitedAccept,
+  wanted: () => ReadonlyMap<string, TcpListenSpec>,
+  inherited: InheritedFd | undefined,
+): ListenerBinder<TcpListenSpec, TcpListener> {
   return {
     // a plain listener's handler has no spec to read: turning PROXY protocol on or off gives it a new socket
     bindKey: (spec) => (tlsModeOf(spec) !== null ? 'tls' : hasProxyFlags(spec) ? 'plain+proxy' : 'plain'),
     bind: (spec, _scope, entry) => {
-      const addr = { host: spec.host, port: spec.port };
+      const fd = inherited?.('tcp', spec.host, spec.port);
+      const addr = { host: spec.host, port: spec.port, ...(fd === undefined ? {} : { fd }) };
       // the listener's cap is read per accept from its current spec (a reload may change it in place)
       const count: ListenerCount = { open: 0, origin: spec.origin, get max() { return entry().spec.maxConnections ?? null; } };
       if (tlsModeOf(spec) === null) {
@@ -77,7 +105,12 @@ function tcpBinder(plane: TcpDataPlane, flow: TcpFlow, limits: LimitedAccept): L
         else flow.acceptTls(c, tlsModeOf(current) as TlsMode);
       }));
     },
-    unbind: (handle) => handle.stop(),
+    unbind: async ({ handle, spec }, why) => {
+      await handle.stop();
+      if (why !== 'apply') return;
+      const policy = (wanted().get(spec.origin) ?? spec).onChange ?? null;
+      flow.endListener(handle.host, handle.port, policy, spec.origin);
+    },
   };
 }
 
@@ -85,6 +118,9 @@ class TcpProxyImpl implements TcpProxy {
   readonly flow: TcpFlow;
   readonly set: ListenerSet<TcpListenSpec, TcpListener>;
   readonly limiter: ConnectionLimiter;
+
+  /** The specs of the apply in progress, by origin: a listener that moved drains by its new policy. */
+  private wanted: ReadonlyMap<string, TcpListenSpec> = new Map();
 
   constructor(opts: TcpProxyOptions) {
     const recorder = new ReleasingRecorder(opts.accessLog);
@@ -100,7 +136,7 @@ class TcpProxyImpl implements TcpProxy {
     this.limiter = new ConnectionLimiter(opts.maxConnections ?? null, () => this.flow.openConnections());
     const limits = new LimitedAccept(this.limiter, (c) => opts.plane.destroy(c), (info, error) => recorder.connection(info, null, null, Date.now(), 0, 0, 'refused', error));
     recorder.accept = limits;
-    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow, limits));
+    this.set = new ListenerSet(tcpBinder(opts.plane, this.flow, limits, () => this.wanted, opts.inherited));
   }
 
   get listeners(): readonly BoundTcpListener[] {
@@ -108,7 +144,20 @@ class TcpProxyImpl implements TcpProxy {
   }
 
   applyListeners(specs: readonly TcpListenSpec[]): Promise<ApplyResult> {
+    this.wanted = new Map(specs.map((s) => [s.origin, s]));
     return this.set.apply(specs);
+  }
+
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    this.flow.applyRouteChanges(changes);
+  }
+
+  setTls(tls: TcpTlsOptions): void {
+    this.flow.setTls(tls);
+  }
+
+  sockets(): Array<{ host: string; port: number; fd: number | undefined }> {
+    return this.set.listEntries().map(({ handle }) => ({ host: handle.host, port: handle.port, fd: handle.fd }));
   }
 
   activeConnections(): number {

@@ -11,7 +11,9 @@ import { UdpFlow, type UdpStats } from '../flow/udp-flow';
 import { compileTrust } from '../match/trust';
 import { AccessRecorder } from '../record/access';
 import type { UdpAdmissionSettings } from '../session/udp-admission';
+import type { RouteChange } from '../session/policy';
 import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
+import type { InheritedFd } from './tcp';
 
 export type { UdpStats } from '../flow/udp-flow';
 
@@ -35,23 +37,27 @@ export interface UdpProxyOptions {
   realIpFrom?: readonly string[];
   /** The metrics sink when the prometheus export server runs (default: none). */
   metrics?: FlowMetrics | null;
+  /** Sockets handed over by the previous process (`weir upgrade`): used instead of binding those addresses. */
+  inherited?: InheritedFd;
 }
 
 export type BoundUdpListener = BoundListener;
 
-function udpBinder(plane: UdpDataPlane, flow: UdpFlow): ListenerBinder<UdpListenSpec, UdpListener> {
+function udpBinder(plane: UdpDataPlane, flow: UdpFlow, inherited: InheritedFd | undefined): ListenerBinder<UdpListenSpec, UdpListener> {
   return {
     // PROXY protocol on or off changes the datagram handler: a new socket
     bindKey: (spec) => `udp${spec.proxyProtocol ? '+in' : ''}${spec.proxyProtocolToUpstream ? '+out' : ''}`,
     // one closure per listener (not per datagram) carries the listener's scope into the session key
     bind: (spec, scope) => {
       flow.setListenerProxy(scope, spec.proxyProtocol || spec.proxyProtocolToUpstream ? spec : undefined);
-      const addr = { host: spec.host, port: spec.port };
+      const fd = inherited?.('udp', spec.host, spec.port);
+      const addr = { host: spec.host, port: spec.port, ...(fd === undefined ? {} : { fd }) };
       if (spec.proxyProtocol) return plane.bind(addr, (l, data, address, port) => flow.onProxiedDatagram(scope, l, data, address, port));
       return plane.bind(addr, (l, data, address, port) => flow.onDatagram(scope, l, data, address, port));
     },
-    unbind: async (handle, scope) => {
-      flow.endListener(scope);
+    // whatever the listener's on_change: a session's replies leave from this socket, so its sessions end with it
+    unbind: async ({ handle, scope }, why) => {
+      flow.endListener(scope, why === 'apply' ? 'listener_removed' : 'shutdown');
       flow.setListenerProxy(scope, undefined);
       await handle.close();
     },
@@ -76,7 +82,7 @@ export class UdpProxy {
       trust: compileTrust(opts.realIpFrom),
       metrics: opts.metrics,
     });
-    this.set = new ListenerSet(udpBinder(opts.plane, this.flow));
+    this.set = new ListenerSet(udpBinder(opts.plane, this.flow, opts.inherited));
   }
 
   /** The addresses actually bound. */
@@ -93,6 +99,21 @@ export class UdpProxy {
     }
   }
 
+  /** After a snapshot swap: sessions of changed routes follow their route's policy. */
+  applyRouteChanges(changes: readonly RouteChange[]): void {
+    this.flow.applyRouteChanges(changes);
+  }
+
+  /** Config reload: nginx_config.stream.udp_max_sessions and proxy_responses. */
+  setSettings(settings: { maxSessions: number; responses: number | null }): void {
+    this.flow.setSettings(settings);
+  }
+
+  /** Bound sockets by address, for a binary upgrade to pass on. */
+  sockets(): Array<{ host: string; port: number; fd: number | undefined }> {
+    return this.set.listEntries().map(({ handle }) => ({ host: handle.host, port: handle.port, fd: handle.fd }));
+  }
+
   /** Sessions open now. */
   activeSessions(): number {
     return this.flow.activeSessions();
@@ -105,6 +126,15 @@ export class UdpProxy {
   /** New clients are ignored from now on; open sessions continue. */
   stopAccepting(): void {
     this.flow.stopAccepting();
+  }
+
+  /**
+   * Binary upgrade: the new process reads these sockets now (it inherited them), so this one stops reading at
+   * once: the sockets are closed here and the sessions end ('shutdown'); their replies had no other way out.
+   */
+  async release(): Promise<void> {
+    this.flow.stopAccepting();
+    await this.set.closeAll();
   }
 
   /** Stop new sessions, drain within graceMs (see UdpFlow.shutdown), then release the ports. */

@@ -32,8 +32,11 @@ export const END_REASONS = [
   'responses', // proxy_responses replies per client datagram were relayed
   'evicted', // the session table was full
   'shutdown', // ended while draining: answered, or quiet for a moment
-  // listeners
-  'listener_removed', // its listener was unbound and the session could not go on without it
+  // changes while running ([weir] session policies, src/proxy/session/policy.ts)
+  'listener_removed', // its listener was unbound: UDP sessions always (replies leave from its socket), TCP per on_change
+  'route_changed', // its route or the route's upstream was written, and the route's on_change said drain or close
+  'route_deleted', // its route was deleted, and the route's on_change said drain or close
+  'node_removed', // its node left the route's upstream, and the route's on_node_removed said drain or close
   // admin
   'admin_closed', // ended through the Admin API (DELETE /v1/connections/{id}, /v1/udp_sessions/{id})
 ] as const;

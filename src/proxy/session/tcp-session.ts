@@ -43,6 +43,8 @@ export interface SessionExtra {
   sendHeader: boolean;
   /** Why weir cut the connection when the pipe's own reason ("aborted") would not say (an admin closed it). */
   endAs: EndReason | null;
+  /** What the record says beside endAs (why it was cut), or null for the default wording of that reason. */
+  endNote: string | null;
   /** What the route's filters set (FilterConn): variables, an upstream of their choice, pipe limits, own state. */
   vars: Map<string, string> | null;
   upstream: CompiledUpstream | null;
@@ -164,7 +166,7 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
   }
   private ensureExtra(): SessionExtra {
     return (this.extra ??= {
-      sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null,
+      sni: null, tls: undefined, clientAddr: null, clientPort: 0, upstreamPrefix: null, header: null, sendHeader: false, endAs: null, endNote: null,
       vars: null, upstream: null, throttle: null, state: null,
     });
   }
@@ -218,9 +220,14 @@ export class TcpSession extends UpstreamDial implements ConnInfo, PipeOptions, F
     this.ensureExtra().upstreamPrefix = bytes;
   }
 
-  /** The reason the record will give once the running pipe ends (set before weir cuts it). */
-  endAs(reason: EndReason): void {
-    this.ensureExtra().endAs = reason;
+  /**
+   * The reason the record will give once the running pipe ends (set before weir cuts it: an admin's close,
+   * a session policy), with its explanation.
+   */
+  endAs(reason: EndReason, note: string | null = null): void {
+    const x = this.ensureExtra();
+    x.endAs = reason;
+    x.endNote = note;
   }
 
   /**

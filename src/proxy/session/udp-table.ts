@@ -69,7 +69,8 @@ export class SessionTable<S extends SessionEntry> {
   private readonly assured = new RecencyList();
 
   constructor(
-    readonly maxSessions: number,
+    /** The cap; a config reload may change it (a lower cap evicts one session per new one until it holds). */
+    public maxSessions: number,
     now: number,
   ) {
     if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new RangeError(`maxSessions must be a positive integer, got ${maxSessions}`);

@@ -61,6 +61,8 @@ export interface BunTcpHandlers<T> {
 export interface BunTcpListener {
   readonly hostname: string;
   readonly port: number;
+  /** The listening socket's descriptor. */
+  readonly fd: number;
   /** Stop accepting; `closeActive` false keeps open connections. */
   stop(closeActive?: boolean): void;
 }
@@ -68,6 +70,7 @@ export interface BunTcpListener {
 export interface BunUdpSocket {
   readonly hostname: string;
   readonly port: number;
+  readonly fd?: number;
   /** Unconnected: send(data, port, address); connected: send(data). False when the kernel buffer is full. */
   send(data: Uint8Array, port?: number, address?: string): boolean;
   /** Unconnected: flat [data, port, address, ...]; connected: [data, ...]. Returns the datagrams sent. */
@@ -86,8 +89,10 @@ export interface BunUdpHandlers {
 
 export interface BunApi {
   listen<T>(opts: {
-    hostname: string;
-    port: number;
+    hostname?: string;
+    port?: number;
+    /** Listen on this already bound socket (hostname and port are then not used). */
+    fd?: number;
     allowHalfOpen?: boolean;
     reusePort?: boolean;
     exclusive?: boolean;
@@ -104,7 +109,10 @@ export interface BunApi {
   udpSocket(opts: {
     hostname?: string;
     port?: number;
-    reusePort?: boolean;
+    /** Use this already bound socket. */
+    fd?: number;
+    /** Socket flags as Bun's node:dgram passes them (UDP_REUSEPORT_FLAG in udp/bun.ts). */
+    flags?: number;
     connect?: { hostname: string; port: number };
     binaryType?: 'buffer';
     socket: BunUdpHandlers;

@@ -47,8 +47,8 @@ export async function serveBunHttp(handler: FetchHandler, opts: HttpServeOptions
   return {
     host: opts.host,
     port: server.port,
-    close: async () => {
-      await server.stop(true);
+    close: async (o) => {
+      await server.stop(o?.graceful !== true);
     },
   };
 }

@@ -152,10 +152,11 @@ export function serveNodeHttp(handler: FetchHandler, opts: HttpServeOptions): Pr
       resolve({
         host: opts.host,
         port,
-        close: () =>
+        close: (o) =>
           new Promise<void>((done) => {
             server.close(() => done());
-            server.closeAllConnections();
+            if (o?.graceful === true) server.closeIdleConnections();
+            else server.closeAllConnections();
           }),
       });
     });

@@ -85,6 +85,9 @@ function flushAll(): void {
 
 class BunListener implements UdpListener {
   dirty = false;
+  get fd(): number | undefined {
+    return this.socket.fd;
+  }
   /** Flat [data, port, address, ...] as sendMany() takes it. */
   out: Array<Uint8Array | number | string> = [];
   closed = false;
@@ -231,20 +234,28 @@ function upstreamHandlers(up: BunUpstream<unknown>): BunUdpHandlers {
   };
 }
 
+/**
+ * Bun.udpSocket ignores a `reusePort` option (Bun 1.4), but takes the socket flags Bun's own node:dgram passes
+ * it: `createSocket({reusePort: true})` arrives as bit 4 (SO_REUSEPORT; 8 is IPV6_V6ONLY, 16 SO_REUSEADDR).
+ * Setting that bit keeps the native sendmmsg path on every worker; test/runtime/udp/bun.test.ts checks that two
+ * sockets with it share a port, so a Bun release that renumbers the bits fails there, not in production.
+ */
+export const UDP_REUSEPORT_FLAG = 4;
+
 /** The Bun-native UdpDataPlane. Only valid under Bun. */
 export function createBunUdpDataPlane(options: UdpPlaneOptions = {}): UdpDataPlane {
   const bun = bunApi();
   const rcvbuf = options.rcvbuf ?? DEFAULT_LISTENER_RCVBUF;
   return {
     async bind(addr, onDatagram) {
-      const socket = (await bun.udpSocket({
-        hostname: addr.host,
-        port: addr.port,
-        ...(options.reusePort ? { reusePort: true } : {}),
-        socket: listenerHandlers,
-      })) as Owned<BunListener>;
-      const granted = enlargeRecvBuffer(socket, rcvbuf, `${addr.host}:${socket.port}`);
-      return new BunListener(socket, addr.host, socket.port, granted, onDatagram);
+      // an inherited socket (binary upgrade) is already bound, with its buffer size set
+      const socket = (await bun.udpSocket(
+        addr.fd !== undefined
+          ? { fd: addr.fd, socket: listenerHandlers }
+          : { hostname: addr.host, port: addr.port, ...(options.reusePort ? { flags: UDP_REUSEPORT_FLAG } : {}), socket: listenerHandlers },
+      )) as Owned<BunListener>;
+      const granted = addr.fd === undefined ? enlargeRecvBuffer(socket, rcvbuf, `${addr.host}:${socket.port}`) : null;
+      return new BunListener(socket, addr.host, addr.fd !== undefined ? addr.port : socket.port, granted, onDatagram);
     },
 
     open<C>(host: string, port: number, handlers: UdpUpstreamHandlers<C>, context: C): UdpUpstream<C> {

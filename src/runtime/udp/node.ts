@@ -58,6 +58,12 @@ class NodeUdpListener implements UdpListener {
     this.mapV4 = isIP(host) === 6;
   }
 
+  /** Read only for a binary upgrade (node keeps the descriptor on its internal handle). */
+  get fd(): number | undefined {
+    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  }
+
   send(data: Uint8Array, address: string, port: number): void {
     if (this.closed) return;
     // node:dgram gives each received datagram its own Buffer, so forwarding it without a copy is safe.
@@ -160,16 +166,22 @@ function enlargeRecvBuffer(socket: dgram.Socket, size: number, listen: string): 
   }
 }
 
-/** node:dgram implementation of UdpDataPlane (`reusePort` is not used: node:dgram listeners stay in one process). */
-export function createNodeUdpDataPlane(options: UdpPlaneOptions = {}): UdpDataPlane {
-  const rcvbuf = options.rcvbuf ?? DEFAULT_LISTENER_RCVBUF;
+/**
+ * node:dgram implementation of UdpDataPlane. `reusePort` binds listeners with SO_REUSEPORT (Bun's node:dgram and
+ * Node >= 22.12 take it; multi-core workers use it under Bun only).
+ */
+export function createNodeUdpDataPlane(opts: UdpPlaneOptions = {}): UdpDataPlane {
+  const rcvbuf = opts.rcvbuf ?? DEFAULT_LISTENER_RCVBUF;
   return {
     bind(addr, onDatagram) {
       const type = isIP(addr.host) === 6 ? 'udp6' : 'udp4';
-      const socket = dgram.createSocket({ type, lookup: literalLookup as never }) as Slot<NodeUdpListener>;
+      const options = { type, lookup: literalLookup as never, ...(opts.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions;
+      const socket = dgram.createSocket(options) as Slot<NodeUdpListener>;
       return new Promise((resolve, reject) => {
         socket.once('error', reject);
-        socket.bind({ port: addr.port, address: addr.host, exclusive: true }, () => {
+        // an inherited descriptor (binary upgrade) is bound already
+        const where = addr.fd !== undefined ? { fd: addr.fd, exclusive: true } : { port: addr.port, address: addr.host, exclusive: true };
+        socket.bind(where, () => {
           socket.off('error', reject);
           const bound = socket.address();
           const granted = enlargeRecvBuffer(socket, rcvbuf, `${addr.host}:${bound.port}`);

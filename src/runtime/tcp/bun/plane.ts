@@ -156,6 +156,9 @@ class BunListener implements TcpListener {
     readonly host: string,
     readonly port: number,
   ) {}
+  get fd(): number | undefined {
+    return this.stopped ? undefined : this.handle.fd;
+  }
   stopped = false;
   stop(): Promise<void> {
     if (!this.stopped) this.handle.stop(false);
@@ -248,14 +251,10 @@ export function createBunTcpDataPlane(options: BunTcpOptions = {}): TcpDataPlane
         // the handlers learn the bound port after listen(): the object is filled in before any accept runs
         const fixed = fixedLocalHost(addr.host);
         const bound = { host: fixed ?? '', port: addr.port };
-        const handle = bun.listen<BunSide>({
-          hostname: addr.host,
-          port: addr.port,
-          allowHalfOpen: true,
-          backlog: 4096,
-          ...(options.reusePort ? { reusePort: true } : {}),
-          socket: inboundHandlers(onConn, fixed === null ? null : bound),
-        });
+        // an inherited socket (binary upgrade) is bound and listening already: Bun takes it by descriptor
+        const where = addr.fd !== undefined ? { fd: addr.fd } : { hostname: addr.host, port: addr.port, backlog: 4096, ...(options.reusePort ? { reusePort: true } : {}) };
+        const handle = bun.listen<BunSide>({ ...where, allowHalfOpen: true, socket: inboundHandlers(onConn, fixed === null ? null : bound) });
+        if (addr.fd !== undefined) return Promise.resolve(new BunListener(handle, addr.host, addr.port));
         bound.port = handle.port;
         return Promise.resolve(new BunListener(handle, unmapIpv4(handle.hostname), handle.port));
       } catch (err) {

@@ -21,6 +21,12 @@ class NodeListener implements TcpListener {
     readonly host: string,
     readonly port: number,
   ) {}
+  /** Read only for a binary upgrade (node keeps the descriptor on its internal handle). */
+  get fd(): number | undefined {
+    const fd = (this.server as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  }
+
   stop(): Promise<void> {
     // server.close()'s callback waits for every open connection; stopping only means no new accepts.
     if (this.server.listening) this.server.close();
@@ -51,9 +57,12 @@ export function createNodeTcpDataPlane(): NodeTcpPlane {
         });
         const onListenError = (err: Error): void => reject(err);
         server.once('error', onListenError);
-        server.listen({ host: addr.host, port: addr.port, backlog: 4096 }, () => {
+        // an inherited descriptor (binary upgrade) is bound and listening already
+        const where = addr.fd !== undefined ? { fd: addr.fd } : { host: addr.host, port: addr.port, backlog: 4096 };
+        server.listen(where, () => {
           server.off('error', onListenError);
           server.on('error', (err: Error) => logger.error('listener error', { error: err.message }));
+          if (addr.fd !== undefined) return resolve(new NodeListener(server, addr.host, addr.port));
           const bound = server.address() as net.AddressInfo;
           resolve(new NodeListener(server, unmapIpv4(bound.address), bound.port));
         });
