@@ -24,13 +24,13 @@ export interface FlowMetrics {
   addLiveSource(source: LiveSource): void;
   /** Called once by the UDP flow: its refused new sessions by reason, read at scrape time (nothing per event). */
   addUdpRefusals(source: RefusalSource): void;
+  /** [weir] weir ended an open connection (TCP) or session (UDP) on purpose: a session policy, or the Admin API. */
+  cut(protocol: 'tcp' | 'udp', reason: CutReason): void;
 }
 
 /** Refusals a flow counts itself, by reason; the scrape reads them. */
 export interface RefusalSource {
   refused(): Readonly<Record<string, number>>;
-  /** [weir] weir ended an open connection (TCP) or session (UDP) on purpose: a session policy, or the Admin API. */
-  cut(protocol: 'tcp' | 'udp', reason: CutReason): void;
 }
 
 /** Why weir ended a connection on purpose (the access line's `end`; src/proxy/session/end-reason.ts). */
