@@ -1,6 +1,7 @@
 // A real rsyslogd behind the syslog plugin: one RFC 5424 entry per connection over UDP and over TCP, parsed by
 // rsyslog itself (facility, severity, app name, process id, the JSON message); then rsyslog is killed and
 // restarted while connections keep flowing through weir: none fails and none is delayed by more than 50 ms.
+// Entries still queued when weir stops (batches waiting a minute for more) reach rsyslog during the stop.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,5 +101,47 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
     assert.ok(worst <= 50, `slowest of ${latencies.length} connections (ms): ${slowest.join(', ')}`);
     // entries from after the restart reach the new rsyslog
     await waitFor(() => entriesOf('steady').some((e) => Number(e.json.start_time) > Date.now() - 1200), 10_000, 'entries after the restart');
+  });
+});
+
+describe('syslog entries still queued when weir stops reach rsyslog', { skip: skip ?? false }, () => {
+  const dir = tempDir('weir-syslog-stop-');
+  let rsyslog: Rsyslog;
+  let up: TestServer;
+  after(async () => {
+    await up?.close();
+    rsyslog?.stop();
+    dir.remove();
+  });
+
+  it('over UDP and TCP: batches that would have waited 60 s go out during stop()', async () => {
+    rsyslog = await startRsyslog(await freePort(), await freePort(), dir.path);
+    up = await startEchoServer();
+    const port = { udp: await freePort(), tcp: await freePort() };
+    const w = await startTestWeir([`"127.0.0.1:${port.udp}"`, `"127.0.0.1:${port.tcp}"`], { extraYaml: 'stream_plugins: [syslog]' });
+    let stopped = false;
+    try {
+      const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
+      // nothing would send these batches for a minute: not full, not idle long enough, not old enough
+      const slow = { host: '127.0.0.1', batch_max_size: 1000, inactive_timeout: 60, buffer_duration: 60 };
+      const routes = {
+        'stop-udp': { server_port: port.udp, plugins: { syslog: { ...slow, port: rsyslog.udpPort, sock_type: 'udp' } }, upstream },
+        'stop-tcp': { server_port: port.tcp, plugins: { syslog: { ...slow, port: rsyslog.tcpPort, sock_type: 'tcp' } }, upstream },
+      };
+      for (const [id, body] of Object.entries(routes)) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, body)).status, 201);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await exchange(port.udp, `u${i}`)).data.toString(), `u${i}`);
+        assert.equal((await exchange(port.tcp, `t${i}`)).data.toString(), `t${i}`);
+      }
+      await waitFor(() => w.access.length === 6, 5000, 'six access records');
+      const count = (id: string) => rsyslog.lines().filter((line) => line.includes(`"route_id":"${id}"`)).length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual([count('stop-udp'), count('stop-tcp')], [0, 0], 'still queued before the stop');
+      await w.stop();
+      stopped = true;
+      await waitFor(() => count('stop-udp') === 3 && count('stop-tcp') === 3, 10_000, 'the queued entries at rsyslog');
+    } finally {
+      if (!stopped) await w.stop();
+    }
   });
 });
