@@ -70,13 +70,23 @@ export interface FinishedConn {
   readonly vars?: ReadonlyMap<string, string> | null;
 }
 
-/** What explain hands a filter: the facts of a connection that is not open (no variables, nothing to set). */
-export type ExplainedConn = Pick<FilterConn, 'info' | 'route'>;
+/** What variable readers need of a connection (src/plugins/vars.ts): an open one, or one explain describes. */
+export type VarSource = Pick<FilterConn, 'info' | 'getVar'>;
+
+/**
+ * What explain hands a filter: the facts of a connection that is not open. Nothing can be set, and getVar
+ * answers only what explain was told (no filter ran before, so mqtt_client_id and the like are unset).
+ */
+export type ExplainedConn = Pick<FilterConn, 'info' | 'route' | 'getVar'>;
 
 /** What a filter would decide for a connection, asked by explain: `unknown` when it cannot tell without running. */
 export interface FilterExplanation {
   readonly admits: boolean | 'unknown';
   readonly reason: string;
+  /** The facts behind the answer (the count and the limit, the rule that matched), shown beside it. */
+  readonly facts?: Readonly<Record<string, string | number | boolean | null>>;
+  /** The upstream it would connect to instead of the route's (traffic-split); absent: the route's. */
+  readonly upstream?: CompiledUpstream;
 }
 
 export interface StreamFilter {
