@@ -132,7 +132,8 @@ export class FilterCompiler {
       attr: (name) => this.pluginAttr[name] ?? null,
       counters: this.counters,
       metrics: this.metrics,
-      problem: (message) => void entry.problems.push(`stream_routes/${row.id}: ${message}`),
+      // "stream_routes/1: ...", or "services/edge: ..." when weir check compiles a service on its own
+      problem: (message) => void entry.problems.push(`${key.replace(/^\/apisix\//, '')}: ${message}`),
     };
     const filters: StreamFilter[] = [];
     for (const name of Object.keys(plugins)) {

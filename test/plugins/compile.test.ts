@@ -1,7 +1,7 @@
 // Route plugins compiled at snapshot build: priority order, _meta.disable, plugins outside stream_plugins,
 // chains reused while nothing they depend on changed (route text, plugin_metadata, named upstreams), services
 // merged in first; after a swap, filters no longer served are disposed (a syslog queue sent to a real UDP
-// collector) and the metrics forget what is gone.
+// collector) and the metrics forget what is gone; weir check's look at services and plugin_metadata.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { buildServedSnapshot } from '../../src/plugins/snapshot';
 import { NO_FILTERS, type FilterChain, type FinishedConn } from '../../src/proxy/filter/types';
 import { runLog } from '../../src/proxy/filter/chain';
 import { StreamMetrics } from '../../src/metrics/stream-metrics';
+import { checkPluginObjects } from '../../src/plugins/check-objects';
 import { until, wait } from '../helpers/udp';
 import { freePort } from '../helpers/net';
 import { testConn } from './conn';
@@ -220,5 +221,29 @@ describe('FilterCompiler.afterSwap and dispose', () => {
     c.afterSwap(two.snapshot);
     const routes = metrics.collect().find((f) => f.name === 'apisix_stream_connection_total')!.samples;
     assert.deepEqual(routes.map((s) => [s.labels, s.value]), [[['b'], 1]]);
+  });
+});
+
+describe("weir check's services and plugin_metadata", () => {
+  it('names each bad service and metadata row by id; an unused service is compiled too', () => {
+    const c = compiler();
+    const parts = {
+      upstreams: [row('u', UP)],
+      services: [
+        row('ok', { upstream_id: 'u', plugins: { 'ip-restriction': ALLOW } }),
+        row('bad-conf', { plugins: { 'limit-conn': { conn: 0 } } }),
+        row('ghost', { upstream_id: 'nope' }),
+        row('split', { plugins: { 'traffic-split': { rules: [{ weighted_upstreams: [{ upstream_id: 'gone' }] }] } } }),
+      ],
+      pluginMetadata: [row('syslog', { log_format: 'x' }), row('no-such-plugin', {}), row('limit-conn', { any: 1 })],
+    };
+    const { snapshot } = build(c, parts);
+    const problems = checkPluginObjects(contents(parts), snapshot, c, null);
+    assert.equal(problems.length, 5, problems.join('\n'));
+    assert.match(problems[0]!, /^services\/bad-conf: failed to check the configuration of stream plugin \[limit-conn\]: property "conn" validation failed/);
+    assert.equal(problems[1], 'services/ghost: upstream nope not found');
+    assert.equal(problems[2], 'services/split: traffic-split: upstream gone not found or cannot forward');
+    assert.equal(problems[3], 'plugin_metadata/no-such-plugin: invalid plugin name');
+    assert.match(problems[4]!, /^plugin_metadata\/syslog: invalid configuration: property "log_format" validation failed/);
   });
 });
