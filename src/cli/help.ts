@@ -56,7 +56,9 @@ swaps in the new routes; a row that fails validation is logged with its id and r
               objects missing from the file are removed; --dry-run prints the diff
               (+ add, ~ change with the changed fields, - remove) and writes nothing
   check       prints each problem on stderr, as the proxy would log it, and warns about stream
-              routes that can never match (earlier routes take all their connections)
+              routes that can never match (earlier routes take all their connections); compiles
+              every plugin chain (routes, and services used or not) and checks plugin_metadata,
+              each problem named by its object (stream_routes/1, services/edge, ...)
   --dry-run   on put and delete: runs the write in a transaction that is rolled back and prints
               the answer plus "effects" (traffic that changes route, references it would break)
   explain     prints the Admin API's explain answer (GET /apisix/admin/stream_routes/explain)

@@ -1,5 +1,6 @@
 // `weir migrate` (bring the file to this build's schema) and `weir check` (is the config valid, and would
-// every stored object be served?). Both reuse the start-up code paths: loadConfig, applyMigrations, buildSnapshot.
+// every stored object be served?). Both reuse the start-up code paths: loadConfig, applyMigrations, buildSnapshot
+// (which compiles every route's plugin chain); check also validates services and plugin_metadata on their own.
 
 import { existsSync } from 'node:fs';
 import { MIGRATIONS } from '../embedded.gen';
@@ -10,6 +11,7 @@ import { snapshotRules } from '../inspect/rules';
 import { allWarnings } from '../inspect/warnings';
 import { buildServedSnapshot } from '../plugins/snapshot';
 import { FilterCompiler } from '../plugins/compile';
+import { checkPluginObjects } from '../plugins/check-objects';
 import { LocalConnCounters } from '../plugins/conn-counters';
 import { pluginSetOf } from '../plugins/registry';
 import { desiredListeners } from '../control/listener-specs';
@@ -74,9 +76,15 @@ export async function runCheck(cmd: CheckCommand, io: CliIo): Promise<void> {
   const compiler = new FilterCompiler(pluginSetOf(config), new LocalConnCounters(), config.pluginAttr);
   const built = buildServedSnapshot(contents, null, compiler, { trustedCa });
   const snapshot = built.snapshot;
-  // [weir] listener objects the proxy would skip: invalid, or an address the config or another object lists
+  // [weir] listener objects the proxy would skip: invalid, or an address the config or another object lists;
+  // services (used or not) and plugin_metadata on their own, so a problem names the object it is in
   const listeners = desiredListeners(config, contents.streamListeners ?? []).skipped;
-  const problems = [...built.problems, ...listeners.map((s) => `stream_listeners/${s.id}: skipped: ${s.problem}`)];
+  const problems = [
+    ...built.problems,
+    ...listeners.map((s) => `stream_listeners/${s.id}: skipped: ${s.problem}`),
+    ...checkPluginObjects(contents, snapshot, compiler, trustedCa),
+  ];
+  await compiler.dispose(0);
   const total = contents.streamRoutes.length + contents.upstreams.length + contents.ssls.length +
     (contents.services?.length ?? 0) + (contents.pluginMetadata?.length ?? 0) + (contents.streamListeners?.length ?? 0);
   // shadowed routes are warnings: the file is valid, but those routes can never match

@@ -422,6 +422,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       },
       stop(graceMs = config.shutdownGraceMs) {
         stopped ??= (async () => {
+          const stoppingAt = Date.now();
           const workersStopped = running.stop(graceMs);
           followStore = false;
           release.stop();
@@ -435,6 +436,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           // the store is still watched while connections drain: a route changed meanwhile (from the new process
           // after an upgrade, say) still applies its on_change to them
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);
+          // every log phase has run: queued syslog entries go out within the grace period's rest (FLUSH_FLOOR_MS at least)
+          await compiler.dispose(Math.max(graceMs - (Date.now() - stoppingAt), Math.min(graceMs, FLUSH_FLOOR_MS)));
           watcher.stop();
           accessLog.close();
           store.close();
@@ -448,6 +451,12 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     throw err;
   }
 }
+
+/**
+ * How long a stop waits for logger plugins to send what they queued when the connections used up the grace
+ * period (or more of it than is left); never more than the grace period itself.
+ */
+const FLUSH_FLOOR_MS = 1000;
 
 /**
  * Returns what start-up left behind to the system, RELEASE_AFTER_MS after start (before traffic builds up):

@@ -12,7 +12,7 @@ import { explainMatch, type MatchExplanation } from '../proxy/match/explain';
 import { normalizeSni } from '../proxy/match/sni';
 import { compileTrust } from '../proxy/match/trust';
 import { findCertificate } from '../snapshot/ssl';
-import type { CompiledRoute, CompiledSsl, ConnInfo, Snapshot } from '../snapshot/types';
+import type { CompiledRoute, CompiledSsl, CompiledUpstream, ConnInfo, Snapshot } from '../snapshot/types';
 import { describeListener, findListener, type ListenerView } from './listeners';
 import { snapshotRules } from './rules';
 
@@ -137,28 +137,33 @@ function upstreamOf(route: CompiledRoute): JsonObject {
   return { upstream: { key: up.key, scheme: up.scheme, nodes: up.nodes.map((n) => ({ address: n.address, weight: n.weight, priority: n.priority })) } };
 }
 
-/** Every filter of the chain once, in run order, with what it would decide. */
-function explainFilters(route: CompiledRoute, info: ConnInfo): JsonObject[] {
+/**
+ * Every filter of the chain once, in run order, with what it would decide, and the upstream the last filter
+ * choosing one (traffic-split) would connect to instead of the route's. Variables are unset: no filter ran.
+ */
+function explainFilters(route: CompiledRoute, info: ConnInfo): { plugins: JsonObject[]; upstream: CompiledUpstream | null } {
   const seen = new Set<StreamFilter>();
-  const conn: ExplainedConn = { info, route };
-  const out: JsonObject[] = [];
+  const conn: ExplainedConn = { info, route, getVar: () => undefined };
+  const plugins: JsonObject[] = [];
+  let upstream: CompiledUpstream | null = null;
   for (const f of [...route.filters.access, ...route.filters.log]) {
     if (seen.has(f)) continue;
     seen.add(f);
     if (f.access === undefined) {
-      out.push({ name: f.name, admits: true, reason: 'log phase only' });
+      plugins.push({ name: f.name, admits: true, reason: 'log phase only' });
     } else if (f.explain === undefined) {
-      out.push({ name: f.name, admits: 'unknown', reason: 'this filter cannot tell without running' });
+      plugins.push({ name: f.name, admits: 'unknown', reason: 'this filter cannot tell without running' });
     } else {
       try {
         const e = f.explain(conn);
-        out.push({ name: f.name, admits: e.admits, reason: e.reason });
+        plugins.push({ name: f.name, admits: e.admits, reason: e.reason, ...(e.facts === undefined ? {} : { facts: { ...e.facts } }) });
+        if (e.upstream !== undefined) upstream = e.upstream;
       } catch (err) {
-        out.push({ name: f.name, admits: false, reason: `explain failed: ${(err as Error).message}` });
+        plugins.push({ name: f.name, admits: false, reason: `explain failed: ${(err as Error).message}` });
       }
     }
   }
-  return out;
+  return { plugins, upstream };
 }
 
 /**
@@ -192,7 +197,7 @@ export function explainConnection(snap: Snapshot, given: ConnInfo, opts: Explain
     notes.push(info.sni === null ? 'TLS listener: a client without SNI fails the handshake (unless apisix.ssl.fallback_sni is set)' : `no SSL object covers sni ${info.sni}`);
   } else if (compiled === undefined) {
     outcome = 'no_route';
-  } else if (compiled.upstream === null) {
+  } else if (compiled.upstream === null && compiled.filters.setsUpstream !== true) {
     outcome = 'no_upstream';
   } else {
     outcome = 'proxied';
@@ -205,11 +210,15 @@ export function explainConnection(snap: Snapshot, given: ConnInfo, opts: Explain
   let route: JsonObject | null = null;
   let plugins: JsonObject[] = [];
   if (shown !== undefined) {
-    const next = shown.upstream === null ? undefined : peekNode(shown.upstream, info, opts.health ?? NO_HEALTH);
+    const filters = explainFilters(shown, info);
+    plugins = filters.plugins;
+    // a filter's choice (traffic-split) replaces the route's upstream for this connection
+    const target = filters.upstream ?? shown.upstream;
+    const next = target === null ? undefined : peekNode(target, info, opts.health ?? NO_HEALTH);
     route = { id: shown.id, ...upstreamOf(shown), next_node: next?.address ?? null };
     if (shown.problem !== null) route.problem = shown.problem;
-    plugins = explainFilters(shown, info);
     if (plugins.some((p) => p.admits === false) && outcome === 'proxied') outcome = 'rejected';
+    else if (target === null && outcome === 'proxied') outcome = 'no_upstream';
   }
   return {
     connection: {

@@ -6,7 +6,8 @@
 // Never in the way of proxying: push() is a few field updates, sending is asynchronous, and everything
 // waiting (the batch being filled, full batches, the one in flight) is bounded by `maxPendingBytes`
 // (drop_limit): an entry that does not fit is dropped and counted, never queued. An idle processor holds no
-// timer and no socket of its own, so a replaced plugin instance is simply collected.
+// timer and no socket of its own. drain() (the plugin's dispose: its route changed, or weir is stopping) sends
+// what waits at once, and from then on every entry as soon as the batch before it is out.
 
 /** Sends one batch; rejects when it did not get through. */
 export type BatchSender = (entries: string[]) => Promise<void>;
@@ -26,6 +27,8 @@ export interface BatchHooks {
   dropped(count: number, why: 'full' | 'failed', error?: string): void;
   /** A batch failed and will be retried. */
   retrying?(attempt: number, error: string): void;
+  /** After drain(): nothing waits any more (the sender may close its socket). Called each time that happens. */
+  idle?(): void;
   /** Clock (tests stop it). */
   now?: () => number;
 }
@@ -57,6 +60,9 @@ export class BatchProcessor {
   private pending = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly now: () => number;
+  /** drain() was called: no batch waits for its timers any more. */
+  private draining = false;
+  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly opts: BatchOptions,
@@ -83,7 +89,7 @@ export class BatchProcessor {
     if (this.current.length === 0) this.firstAt = now;
     this.lastAt = now;
     this.current.push(entry);
-    if (this.current.length >= this.opts.batchMaxSize) this.seal();
+    if (this.draining || this.current.length >= this.opts.batchMaxSize) this.seal();
     else if (this.timer === null) this.arm(Math.min(this.opts.inactiveTimeoutMs, this.opts.bufferDurationMs));
     return true;
   }
@@ -91,6 +97,24 @@ export class BatchProcessor {
   /** Send what is being collected now, without waiting for its timers. */
   flush(): void {
     if (this.current.length > 0) this.seal();
+  }
+
+  /**
+   * Send everything waiting now, and every later entry at once. Resolves when nothing waits (sent, or dropped
+   * after its retries); never rejects. The caller bounds the wait (weir's shutdown grace period).
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.flush();
+    if (this.isIdle()) {
+      this.hooks.idle?.();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return !this.sending && this.ready.length === 0 && this.current.length === 0;
   }
 
   private arm(ms: number): void {
@@ -165,5 +189,11 @@ export class BatchProcessor {
     this.pending -= sizeOf(batch);
     this.sending = false;
     this.pump();
+    if (this.draining && this.isIdle()) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      this.hooks.idle?.();
+      for (const resolve of waiters) resolve();
+    }
   }
 }

@@ -42,8 +42,28 @@ export class RouteMeter {
   /** Open TCP connections and UDP sessions; written by a scrape, read by the same scrape. */
   liveConnections = 0;
   liveSessions = 0;
+  /** The nodes the route may connect to since the last swap (keepNodes), or null before any swap. */
+  private kept: ReadonlySet<string> | null = null;
 
   constructor(readonly label: string) {}
+
+  /**
+   * A snapshot was swapped in whose routes of this label may connect to `nodes`: the other nodes' counters go
+   * (those with open connections come back at the next scrape, see dropUnusedNodes). Runs once per swap.
+   */
+  keepNodes(nodes: ReadonlySet<string>): void {
+    this.kept = nodes;
+    for (const address of this.nodes.keys()) if (address !== '' && !nodes.has(address)) this.nodes.delete(address);
+  }
+
+  /** At a scrape, after the open connections were added: a node no longer kept and without any goes. */
+  dropUnusedNodes(): void {
+    const kept = this.kept;
+    if (kept === null) return;
+    for (const [address, m] of this.nodes) {
+      if (address !== '' && !kept.has(address) && m.liveIn === 0 && m.liveOut === 0) this.nodes.delete(address);
+    }
+  }
 
   /** The meter of a node, made on its first use by this route. */
   node(node: UpstreamNode): NodeMeter {

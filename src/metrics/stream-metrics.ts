@@ -4,13 +4,15 @@
 // Names follow APISIX where APISIX has the metric (apisix_stream_connection_total, apisix_upstream_status,
 // apisix_node_info, with plugin_attr.prometheus.metric_prefix); weir_stream_* for the rest. Every label
 // value comes from objects or the config (route ids or names, node addresses, listeners), never from
-// what a client sends, so the number of series stays bounded by the configuration.
+// what a client sends, so the number of series stays bounded by the configuration; and series of routes and
+// nodes a new snapshot no longer serves are dropped when it is swapped in (retain), so it stays bounded by the
+// configuration in force, not by every configuration weir has had since it started.
 
 import { formatHostPort } from '../lib/ip';
 import type { CheckerInfo } from '../health/types';
 import type { Family, Sample } from './exposition';
 import { CONNECT_BUCKETS, CONNECT_FAILURE_KINDS, RouteMeter } from './route-meter';
-import type { CounterCell, CutReason, FlowMetrics, LiveSource, PluginMetrics, RefusalSource } from './types';
+import type { CounterCell, CutReason, FlowMetrics, LiveSource, PluginMetrics, RefusalSource, ServedRoute } from './types';
 
 /** A bound listener, as the proxies report it. */
 export interface ListenerAddr {
@@ -154,6 +156,29 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
     return d.cell;
   }
 
+  /**
+   * PluginMetrics.retain: a route label keeps its meter while a served route carries it (so a changed route
+   * keeps counting), and a meter keeps the nodes of the upstreams it may still use; the rest is forgotten.
+   * APISIX leaves such series in place until their `expire` time runs out; weir drops them at the swap.
+   */
+  retain(routes: readonly ServedRoute[]): void {
+    const nodesOf = new Map<RouteMeter, Set<string>>();
+    const ids = new Set<string>();
+    for (const r of routes) {
+      ids.add(r.id);
+      if (r.meter === null) continue;
+      let nodes = nodesOf.get(r.meter);
+      if (nodes === undefined) nodesOf.set(r.meter, (nodes = new Set()));
+      for (const up of r.upstreams) if (up !== null) for (const n of up.nodes) nodes.add(n.address);
+    }
+    for (const [label, meter] of this.routes) {
+      const nodes = nodesOf.get(meter);
+      if (nodes === undefined) this.routes.delete(label);
+      else meter.keepNodes(nodes);
+    }
+    for (const [key, d] of this.drops) if (!ids.has(d.route)) this.drops.delete(key);
+  }
+
   // ---- FlowMetrics (per event)
 
   noRoute(protocol: 'tcp' | 'udp', addr: string, port: number): void {
@@ -188,6 +213,8 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
       for (const n of m.nodes.values()) n.liveIn = n.liveOut = 0;
     }
     for (const source of this.live) source.addLive();
+    // a node a route no longer uses shows while connections to it are open, and goes once they are over
+    for (const m of this.routes.values()) m.dropUnusedNodes();
 
     const connections: Sample[] = [];
     const activeConns: Sample[] = [];

@@ -5,6 +5,15 @@
 
 import type { RouteMeter } from './route-meter';
 
+/** A route a snapshot serves, as the metrics see it (src/plugins/compile.ts afterSwap hands them over). */
+export interface ServedRoute {
+  readonly id: string;
+  /** Its prometheus counters, or null. */
+  readonly meter: RouteMeter | null;
+  /** Where it may connect: its own upstream and those its filters may choose (traffic-split); null entries skipped. */
+  readonly upstreams: ReadonlyArray<{ readonly nodes: ReadonlyArray<{ readonly address: string }> } | null>;
+}
+
 /** Something holding open connections whose counts a scrape adds up (the TCP and UDP flows). */
 export interface LiveSource {
   /**
@@ -50,4 +59,9 @@ export interface PluginMetrics {
   routeMeter(label: string): RouteMeter;
   /** The dropped-entries counter of a logger plugin on a route (weir_stream_log_dropped_total{plugin, route}). */
   logDropped(plugin: string, routeLabel: string): CounterCell;
+  /**
+   * A snapshot serving `routes` (every route with plugins) has been swapped in: forget the series of routes and
+   * nodes it no longer serves, keep the counts of the others. Runs once per swap, never per connection.
+   */
+  retain(routes: readonly ServedRoute[]): void;
 }

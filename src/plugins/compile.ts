@@ -2,6 +2,8 @@
 // reused by the next build while its row text (service merged in), the plugin_metadata of its plugins and the
 // upstream objects it names are unchanged, so unchanged routes keep their filters (and their counters, buckets
 // and round-robin positions). Disabled (`_meta.disable`) and not-enabled plugins are left out.
+// After each swap (afterSwap) the filters of chains no longer served are disposed and the metrics drop the
+// series of routes and nodes no longer served; at shutdown dispose() releases the rest, bounded in time.
 
 import { type JsonObject, isPlainObject } from '../lib/json';
 import { buildChain } from '../proxy/filter/chain';
@@ -9,9 +11,10 @@ import { type FilterChain, NO_FILTERS, type StreamFilter } from '../proxy/filter
 import { validateStreamRoute } from '../schema/index';
 import { compileUpstream, schemaDeps, type BuildDeps } from '../snapshot/build';
 import { attachUpstreamTls, type SslLookup } from '../snapshot/ssl';
-import type { CachedUpstream, CompiledUpstream } from '../snapshot/types';
+import type { CachedUpstream, CompiledUpstream, Snapshot } from '../snapshot/types';
 import type { StoreContents, StoredObject } from '../store/types';
-import type { PluginMetrics } from '../metrics/types';
+import { logger } from '../log/logger';
+import type { PluginMetrics, ServedRoute } from '../metrics/types';
 import type { ConnCounters } from './conn-counters';
 import type { PluginSet } from './registry';
 import { isDisabled } from './schema';
@@ -58,6 +61,12 @@ export class FilterCompiler {
   private inline = new Map<string, CachedInline>();
   private oldInline = new Map<string, CachedInline>();
   private metadata = new Map<string, StoredObject>();
+  /** Chains (with filters) the last swapped-in snapshot serves: what afterSwap compares the next one with. */
+  private served = new Set<FilterChain>();
+  /** Filters whose dispose ran (each runs once). */
+  private readonly disposed = new WeakSet<StreamFilter>();
+  /** Disposals still at work (a syslog queue being sent): shutdown waits for them, bounded. */
+  private readonly draining = new Set<Promise<void>>();
 
   /** Build deps for buildSnapshot: stored routes validated with the enabled plugins, unknown ones skipped. */
   readonly deps: BuildDeps;
@@ -123,7 +132,8 @@ export class FilterCompiler {
       attr: (name) => this.pluginAttr[name] ?? null,
       counters: this.counters,
       metrics: this.metrics,
-      problem: (message) => void entry.problems.push(`stream_routes/${row.id}: ${message}`),
+      // "stream_routes/1: ...", or "services/edge: ..." when weir check compiles a service on its own
+      problem: (message) => void entry.problems.push(`${key.replace(/^\/apisix\//, '')}: ${message}`),
     };
     const filters: StreamFilter[] = [];
     for (const name of Object.keys(plugins)) {
@@ -147,6 +157,70 @@ export class FilterCompiler {
     this.chains.set(key, entry);
     for (const p of entry.problems) build.problems.push(p);
     return entry.chain;
+  }
+
+  /**
+   * After the holder swapped `next` in (every build: full, incremental, DNS). Chains the previous snapshot
+   * served and `next` does not are disposed and forgotten by the cache; the metrics keep the series of what
+   * `next` serves and drop the rest. One pass over the route index; nothing to do while no route has plugins.
+   */
+  afterSwap(next: Snapshot): void {
+    if (this.served.size === 0 && this.chains.size === 0) return;
+    const live = new Set<FilterChain>();
+    const metered: ServedRoute[] = [];
+    for (const entry of next.routeIndex.entries) {
+      const route = entry.route;
+      const chain = route.filters;
+      if (chain === NO_FILTERS) continue;
+      live.add(chain);
+      if (this.metrics !== null) metered.push({ id: route.id, meter: chain.meter ?? null, upstreams: chain.upstreams === undefined ? [route.upstream] : [route.upstream, ...chain.upstreams] });
+    }
+    const retired: FilterChain[] = [];
+    for (const chain of this.served) if (!live.has(chain)) retired.push(chain);
+    this.served = live;
+    this.metrics?.retain(metered);
+    if (retired.length === 0) return;
+    const gone = new Set(retired);
+    for (const cache of [this.chains, this.oldChains]) for (const [key, entry] of cache) if (gone.has(entry.chain)) cache.delete(key);
+    for (const chain of retired) this.disposeChain(chain);
+  }
+
+  /**
+   * At shutdown, after the proxies stopped (every log phase has run): dispose every filter still held and wait
+   * for their work (syslog queues being sent) for at most `withinMs`. Never rejects.
+   */
+  async dispose(withinMs: number): Promise<void> {
+    for (const chain of this.served) this.disposeChain(chain);
+    for (const cache of [this.chains, this.oldChains]) for (const entry of cache.values()) this.disposeChain(entry.chain);
+    if (this.draining.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, withinMs))));
+    await Promise.race([Promise.all([...this.draining]), deadline]);
+    clearTimeout(timer);
+  }
+
+  /** Run the dispose hooks of a chain's filters (once each); a pending one is tracked until it settles. */
+  private disposeChain(chain: FilterChain): void {
+    for (const filter of chain.disposable ?? []) {
+      if (this.disposed.has(filter)) continue;
+      this.disposed.add(filter);
+      let done: void | Promise<void>;
+      try {
+        done = filter.dispose!();
+      } catch (err) {
+        logger.error('stream filter dispose failed', { filter: filter.name, error: (err as Error)?.message ?? String(err) });
+        continue;
+      }
+      if (!(done instanceof Promise)) continue;
+      const tracked: Promise<void> = done.then(
+        () => void this.draining.delete(tracked),
+        (err: unknown) => {
+          this.draining.delete(tracked);
+          logger.error('stream filter dispose failed', { filter: filter.name, error: (err as Error)?.message ?? String(err) });
+        },
+      );
+      this.draining.add(tracked);
+    }
   }
 
   /** A reused chain keeps its inline upstreams in the cache too (their keys start with the route key). */

@@ -11,6 +11,8 @@ export interface ConnCounters {
   acquire(key: string, max: number): number | Promise<number>;
   /** Count one connection out: once per acquire() that returned a positive count. */
   release(key: string): void;
+  /** The count now, changing nothing (explain); null when it lives in another process and is not known here. */
+  peek(key: string): number | null;
 }
 
 /** The counts of one process; also worker 0's, which serves the other workers. Exact: one thread decides. */
@@ -33,6 +35,10 @@ export class LocalConnCounters implements ConnCounters {
 
   /** The current count (tests, diagnostics). */
   count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  peek(key: string): number {
     return this.counts.get(key) ?? 0;
   }
 

@@ -6,11 +6,11 @@
 // Operators: == ~= > >= < <= ~~ (regex) ~* (regex, any case) in has ipmatch. Messages are lua-resty-expr's.
 
 import { compileCidr, cidrContains, parseIpv4, parseIpv6 } from '../proxy/match/cidr';
-import type { FilterConn } from '../proxy/filter/types';
+import type { VarSource } from '../proxy/filter/types';
 import { compileVar, type RouteVars } from './vars';
 
 /** A compiled expression: true when the connection matches. */
-export type Matcher = (conn: FilterConn) => boolean;
+export type Matcher = (conn: VarSource) => boolean;
 
 export type CompiledExpr = { ok: true; match: Matcher } | { ok: false; error: string };
 

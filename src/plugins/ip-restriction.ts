@@ -5,7 +5,7 @@
 
 import * as v from 'valibot';
 import type { JsonObject } from '../lib/json';
-import type { AccessVerdict, FilterConn, StreamFilter } from '../proxy/filter/types';
+import type { AccessVerdict, FilterConn, FilterExplanation, StreamFilter } from '../proxy/filter/types';
 import { IpSet } from '../proxy/match/ip-set';
 import { arrayOf, intRange, opt, strLen } from '../schema/common';
 import { IP_DEF_JSON, firstInvalidIp, ipDefSchema, pluginObject } from './schema';
@@ -67,12 +67,23 @@ export const ipRestriction: PluginModule = {
     const allow = Array.isArray(conf.whitelist);
     const set = new IpSet((allow ? conf.whitelist : conf.blacklist) as string[]);
     const refuse = (c: FilterConn): AccessVerdict => ({ code, reason: `ip-restriction: client ${c.info.remoteAddr} is not allowed` });
+    const list = allow ? 'whitelist' : 'blacklist';
     return {
       name: NAME,
       priority: 3000,
       access: allow
         ? (c) => (set.has(c.info.remoteAddr) ? undefined : refuse(c))
         : (c) => (set.has(c.info.remoteAddr) ? refuse(c) : undefined),
+      explain(c): FilterExplanation {
+        const listed = set.has(c.info.remoteAddr);
+        const admits = listed === allow;
+        const where = `${listed ? 'in' : 'not in'} the ${list}`;
+        return {
+          admits,
+          reason: admits ? `client ${c.info.remoteAddr} is ${where}: allowed` : `client ${c.info.remoteAddr} is ${where}: denied (${code})`,
+          facts: { list, listed, ...(admits ? {} : { code }) },
+        };
+      },
     };
   },
 };

@@ -7,7 +7,7 @@
 import * as v from 'valibot';
 import type { JsonObject } from '../lib/json';
 import { TokenBucket } from '../lib/token-bucket';
-import type { ConnThrottle, FilterConn, StreamFilter } from '../proxy/filter/types';
+import type { ConnThrottle, FilterConn, FilterExplanation, StreamFilter } from '../proxy/filter/types';
 import { int, oneOf, opt } from '../schema/common';
 import { pluginObject } from './schema';
 import type { PluginModule } from './types';
@@ -85,6 +85,14 @@ class LimitBandwidthFilter implements StreamFilter {
   access(c: FilterConn): undefined {
     c.setThrottle(this.shared ?? this.newThrottle());
     return undefined;
+  }
+
+  /** It never refuses: it says what it would hold the connection to. */
+  explain(): FilterExplanation {
+    const { rate, burst, upload, download, perRoute } = this.limits;
+    const direction = upload && download ? 'both' : upload ? 'upload' : 'download';
+    const per = perRoute ? 'route' : 'connection';
+    return { admits: true, reason: `never refuses: ${rate} bytes/s (burst ${burst}) per ${per}, ${direction === 'both' ? 'each direction' : direction}`, facts: { rate, burst, per, direction } };
   }
 }
 

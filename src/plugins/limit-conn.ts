@@ -10,7 +10,7 @@
 import * as v from 'valibot';
 import { computeCrc32c } from '../lib/crc32c';
 import type { JsonObject } from '../lib/json';
-import type { AccessVerdict, FilterConn, StreamFilter } from '../proxy/filter/types';
+import type { AccessVerdict, ExplainedConn, FilterConn, FilterExplanation, StreamFilter, VarSource } from '../proxy/filter/types';
 import { bool, int, num, oneOf, opt, str } from '../schema/common';
 import type { ConnCounters } from './conn-counters';
 import { pluginObject } from './schema';
@@ -34,7 +34,7 @@ const schema = pluginObject({
 });
 
 /** The key value of a connection; nil (an unset variable, or a template with none resolved) is the client IP. */
-function compileKey(conf: JsonObject, route: RouteVars): (c: FilterConn) => string {
+function compileKey(conf: JsonObject, route: RouteVars): (c: VarSource) => string {
   const key = conf.key as string;
   if (conf.key_type === 'var_combination') {
     const template = compileTemplate(key, route);
@@ -65,7 +65,7 @@ class LimitConnFilter implements StreamFilter {
     private readonly counters: ConnCounters,
     /** Route key and conf checksum: what makes counts of different routes and confs distinct. */
     private readonly prefix: string,
-    private readonly keyOf: (c: FilterConn) => string,
+    private readonly keyOf: (c: VarSource) => string,
     private readonly conn: number,
     burst: number,
     private readonly delaySeconds: number,
@@ -92,6 +92,26 @@ class LimitConnFilter implements StreamFilter {
     c.setState(NAME, key);
     const delay = burstDelayMs(count, this.conn, this.delaySeconds);
     return delay >= 1 ? wait(delay) : undefined;
+  }
+
+  /** The count for this connection's key now, and what one more connection would get: no count is taken. */
+  explain(c: ExplainedConn): FilterExplanation {
+    const keyValue = this.keyOf(c);
+    const count = this.counters.peek(this.prefix + keyValue);
+    const limits = { key: keyValue, conn: this.conn, burst: this.max - this.conn };
+    if (count === null) {
+      return { admits: 'unknown', reason: `the count of key ${keyValue} is held by worker 0`, facts: { ...limits, count: null } };
+    }
+    const n = count + 1;
+    const facts = { ...limits, count };
+    if (n > this.max) {
+      return { admits: false, reason: `key ${keyValue} has ${count} connections, conn + burst is ${this.max}: would be refused (503)`, facts: { ...facts, decision: 'refused' } };
+    }
+    const delay = burstDelayMs(n, this.conn, this.delaySeconds);
+    if (delay >= 1) {
+      return { admits: true, reason: `key ${keyValue} has ${count} connections, over conn ${this.conn}: would be delayed ${delay} ms`, facts: { ...facts, decision: 'delayed', delay_ms: delay } };
+    }
+    return { admits: true, reason: `key ${keyValue} has ${count} connections, conn is ${this.conn}: would be admitted`, facts: { ...facts, decision: 'admitted' } };
   }
 
   log(done: { conn: FilterConn }): void {

@@ -96,6 +96,11 @@ export class RemoteConnCounters implements ConnCounters {
     }
   }
 
+  /** Worker 0 holds the counts (explain runs there, with the Admin API); here only after it went away. */
+  peek(key: string): number | null {
+    return this.connected ? null : this.fallback.count(key);
+  }
+
   /** A reply from worker 0. */
   onMessage(msg: CounterMessage): void {
     if (msg.op !== 'acquired') return;

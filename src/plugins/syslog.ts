@@ -5,7 +5,11 @@
 // A server that is down or slow never slows proxying: the log phase formats one line and hands it to the
 // batch processor (src/log/batch-processor.ts), which sends asynchronously and bounds everything waiting by
 // drop_limit; entries beyond it are dropped, counted (weir_stream_log_dropped_total) and warned about.
-// flush_limit and pool_size (resty.logger.socket's buffer and pool) are accepted and have no effect.
+// flush_limit is resty.logger.socket's: over TCP a batch is written in pieces of about that many bytes. Over
+// UDP every entry is its own datagram (RFC 5426), so it has no effect there; pool_size (the cosocket pool) is
+// accepted and ignored: one connection per route instance.
+// When the route stops being served (changed, deleted) or weir stops, dispose() sends what is still queued at
+// once (the shutdown waits for it within its grace period) and closes the connection once nothing waits.
 
 import { hostname } from 'node:os';
 import { isPlainObject, type JsonObject } from '../lib/json';
@@ -81,6 +85,7 @@ export function compileSyslog(conf: JsonObject, ctx: PluginCompileContext, clien
       sockType: conf.sock_type === 'udp' ? 'udp' : 'tcp',
       tls: conf.tls === true,
       timeoutMs: num(conf, 'timeout', 3000),
+      flushLimit: num(conf, 'flush_limit', 4096),
     });
   const dropped = ctx.metrics?.logDropped(NAME, label) ?? { value: 0 };
   const where = `${host}:${port}`;
@@ -90,6 +95,8 @@ export function compileSyslog(conf: JsonObject, ctx: PluginCompileContext, clien
       const message = why === 'full' ? 'syslog buffer full (drop_limit); entries dropped' : 'syslog batch failed after its retries; entries dropped';
       warnings.warn(`${label}:${why}`, message, { route: ctx.routeId, server: where, count, error });
     },
+    // after dispose: no timer will send anything any more, so the socket need not wait for its idle timeout
+    idle: () => sender.close(),
   });
   const format = isPlainObject(conf.log_format) ? conf.log_format : ctx.metadata(NAME)?.log_format;
   const build = compileLogFormat(isPlainObject(format) ? format : null);
@@ -108,6 +115,8 @@ export function compileSyslog(conf: JsonObject, ctx: PluginCompileContext, clien
       }
       processor.push(formatSyslog(HEADER, now, json));
     },
+    /** The route's chain is no longer served, or weir is stopping: what is queued goes now. */
+    dispose: () => processor.drain(),
   };
   return { filter, parts: { client: sender, dropped, processor } };
 }

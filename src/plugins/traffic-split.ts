@@ -6,7 +6,7 @@
 
 import * as v from 'valibot';
 import type { JsonObject } from '../lib/json';
-import type { AccessVerdict, FilterConn, StreamFilter } from '../proxy/filter/types';
+import type { AccessVerdict, ExplainedConn, FilterConn, FilterExplanation, StreamFilter } from '../proxy/filter/types';
 import { arrayOf, idSchema, intRange, opt } from '../schema/common';
 import { checkUpstreamRules, upstreamSchema } from '../schema/upstream';
 import type { CompiledUpstream } from '../snapshot/types';
@@ -42,6 +42,27 @@ interface Choice {
   current: number;
 }
 
+/** The choice pick() would make next, leaving every `current` as it is (explain). */
+function peekPick(choices: Choice[]): Choice | null {
+  let best: Choice | null = null;
+  let bestCurrent = 0;
+  for (const c of choices) {
+    if (c.weight === 0) continue;
+    const current = c.current + c.weight;
+    if (best === null || current > bestCurrent) {
+      best = c;
+      bestCurrent = current;
+    }
+  }
+  return best;
+}
+
+/** How explain names an upstream: its object id, or where it is written. */
+function describeUpstream(up: CompiledUpstream): string {
+  const prefix = '/apisix/upstreams/';
+  return up.key.startsWith(prefix) ? `upstream ${up.key.slice(prefix.length)}` : `the inline upstream ${up.key.slice(up.key.indexOf('#') + 1)}`;
+}
+
 /** Smooth weighted round robin over a rule's choices (nginx's algorithm); null when every weight is 0. */
 function pick(choices: Choice[], total: number): Choice | null {
   if (total === 0) return null;
@@ -66,7 +87,29 @@ class TrafficSplitFilter implements StreamFilter {
   readonly name = NAME;
   readonly priority = PRIORITY;
   readonly setsUpstream = true;
-  constructor(private readonly rules: Rule[]) {}
+  readonly upstreams: readonly CompiledUpstream[];
+  constructor(private readonly rules: Rule[]) {
+    this.upstreams = rules.flatMap((r) => r.choices.flatMap((c) => (c.upstream === null ? [] : [c.upstream])));
+  }
+
+  /** Which rule the connection meets first and where its weights send the next connection; nothing moves. */
+  explain(c: ExplainedConn): FilterExplanation {
+    for (let r = 0; r < this.rules.length; r++) {
+      const rule = this.rules[r]!;
+      if (rule.matchers !== null && !rule.matchers.some((m) => m(c))) continue;
+      const facts = { rule: r + 1 };
+      const choice = rule.total === 0 ? null : peekPick(rule.choices);
+      if (choice === null) return { admits: true, reason: `rule ${r + 1} matches; every weight is 0: the route's upstream`, facts: { ...facts, upstream: null } };
+      const share = `weight ${choice.weight} of ${rule.total}`;
+      if (choice.missing !== null) {
+        return { admits: false, reason: `rule ${r + 1} matches and picks upstream ${choice.missing} (${share}), which cannot be fetched (500)`, facts: { ...facts, upstream: choice.missing } };
+      }
+      if (choice.upstream === null) return { admits: true, reason: `rule ${r + 1} matches and picks the route's upstream (${share})`, facts: { ...facts, upstream: null } };
+      const name = describeUpstream(choice.upstream);
+      return { admits: true, reason: `rule ${r + 1} matches and picks ${name} (${share})`, facts: { ...facts, upstream: name }, upstream: choice.upstream };
+    }
+    return { admits: true, reason: this.rules.length === 0 ? "no rules: the route's upstream" : "no rule matches: the route's upstream", facts: { rule: null, upstream: null } };
+  }
 
   access(c: FilterConn): AccessVerdict {
     for (const rule of this.rules) {

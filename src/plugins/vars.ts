@@ -1,10 +1,10 @@
 // Stream variables by their nginx / APISIX names (ctx.var in a stream plugin): what limit-conn's `key` and
 // traffic-split's `match.vars` read. Compiled once per plugin conf into a reader; reading is a field access.
 
-import type { FilterConn } from '../proxy/filter/types';
+import type { VarSource } from '../proxy/filter/types';
 
 /** Reads one variable of a connection; undefined is Lua's nil (the variable has no value here). */
-export type VarReader = (conn: FilterConn) => string | undefined;
+export type VarReader = (conn: VarSource) => string | undefined;
 
 /** Route facts that never change for a compiled chain: read at compile time, not per connection. */
 export interface RouteVars {
@@ -51,7 +51,7 @@ export function compileVar(name: string, route: RouteVars): VarReader {
 /** A template with `$var`, `${var}` and `${var ?? default}` (APISIX's core.utils.resolve_var), compiled. */
 export interface VarTemplate {
   /** The text with every variable replaced ('' for nil); `resolved` counts the variables that had a value. */
-  resolve(conn: FilterConn): { text: string; resolved: number };
+  resolve(conn: VarSource): { text: string; resolved: number };
 }
 
 // APISIX's pattern: (?<!\\)\$(\{\s*([^}]+?)\s*\}|([\w\.]+))

@@ -17,6 +17,11 @@ export interface LogTarget {
   timeoutMs: number;
   /** A TCP connection unused for this long is closed (ms). */
   idleMs?: number;
+  /**
+   * TCP only: a batch goes out in writes of about this many bytes (the syslog plugin's flush_limit): lines are
+   * buffered until they reach it, then written, as resty.logger.socket flushes its buffer. Default: one write.
+   */
+  flushLimit?: number;
 }
 
 export interface LogClient {
@@ -30,6 +35,27 @@ const DEFAULT_IDLE_MS = 60_000;
 
 function isIpLiteral(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+/**
+ * The writes of one batch on a stream socket, each line ended by a line feed: lines are added to a write until
+ * it holds at least `flushLimit` characters (the line that reaches the limit is part of it), then the next one
+ * starts. Pure; without a limit the whole batch is one write.
+ */
+export function splitWrites(lines: readonly string[], flushLimit = Number.POSITIVE_INFINITY): string[] {
+  if (lines.length === 1) return [`${lines[0]}\n`];
+  if (flushLimit === Number.POSITIVE_INFINITY) return [`${lines.join('\n')}\n`];
+  const writes: string[] = [];
+  let buffer = '';
+  for (const line of lines) {
+    buffer += `${line}\n`;
+    if (buffer.length >= flushLimit) {
+      writes.push(buffer);
+      buffer = '';
+    }
+  }
+  if (buffer !== '') writes.push(buffer);
+  return writes;
 }
 
 /** TCP (or TLS) to the collector: connects on first use, reconnects after any error. */
@@ -75,19 +101,24 @@ class StreamLogClient implements LogClient {
       this.socket = null;
       throw err;
     }));
-    const text = lines.length === 1 ? `${lines[0]}\n` : `${lines.join('\n')}\n`;
+    const writes = splitWrites(lines, this.target.flushLimit);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`write to ${this.target.host}:${this.target.port} not done after ${this.target.timeoutMs} ms`));
       }, this.target.timeoutMs);
-      socket.write(text, (err) => {
-        clearTimeout(timer);
+      let left = writes.length;
+      const written = (err?: Error | null): void => {
         if (err) {
+          clearTimeout(timer);
           socket.destroy();
           reject(err);
-        } else resolve();
-      });
+        } else if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const text of writes) socket.write(text, written);
     });
   }
 

@@ -4,7 +4,8 @@
 // the routes' plugins compiled (src/plugins/snapshot.ts). Incremental updates apply only to stores that use
 // neither services nor plugin_metadata (nor traffic-split naming upstreams): a change touching those, or any
 // change while the last full read saw them, is applied by a full served rebuild. [weir] The snapshot also carries
-// the stream_listeners rows, which the listener side binds (src/control/listener-sync.ts).
+// the stream_listeners rows, which the listener side binds (src/control/listener-sync.ts). After every swap the
+// compiler disposes the filters no longer served and lets the metrics forget what is gone (FilterCompiler.afterSwap).
 
 import { logger } from '../log/logger';
 import { isKeyringProblem } from './ssl';
@@ -136,7 +137,10 @@ export class SnapshotHolder {
     return this.swap(result, result.upstreamKeys);
   }
 
-  /** Log what is new, bring the follower in line, then let the new snapshot serve. `upstreamKeys` null: a full build. */
+  /**
+   * Log what is new, bring the follower in line, then let the new snapshot serve, and release what only the
+   * old one used. `upstreamKeys` null: a full build.
+   */
   private swap(result: BuildResult, upstreamKeys: readonly string[] | null): Snapshot {
     for (const problem of result.fresh) this.warn(problem);
     const follower = this.opts.follower;
@@ -145,6 +149,7 @@ export class SnapshotHolder {
       else if (upstreamKeys.length > 0) follower.update(result.snapshot, upstreamKeys);
     }
     this.current = result.snapshot;
+    this.opts.compiler?.afterSwap(this.current);
     return this.current;
   }
 }

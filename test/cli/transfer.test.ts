@@ -166,4 +166,25 @@ describe('weir export / import with services and plugin_metadata', () => {
     assert.equal(gone.code, 2);
     assert.match(gone.err, /services "edge": removed but stream_route \[r\] still uses it/);
   });
+
+  it('check compiles every plugin chain (routes, services used or not) and validates plugin_metadata, naming each object', async () => {
+    const ok = await cli(['check', ...c]);
+    assert.equal(ok.code, 0, ok.err);
+    const dbPath = join(dir.path, 'weir.db');
+    const db = openSqlite(dbPath);
+    // hand-written rows the Admin API would have refused
+    db.prepare('INSERT INTO services (id, value) VALUES (?, ?)').run('unused', '{"id":"unused","plugins":{"limit-conn":{"conn":0,"burst":0,"default_conn_delay":1,"key":"remote_addr"}}}');
+    db.prepare('INSERT INTO services (id, value) VALUES (?, ?)').run('split', '{"id":"split","plugins":{"traffic-split":{"rules":[{"weighted_upstreams":[{"upstream_id":"nope"}]}]}}}');
+    db.prepare('INSERT INTO plugin_metadata (id, value) VALUES (?, ?)').run('syslog', '{"id":"syslog","log_format":"not an object"}');
+    db.prepare('INSERT INTO stream_routes (id, value) VALUES (?, ?)').run('lim', '{"id":"lim","server_port":9101,"upstream_id":"db","plugins":{"limit-conn":{"conn":1}}}');
+    db.close();
+    const bad = await cli(['check', ...c]);
+    assert.equal(bad.code, 2);
+    const lines = bad.err.trimEnd().split('\n');
+    assert.match(lines[0]!, /^weir: stream_routes\/lim: skipped: failed to check the configuration of stream plugin \[limit-conn\]: property "burst" is required/);
+    assert.match(lines[1]!, /^weir: services\/split: traffic-split: upstream nope not found or cannot forward$/);
+    assert.match(lines[2]!, /^weir: services\/unused: failed to check the configuration of stream plugin \[limit-conn\]: property "conn" validation failed/);
+    assert.match(lines[3]!, /^weir: plugin_metadata\/syslog: invalid configuration: property "log_format" validation failed/);
+    assert.equal(lines[4], `weir: check: 4 problem(s) in ${dbPath}`);
+  });
 });

@@ -2,7 +2,8 @@
 // and a TLS passthrough one; for 200 random connections from random 127.0.x.y clients, the route and the next
 // node explain names must be the route and node the real connection then gets (its access record). Then the same
 // through PROXY headers: explain with proxy_peer against real connections that send one, trusted or not, to a
-// listener that reads it and to one that does not.
+// listener that reads it and to one that does not. Then what explain says the plugins would decide
+// (ip-restriction, limit-conn, traffic-split), checked against real connections through the same routes.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { putObject } from '../../src/objects/index';
 import type { AccessRecord } from '../../src/log/logger';
-import { freePort, startEchoServer, type TestServer } from '../helpers/net';
+import { connect, exchange, freePort, readUntil, startEchoServer, type TestServer } from '../helpers/net';
 import { startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
 import { pickOne, prng } from '../proxy/match/rules';
 
@@ -200,5 +201,103 @@ describe('explain with proxy_peer names what a connection through a PROXY header
       'Q 127.0.0.1 203.0.113.7: proxied c', 'Q 127.0.0.1 203.0.113.200: proxied c', 'Q 127.0.0.1 198.51.100.9: proxied c',
       'Q 127.0.0.2 203.0.113.7: no_route -', 'Q 127.0.0.2 203.0.113.200: no_route -', 'Q 127.0.0.2 198.51.100.9: no_route -',
     ]);
+  });
+});
+
+describe('explain says what the plugins would decide, and real connections do it', () => {
+  let w: TestWeir;
+  let a: TestServer;
+  let b: TestServer;
+  const port: Record<string, number> = {};
+
+  before(async () => {
+    a = await startEchoServer('A:');
+    b = await startEchoServer('B:');
+    for (const name of ['ip', 'lim', 'split']) port[name] = await freePort();
+    w = await startTestWeir(Object.values(port).map((p) => `"127.0.0.1:${p}"`));
+    const own = { nodes: { [`127.0.0.1:${a.port}`]: 1 } };
+    assert.equal((await w.admin('PUT', '/apisix/admin/upstreams/b', { nodes: { [`127.0.0.1:${b.port}`]: 1 } })).status, 201);
+    const routes: Record<string, object> = {
+      ip: { server_port: port.ip, upstream: own, plugins: { 'ip-restriction': { whitelist: ['127.0.0.1', '127.0.1.0/24'] } } },
+      lim: { server_port: port.lim, upstream: own, plugins: { 'limit-conn': { conn: 1, burst: 1, default_conn_delay: 0.2, key: 'remote_addr' } } },
+      split: {
+        server_port: port.split,
+        upstream: own,
+        plugins: { 'traffic-split': { rules: [{ match: [{ vars: [['remote_addr', '==', '127.0.0.3']] }], weighted_upstreams: [{ upstream_id: 'b', weight: 2 }, { weight: 1 }] }] } },
+      },
+    };
+    for (const [id, body] of Object.entries(routes)) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, body)).status, 201);
+  });
+  after(async () => {
+    await w?.stop();
+    await a?.close();
+    await b?.close();
+  });
+
+  const explain = async (route: string, remote: string) => {
+    const ex = await w.admin('GET', `/apisix/admin/stream_routes/explain?remote_addr=${remote}&server_port=${port[route]}`);
+    assert.equal(ex.status, 200, JSON.stringify(ex.body));
+    return ex.body as { route: { id: string; next_node: string | null }; plugins: Array<Record<string, unknown>>; outcome: string };
+  };
+
+  it('ip-restriction: allowed or denied for the client, and the denied one is refused', async () => {
+    const allowed = await explain('ip', '127.0.1.9');
+    assert.deepEqual(allowed.plugins, [{ name: 'ip-restriction', admits: true, reason: 'client 127.0.1.9 is in the whitelist: allowed', facts: { list: 'whitelist', listed: true } }]);
+    assert.equal(allowed.outcome, 'proxied');
+    const denied = await explain('ip', '127.0.0.2');
+    assert.deepEqual(denied.plugins, [{ name: 'ip-restriction', admits: false, reason: 'client 127.0.0.2 is not in the whitelist: denied (403)', facts: { list: 'whitelist', listed: false, code: 403 } }]);
+    assert.equal(denied.outcome, 'rejected');
+    assert.equal((await exchange(port.ip!, 'x', { localAddress: '127.0.0.2' })).data.toString(), '');
+    assert.equal((await exchange(port.ip!, 'x', { localAddress: '127.0.1.9' })).data.toString(), 'A:x');
+    await waitFor(() => w.access.filter((r) => r.route === 'ip').length === 2);
+    assert.deepEqual(w.access.filter((r) => r.route === 'ip').map((r) => [r.client.split(':')[0], r.end]), [['127.0.0.2', 'rejected'], ['127.0.1.9', 'closed']]);
+  });
+
+  it('limit-conn: the count against conn + burst, and admitted, delayed, refused as explain said', async () => {
+    const facts = async () => (await explain('lim', '127.0.0.1')).plugins[0]!;
+    assert.deepEqual(await facts(), {
+      name: 'limit-conn', admits: true, reason: 'key 127.0.0.1 has 0 connections, conn is 1: would be admitted',
+      facts: { key: '127.0.0.1', conn: 1, burst: 1, count: 0, decision: 'admitted' },
+    });
+    const first = await connect(port.lim!);
+    first.write('1');
+    await readUntil(first, (d) => d.toString() === 'A:1');
+    assert.deepEqual(await facts(), {
+      name: 'limit-conn', admits: true, reason: 'key 127.0.0.1 has 1 connections, over conn 1: would be delayed 200 ms',
+      facts: { key: '127.0.0.1', conn: 1, burst: 1, count: 1, decision: 'delayed', delay_ms: 200 },
+    });
+    const second = await connect(port.lim!);
+    second.write('2');
+    await readUntil(second, (d) => d.toString() === 'A:2');
+    const refused = await explain('lim', '127.0.0.1');
+    assert.deepEqual(refused.plugins[0], {
+      name: 'limit-conn', admits: false, reason: 'key 127.0.0.1 has 2 connections, conn + burst is 2: would be refused (503)',
+      facts: { key: '127.0.0.1', conn: 1, burst: 1, count: 2, decision: 'refused' },
+    });
+    assert.equal(refused.outcome, 'rejected');
+    assert.equal((await exchange(port.lim!, '3')).data.toString(), '', 'the third is refused');
+    // another client has its own count
+    assert.equal((await explain('lim', '127.0.0.5')).plugins[0]!.admits, true);
+    first.end();
+    second.end();
+    await waitFor(() => w.access.filter((r) => r.route === 'lim').length === 3);
+    assert.deepEqual(w.access.filter((r) => r.route === 'lim').map((r) => r.end).sort(), ['closed', 'closed', 'rejected']);
+    assert.equal((await facts()).reason, 'key 127.0.0.1 has 0 connections, conn is 1: would be admitted', 'counts given back');
+  });
+
+  it("traffic-split: the rule and upstream it picks for the client, in the order real connections then get", async () => {
+    const other = await explain('split', '127.0.0.1');
+    assert.deepEqual(other.plugins, [{ name: 'traffic-split', admits: true, reason: "no rule matches: the route's upstream", facts: { rule: null, upstream: null } }]);
+    assert.equal(other.route.next_node, `127.0.0.1:${a.port}`);
+    // smooth weighted round robin, b:2 own:1  ->  b own b
+    const expected = ['B', 'A', 'B'];
+    for (const want of expected) {
+      const ex = await explain('split', '127.0.0.3');
+      const picked = want === 'B' ? 'upstream b (weight 2 of 3)' : "the route's upstream (weight 1 of 3)";
+      assert.equal(ex.plugins[0]!.reason, `rule 1 matches and picks ${picked}`);
+      assert.equal(ex.route.next_node, `127.0.0.1:${want === 'B' ? b.port : a.port}`);
+      assert.equal(ex.outcome, 'proxied');
+      assert.equal((await exchange(port.split!, 'x', { localAddress: '127.0.0.3' })).data.toString(), `${want}:x`, 'the real connection goes where explain said');
+    }
   });
 });

@@ -1,8 +1,9 @@
 // The prometheus export end to end: weir in-process with stream_plugins [prometheus, mqtt-proxy], routes with
 // and without the prometheus plugin, real sockets. Counts per route after traffic, bytes while a connection is
 // still open, prefer_name, connect failures and latency, refusals, no-route and TLS failures per listener,
-// health per node, UDP sessions; `promtool check metrics` on the exposition; a real Prometheus server
-// scraping weir, asked through its HTTP API.
+// health per node, UDP sessions; the series of a deleted route and of a node taken out of an upstream leave the
+// export at the swap; `promtool check metrics` on the exposition; a real Prometheus server scraping weir, asked
+// through its HTTP API.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,10 +24,10 @@ describe('prometheus export', () => {
   before(async () => {
     up = await startEchoServer();
     udpUp = await startUdpEcho();
-    for (const name of ['plain', 'named', 'unmetered', 'dead', 'mqtt', 'noroute', 'tls', 'udp']) port[name] = await freePort();
+    for (const name of ['plain', 'named', 'unmetered', 'dead', 'mqtt', 'noroute', 'tls', 'udp', 'gone', 'two']) port[name] = await freePort();
     metricsPort = await freePort();
     w = await startTestWeir(
-      ['plain', 'named', 'unmetered', 'dead', 'mqtt', 'noroute'].map((n) => `"127.0.0.1:${port[n]}"`).concat(`{addr: "127.0.0.1:${port.tls}", tls: true}`),
+      ['plain', 'named', 'unmetered', 'dead', 'mqtt', 'noroute', 'gone', 'two'].map((n) => `"127.0.0.1:${port[n]}"`).concat(`{addr: "127.0.0.1:${port.tls}", tls: true}`),
       {
         udp: [`"127.0.0.1:${port.udp}"`],
         extraYaml: ['stream_plugins: [mqtt-proxy, prometheus]', 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`].join('\n'),
@@ -173,6 +174,45 @@ describe('prometheus export', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     assert.equal(await head.text(), '');
+  });
+
+  it('a DELETEd route and a node taken out of an upstream leave the export; live routes and nodes keep their counts', async () => {
+    const other = await startEchoServer();
+    try {
+      const nodeA = `127.0.0.1:${up.port}`;
+      const nodeB = `127.0.0.1:${other.port}`;
+      const two = (nodes: Record<string, number>) => ({ server_port: port.two, plugins: { prometheus: {} }, upstream: { type: 'roundrobin', nodes } });
+      assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/gone', { server_port: port.gone, plugins: { prometheus: {} }, upstream: { nodes: { [nodeA]: 1 } } })).status, 201);
+      assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/two', two({ [nodeA]: 1, [nodeB]: 1 }))).status, 201);
+      for (let i = 0; i < 2; i++) await exchange(port.gone!, 'gone');
+      for (let i = 0; i < 4; i++) await exchange(port.two!, 'abc');
+      await waitFor(() => w.access.filter((r) => r.route === 'gone').length === 2 && w.access.filter((r) => r.route === 'two').length === 4);
+      const before = await metrics();
+      assert.equal(sample(before, 'apisix_stream_connection_total', { route: 'gone' }), 2);
+      assert.equal(sample(before, 'weir_stream_bytes_total', { route: 'gone', node: nodeA, direction: 'from_client' }), 8);
+      assert.equal(sample(before, 'weir_stream_bytes_total', { route: 'two', node: nodeA, direction: 'from_client' }), 6);
+      assert.equal(sample(before, 'weir_stream_bytes_total', { route: 'two', node: nodeB, direction: 'from_client' }), 6);
+      const plain = sample(before, 'apisix_stream_connection_total', { route: 'plain' });
+      const plainBytes = sample(before, 'weir_stream_bytes_total', { route: 'plain', node: nodeA, direction: 'from_client' });
+      assert.ok(plain !== undefined && plain > 0);
+
+      assert.equal((await w.admin('DELETE', '/apisix/admin/stream_routes/gone')).status, 200);
+      assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/two', two({ [nodeA]: 1 }))).status, 200);
+      const after = await metrics();
+      assert.deepEqual(after.split('\n').filter((l) => l.includes('route="gone"')), [], 'no series of the deleted route');
+      assert.deepEqual(after.split('\n').filter((l) => l.includes(`node="${nodeB}"`)), [], 'no series of the removed node');
+      assert.equal(sample(after, 'apisix_stream_connection_total', { route: 'two' }), 4, 'the changed route keeps its count');
+      assert.equal(sample(after, 'weir_stream_bytes_total', { route: 'two', node: nodeA, direction: 'from_client' }), 6);
+      assert.equal(sample(after, 'apisix_stream_connection_total', { route: 'plain' }), plain);
+      assert.equal(sample(after, 'weir_stream_bytes_total', { route: 'plain', node: nodeA, direction: 'from_client' }), plainBytes);
+      // the route made again under the same id starts from zero, and counts on
+      assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/gone', { server_port: port.gone, plugins: { prometheus: {} }, upstream: { nodes: { [nodeA]: 1 } } })).status, 201);
+      await exchange(port.gone!, 'again');
+      await waitFor(() => w.access.filter((r) => r.route === 'gone').length === 3);
+      assert.equal(sample(await metrics(), 'apisix_stream_connection_total', { route: 'gone' }), 1);
+    } finally {
+      await other.close();
+    }
   });
 
   const promtool = missingServers('promtool');

@@ -1,6 +1,10 @@
 // A real rsyslogd behind the syslog plugin: one RFC 5424 entry per connection over UDP and over TCP, parsed by
 // rsyslog itself (facility, severity, app name, process id, the JSON message); then rsyslog is killed and
-// restarted while connections keep flowing through weir: none fails and none is delayed by more than 50 ms.
+// restarted while connections keep flowing through weir: none fails and none is delayed by more than 50 ms
+// (compared with a connection through a route without syslog made at the same moment: on a loaded machine a
+// scheduling stall delays both, and only what syslog adds is the plugin's; and no more than 2 % over 50 ms at
+// all, which a plugin blocking the event loop would exceed).
+// Entries still queued when weir stops (batches waiting a minute for more) reach rsyslog during the stop.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +24,7 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
   before(async () => {
     rsyslog = await startRsyslog(await freePort(), await freePort(), dir.path);
     up = await startEchoServer();
-    for (const name of ['udp', 'tcp', 'fmt', 'steady']) port[name] = await freePort();
+    for (const name of ['udp', 'tcp', 'fmt', 'steady', 'control']) port[name] = await freePort();
     w = await startTestWeir(Object.values(port).map((p) => `"127.0.0.1:${p}"`), { extraYaml: 'stream_plugins: [syslog]' });
     const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
     const syslogTo = (over: object) => ({ host: '127.0.0.1', batch_max_size: 1, ...over });
@@ -29,6 +33,7 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
       tcp: { server_port: port.tcp, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, sock_type: 'tcp' }) }, upstream },
       fmt: { server_port: port.fmt, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, log_format: { vip: '$remote_addr', kind: 'tcp-proxy', route: '$route_id', sent: '$bytes_sent' } }) }, upstream },
       steady: { server_port: port.steady, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, timeout: 200, max_retry_count: 1, retry_delay: 0 }) }, upstream },
+      control: { server_port: port.control, upstream },
     };
     for (const [id, body] of Object.entries(routes)) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, body)).status, 201);
   });
@@ -71,16 +76,23 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
     assert.deepEqual(entriesOf('fmt')[0]!.json, { vip: '127.0.0.1', kind: 'tcp-proxy', route: 'fmt', sent: 5 });
   });
 
-  it('rsyslog killed and restarted: no proxied connection fails or waits more than 50 ms; entries resume', async () => {
+  it('rsyslog killed and restarted: no proxied connection fails or waits 50 ms more than one without syslog; entries resume', async () => {
     const latencies: number[] = [];
+    const controls: number[] = [];
     const failures: string[] = [];
     let stop = false;
+    const timed = async (p: number, payload: string): Promise<number> => {
+      const started = performance.now();
+      const { data, closedBy } = await exchange(p, payload);
+      if (data.toString() !== payload || closedBy !== 'end') failures.push(`${payload}: ${closedBy} ${JSON.stringify(data.toString())}`);
+      return performance.now() - started;
+    };
     const traffic = (async () => {
       for (let i = 0; !stop && i < 5000; i++) {
-        const started = performance.now();
-        const { data, closedBy } = await exchange(port.steady!, `n${i}`);
-        latencies.push(performance.now() - started);
-        if (data.toString() !== `n${i}` || closedBy !== 'end') failures.push(`${i}: ${closedBy} ${JSON.stringify(data.toString())}`);
+        // at the same moment through a route without syslog: what the machine's own stalls cost both
+        const [ms, control] = await Promise.all([timed(port.steady!, `n${i}`), timed(port.control!, `c${i}`)]);
+        latencies.push(ms);
+        controls.push(control);
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
@@ -95,10 +107,56 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
     await traffic;
     assert.deepEqual(failures, []);
     assert.ok(restartedAt > killedAt + 20, `connections kept flowing while rsyslog was down (${restartedAt - killedAt})`);
-    const worst = Math.max(...latencies);
-    const slowest = [...latencies].sort((a, b) => b - a).slice(0, 5).map((ms) => ms.toFixed(1));
-    assert.ok(worst <= 50, `slowest of ${latencies.length} connections (ms): ${slowest.join(', ')}`);
+    const excess = latencies.map((ms, i) => ms - controls[i]!);
+    const worst = excess.reduce((a, b) => Math.max(a, b), -Infinity);
+    const slowest = latencies.map((ms, i) => [ms, controls[i]!] as const).sort((a, b) => b[0] - b[1] - (a[0] - a[1])).slice(0, 5);
+    assert.ok(worst <= 50, `most delayed of ${latencies.length} connections (ms, syslog route / plain route): ${slowest.map(([a, b]) => `${a.toFixed(1)}/${b.toFixed(1)}`).join(', ')}`);
+    // and a plugin blocking the event loop (which would delay both routes alike) would slow many, not a stray few
+    const over = latencies.filter((ms) => ms > 50).length;
+    assert.ok(over <= Math.ceil(latencies.length * 0.02), `${over} of ${latencies.length} connections over 50 ms`);
     // entries from after the restart reach the new rsyslog
     await waitFor(() => entriesOf('steady').some((e) => Number(e.json.start_time) > Date.now() - 1200), 10_000, 'entries after the restart');
+  });
+});
+
+describe('syslog entries still queued when weir stops reach rsyslog', { skip: skip ?? false }, () => {
+  const dir = tempDir('weir-syslog-stop-');
+  let rsyslog: Rsyslog;
+  let up: TestServer;
+  after(async () => {
+    await up?.close();
+    rsyslog?.stop();
+    dir.remove();
+  });
+
+  it('over UDP and TCP: batches that would have waited 60 s go out during stop()', async () => {
+    rsyslog = await startRsyslog(await freePort(), await freePort(), dir.path);
+    up = await startEchoServer();
+    const port = { udp: await freePort(), tcp: await freePort() };
+    const w = await startTestWeir([`"127.0.0.1:${port.udp}"`, `"127.0.0.1:${port.tcp}"`], { extraYaml: 'stream_plugins: [syslog]' });
+    let stopped = false;
+    try {
+      const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
+      // nothing would send these batches for a minute: not full, not idle long enough, not old enough
+      const slow = { host: '127.0.0.1', batch_max_size: 1000, inactive_timeout: 60, buffer_duration: 60 };
+      const routes = {
+        'stop-udp': { server_port: port.udp, plugins: { syslog: { ...slow, port: rsyslog.udpPort, sock_type: 'udp' } }, upstream },
+        'stop-tcp': { server_port: port.tcp, plugins: { syslog: { ...slow, port: rsyslog.tcpPort, sock_type: 'tcp' } }, upstream },
+      };
+      for (const [id, body] of Object.entries(routes)) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, body)).status, 201);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await exchange(port.udp, `u${i}`)).data.toString(), `u${i}`);
+        assert.equal((await exchange(port.tcp, `t${i}`)).data.toString(), `t${i}`);
+      }
+      await waitFor(() => w.access.length === 6, 5000, 'six access records');
+      const count = (id: string) => rsyslog.lines().filter((line) => line.includes(`"route_id":"${id}"`)).length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual([count('stop-udp'), count('stop-tcp')], [0, 0], 'still queued before the stop');
+      await w.stop();
+      stopped = true;
+      await waitFor(() => count('stop-udp') === 3 && count('stop-tcp') === 3, 10_000, 'the queued entries at rsyslog');
+    } finally {
+      if (!stopped) await w.stop();
+    }
   });
 });

@@ -460,8 +460,9 @@ describe('an orphaned worker', { skip: !linux && 'reads /proc' }, () => {
     const w = await startTwoWorkers();
     assert.ok(isRunning(w.w1));
     w.proc.child.kill('SIGKILL');
-    // it polls its parent pid every second, then drains (no open connections: at once); 5 s bounds both
-    await waitFor(() => !isRunning(w.w1), 5000, 'the orphaned worker to exit');
+    // it polls its parent pid every second, then drains (no open connections: at once); 15 s bounds both on a
+    // loaded machine (5 s was once too short with the load average at 14 on 2 cores)
+    await waitFor(() => !isRunning(w.w1), 15_000, 'the orphaned worker to exit');
     await waitFor(() => /SIGTERM: stopping/.test(w.proc.err()), 1000, 'its shutdown line');
   });
 });

@@ -1,6 +1,7 @@
 // The logger plugins' batch processor: what triggers a send (batch_max_size, inactive_timeout,
 // buffer_duration, flush), retries then drops, one batch in flight in order, and the bound on everything
-// waiting (drop_limit): beyond it entries are dropped and counted, never queued.
+// waiting (drop_limit): beyond it entries are dropped and counted, never queued; drain() (the plugin's dispose)
+// sends everything at once and resolves when nothing waits.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -140,5 +141,50 @@ describe('batch processor', () => {
     r.unhold();
     await until(() => p.pendingBytes === 0);
     assert.equal(p.push('again'), true, 'room again once the batch went out');
+  });
+
+  it('drain() sends the partial batch at once, resolves once it is out, and calls idle once', async () => {
+    const r = recorder();
+    r.hold();
+    let idle = 0;
+    const p = new BatchProcessor({ ...OPTS, inactiveTimeoutMs: 60_000 }, r.send, { ...r.hooks, idle: () => void idle++ });
+    for (const e of ['a', 'b', 'c', 'd']) p.push(e);
+    let drained = false;
+    const done = p.drain().then(() => void (drained = true));
+    await wait(0);
+    assert.deepEqual(r.batches, [['a', 'b', 'c']], 'one batch in flight at a time');
+    assert.equal(drained, false);
+    r.release();
+    await wait(0);
+    assert.deepEqual(r.batches, [['a', 'b', 'c'], ['d']], 'the partial batch did not wait for inactive_timeout');
+    assert.equal(drained, false, 'still in flight');
+    r.unhold();
+    await done;
+    assert.equal(p.pendingBytes, 0);
+    assert.equal(idle, 1);
+  });
+
+  it('after drain(), each entry goes without waiting for a timer (a connection that ends after its route changed)', async () => {
+    const r = recorder();
+    let idle = 0;
+    const p = new BatchProcessor({ ...OPTS, inactiveTimeoutMs: 60_000 }, r.send, { ...r.hooks, idle: () => void idle++ });
+    await p.drain();
+    assert.equal(idle, 1, 'idle at once when nothing waits');
+    p.push('late');
+    await until(() => r.batches.length === 1);
+    assert.deepEqual(r.batches, [['late']]);
+    await until(() => idle === 2);
+  });
+
+  it('drain() with a failing server resolves after the retries, the batch dropped and counted', async () => {
+    const r = recorder(5);
+    const p = new BatchProcessor({ ...OPTS, maxRetryCount: 1, retryDelayMs: 1 }, r.send, r.hooks);
+    p.push('x');
+    // the retry timer does not hold the process (weir's shutdown holds its own deadline timer): neither may the test
+    let drained = false;
+    await Promise.race([p.drain().then(() => void (drained = true)), wait(2000)]);
+    assert.equal(drained, true);
+    assert.deepEqual(r.drops, [[1, 'failed']]);
+    assert.equal(p.pendingBytes, 0);
   });
 });

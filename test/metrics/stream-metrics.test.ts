@@ -174,3 +174,62 @@ describe('fleet families', () => {
     assert.equal(sample(t, 'weir_fleet_watch_batches_total'), 7);
   });
 });
+
+describe('series of objects no longer served (retain, at each snapshot swap)', () => {
+  const served = (id: string, meter: ReturnType<StreamMetrics['routeMeter']> | null, ports: number[]) => ({ id, meter, upstreams: [{ nodes: ports.map(node) }] });
+
+  it('a route gone takes its series with it; the routes still served keep their counts', () => {
+    const m = new StreamMetrics();
+    const keep = m.routeMeter('keep');
+    const gone = m.routeMeter('gone');
+    keep.finished(node(1), 10, 20);
+    gone.finished(node(1), 5, 5);
+    gone.rejected(403);
+    m.logDropped('syslog', 'gone').value = 3;
+    m.logDropped('syslog', 'keep').value = 1;
+    m.retain([served('keep', keep, [1])]);
+    const t = text(m);
+    assert.equal(sample(t, 'apisix_stream_connection_total', { route: 'keep' }), 1);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'keep', node: '10.0.0.1:1', direction: 'to_client' }), 20);
+    assert.equal(sample(t, 'weir_stream_log_dropped_total', { plugin: 'syslog', route: 'keep' }), 1);
+    assert.equal(t.includes('"gone"'), false, t);
+    assert.equal(m.routeMeter('keep'), keep, 'the same meter keeps counting');
+    assert.notEqual(m.routeMeter('gone'), gone, 'a route made again later starts from zero');
+  });
+
+  it("a node the route's upstreams no longer have goes; a traffic-split upstream keeps its nodes; no_node stays", () => {
+    const m = new StreamMetrics();
+    const r = m.routeMeter('r');
+    r.finished(node(1), 1, 1);
+    r.finished(node(2), 2, 2);
+    r.finished(node(3), 3, 3);
+    r.connectFailed(null, 'no_node');
+    m.retain([{ id: 'r', meter: r, upstreams: [{ nodes: [node(1)] }, null, { nodes: [node(3)] }] }]);
+    const t = text(m);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r', node: '10.0.0.1:1', direction: 'from_client' }), 1);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r', node: '10.0.0.1:2', direction: 'from_client' }), undefined);
+    assert.equal(sample(t, 'weir_stream_bytes_total', { route: 'r', node: '10.0.0.1:3', direction: 'from_client' }), 3);
+    assert.equal(sample(t, 'weir_stream_connect_failures_total', { route: 'r', node: '', reason: 'no_node' }), 1);
+    assert.equal(sample(t, 'apisix_stream_connection_total', { route: 'r' }), 3, 'the route keeps its count');
+  });
+
+  it('a removed node with a connection still open shows while it is open, and goes at the first scrape after', () => {
+    const m = new StreamMetrics();
+    const r = m.routeMeter('r');
+    r.finished(node(2), 2, 2);
+    let open = true;
+    m.addLiveSource({
+      addLive() {
+        if (!open) return;
+        r.liveConnections++;
+        r.node(node(2)).liveIn += 7;
+      },
+    });
+    m.retain([served('r', r, [1])]);
+    assert.equal(sample(text(m), 'weir_stream_bytes_total', { route: 'r', node: '10.0.0.1:2', direction: 'from_client' }), 7, 'only the open connection');
+    open = false;
+    r.finished(node(2), 9, 9);
+    assert.equal(sample(text(m), 'weir_stream_bytes_total', { route: 'r', node: '10.0.0.1:2', direction: 'from_client' }), undefined);
+    assert.equal(sample(text(m), 'apisix_stream_connection_total', { route: 'r' }), 2);
+  });
+});

@@ -1,15 +1,23 @@
 // Route plugins compiled at snapshot build: priority order, _meta.disable, plugins outside stream_plugins,
 // chains reused while nothing they depend on changed (route text, plugin_metadata, named upstreams), services
-// merged in first.
+// merged in first; after a swap, filters no longer served are disposed (a syslog queue sent to a real UDP
+// collector) and the metrics forget what is gone; weir check's look at services and plugin_metadata.
 
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
 import type { JsonObject } from '../../src/lib/json';
 import { FilterCompiler } from '../../src/plugins/compile';
 import { LocalConnCounters } from '../../src/plugins/conn-counters';
 import { DEFAULT_PLUGINS, PluginSet } from '../../src/plugins/registry';
 import { buildServedSnapshot } from '../../src/plugins/snapshot';
-import { NO_FILTERS } from '../../src/proxy/filter/types';
+import { NO_FILTERS, type FilterChain, type FinishedConn } from '../../src/proxy/filter/types';
+import { runLog } from '../../src/proxy/filter/chain';
+import { StreamMetrics } from '../../src/metrics/stream-metrics';
+import { checkPluginObjects } from '../../src/plugins/check-objects';
+import { until, wait } from '../helpers/udp';
+import { freePort } from '../helpers/net';
+import { testConn } from './conn';
 import type { Snapshot } from '../../src/snapshot/types';
 import type { StoreContents, StoredObject } from '../../src/store/types';
 
@@ -138,5 +146,104 @@ describe('services merged into routes', () => {
     const three = build(c, { services: [], streamRoutes: routes }, two.snapshot);
     assert.equal(three.snapshot.routes.length, 0);
     assert.deepEqual(three.problems, ['stream_routes/r: skipped: failed to fetch service configuration by id: s']);
+  });
+});
+
+describe('FilterCompiler.afterSwap and dispose', () => {
+  let collector: Socket;
+  let port: number;
+  const received: string[] = [];
+  before(async () => {
+    collector = createSocket('udp4');
+    collector.on('message', (msg) => void received.push(msg.toString()));
+    await new Promise<void>((resolve) => collector.bind(0, '127.0.0.1', resolve));
+    port = collector.address().port;
+  });
+  after(() => collector.close());
+
+  /** A syslog conf whose batches would wait a minute for more entries. */
+  const slowSyslog = () => ({ host: '127.0.0.1', port, sock_type: 'udp', batch_max_size: 100, inactive_timeout: 60, buffer_duration: 60 });
+  const entriesOf = (id: string) => received.filter((line) => line.includes(`"route_id":"${id}"`)).length;
+  /** One finished connection through the route's chain: its syslog entry is queued. */
+  const finish = (snapshot: Snapshot, id: string): FilterChain => {
+    const route = snapshot.routes.find((r) => r.id === id)!;
+    const done: FinishedConn = { conn: testConn(), info: testConn().info, route, node: null, startedAt: Date.now(), bytesFromClient: 1, bytesToClient: 1, end: 'closed' };
+    runLog(route.filters, done);
+    return route.filters;
+  };
+
+  it('a route deleted: its queued syslog entry goes at once; an unchanged route keeps its chain and its queue', async () => {
+    const c = compiler();
+    const a = row('a', { upstream: UP, plugins: { syslog: slowSyslog() } });
+    const b = row('b', { upstream: UP, plugins: { syslog: slowSyslog() } });
+    const one = build(c, { streamRoutes: [a, b] });
+    c.afterSwap(one.snapshot);
+    finish(one.snapshot, 'a');
+    const chainB = finish(one.snapshot, 'b');
+    await wait(50);
+    assert.equal(entriesOf('a') + entriesOf('b'), 0, 'both wait for their batch timers');
+    const two = build(c, { streamRoutes: [b] }, one.snapshot);
+    c.afterSwap(two.snapshot);
+    await until(() => entriesOf('a') === 1, 5000, "route a's entry");
+    assert.equal(two.snapshot.routes[0]!.filters, chainB, 'b kept its chain');
+    await wait(50);
+    assert.equal(entriesOf('b'), 0, "b's batch still waits");
+    // a is written again with the same text: a new chain, not the disposed one
+    const three = build(c, { streamRoutes: [a, b] }, two.snapshot);
+    c.afterSwap(three.snapshot);
+    assert.notEqual(three.snapshot.routes[0]!.filters, one.snapshot.routes[0]!.filters);
+    // shutdown: every queue goes, and dispose resolves once it went
+    finish(three.snapshot, 'a');
+    await c.dispose(5000);
+    await until(() => entriesOf('a') === 2 && entriesOf('b') === 1, 5000, 'the entries queued at shutdown');
+  });
+
+  it('dispose(ms) is bounded: a collector that is down, with retries a second apart, does not hold the shutdown', async () => {
+    const c = compiler();
+    const closed = await freePort(); // nothing listens: every attempt is refused at once, then waits retry_delay
+    const conf = { host: '127.0.0.1', port: closed, batch_max_size: 100, inactive_timeout: 60, max_retry_count: 5, retry_delay: 1 };
+    const one = build(c, { streamRoutes: [row('t', { upstream: UP, plugins: { syslog: conf } })] });
+    c.afterSwap(one.snapshot);
+    finish(one.snapshot, 't');
+    const started = performance.now();
+    await c.dispose(300);
+    const took = performance.now() - started;
+    assert.ok(took >= 250 && took < 2000, `dispose waited ${took.toFixed(0)} ms`);
+  });
+
+  it('the metrics forget a route that is gone and keep the counts of the others', () => {
+    const metrics = new StreamMetrics();
+    const c = new FilterCompiler(new PluginSet(['prometheus']), new LocalConnCounters(), {}, metrics);
+    const one = build(c, { streamRoutes: [row('a', { upstream: UP, plugins: { prometheus: {} } }), row('b', { upstream: UP, plugins: { prometheus: {} } })] });
+    c.afterSwap(one.snapshot);
+    for (const r of one.snapshot.routes) r.filters.meter!.finished(r.upstream!.nodes[0]!, 1, 1);
+    const two = build(c, { streamRoutes: [row('b', { upstream: UP, plugins: { prometheus: {} } })] }, one.snapshot);
+    c.afterSwap(two.snapshot);
+    const routes = metrics.collect().find((f) => f.name === 'apisix_stream_connection_total')!.samples;
+    assert.deepEqual(routes.map((s) => [s.labels, s.value]), [[['b'], 1]]);
+  });
+});
+
+describe("weir check's services and plugin_metadata", () => {
+  it('names each bad service and metadata row by id; an unused service is compiled too', () => {
+    const c = compiler();
+    const parts = {
+      upstreams: [row('u', UP)],
+      services: [
+        row('ok', { upstream_id: 'u', plugins: { 'ip-restriction': ALLOW } }),
+        row('bad-conf', { plugins: { 'limit-conn': { conn: 0 } } }),
+        row('ghost', { upstream_id: 'nope' }),
+        row('split', { plugins: { 'traffic-split': { rules: [{ weighted_upstreams: [{ upstream_id: 'gone' }] }] } } }),
+      ],
+      pluginMetadata: [row('syslog', { log_format: 'x' }), row('no-such-plugin', {}), row('limit-conn', { any: 1 })],
+    };
+    const { snapshot } = build(c, parts);
+    const problems = checkPluginObjects(contents(parts), snapshot, c, null);
+    assert.equal(problems.length, 5, problems.join('\n'));
+    assert.match(problems[0]!, /^services\/bad-conf: failed to check the configuration of stream plugin \[limit-conn\]: property "conn" validation failed/);
+    assert.equal(problems[1], 'services/ghost: upstream nope not found');
+    assert.equal(problems[2], 'services/split: traffic-split: upstream gone not found or cannot forward');
+    assert.equal(problems[3], 'plugin_metadata/no-such-plugin: invalid plugin name');
+    assert.match(problems[4]!, /^plugin_metadata\/syslog: invalid configuration: property "log_format" validation failed/);
   });
 });

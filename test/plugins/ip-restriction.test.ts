@@ -53,3 +53,20 @@ describe('ip-restriction: decision', () => {
     assert.equal(f.access!(testConn({ remoteAddr: '192.0.2.1' })), undefined);
   });
 });
+
+describe('ip-restriction: explain', () => {
+  const table: Array<[string, Record<string, unknown>, string, boolean, string]> = [
+    ['whitelisted', { whitelist: ['10.0.0.0/24'] }, '10.0.0.7', true, 'client 10.0.0.7 is in the whitelist: allowed'],
+    ['not whitelisted', { whitelist: ['10.0.0.0/24'] }, '10.0.1.7', false, 'client 10.0.1.7 is not in the whitelist: denied (403)'],
+    ['blacklisted, response_code 404', { blacklist: ['2001:db8::/32'], response_code: 404 }, '2001:db8::1', false, 'client 2001:db8::1 is in the blacklist: denied (404)'],
+    ['not blacklisted', { blacklist: ['2001:db8::/32'] }, '::1', true, 'client ::1 is not in the blacklist: allowed'],
+  ];
+  for (const [name, conf, client, admits, reason] of table) {
+    it(`${name}: ${reason}`, () => {
+      const f = ipRestriction.compile(conf, testContext());
+      const e = f.explain!(testConn({ remoteAddr: client }));
+      assert.deepEqual([e.admits, e.reason], [admits, reason]);
+      assert.equal(f.access!(testConn({ remoteAddr: client })) === undefined, admits, 'access decides the same');
+    });
+  }
+});

@@ -57,3 +57,12 @@ describe('limit-bandwidth: limits', () => {
     assert.equal(c.throttle!.admit(false, 1000), true);
   });
 });
+
+describe('limit-bandwidth: explain', () => {
+  it('never refuses, and says what it holds the connection to', () => {
+    assert.deepEqual(limitBandwidth.compile({ rate: 1000 }, testContext()).explain!(testConn()), {
+      admits: true, reason: 'never refuses: 1000 bytes/s (burst 1000) per connection, each direction', facts: { rate: 1000, burst: 1000, per: 'connection', direction: 'both' },
+    });
+    assert.equal(limitBandwidth.compile({ rate: 10, burst: 50, per: 'route', direction: 'upload' }, testContext()).explain!(testConn()).reason, 'never refuses: 10 bytes/s (burst 50) per route, upload');
+  });
+});

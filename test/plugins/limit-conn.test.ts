@@ -131,3 +131,21 @@ describe('limit-conn: admission', () => {
     assert.equal(c.state['limit-conn'], undefined);
   });
 });
+
+describe('limit-conn: explain', () => {
+  it('the count of the key against conn + burst: admitted, delayed, refused; nothing is counted', () => {
+    const ctx = testContext();
+    const f = limitConn.compile(BASE, ctx); // conn 2, burst 1, 0.1 s
+    const c = testConn({ remoteAddr: '10.0.0.9' });
+    const decision = () => f.explain!(c);
+    assert.deepEqual(decision(), { admits: true, reason: 'key 10.0.0.9 has 0 connections, conn is 2: would be admitted', facts: { key: '10.0.0.9', conn: 2, burst: 1, count: 0, decision: 'admitted' } });
+    assert.deepEqual(decision(), decision(), 'explain takes no count');
+    admit(f, testConn({ remoteAddr: '10.0.0.9' }));
+    admit(f, testConn({ remoteAddr: '10.0.0.9' }));
+    assert.deepEqual(decision(), { admits: true, reason: 'key 10.0.0.9 has 2 connections, over conn 2: would be delayed 100 ms', facts: { key: '10.0.0.9', conn: 2, burst: 1, count: 2, decision: 'delayed', delay_ms: 100 } });
+    assert.equal(admit(f, testConn({ remoteAddr: '10.0.0.9' })), 'delayed');
+    assert.deepEqual(decision(), { admits: false, reason: 'key 10.0.0.9 has 3 connections, conn + burst is 3: would be refused (503)', facts: { key: '10.0.0.9', conn: 2, burst: 1, count: 3, decision: 'refused' } });
+    assert.equal((admit(f, testConn({ remoteAddr: '10.0.0.9' })) as { code: number }).code, 503, 'as explain said');
+    assert.equal(f.explain!(testConn({ remoteAddr: '10.0.0.8' })).admits, true, 'another key has its own count');
+  });
+});

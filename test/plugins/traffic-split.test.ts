@@ -102,3 +102,39 @@ describe('traffic-split: choice', () => {
     assert.equal(c.upstream, null);
   });
 });
+
+describe('traffic-split: explain', () => {
+  const a = upstream('/apisix/upstreams/a', 1995);
+  const b = upstream('/apisix/upstreams/b', 1996);
+
+  it('names the next pick without moving the round robin; the connections then go there', () => {
+    const f = trafficSplit.compile({ rules: [{ match: [{ vars: [['remote_addr', '==', '10.0.0.1']] }], weighted_upstreams: [{ upstream_id: 'a', weight: 2 }, { upstream_id: 'b', weight: 1 }] }] }, testContext({ a, b }));
+    const conn = testConn({ remoteAddr: '10.0.0.1' });
+    // smooth weighted round robin, a:2 b:1  ->  a b a
+    for (const want of ['a', 'b', 'a']) {
+      const e1 = f.explain!(conn);
+      const e2 = f.explain!(conn);
+      assert.deepEqual(e2, e1, 'explaining twice changes nothing');
+      assert.deepEqual([e1.admits, e1.reason, e1.facts], [true, `rule 1 matches and picks upstream ${want} (weight ${want === 'a' ? 2 : 1} of 3)`, { rule: 1, upstream: `upstream ${want}` }]);
+      assert.equal(e1.upstream, want === 'a' ? a : b);
+      const c = testConn({ remoteAddr: '10.0.0.1' });
+      f.access!(c);
+      assert.equal(c.upstream, e1.upstream);
+    }
+    assert.deepEqual(f.explain!(testConn({ remoteAddr: '10.0.0.2' })), { admits: true, reason: "no rule matches: the route's upstream", facts: { rule: null, upstream: null } });
+  });
+
+  it("the route's own upstream, all weights 0, and a missing upstream_id (refused with 500)", () => {
+    const own = trafficSplit.compile({ rules: [{ weighted_upstreams: [{ weight: 1 }] }] }, testContext());
+    assert.equal(own.explain!(testConn()).reason, "rule 1 matches and picks the route's upstream (weight 1 of 1)");
+    const zero = trafficSplit.compile({ rules: [{ weighted_upstreams: [{ upstream_id: 'a', weight: 0 }] }] }, testContext({ a }));
+    assert.equal(zero.explain!(testConn()).reason, "rule 1 matches; every weight is 0: the route's upstream");
+    const gone = trafficSplit.compile({ rules: [{ weighted_upstreams: [{ upstream_id: 'gone', weight: 1 }] }] }, testContext());
+    assert.deepEqual(gone.explain!(testConn()), { admits: false, reason: 'rule 1 matches and picks upstream gone (weight 1 of 1), which cannot be fetched (500)', facts: { rule: 1, upstream: 'gone' } });
+  });
+
+  it('lists the upstreams it may choose (their nodes keep their metrics)', () => {
+    const f = trafficSplit.compile({ rules: [{ weighted_upstreams: [{ upstream_id: 'a' }, { weight: 1 }] }, { weighted_upstreams: [{ upstream_id: 'b' }] }] }, testContext({ a, b }));
+    assert.deepEqual(f.upstreams, [a, b]);
+  });
+});

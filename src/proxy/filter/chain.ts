@@ -8,11 +8,15 @@ import { type AccessVerdict, type FilterChain, type FilterConn, type FinishedCon
 export function buildChain(filters: readonly StreamFilter[]): FilterChain {
   if (filters.length === 0) return NO_FILTERS;
   const sorted = [...filters].sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const upstreams = sorted.flatMap((f) => f.upstreams ?? []);
+  const disposable = sorted.filter((f) => f.dispose !== undefined);
   return Object.freeze({
     access: Object.freeze(sorted.filter((f) => f.access !== undefined)),
     log: Object.freeze(sorted.filter((f) => f.log !== undefined)),
     setsUpstream: sorted.some((f) => f.setsUpstream === true),
     meter: sorted.find((f) => f.meter !== undefined)?.meter ?? null,
+    ...(upstreams.length > 0 ? { upstreams: Object.freeze(upstreams) } : {}),
+    ...(disposable.length > 0 ? { disposable: Object.freeze(disposable) } : {}),
   });
 }
 

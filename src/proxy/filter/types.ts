@@ -70,13 +70,23 @@ export interface FinishedConn {
   readonly vars?: ReadonlyMap<string, string> | null;
 }
 
-/** What explain hands a filter: the facts of a connection that is not open (no variables, nothing to set). */
-export type ExplainedConn = Pick<FilterConn, 'info' | 'route'>;
+/** What variable readers need of a connection (src/plugins/vars.ts): an open one, or one explain describes. */
+export type VarSource = Pick<FilterConn, 'info' | 'getVar'>;
+
+/**
+ * What explain hands a filter: the facts of a connection that is not open. Nothing can be set, and getVar
+ * answers only what explain was told (no filter ran before, so mqtt_client_id and the like are unset).
+ */
+export type ExplainedConn = Pick<FilterConn, 'info' | 'route' | 'getVar'>;
 
 /** What a filter would decide for a connection, asked by explain: `unknown` when it cannot tell without running. */
 export interface FilterExplanation {
   readonly admits: boolean | 'unknown';
   readonly reason: string;
+  /** The facts behind the answer (the count and the limit, the rule that matched), shown beside it. */
+  readonly facts?: Readonly<Record<string, string | number | boolean | null>>;
+  /** The upstream it would connect to instead of the route's (traffic-split); absent: the route's. */
+  readonly upstream?: CompiledUpstream;
 }
 
 export interface StreamFilter {
@@ -100,6 +110,15 @@ export interface StreamFilter {
   explain?(conn: ExplainedConn): FilterExplanation;
   /** The prometheus plugin's route counters: the chain carries them (FilterChain.meter); no phase runs for this. */
   readonly meter?: RouteMeter;
+  /** Upstreams it may connect to instead of the route's (traffic-split): their nodes' metrics stay while it is served. */
+  readonly upstreams?: readonly CompiledUpstream[];
+  /**
+   * Runs once, when no new connection can reach the filter any more: a snapshot without its chain serves (the
+   * route changed or went away), or weir is stopping. Connections that started before may still run log()
+   * after it, and must still be served. Give back what the filter holds (sockets, queued entries); a promise
+   * settles once that is done (the syslog queue sent), and the caller bounds how long it waits. Must not throw.
+   */
+  dispose?(): void | Promise<void>;
 }
 
 /** A route's filters, split by phase and sorted by priority once, when the snapshot is built. */
@@ -113,6 +132,10 @@ export interface FilterChain {
    * absent: the flows count a route's connections, bytes and connect attempts only through this.
    */
   readonly meter?: RouteMeter | null;
+  /** Upstreams its filters may connect to instead of the route's (StreamFilter.upstreams), or absent. */
+  readonly upstreams?: readonly CompiledUpstream[];
+  /** Filters with a dispose hook (run when the chain stops being served), or absent. */
+  readonly disposable?: readonly StreamFilter[];
 }
 
 /** The chain of every route without filters: shared, never written. */
