@@ -9,8 +9,7 @@ import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleSchemaValidate, type ResourceCall } from './resources';
-import { runResourceCall } from './resource-call';
-import { mountInspect } from './inspect';
+import { mountInspectOnDemand } from './inspect-on-demand';
 import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
 import type { InspectSources } from '../inspect/sources';
@@ -39,6 +38,13 @@ export interface AdminAppOptions {
 }
 
 const PREFIX = '/apisix/admin';
+
+/**
+ * The object operations (src/admin/resource-call.ts, with the effects and warnings views it answers with),
+ * imported at the first object request: a proxy whose Admin API is never called does not hold that code.
+ */
+let resourceCall: Promise<typeof import('./resource-call')> | null = null;
+const loadResourceCall = (): Promise<typeof import('./resource-call')> => (resourceCall ??= import('./resource-call'));
 
 function decodeSegment(seg: string | undefined): string | undefined {
   if (seg === undefined) return undefined;
@@ -85,7 +91,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       query: url.searchParams,
       body: await withBody(req as unknown as Request, req.method),
     };
-    const result = runResourceCall(calls, call, who);
+    const result = (await loadResourceCall()).runResourceCall(calls, call, who);
     return respond(result.status, result.body, cors);
   };
 
@@ -97,7 +103,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     return respond(200, null, cors);
   });
   mountControl(router, opts.health ?? null, cors);
-  mountInspect(router, { sources: opts.inspect ?? null, cors, streamEnabled: config.streamEnabled });
+  mountInspectOnDemand(router, { sources: opts.inspect ?? null, cors, streamEnabled: config.streamEnabled });
   mountPlugins(router, plugins, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);

@@ -32,8 +32,7 @@ import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
 import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
-import { StreamMetrics } from '../metrics/stream-metrics';
-import { startExportServer } from '../metrics/export-server';
+import type { StreamMetrics } from '../metrics/stream-metrics';
 
 /** A running weir instance. */
 export interface Weir {
@@ -98,7 +97,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry({ tcp: await createTcpDataPlane(), udp: await createUdpDataPlane(), trustedCa });
     cleanup.push(() => health.stop());
-    const metrics = config.metrics ? new StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
+    // imported only when prometheus is enabled: a plain proxy does not hold the metrics code
+    const metrics = config.metrics ? new (await import('../metrics/stream-metrics')).StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
     metrics?.setHealth(health);
     const plugins = pluginSetOf(config);
     if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
@@ -169,7 +169,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     let workers: Workers | null = null;
     let metricsServer: HttpServerHandle | null = null;
     if (metrics !== null && config.metrics && !extraWorker) {
-      metricsServer = await startExportServer({
+      metricsServer = await (await import('../metrics/export-server')).startExportServer({
         addr: config.metrics.exportAddr,
         uri: config.metrics.exportUri,
         collect: () => metrics.collect(),
