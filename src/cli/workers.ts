@@ -2,10 +2,12 @@
 // the kernel spreads connections and UDP flows). The first process is worker 0: it serves the Admin API and
 // starts the others; every worker notices store changes by itself (the store watcher polls within 1 s).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type * as NodeChildProcess from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { logger } from '../log/logger';
 import { detectRuntime } from '../runtime/index';
+import { nodeBuiltin } from '../runtime/builtin';
 import { askWorkers } from './worker-ipc';
 
 /** Set in the environment of workers 1..N-1; worker 0 (the process the user started) has none. */
@@ -84,6 +86,8 @@ export function startWorkers(count: number, onChild?: (child: ChildProcess) => v
     const { file, args } = selfCommand();
     // detached: a Ctrl-C on the terminal reaches worker 0 only, which then stops the others once (a second
     // signal would make them exit without their grace period); an orphaned worker notices by itself (watchPrimary)
+    // node:child_process is loaded only here: a single-process weir never holds it
+    const { spawn } = nodeBuiltin<typeof NodeChildProcess>('node:child_process');
     const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true, env: { ...process.env, [WORKER_ENV]: String(id) } });
     children.set(id, child);
     onChild?.(child);
