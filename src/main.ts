@@ -3,8 +3,6 @@
 import { runCli } from './cli/run';
 import type { CliIo } from './cli/context';
 
-export { HELP } from './cli/help';
-
 function readStdin(): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

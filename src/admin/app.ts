@@ -9,8 +9,7 @@ import { RESOURCES, type Resource, type Store } from '../store/types';
 import { compileAllowList, compileKeyChecker, pickToken } from './auth';
 import { readJsonBody } from './body';
 import { handleSchemaValidate, type ResourceCall } from './resources';
-import { runCustomCall, runResourceCall } from './resource-call';
-import { mountInspect } from './inspect';
+import { mountInspectOnDemand } from './inspect-on-demand';
 import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
 import type { InspectSources } from '../inspect/sources';
@@ -50,6 +49,13 @@ export interface AdminAppOptions {
 
 const PREFIX = '/apisix/admin';
 const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
+
+/**
+ * The object operations (src/admin/resource-call.ts, with the effects and warnings views it answers with),
+ * imported at the first object request: a proxy whose Admin API is never called does not hold that code.
+ */
+let resourceCall: Promise<typeof import('./resource-call')> | null = null;
+const loadResourceCall = (): Promise<typeof import('./resource-call')> => (resourceCall ??= import('./resource-call'));
 
 function decodeSegment(seg: string | undefined): string | undefined {
   if (seg === undefined) return undefined;
@@ -108,15 +114,16 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       refuseConfigWrite(listeners, call);
       const scope = who.scope;
       const sees = scope === null ? undefined : (id: string) => scope.sees('stream_listeners', id);
-      const done = await runCustomCall(calls, call, who, (scoped) => listenerCall(scoped, call, sees));
+      const done = await (await loadResourceCall()).runCustomCall(calls, call, who, (scoped) => listenerCall(scoped, call, sees));
       return respond(done.status, done.body, cors);
     }
     if (fleet?.writeThrough !== undefined && WRITES.has(req.method) && call.query.get('dry_run') !== 'true') {
       // control_plane: the same operation, rehearsed on the local copy, then written to etcd
+      const { runResourceCall } = await loadResourceCall();
       const result = await fleet.writeThrough(req.method, (rec) => runResourceCall({ ...calls, ops: { ...ops, store: rec, dryRun: {} } }, call, who), ops.store);
       return respond(result.status, result.body, cors);
     }
-    let result = runResourceCall(calls, call, who);
+    let result = (await loadResourceCall()).runResourceCall(calls, call, who);
     if (seg === 'stream_routes' && req.method !== 'GET' && req.method !== 'DELETE' && call.query.get('dry_run') !== 'true') {
       const ports = routeWarnings(listeners, (result.body as { value?: unknown }).value);
       if (ports.length > 0) {
@@ -135,7 +142,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     return respond(200, null, cors);
   });
   mountControl(router, opts.health ?? null, cors);
-  mountInspect(router, {
+  mountInspectOnDemand(router, {
     sources: opts.inspect ?? null,
     cors,
     streamEnabled: config.streamEnabled,

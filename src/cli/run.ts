@@ -1,17 +1,12 @@
 // Dispatch a parsed command line to its command and turn every failure into an exit code and one stderr line.
-// main.ts calls it with the process's streams; tests call it in-process with strings.
+// main.ts calls it with the process's streams; tests call it in-process with strings. Only `start` is loaded
+// with this module: the other commands are imported when run, so a running proxy never holds their code.
 
 import { ConfigError } from '../config/types';
 import { logger } from '../log/logger';
 import { VERSION } from '../embedded.gen';
 import { parseCommandLine, UsageError } from './args';
 import { CliError, type CliIo } from './context';
-import { HELP } from './help';
-import { runObjectCommand } from './objects';
-import { runExport } from './export';
-import { runImport } from './import';
-import { runCheck, runMigrate } from './maintain';
-import { runExplain } from './explain';
 import { startWeir, type Weir } from './start';
 import { runSignalCommand } from './signal';
 import { writeStatus } from '../control/pid-file';
@@ -90,7 +85,7 @@ export async function runCli(argv: string[], io: CliIo, opts: { signals?: boolea
     const cmd = parseCommandLine(argv);
     switch (cmd.name) {
       case 'help':
-        io.out(HELP);
+        io.out((await import('./help')).HELP);
         return 0;
       case 'version':
         io.out(`weir ${VERSION}\n`);
@@ -111,22 +106,22 @@ export async function runCli(argv: string[], io: CliIo, opts: { signals?: boolea
       case 'upgrade':
         return await runSignalCommand(cmd, io);
       case 'object':
-        await runObjectCommand(cmd, io);
+        await (await import('./objects')).runObjectCommand(cmd, io);
         return 0;
       case 'export':
-        await runExport(cmd, io);
+        await (await import('./export')).runExport(cmd, io);
         return 0;
       case 'import':
-        await runImport(cmd, io);
+        await (await import('./import')).runImport(cmd, io);
         return 0;
       case 'migrate':
-        await runMigrate(cmd, io);
+        await (await import('./maintain')).runMigrate(cmd, io);
         return 0;
       case 'check':
-        await runCheck(cmd, io);
+        await (await import('./maintain')).runCheck(cmd, io);
         return 0;
       case 'explain':
-        await runExplain(cmd, io);
+        await (await import('./explain')).runExplain(cmd, io);
         return 0;
     }
   } catch (err) {

@@ -34,8 +34,7 @@ import { ShadowLog } from '../inspect/warnings';
 import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
 import { type AskPeers, END_QUESTION, ROWS_QUESTION, answerEnd, answerRows } from '../inspect/worker-tables';
-import { StreamMetrics } from '../metrics/stream-metrics';
-import { startExportServer } from '../metrics/export-server';
+import type { StreamMetrics } from '../metrics/stream-metrics';
 import type { Fleet } from '../fleet/start-fleet';
 import { diffRoutes } from '../proxy/session/policy';
 import { configListenerObjects } from '../control/listener-specs';
@@ -125,7 +124,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry({ tcp: await createTcpDataPlane(), udp: await createUdpDataPlane(), trustedCa });
     cleanup.push(() => health.stop());
-    const metrics = config.metrics ? new StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
+    // imported only when prometheus is enabled: a plain proxy does not hold the metrics code
+    const metrics = config.metrics ? new (await import('../metrics/stream-metrics')).StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
     metrics?.setHealth(health);
     const plugins = pluginSetOf(config);
     if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
@@ -213,10 +213,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     // the export server is worker 0's; it asks the other workers for their counters on each scrape
     let workers: Workers | null = null;
     let metricsServer: HttpServerHandle | null = null;
-    const serveMetrics = (): Promise<HttpServerHandle | null> =>
+    const serveMetrics = async (): Promise<HttpServerHandle | null> =>
       metrics === null || exportSettings === null
-        ? Promise.resolve(null)
-        : startExportServer({
+        ? null
+        : (await import('../metrics/export-server')).startExportServer({
             addr: exportSettings.exportAddr,
             uri: exportSettings.exportUri,
             collect: () => metrics.collect(),

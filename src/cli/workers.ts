@@ -4,7 +4,8 @@
 // Listeners and config reloads go from worker 0 to the others over an IPC channel (see WorkerMessage), so an
 // Admin API write that binds a listener answers once every worker has bound it.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type * as NodeChildProcess from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Config } from '../config/types';
 import type { ListenerLists } from '../control/listener-specs';
@@ -13,6 +14,7 @@ import { logger } from '../log/logger';
 import { detectRuntime } from '../runtime/index';
 import { askEachWorker, askWorkers, type WorkerReply as WorkerAnswer } from './worker-ipc';
 import { UPGRADE_ENV } from '../control/upgrade';
+import { nodeBuiltin } from '../runtime/builtin';
 
 /** Worker 0 -> worker: bind these listeners / apply this reloaded config. Each is answered by one WorkerReply. */
 export type WorkerRequest = { weir: 'listeners'; lists: ListenerLists; mustBind: string[] } | { weir: 'config'; config: Config };
@@ -184,6 +186,8 @@ export function startWorkers(count: number, hooks: WorkerHooks = {}): Workers {
     // signal would make them exit without their grace period); an orphaned worker notices by itself (watchPrimary)
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: String(id) };
     for (const name of INHERITED_ONLY_ENV) delete env[name];
+    // node:child_process is loaded only here: a single-process weir never holds it
+    const { spawn } = nodeBuiltin<typeof NodeChildProcess>('node:child_process');
     const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true, env });
     children.set(id, child);
     onChild?.(child);

@@ -3,7 +3,11 @@
 // node:dns behaves alike on Node, Bun and Deno (a Resolver with setServers and ttl answers works on all three),
 // so this is no runtime difference. A records first, AAAA only for names without any, as APISIX does.
 
-import dns from 'node:dns';
+import type * as NodeDns from 'node:dns';
+import { nodeBuiltin } from '../runtime/builtin';
+
+/** node:dns, loaded when the first name is resolved (or a dns_resolver is configured): a weir whose nodes are all IPs never loads it. */
+const nodeDns = (): typeof NodeDns => nodeBuiltin<typeof NodeDns>('node:dns');
 
 /** A name's addresses and how long they hold (the smallest record TTL; null: unknown, the system resolver). */
 export interface DnsAnswer {
@@ -29,13 +33,13 @@ export function createDnsClient(servers: readonly string[] | null): DnsClient {
   if (servers === null) {
     return {
       resolve: (name) =>
-        dns.promises
-          .lookup(name, { all: true, family: 4 })
-          .catch(() => dns.promises.lookup(name, { all: true, family: 6 }))
+        nodeDns()
+          .promises.lookup(name, { all: true, family: 4 })
+          .catch(() => nodeDns().promises.lookup(name, { all: true, family: 6 }))
           .then((list) => nonEmpty({ addresses: list.map((a) => a.address), ttlMs: null })),
     };
   }
-  const resolver = new dns.promises.Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 2 });
+  const resolver = new (nodeDns().promises.Resolver)({ timeout: QUERY_TIMEOUT_MS, tries: 2 });
   resolver.setServers([...servers]);
   const asked = (records: Array<{ address: string; ttl: number }>): DnsAnswer =>
     nonEmpty({ addresses: records.map((r) => r.address), ttlMs: Math.min(...records.map((r) => r.ttl)) * 1000 });
