@@ -205,10 +205,10 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     cleanup.push(() => proxy.shutdown(0));
     metrics?.setListeners(() => proxy.listeners);
 
-    // after a binary upgrade the old process still holds the Admin API's and the metrics export's ports (HTTP
-    // servers are not handed over): it closes them now, and this process binds them below
+    // after a binary upgrade the old process still holds the Admin API's, the metrics export's and the status
+    // listener's ports (HTTP servers are not handed over): it closes them now, and this process binds them below
     const exportSettings = !extraWorker && metrics !== null ? (config.metrics ?? null) : null;
-    if (!extraWorker && (config.enableAdmin || exportSettings !== null)) await opts.handover?.adminFree();
+    if (!extraWorker && (config.enableAdmin || exportSettings !== null || config.statusListen !== undefined)) await opts.handover?.adminFree();
 
     // the export server is worker 0's; it asks the other workers for their counters on each scrape
     let workers: Workers | null = null;
@@ -302,13 +302,16 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
 
     // apisix.status: readiness without a key, for load balancers and orchestrators (worker 0 only)
     let status: HttpServerHandle | null = null;
-    if (config.statusListen !== undefined && !extraWorker) {
-      const { host, port } = config.statusListen;
-      status = await serveHttp(createStatusApp(fleet), { host, port, maxBodyBytes: 0 }).catch((err: unknown) => {
+    const statusListen = extraWorker ? undefined : config.statusListen;
+    const serveStatus = async (): Promise<HttpServerHandle | null> => {
+      if (statusListen === undefined) return null;
+      const { host, port } = statusListen;
+      return serveHttp(createStatusApp(fleet), { host, port, maxBodyBytes: 0 }).catch((err: unknown) => {
         throw listenError(err, host, port, 'apisix.status');
       });
-      cleanup.push(() => status?.close());
-    }
+    };
+    status = await serveStatus();
+    cleanup.push(() => status?.close());
 
     logger.info('weir started', {
       runtime: detectRuntime(),
@@ -403,19 +406,23 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           sockets,
           releaseAdmin: async () => {
             // requests in progress are answered; the ports are free for the new process at once
-            const closing = Promise.all([admin?.close({ graceful: true }), metricsServer?.close({ graceful: true })]);
+            const closing = Promise.all([admin?.close({ graceful: true }), metricsServer?.close({ graceful: true }), status?.close({ graceful: true })]);
             admin = null;
             metricsServer = null;
+            status = null;
             await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
           },
           restoreAdmin: async () => {
             if (config.enableAdmin && admin === null) admin = await serveAdmin();
             if (metricsServer === null) metricsServer = await serveMetrics();
+            if (status === null) status = await serveStatus();
           },
         });
         if (!outcome.ok) return outcome;
-        // the new process serves: stop accepting (the sockets live on in it) and leave the listeners alone
+        // the new process serves: stop accepting (the sockets live on in it) and leave the listeners alone; it
+        // syncs from etcd now, and this one follows the file through its watcher while it drains
         followStore = false;
+        await fleet?.stop();
         await proxy.stopAccepting();
         await udpProxy.release();
         return outcome;
