@@ -2,7 +2,7 @@
 // The new process takes over the listening sockets (config listeners, a stream_listeners object, UDP) while a
 // client keeps opening connections: none fails; a long connection opened before stays with the old process,
 // which exits once it is done. A new process that fails to start leaves the old one serving, Admin API included.
-// The prometheus export's port moves like the Admin API's.
+// The prometheus export's and the apisix.status listener's ports move like the Admin API's.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,17 +47,17 @@ describe('binary upgrade (weir upgrade, SIGUSR2)', { skip: !linux && 'signals an
   let first: ChildWeir;
   let echo: TestServer;
   let udpEcho: UdpEcho;
-  let adminPort: number, tcpPort: number, udpPort: number, objPort: number, metricsPort: number;
+  let adminPort: number, tcpPort: number, udpPort: number, objPort: number, metricsPort: number, statusPort: number;
   let admin: string;
 
   before(async () => {
     echo = await startEchoServer();
     udpEcho = await startUdpEcho('u:');
-    [adminPort, tcpPort, udpPort, objPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    [adminPort, tcpPort, udpPort, objPort, metricsPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     admin = `http://127.0.0.1:${adminPort}`;
     // the prometheus export's port moves to the new process like the Admin API's
     const extraYaml = ['stream_plugins: [prometheus]', 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`].join('\n');
-    writeFileSync(configPath, configYaml({ tcp: [`"127.0.0.1:${tcpPort}"`], udp: [`"127.0.0.1:${udpPort}"`], adminPort, dbPath, extraYaml }).replace('worker_shutdown_timeout: 2s', 'worker_shutdown_timeout: 20s'));
+    writeFileSync(configPath, configYaml({ tcp: [`"127.0.0.1:${tcpPort}"`], udp: [`"127.0.0.1:${udpPort}"`], adminPort, dbPath, extraYaml, apisixYaml: `  status:\n    ip: 127.0.0.1\n    port: ${statusPort}` }).replace('worker_shutdown_timeout: 2s', 'worker_shutdown_timeout: 20s'));
     first = spawnBunWeir(['start', '-c', configPath]);
     pids.add(first.child.pid!);
     await waitFor(() => first.stderr().includes('weir started') || first.child.exitCode !== null, 20000, 'weir to start');
@@ -101,6 +101,8 @@ describe('binary upgrade (weir upgrade, SIGUSR2)', { skip: !linux && 'signals an
     await client.close();
     assert.equal((await adminCall(admin, 'GET', '/apisix/admin/stream_listeners/obj')).status, 200);
     assert.match(await scrape(metricsPort), /^weir_stream_workers 1$/m);
+    const status = await fetch(`http://127.0.0.1:${statusPort}/status`);
+    assert.deepEqual([status.status, await status.json()], [200, { status: 'ok' }], 'the status listener moved too');
     // the old one still carries the long connection, and exits once it is done
     assert.equal(isRunning(first.child.pid!), true);
     long.write('after');
