@@ -71,7 +71,7 @@ export async function udpClient(host = '127.0.0.1'): Promise<UdpClient> {
     port: sock.address().port,
     replies,
     send: (text, port, to = host) => sock.send(text, port, to),
-    async waitReplies(count, ms = 3000) {
+    async waitReplies(count, ms = 10_000) {
       await until(() => replies.length >= count, ms, `${count} replies`);
       return replies.map((r) => r.text);
     },
