@@ -89,7 +89,7 @@ export function exchange(
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const sock = net.connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress, allowHalfOpen: true });
-    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 3000);
+    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 10_000);
     let done = false;
     function finish(closedBy: 'end' | 'error' | 'timeout'): void {
       if (done) return;
@@ -107,7 +107,7 @@ export function exchange(
 }
 
 /** Read from a socket until `predicate(received)` holds or the timeout passes. */
-export function readUntil(sock: net.Socket, predicate: (data: Buffer) => boolean, timeoutMs = 3000): Promise<Buffer> {
+export function readUntil(sock: net.Socket, predicate: (data: Buffer) => boolean, timeoutMs = 10_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let data = Buffer.alloc(0);
     const timer = setTimeout(() => {
