@@ -280,7 +280,7 @@ export class Harness {
 
   /** Access-log records written after the first `count`, waiting (bounded) until `expect` of them are there. */
   async accessSince(count: number, expect = 1): Promise<AccessRecord[]> {
-    await waitFor(() => this.w.access.length >= count + expect, 3000, `${expect} access record(s)`);
+    await waitFor(() => this.w.access.length >= count + expect, 10_000, `${expect} access record(s)`);
     return this.w.access.slice(count);
   }
 

@@ -204,9 +204,9 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
       c.resume(); // a refused connection's FIN is seen only by a reader
       clients.push(c);
       await new Promise((r) => c.once('connect', r));
-      await waitFor(() => held.length + closed.size > i, 3000, `connection ${i} admitted or refused`);
+      await waitFor(() => held.length + closed.size > i, 10_000, `connection ${i} admitted or refused`);
     }
-    await waitFor(() => held.length >= 20 && closed.size >= 20, 3000, '20 at the upstream, 20 refused');
+    await waitFor(() => held.length >= 20 && closed.size >= 20, 10_000, '20 at the upstream, 20 refused');
     await new Promise((r) => setTimeout(r, 300));
     // counted per worker, up to 40 would have got through
     assert.equal(held.length, 20);
@@ -218,7 +218,7 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     for (const c of clients) c.destroy();
     await new Promise((r) => setTimeout(r, 300));
     const again = await Promise.all(Array.from({ length: 25 }, () => connect(w.tcpPort)));
-    await waitFor(() => held.length >= 20, 3000, '20 at the upstream again');
+    await waitFor(() => held.length >= 20, 10_000, '20 at the upstream again');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(held.length, 20);
     for (const s of held.splice(0)) s.destroy();
@@ -283,7 +283,7 @@ describe('an orphaned worker', { skip: !linux && 'reads /proc' }, () => {
     w.proc.child.kill('SIGKILL');
     // it polls its parent pid every second, then drains (no open connections: at once); 5 s bounds both
     await waitFor(() => !isRunning(w.w1), 5000, 'the orphaned worker to exit');
-    await waitFor(() => /SIGTERM: stopping/.test(w.proc.err()), 1000, 'its shutdown line');
+    await waitFor(() => /SIGTERM: stopping/.test(w.proc.err()), 10_000, 'its shutdown line');
   });
 });
 
