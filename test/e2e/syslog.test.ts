@@ -28,7 +28,7 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
       udp: { server_port: port.udp, plugins: { syslog: syslogTo({ port: rsyslog.udpPort, sock_type: 'udp' }) }, upstream },
       tcp: { server_port: port.tcp, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, sock_type: 'tcp' }) }, upstream },
       fmt: { server_port: port.fmt, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, log_format: { vip: '$remote_addr', kind: 'tcp-proxy', route: '$route_id', sent: '$bytes_sent' } }) }, upstream },
-      steady: { server_port: port.steady, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, timeout: 1000, max_retry_count: 1, retry_delay: 0 }) }, upstream },
+      steady: { server_port: port.steady, plugins: { syslog: syslogTo({ port: rsyslog.tcpPort, timeout: 5000, max_retry_count: 1, retry_delay: 0 }) }, upstream },
     };
     for (const [id, body] of Object.entries(routes)) assert.equal((await w.admin('PUT', `/apisix/admin/stream_routes/${id}`, body)).status, 201);
   });
@@ -71,7 +71,7 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
     assert.deepEqual(entriesOf('fmt')[0]!.json, { vip: '127.0.0.1', kind: 'tcp-proxy', route: 'fmt', sent: 5 });
   });
 
-  it('rsyslog killed and restarted: no proxied connection fails or waits for the logger (500 ms); entries resume', async () => {
+  it('rsyslog killed and restarted: no proxied connection fails or waits for the logger (2 s); entries resume', async () => {
     const latencies: number[] = [];
     const failures: string[] = [];
     let stop = false;
@@ -97,9 +97,10 @@ describe('rsyslog receiving the syslog plugin', { skip: skip ?? false }, () => {
     assert.ok(restartedAt > killedAt + 20, `connections kept flowing while rsyslog was down (${restartedAt - killedAt})`);
     const worst = Math.max(...latencies);
     const slowest = [...latencies].sort((a, b) => b - a).slice(0, 5).map((ms) => ms.toFixed(1));
-    // a connection that waited for the logger would wait out its 1 s timeout; a busy machine alone delayed
-    // one exchange by 140 ms under Deno, so 50 ms told the two apart only on a quiet machine
-    assert.ok(worst <= 500, `slowest of ${latencies.length} connections (ms): ${slowest.join(', ')}`);
+    // a connection that waited for the logger would wait out its 5 s timeout; a busy machine alone delayed
+    // one exchange by 140 ms under Deno and by 890 ms under Bun (the test, weir and rsyslog's restart share one
+    // process), so 50 ms told the two apart only on a quiet machine
+    assert.ok(worst <= 2000, `slowest of ${latencies.length} connections (ms): ${slowest.join(', ')}`);
     // entries from after the restart reach the new rsyslog
     await waitFor(() => entriesOf('steady').some((e) => Number(e.json.start_time) > Date.now() - 1200), 10_000, 'entries after the restart');
   });
