@@ -111,7 +111,7 @@ export interface StreamResult {
 }
 
 /** APISIX's `--- stream_request`: connect, send, read until the proxy closes (bounded). */
-export function streamRequest(port: number, payload = 'mmm', timeoutMs = 3000): Promise<StreamResult> {
+export function streamRequest(port: number, payload = 'mmm', timeoutMs = 10_000): Promise<StreamResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const sock = net.connect({ port, host: '127.0.0.1' });
@@ -168,7 +168,7 @@ export function tlsRequest(
       sock.destroy();
       resolve({ data: Buffer.concat(chunks).toString(), closedBy, handshake, reused, session, error });
     };
-    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 3000);
+    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 10_000);
     sock.on('session', (s) => (session = s));
     sock.on('secureConnect', () => {
       handshake = true;
@@ -280,7 +280,7 @@ export class Harness {
 
   /** Access-log records written after the first `count`, waiting (bounded) until `expect` of them are there. */
   async accessSince(count: number, expect = 1): Promise<AccessRecord[]> {
-    await waitFor(() => this.w.access.length >= count + expect, 3000, `${expect} access record(s)`);
+    await waitFor(() => this.w.access.length >= count + expect, 10_000, `${expect} access record(s)`);
     return this.w.access.slice(count);
   }
 

@@ -69,7 +69,7 @@ describe('/v1/connections and /v1/udp_sessions', () => {
     const del = await w.admin('DELETE', `/v1/connections/${row.id}`);
     assert.deepEqual([del.status, del.body], [200, { deleted: String(row.id), end: 'admin_closed' }]);
     await closed;
-    await waitFor(() => w.access.some((r) => r.id === row.id), 3000, 'the access line');
+    await waitFor(() => w.access.some((r) => r.id === row.id), 10_000, 'the access line');
     const rec = w.access.find((r) => r.id === row.id)!;
     assert.deepEqual([rec.route, rec.end, rec.bytes_from_client, rec.bytes_to_client], ['p', 'admin_closed', 5, 5]);
     assert.equal((await w.admin('GET', '/v1/connections')).body.total, 0);
@@ -79,7 +79,7 @@ describe('/v1/connections and /v1/udp_sessions', () => {
   it('filters by route, upstream, node, client and listener, pages, and ends every match at once', async () => {
     const mine = [await open(P, '127.0.0.5'), await open(P, '127.0.0.6'), await open(Q, '127.0.0.5')];
     sockets.push(...mine);
-    await waitFor(() => w.weir.proxy.activeConnections() === 3, 3000, 'three connections');
+    await waitFor(() => w.weir.proxy.activeConnections() === 3, 10_000, 'three connections');
     const ids = async (q: string) => ((await w.admin('GET', `/v1/connections${q}`)).body.list as Array<{ route: string; client: string }>).map((r) => `${r.route}@${r.client.split(':')[0]}`);
     assert.deepEqual(await ids(''), ['p@127.0.0.5', 'p@127.0.0.6', 'q@127.0.0.5']);
     assert.deepEqual(await ids('?route=p'), ['p@127.0.0.5', 'p@127.0.0.6']);
@@ -96,7 +96,7 @@ describe('/v1/connections and /v1/udp_sessions', () => {
     assert.equal((await w.admin('DELETE', '/v1/connections')).status, 400, 'a bulk delete needs a filter');
     const bulk = await w.admin('DELETE', '/v1/connections?client=127.0.0.5');
     assert.deepEqual([bulk.status, bulk.body.total, bulk.body.end], [200, 2, 'admin_closed']);
-    await waitFor(() => w.weir.proxy.activeConnections() === 1, 3000, 'two cut');
+    await waitFor(() => w.weir.proxy.activeConnections() === 1, 10_000, 'two cut');
     assert.deepEqual(await ids(''), ['p@127.0.0.6']);
     const cut = w.access.filter((r) => bulk.body.deleted.includes(String(r.id)));
     assert.deepEqual(cut.map((r) => r.end), ['admin_closed', 'admin_closed']);
@@ -121,7 +121,7 @@ describe('/v1/connections and /v1/udp_sessions', () => {
     assert.equal((await w.admin('GET', '/v1/udp_sessions?route=p')).body.total, 0);
     const del = await w.admin('DELETE', `/v1/udp_sessions/${row.id}`);
     assert.deepEqual([del.status, del.body.end], [200, 'admin_closed']);
-    await waitFor(() => w.access.some((r) => r.id === row.id), 3000, 'the session line');
+    await waitFor(() => w.access.some((r) => r.id === row.id), 10_000, 'the session line');
     assert.equal(w.access.find((r) => r.id === row.id)!.end, 'admin_closed');
     assert.equal(w.weir.udpProxy.activeSessions(), 0);
   });

@@ -72,7 +72,7 @@ describe('node names resolved by a real dnsmasq', { skip: skip ?? false }, () =>
   });
 
   /** Which server a new connection reaches ('' when none answered). */
-  const reached = async (): Promise<string> => (await exchange(listen, 'x', { timeoutMs: 2000 })).data.toString();
+  const reached = async (): Promise<string> => (await exchange(listen, 'x', { timeoutMs: 10_000 })).data.toString();
   const reachedMany = async (n: number): Promise<string[]> => {
     const out: string[] = [];
     for (let i = 0; i < n; i++) out.push(await reached());

@@ -44,7 +44,7 @@ describe('ewma sees reply latency', () => {
   async function connections(n: number): Promise<string[]> {
     const tags: string[] = [];
     for (let i = 0; i < n; i++) {
-      const r = await exchange(listen, `q${i}`, { timeoutMs: 3000 });
+      const r = await exchange(listen, `q${i}`, { timeoutMs: 10_000 });
       tags.push(r.data.toString().slice(0, 1) || '-');
     }
     return tags;

@@ -69,7 +69,7 @@ describe('forwarding through weir', () => {
       assert.equal(clientHash.digest('hex'), sha256(toClient));
       assert.equal(await upstreamGot, sha256(toUpstream));
       sock.destroy();
-      await waitFor(() => w.access.some((r) => r.route === 'bulk'), 3000, 'the access record');
+      await waitFor(() => w.access.some((r) => r.route === 'bulk'), 10_000, 'the access record');
       const rec = w.access.find((r) => r.route === 'bulk');
       assert.ok(rec, 'access record written');
       assert.equal(rec.bytes_from_client, size);
@@ -155,7 +155,7 @@ describe('forwarding through weir', () => {
       assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/slow', body)).status, 201);
       const { data } = await exchange(port, 't', { timeoutMs: 5000 });
       assert.equal(data.toString(), 'A:t');
-      await waitFor(() => w.access.some((r) => r.route === 'slow'), 3000, 'the access record');
+      await waitFor(() => w.access.some((r) => r.route === 'slow'), 10_000, 'the access record');
       assert.equal(w.access.find((r) => r.route === 'slow')!.upstream, `127.0.0.1:${a.port}`);
     } finally {
       stalled.close();
@@ -189,7 +189,7 @@ describe('forwarding through weir', () => {
       sock.destroy();
       assert.equal(got.toString(), 'A:m');
       // the access record is written once both sockets have closed
-      await waitFor(() => w6.access.length > 0, 3000, 'the access record');
+      await waitFor(() => w6.access.length > 0, 10_000, 'the access record');
       assert.match(w6.access[0]!.client, /^127\.0\.0\.1:\d+$/);
     } finally {
       await w6.stop();

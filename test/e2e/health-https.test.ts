@@ -43,7 +43,7 @@ describe('HTTPS probes against openssl s_server', { skip: skip ?? false }, () =>
     const status = async (id: string) => (await w.admin('GET', `/v1/healthcheck/upstreams/${id}`)).body.nodes[0];
     const want = { trusted: 'healthy', 'wrong-name': 'unhealthy', unverified: 'healthy' };
     let seen: Record<string, string> = {};
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       seen = {};
       for (const id of Object.keys(want)) {
         const n = await status(id);

@@ -43,7 +43,7 @@ describe('offline edits reach a running weir', () => {
     const r = await cliProcess(['stream_routes', 'put', 'cli', body, '-c', w.configPath]);
     assert.equal(r.code, 0, r.err);
     const committed = Date.now();
-    await waitFor(() => w.weir.snapshot().routes.length === 1, 1000, 'snapshot with the CLI route');
+    await waitFor(() => w.weir.snapshot().routes.length === 1, 10_000, 'snapshot with the CLI route');
     assert.ok(Date.now() - committed <= 1000);
     assert.equal((await exchange(port, 'hi')).data.toString(), 'echo:hi');
     assert.equal((await w.admin('GET', '/apisix/admin/stream_routes/cli')).status, 200);
@@ -54,11 +54,11 @@ describe('offline edits reach a running weir', () => {
     if (skip) return t.skip(skip);
     const shell = (sql: string) => spawnSync('sqlite3', [w.dbPath, sql], { encoding: 'utf8', timeout: 5000 });
     assert.equal(shell(`DELETE FROM stream_routes WHERE id = 'cli';`).status, 0);
-    await waitFor(() => w.weir.snapshot().routes.length === 0, 1000, 'route removed');
+    await waitFor(() => w.weir.snapshot().routes.length === 0, 10_000, 'route removed');
     const value = JSON.stringify({ id: 'sh', upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 } } });
     const ins = shell(`INSERT INTO stream_routes (id, value) VALUES ('sh', '${value}');`);
     assert.equal(ins.status, 0, ins.stderr);
-    await waitFor(() => w.weir.snapshot().routes.length === 1, 1000, 'shell route');
+    await waitFor(() => w.weir.snapshot().routes.length === 1, 10_000, 'shell route');
     assert.equal((await exchange(port, 'x')).data.toString(), 'echo:x');
   });
 
@@ -66,13 +66,13 @@ describe('offline edits reach a running weir', () => {
     const db = openSqlite(w.dbPath);
     db.prepare('INSERT INTO stream_routes (id, value) VALUES (?, ?)').run('0bad', '{"id":"0bad","server_port":70000}');
     db.close();
-    await waitFor(() => logged.some((l) => l.includes('stream_routes/0bad')), 1000, 'log line for 0bad');
+    await waitFor(() => logged.some((l) => l.includes('stream_routes/0bad')), 10_000, 'log line for 0bad');
     // Another external commit must not repeat the line.
     const db2 = openSqlite(w.dbPath);
     db2.prepare(`UPDATE meta SET value = value WHERE key = 'revision'`).run();
     db2.prepare('INSERT INTO upstreams (id, value) VALUES (?, ?)').run('spare', '{"id":"spare","nodes":{"127.0.0.1:1":1}}');
     db2.close();
-    await waitFor(() => w.weir.snapshot().upstreams.size >= 1, 1000, 'spare upstream');
+    await waitFor(() => w.weir.snapshot().upstreams.size >= 1, 10_000, 'spare upstream');
     const lines = logged.filter((l) => l.includes('stream_routes/0bad'));
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /warn stream_routes\/0bad: skipped: .*server_port/);
@@ -116,6 +116,6 @@ describe('offline edits reach a running weir', () => {
       db.close();
     }
     // The proxy's view caught up with both writers.
-    await waitFor(() => w.weir.snapshot().upstreams.size >= acked.length + cliAcked.length, 1000, 'snapshot caught up');
+    await waitFor(() => w.weir.snapshot().upstreams.size >= acked.length + cliAcked.length, 10_000, 'snapshot caught up');
   });
 });

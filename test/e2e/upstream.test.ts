@@ -35,7 +35,7 @@ describe('upstream engine end to end', () => {
   async function clients(n: number): Promise<string[]> {
     const tags: string[] = [];
     for (let i = 0; i < n; i++) {
-      const r = await exchange(listen, 'ping', { timeoutMs: 3000 });
+      const r = await exchange(listen, 'ping', { timeoutMs: 10_000 });
       tags.push(r.data.toString() === 'A:ping' ? 'A' : r.data.toString() === 'B:ping' ? 'B' : '');
     }
     return tags;
@@ -72,7 +72,7 @@ describe('upstream engine end to end', () => {
     const during: string[] = [];
     const killed = b.close();
     // bounded by time, not count: the probe runs once a second however fast the clients are
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && (await nodeStatus('act', bPort)) !== 'unhealthy') {
       during.push(...(await clients(2)));
       await new Promise((r) => setTimeout(r, 10));
@@ -88,7 +88,7 @@ describe('upstream engine end to end', () => {
 
     b = await startEchoServer('B:', bPort); // back on the address weir knows
     servers.push(b);
-    for (let i = 0; i < 150 && (await nodeStatus('act', bPort)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && (await nodeStatus('act', bPort)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await nodeStatus('act', bPort), 'healthy');
     assert.ok((await clients(6)).includes('B'), 'traffic reaches the restarted node');
     await teardown('act');
@@ -112,7 +112,7 @@ describe('upstream engine end to end', () => {
 
     b = await startEchoServer('B:', bPort); // back on the address weir knows
     servers.push(b);
-    for (let i = 0; i < 150 && (await nodeStatus('pas', bPort)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && (await nodeStatus('pas', bPort)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await nodeStatus('pas', bPort), 'healthy');
     assert.ok((await clients(6)).includes('B'));
     await teardown('pas');
@@ -127,7 +127,7 @@ describe('upstream engine end to end', () => {
     await w.admin('PUT', '/apisix/admin/stream_routes/r', { server_port: listen, upstream_id: 'ret' });
     const before = w.access.length;
     assert.deepEqual(await clients(5), Array(5).fill('A'));
-    await waitFor(() => w.access.length >= before + 5, 3000, 'access records');
+    await waitFor(() => w.access.length >= before + 5, 10_000, 'access records');
     assert.deepEqual(w.access.slice(before).map((r) => r.upstream), Array(5).fill(`127.0.0.1:${a.port}`));
     assert.equal(connectFailures(dead), 5); // no checks: the refusing node is tried first every time
     await teardown('ret');
@@ -138,7 +138,7 @@ describe('upstream engine end to end', () => {
     await w.admin('PUT', '/apisix/admin/stream_routes/inline', { server_port: 1, upstream: { nodes: { [`127.0.0.1:${a.port}`]: 2 }, checks: { active: { type: 'tcp' } } } });
     // the first probe runs at the write: once it is back, every node shows it (weir's addition to APISIX's shape)
     let list = await w.admin('GET', '/v1/healthcheck');
-    for (let i = 0; i < 100 && list.body.some((c: any) => c.nodes.some((n: any) => n.last_probe === null)); i++) {
+    for (let i = 0; i < 500 && list.body.some((c: any) => c.nodes.some((n: any) => n.last_probe === null)); i++) {
       await new Promise((r) => setTimeout(r, 20));
       list = await w.admin('GET', '/v1/healthcheck');
     }

@@ -246,9 +246,9 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
       c.resume(); // a refused connection's FIN is seen only by a reader
       clients.push(c);
       await new Promise((r) => c.once('connect', r));
-      await waitFor(() => held.length + closed.size > i, 3000, `connection ${i} admitted or refused`);
+      await waitFor(() => held.length + closed.size > i, 10_000, `connection ${i} admitted or refused`);
     }
-    await waitFor(() => held.length >= 20 && closed.size >= 20, 3000, '20 at the upstream, 20 refused');
+    await waitFor(() => held.length >= 20 && closed.size >= 20, 10_000, '20 at the upstream, 20 refused');
     await new Promise((r) => setTimeout(r, 300));
     // counted per worker, up to 40 would have got through
     assert.equal(held.length, 20);
@@ -260,7 +260,7 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
     for (const c of clients) c.destroy();
     await new Promise((r) => setTimeout(r, 300));
     const again = await Promise.all(Array.from({ length: 25 }, () => connect(w.tcpPort)));
-    await waitFor(() => held.length >= 20, 3000, '20 at the upstream again');
+    await waitFor(() => held.length >= 20, 10_000, '20 at the upstream again');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(held.length, 20);
     for (const s of held.splice(0)) s.destroy();
@@ -463,7 +463,7 @@ describe('an orphaned worker', { skip: !linux && 'reads /proc' }, () => {
     // it polls its parent pid every second, then drains (no open connections: at once); 15 s bounds both on a
     // loaded machine (5 s was once too short with the load average at 14 on 2 cores)
     await waitFor(() => !isRunning(w.w1), 15_000, 'the orphaned worker to exit');
-    await waitFor(() => /SIGTERM: stopping/.test(w.proc.err()), 1000, 'its shutdown line');
+    await waitFor(() => /SIGTERM: stopping/.test(w.proc.err()), 10_000, 'its shutdown line');
   });
 });
 

@@ -154,8 +154,8 @@ describe('UpstreamChecker, real probes', () => {
     const c = new UpstreamChecker('k', fast, [node(live.port), node(dead)], createNodeTcpDataPlane());
     try {
       c.start();
-      await waitFor(() => c.isUnhealthy(node(dead)), 3000, 'the closed port marked down');
-      await waitFor(() => live.accepted >= 3, 3000, 'three probes of the live port');
+      await waitFor(() => c.isUnhealthy(node(dead)), 10_000, 'the closed port marked down');
+      await waitFor(() => live.accepted >= 3, 10_000, 'three probes of the live port');
       assert.equal(c.isUnhealthy(node(live.port)), false);
       c.stop();
       const accepted = live.accepted;
@@ -178,7 +178,7 @@ describe('UpstreamChecker, real probes', () => {
       const before = got.length;
       const c = new UpstreamChecker('k', compileHealthChecks(checks, version)!, [node(srv.port)], createNodeTcpDataPlane());
       c.probeRound(true);
-      await waitFor(() => got.length > before, 3000, 'the probe');
+      await waitFor(() => got.length > before, 10_000, 'the probe');
       await new Promise((r) => setTimeout(r, 50)); // the probe's bytes, if any, and its close
       c.stop();
       return Buffer.concat(got[before]!).toString('hex');

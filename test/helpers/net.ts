@@ -1,35 +1,55 @@
 // Test helpers: real servers and clients on 127.0.0.1, all bounded in time and closed by the caller.
 
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 
-/** Ports freePort() handed out in this process: the kernel may offer a just-released port again. */
+/** Ports freePort() handed out in this process: two calls before either port is bound must not agree. */
 const handedOut = new Set<number>();
 
-function probePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * freePort() picks below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default):
+ * a port the kernel chose (bind to 0) and we released is the kind it gives the next outgoing connection of any
+ * process, and other engineers' tests on the same machine make thousands; a port outside that range is only
+ * taken by someone who names it.
+ */
+const PICK_FROM = 20000;
+const PICK_SPAN = 12000;
+
+/** Whether `port` on `host` can be bound now, for TCP (listen) and for UDP. */
+async function bindable(host: string, port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    sock.once('error', () => {
+      try {
+        sock.close();
+      } catch {
+        // a failed bind may have closed it already
+      }
+      resolve(false);
     });
+    sock.bind(port, host, () => sock.close(() => resolve(true)));
   });
 }
 
 /**
- * A free TCP port on host (bind port 0, read it, release it), never one this process was given before:
- * two calls before either port is bound (listener, then admin port) must not get the same number.
+ * A port on host that is free for TCP and for UDP (both are tried, then released), never one this process was
+ * given before. The caller binds it later: a port outside the ephemeral range keeps that window safe.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await probePort(host);
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * PICK_SPAN);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // taken or not, it is not offered again
+    if (await bindable(host, port)) return port;
   }
-  throw new Error('freePort: the kernel kept offering ports already handed out');
+  throw new Error(`freePort: no bindable port on ${host} in 200 tries`);
 }
 
 export interface TestServer {
@@ -89,7 +109,7 @@ export function exchange(
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const sock = net.connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress, allowHalfOpen: true });
-    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 3000);
+    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 10_000);
     let done = false;
     function finish(closedBy: 'end' | 'error' | 'timeout'): void {
       if (done) return;
@@ -107,7 +127,7 @@ export function exchange(
 }
 
 /** Read from a socket until `predicate(received)` holds or the timeout passes. */
-export function readUntil(sock: net.Socket, predicate: (data: Buffer) => boolean, timeoutMs = 3000): Promise<Buffer> {
+export function readUntil(sock: net.Socket, predicate: (data: Buffer) => boolean, timeoutMs = 10_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let data = Buffer.alloc(0);
     const timer = setTimeout(() => {

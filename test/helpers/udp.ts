@@ -1,6 +1,7 @@
 // UDP test helpers: echo servers and clients on loopback, every wait bounded, everything closable.
 
 import dgram from 'node:dgram';
+import { freePort } from './net';
 
 export function wait(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -71,7 +72,7 @@ export async function udpClient(host = '127.0.0.1'): Promise<UdpClient> {
     port: sock.address().port,
     replies,
     send: (text, port, to = host) => sock.send(text, port, to),
-    async waitReplies(count, ms = 3000) {
+    async waitReplies(count, ms = 10_000) {
       await until(() => replies.length >= count, ms, `${count} replies`);
       return replies.map((r) => r.text);
     },
@@ -84,13 +85,9 @@ export async function udpClient(host = '127.0.0.1'): Promise<UdpClient> {
   };
 }
 
-/** A loopback UDP port with nothing bound to it (sending there draws ICMP port unreachable). */
-export async function deadUdpPort(host = '127.0.0.1'): Promise<number> {
-  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => sock.bind(0, host, () => resolve()));
-  const port = sock.address().port;
-  await new Promise<void>((resolve) => sock.close(() => resolve()));
-  return port;
+/** A loopback UDP port with nothing bound to it (sending there draws ICMP port unreachable); see freePort(). */
+export function deadUdpPort(host = '127.0.0.1'): Promise<number> {
+  return freePort(host);
 }
 
 export interface Dnsmasq {

@@ -95,7 +95,7 @@ describe('batch processor', () => {
     const r = recorder(2);
     const p = new BatchProcessor({ ...OPTS, maxRetryCount: 2 }, r.send, r.hooks);
     for (const e of ['a', 'b', 'c']) p.push(e);
-    await until(() => r.batches.length === 1, 1000);
+    await until(() => r.batches.length === 1, 10_000);
     assert.deepEqual(r.batches, [['a', 'b', 'c']]);
     assert.deepEqual(p.stats, { sent: 3, dropped: 0, batches: 3, failures: 2 });
     assert.deepEqual(r.drops, []);
@@ -105,7 +105,7 @@ describe('batch processor', () => {
     const r = recorder(5);
     const p = new BatchProcessor({ ...OPTS, maxRetryCount: 1 }, r.send, r.hooks);
     for (const e of ['a', 'b', 'c']) p.push(e);
-    await until(() => r.drops.length === 1, 1000);
+    await until(() => r.drops.length === 1, 10_000);
     assert.deepEqual(r.drops, [[3, 'failed']]);
     assert.equal(p.pendingBytes, 0);
     assert.deepEqual(p.stats, { sent: 0, dropped: 3, batches: 2, failures: 2 });

@@ -103,13 +103,15 @@ function check(input: Uint8Array, random: Random): MqttConnectParse['kind'] {
 }
 
 describe('MQTT CONNECT parser fuzz', () => {
-  it(`${CASES.toLocaleString('en')} seeded inputs: no throw, consistent answers, every kind reached`, () => {
+  // about 1-4 s; a machine busy with other test runs made it 21 s under Bun: the bound catches a parser that
+  // turned slow (quadratic), not a slow machine
+  it(`${CASES.toLocaleString('en')} seeded inputs: no throw, consistent answers, every kind reached`, { timeout: 120_000 }, () => {
     const random = prng(0x4d515454);
     const kinds = { 'need-more': 0, invalid: 0, connect: 0 };
     const started = Date.now();
     for (let i = 0; i < CASES; i++) kinds[check(randomInput(random), random)]++;
     // the generator reaches every outcome often enough to matter
     for (const [kind, n] of Object.entries(kinds)) assert.ok(n > CASES / 50, `${kind}: ${n}`);
-    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
   });
 });

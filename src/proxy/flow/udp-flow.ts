@@ -260,6 +260,10 @@ export class UdpFlow implements LiveSource {
    * with (a proxy_protocol listener), else null; `peer`: the proxy that sent it when the header named the client.
    */
   private open(scope: number, listener: UdpListener, address: string, port: number, header: ProxyHeader | null, peer: string | null, peerPort: number): UdpSession | undefined {
+    // The table's clock moves on each tick; a burst of new clients can hold the tick back for a second or more,
+    // and a session stamped with the stale time would look idle for that long at the next tick (ended before
+    // its idle timeout, on a loaded machine before its first reply). A new session reads the real time.
+    this.table.now = Date.now();
     const info: ConnInfo =
       peer === null
         ? { protocol: 'udp', id: nextConnectionId(), remoteAddr: address, remotePort: port, serverAddr: listener.host, serverPort: listener.port, sni: null }

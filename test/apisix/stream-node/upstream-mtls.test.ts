@@ -45,7 +45,7 @@ describe('t/stream-node/upstream-mtls.t', () => {
     handshakes = { ok: 0, refused: 0 };
     const r = await h.stream();
     assert.equal(r.data, '');
-    await waitFor(() => handshakes.refused > 0, 3000, 'the refused handshake');
+    await waitFor(() => handshakes.refused > 0, 10_000, 'the refused handshake');
     assert.deepEqual(handshakes, { ok: 0, refused: 1 });
   });
 

@@ -21,12 +21,20 @@ import { startUdpEcho, udpClient, until, wait, type UdpEcho } from '../../helper
 
 /**
  * Test filters standing in for plugins, under their own names (the build is told to let names it does not
- * know through): "deny" refuses, "slow" admits after 30 ms, "log" collects.
+ * know through): "deny" refuses, "slow" admits after 30 ms, "held" admits when the test calls releaseHeld(),
+ * "log" collects.
  */
 const logged: FinishedConn[] = [];
+/** The "held" filter's pending verdicts. */
+const heldVerdicts: Array<() => void> = [];
+/** Admits every connection the "held" filter is holding. */
+function releaseHeld(): void {
+  for (const admit of heldVerdicts.splice(0)) admit();
+}
 const KINDS: Record<string, StreamFilter> = {
   deny: { name: 'deny', priority: 2, access: (c) => ({ code: 403, reason: `client ${c.info.remoteAddr} refused` }) },
   slow: { name: 'slow', priority: 3, access: () => new Promise((r) => setTimeout(() => r(undefined), 30)) },
+  held: { name: 'held', priority: 3, access: () => new Promise((r) => void heldVerdicts.push(() => r(undefined))) },
   log: { name: 'log', priority: 1, log: (done) => void logged.push(done) },
   // what mqtt-proxy does: peek at the client's first bytes, keep them as a variable, let them through
   peek: {
@@ -149,14 +157,16 @@ describe('filters phase, TCP', () => {
   it('shutdown during a slow filter writes one aborted record and dials nothing', async () => {
     const own = await startTcpProxy({ plane: createNodeTcpDataPlane(), listeners: [{ host: '127.0.0.1', port: 0, tls: false, origin: 't' }], snapshot: () => current, accessLog });
     const ownPort = own.listeners[0]!.port;
-    current = snapshotOf([['r', { ...route(['slow']), server_port: ownPort }]]);
+    // held until the shutdown is over (a 30 ms filter could admit first on a busy machine, and then it dials)
+    current = snapshotOf([['r', { ...route(['held']), server_port: ownPort }]]);
     records.length = 0;
     const before = upstream.accepted;
     const pending = exchange(ownPort, 'x');
-    await until(() => own.activeConnections() === 1);
+    await until(() => own.activeConnections() === 1 && heldVerdicts.length === 1);
     await own.shutdown(0);
     await pending;
-    await wait(60); // the filter's promise settles after the shutdown
+    releaseHeld(); // the filter's verdict comes after the shutdown
+    await wait(60);
     // only this proxy's records: an earlier test's line may still be on its way through the log's batching
     assert.deepEqual(records.filter((r) => r.server.endsWith(`:${ownPort}`)).map((r) => r.end), ['aborted']);
     assert.equal(upstream.accepted, before);

@@ -131,18 +131,20 @@ describe('PROXY protocol on UDP', { timeout: 60_000 }, () => {
     const before = echo.received.length;
     c.send('no header', port);
     c.send(Buffer.from(header(1, 5000).subarray(0, 20)), port);
-    await until(() => proxy!.stats().proxyInvalid === 2, 3000, 'two drops');
+    await until(() => proxy!.stats().proxyInvalid === 2, 10_000, 'two drops');
     await proxy!.shutdown(0);
     port = await start({ proxyProtocol: true }, { realIpFrom: ['10.0.0.0/8'] });
     c.send(Buffer.from(cat(header(1, 5000), 'x')), port);
-    await until(() => proxy!.stats().proxyUntrusted === 1, 3000, 'the untrusted drop');
+    await until(() => proxy!.stats().proxyUntrusted === 1, 10_000, 'the untrusted drop');
     await wait(50);
     assert.equal(echo.received.length, before);
     assert.deepEqual(c.replies, []);
     assert.equal(proxy!.activeSessions(), 0);
   });
 
-  it('takes 10,000 malformed datagrams without forwarding one, and still serves afterwards', async () => {
+  // a few seconds; 90 s under Deno on a machine busy with other test runs: the bound catches a drop path that
+  // turned slow, not a slow machine
+  it('takes 10,000 malformed datagrams without forwarding one, and still serves afterwards', { timeout: 240_000 }, async () => {
     current = snap([['any', { upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 } } }]]);
     const port = await start({ proxyProtocol: true });
     const c = await client();
@@ -162,9 +164,9 @@ describe('PROXY protocol on UDP', { timeout: 60_000 }, () => {
         } while (bytes.length > 0 && parseProxyDatagram(bytes).kind === 'done');
         c.send(Buffer.from(bytes.length > 0 ? bytes : Uint8Array.of(0x0d)), port);
       }
-      await until(() => proxy!.stats().proxyInvalid === sent, 5000, `${sent} drops counted`);
+      await until(() => proxy!.stats().proxyInvalid === sent, 10_000, `${sent} drops counted`);
     }
-    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 180_000, `took ${Date.now() - started} ms`);
     assert.equal(echo.received.length, before);
     assert.deepEqual([proxy!.activeSessions(), proxy!.stats().sessions], [0, 0]);
     c.send(Buffer.from(cat(header(9, 7000), 'after')), port);

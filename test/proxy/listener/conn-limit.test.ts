@@ -93,7 +93,7 @@ describe('max_connections on a live proxy', () => {
     await until(() => a.text.length > 0 && b.text.length > 0);
     const t0 = Date.now();
     const c = open(capped);
-    await until(() => c.closed, 2000, 'refused connection closed');
+    await until(() => c.closed, 10_000, 'refused connection closed');
     assert.ok(c.closedAt - t0 < 500, `refused after ${c.closedAt - t0} ms`);
     assert.equal(c.text, '');
     assert.equal(proxy.limiter.refused().listener_max_connections, 1);
@@ -114,7 +114,7 @@ describe('max_connections on a live proxy', () => {
     f.s.write('f');
     await until(() => e.text.length > 0 && f.text.length > 0);
     const g = open(plain);
-    await until(() => g.closed, 2000, 'host-cap refusal');
+    await until(() => g.closed, 10_000, 'host-cap refusal');
     assert.equal(proxy.limiter.refused().max_connections, 1);
     for (const x of [b, d, e, f]) x.s.end();
     await until(() => proxy.activeConnections() === 0);

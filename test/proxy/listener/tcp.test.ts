@@ -120,7 +120,7 @@ describe('startTcpProxy', () => {
     current = snap([['1', { server_port: port + 1, upstream: { nodes: node(a) } }]]);
     records.length = 0;
     const c = client(port);
-    await until(() => c.ended, 2000);
+    await until(() => c.ended, 10_000);
     assert.equal(c.text, '');
     await until(() => records.length === 1);
     assert.deepEqual([records[0]!.route, records[0]!.upstream, records[0]!.end, records[0]!.bytes_to_client], [null, null, 'no_route', 0]);
@@ -130,7 +130,7 @@ describe('startTcpProxy', () => {
     current = snap([['1', { upstream_id: '7' }]]);
     records.length = 0;
     const c = client(port);
-    await until(() => c.ended, 2000);
+    await until(() => c.ended, 10_000);
     await until(() => records.length === 1);
     assert.deepEqual([records[0]!.route, records[0]!.end, records[0]!.error], ['1', 'no_upstream', 'upstream 7 not found']);
   });
@@ -164,7 +164,7 @@ describe('startTcpProxy', () => {
     current = snap([['1', { upstream: { nodes: { [`127.0.0.1:${dead}`]: 1 } } }]]);
     records.length = 0;
     const c = client(port);
-    await until(() => c.ended, 2000);
+    await until(() => c.ended, 10_000);
     await until(() => records.length === 1);
     assert.deepEqual([records[0]!.end, records[0]!.upstream], ['connect_failed', `127.0.0.1:${dead}`]);
     assert.equal(records[0]!.error, `connect to 127.0.0.1:${dead} failed after 1 attempt: ECONNREFUSED`);

@@ -62,7 +62,7 @@ describe('startUdpProxy', () => {
   }
 
   const flushed = async (count: number) => {
-    await until(() => (accessLog.flush(), records.length >= count), 3000, `${count} access records`);
+    await until(() => (accessLog.flush(), records.length >= count), 10_000, `${count} access records`);
   };
 
   before(async () => {
@@ -216,7 +216,7 @@ describe('startUdpProxy', () => {
         if (Number(text) % 2 === 0) answered.push(...(await c.waitReplies(1)));
       }
       assert.deepEqual(answered, ['a:2', 'a:4']);
-      await until(() => node().status === 'unhealthy', 2000, 'the sink marked unhealthy by two unanswered sessions');
+      await until(() => node().status === 'unhealthy', 10_000, 'the sink marked unhealthy by two unanswered sessions');
       for (const text of ['5', '6', '7']) {
         const c = await client();
         c.send(text, port);

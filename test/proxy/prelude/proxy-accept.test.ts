@@ -108,7 +108,8 @@ describe('PROXY protocol prelude on a live listener', { timeout: 120_000 }, () =
       ['2', { remote_addr: '2001:db8::/32', upstream: { nodes: { [`127.0.0.1:${a.port}`]: 1 } } }],
       ['9', { upstream: { nodes: { [`127.0.0.1:${b.port}`]: 1 } } }],
     ]);
-    const common = { snapshot: () => current, accessLog, tls: { fallbackSni: null, prereadTimeoutMs: 400 } };
+    // 5 s: a header sent one byte per segment, 2 ms apart, took over 400 ms on a busy machine
+    const common = { snapshot: () => current, accessLog, tls: { fallbackSni: null, prereadTimeoutMs: 5000 } };
     proxy = await startTcpProxy({
       ...common,
       plane: await createTcpDataPlane(),
@@ -135,7 +136,7 @@ describe('PROXY protocol prelude on a live listener', { timeout: 120_000 }, () =
   async function through(chunks: Uint8Array[], gapMs = 0, to = port): Promise<[string, AccessRecord]> {
     const before = records.length;
     const reply = await send(to, chunks, gapMs);
-    await until(() => records.length > before, 5000, 'the access record');
+    await until(() => records.length > before, 10_000, 'the access record');
     return [reply, last()];
   }
 
@@ -225,8 +226,8 @@ describe('PROXY protocol prelude on a live listener', { timeout: 120_000 }, () =
     silent.on('error', () => {});
     const started = Date.now();
     const before = records.length;
-    await until(() => records.length > before, 5000, 'the timeout record');
-    assert.ok(Date.now() - started >= 350, 'closed before preread_timeout');
+    await until(() => records.length > before, 15_000, 'the timeout record');
+    assert.ok(Date.now() - started >= 4950, 'closed before preread_timeout');
     assert.deepEqual([last().end, last().error], ['preread_timeout', 'no PROXY protocol header before the preread timeout']);
     silent.destroy();
   });

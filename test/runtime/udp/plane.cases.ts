@@ -84,7 +84,7 @@ export function runUdpDataPlaneContract(makePlane: () => UdpDataPlane): void {
       try {
         seen.length = 0;
         for (let i = 0; i < BURST; i++) c.send(`b${i}`, l.port);
-        await until(() => seen.length === BURST, 3000, `${BURST} datagrams`);
+        await until(() => seen.length === BURST, 10_000, `${BURST} datagrams`);
         assert.deepEqual(
           seen.map((s) => s.text),
           Array.from({ length: BURST }, (_, i) => `b${i}`),
