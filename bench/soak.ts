@@ -6,7 +6,8 @@
 //   tsx bench/soak.ts                          the issue's numbers: 1,000 new conn/s, 200 long, 200 changes,
 //                                              20 reloads, 3 upgrades (about 30 s)
 //   tsx bench/soak.ts --seconds 60 --workers 2 --rate 500
-// test/e2e/soak.test.ts runs the same with small numbers (a few seconds) in `npm test`.
+//   tsx bench/soak.ts --bad-reloads 4          also reloads of an invalid config (the old one must serve on)
+// test/reliability/r11-live-changes.ts runs it for R11 of the reliability campaign; its short version in `npm test`.
 
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +33,12 @@ export interface SoakOptions {
   reloads: number;
   /** `weir upgrade` runs. */
   upgrades: number;
+  /**
+   * Reloads of an invalid config (default 0), on the reloads' timeline: alternately one whose extra listener's port
+   * is taken (`weir reload` must exit 2: the process refused it) and one that does not parse (sent as a SIGHUP;
+   * the log must say it was refused). After each, the old config must still serve.
+   */
+  badReloads?: number;
   /** nginx_config.worker_processes. */
   workers: number;
   /** Project root (for src/main.ts and node_modules/.bin/bun). */
@@ -56,6 +63,10 @@ export interface SoakResult {
   adminRetries: number;
   reloadsOk: number;
   upgradesOk: number;
+  /** Invalid-config reloads that were refused. */
+  badReloadsRefused: number;
+  /** Refused reloads after which the old config served on: its listeners as before, a connection echoed. */
+  badReloadsServedOn: number;
   /** Accept-queue overflows in this network namespace during the run (shared with anything else running in it). */
   listenOverflows: number;
   /** Every weir process that ran, and whether all have exited at the end. */
@@ -167,12 +178,27 @@ class LongConn {
   }
 }
 
-function yaml(o: { tcp: number[]; admin: number; db: string; workers: number; accessLog: string }): string {
+/** Whether a TCP connection to the port is accepted (it may be closed at once: a listener without a route). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const timer = setTimeout(() => finish(false), 3000);
+    function finish(ok: boolean): void {
+      clearTimeout(timer);
+      s.destroy();
+      done(ok);
+    }
+    s.once('connect', () => finish(true));
+    s.once('error', () => finish(false));
+  });
+}
+
+function yaml(o: { tcp: Array<number | string>; admin: number; db: string; workers: number; accessLog: string }): string {
   return [
     'apisix:',
     '  stream_proxy:',
     '    tcp:',
-    ...o.tcp.map((p) => `      - "127.0.0.1:${p}"`),
+    ...o.tcp.map((p) => `      - "${typeof p === 'number' ? `127.0.0.1:${p}` : p}"`),
     'deployment:',
     '  admin:',
     '    admin_key:',
@@ -223,8 +249,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const cfg = join(dir, 'config.yaml');
   const accessLog = join(dir, 'access.log');
   const [keepPort, closePort, extraPort, objPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const write = (extra: boolean): void =>
-    writeFileSync(cfg, yaml({ tcp: extra ? [keepPort, closePort, extraPort] : [keepPort, closePort], admin: adminPort, db, workers: o.workers, accessLog }));
+  const write = (extra: boolean, bad: Array<number | string> = []): void =>
+    writeFileSync(cfg, yaml({ tcp: [keepPort, closePort, ...(extra ? [extraPort] : []), ...bad], admin: adminPort, db, workers: o.workers, accessLog }));
   write(false);
   const echo = net.createServer((s) => {
     s.on('error', () => {});
@@ -255,6 +281,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     adminRetries: 0,
     reloadsOk: 0,
     upgradesOk: 0,
+    badReloadsRefused: 0,
+    badReloadsServedOn: 0,
     listenOverflows: 0,
     pids: [],
     allExited: false,
@@ -344,13 +372,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     })();
     const io: CliIo = { out: () => {}, err: (t) => void errors.push(t.trim()), readStdin: async () => '', env: {} };
     const control = (async () => {
-      const events: Array<['reload' | 'upgrade', number]> = [];
+      const events: Array<['reload' | 'upgrade' | 'bad', number]> = [];
       for (let i = 0; i < o.reloads; i++) events.push(['reload', at(i, o.reloads)]);
       for (let i = 0; i < o.upgrades; i++) events.push(['upgrade', at(i, o.upgrades) + 37]);
+      for (let i = 0; i < (o.badReloads ?? 0); i++) events.push(['bad', at(i, o.badReloads!) + 71]);
       events.sort((a, b) => a[1] - b[1]);
       let extra = false;
+      let bads = 0;
       for (const [kind, when] of events) {
         await sleep(Math.max(0, when - Date.now()));
+        if (kind === 'bad') {
+          await reloadInvalid(bads++ % 2 === 0, extra);
+          continue;
+        }
         if (kind === 'reload') {
           extra = !extra;
           write(extra);
@@ -364,6 +398,33 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         if (pid !== null) pids.add(pid);
       }
     })();
+    /** One invalid-config reload (a taken port via `weir reload`, or an unparseable file via SIGHUP), then the checks. */
+    async function reloadInvalid(taken: boolean, extra: boolean): Promise<void> {
+      const refusedLines = (): number => stderr().split('reload refused; the old config keeps serving').length - 1;
+      const before = refusedLines();
+      let refused = false;
+      if (taken) {
+        const blocker = net.createServer();
+        await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+        write(extra, [(blocker.address() as net.AddressInfo).port]);
+        const code = await runCli(['reload', '-c', cfg], { ...io, err: () => {} }, { signals: false });
+        await new Promise<void>((r) => blocker.close(() => r()));
+        refused = code === 2 && refusedLines() > before;
+        if (!refused) errors.push(`invalid reload (port taken): exit ${code}`);
+      } else {
+        write(extra, ['127.0.0.1:99999']);
+        const pid = readPidFile(join(dir, 'weir.pid'));
+        if (pid !== null) process.kill(pid, 'SIGHUP');
+        for (const until = Date.now() + 5000; Date.now() < until && refusedLines() === before; ) await sleep(50);
+        refused = refusedLines() > before;
+        if (!refused) errors.push('invalid reload (does not parse): no refusal logged within 5 s');
+      }
+      write(extra);
+      if (refused) result.badReloadsRefused++;
+      const served = (await shortConn(keepPort)) === null && (await accepts(extraPort)) === extra;
+      if (served) result.badReloadsServedOn++;
+      else errors.push(`after an invalid reload the old config did not serve on (extra listener ${extra ? 'lost' : 'appeared'} or no echo)`);
+    }
     await Promise.all([changes, control]);
     await sleep(Math.max(0, endAt - Date.now()));
     running = false;
@@ -425,6 +486,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.dirname,
     changes: arg('changes', 200),
     reloads: arg('reloads', 20),
     upgrades: arg('upgrades', 3),
+    badReloads: arg('bad-reloads', 0),
     workers: arg('workers', 1),
     root: resolve(import.meta.dirname, '..'),
     log: (line) => console.log(line),
