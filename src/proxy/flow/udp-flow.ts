@@ -136,6 +136,7 @@ export class UdpFlow implements LiveSource {
 
   constructor(private readonly opts: UdpFlowOptions) {
     this.table = new SessionTable<UdpSession>(opts.maxSessions, Date.now());
+    this.table.clockStepMs = opts.tickMs ?? 250;
     this.admission = new SessionAdmission(opts.admission ?? DEFAULT_UDP_ADMISSION, Date.now());
     this.metrics = opts.metrics ?? null;
     this.metrics?.addLiveSource(this);

@@ -64,6 +64,11 @@ function slotOf(scope: number, port: number): number {
 export class SessionTable<S extends SessionEntry> {
   /** Coarse clock (ms) set by the caller's tick; read per datagram instead of Date.now(). */
   now: number;
+  /**
+   * The caller's tick period (ms). Activity is stamped with the last tick, up to one step before it happened, so
+   * the sweep waits that much longer: a session ends between its idle time and one step after, never before.
+   */
+  clockStepMs = 0;
   private readonly byAddress = new Map<string, Map<number, S>>();
   private readonly fresh = new RecencyList();
   private readonly assured = new RecencyList();
@@ -149,7 +154,7 @@ export class SessionTable<S extends SessionEntry> {
   }
 
   /**
-   * Set the clock to `now`, remove every session idle for at least its idleMs (or `capMs` if shorter:
+   * Set the clock to `now`, remove every session idle for at least its idleMs + clockStepMs (or `capMs` if shorter:
    * draining on shutdown), and append them to `out`. Runs once per tick, not per datagram; it visits
    * every session because idle times differ per upstream.
    */
@@ -159,7 +164,7 @@ export class SessionTable<S extends SessionEntry> {
       let e = list.head;
       while (e !== null) {
         const next = e.next;
-        if (now - e.lastActive >= Math.min(e.idleMs, capMs)) {
+        if (now - e.lastActive >= Math.min(e.idleMs + this.clockStepMs, capMs)) {
           this.remove(e as S);
           out.push(e as S);
         }

@@ -131,6 +131,19 @@ describe('SessionTable', () => {
     assert.equal(t.size, 0);
   });
 
+  it('with a clock step, a session is never ended before its idle time: activity stamped a step early waits a step more', () => {
+    const t = new SessionTable<S>(10, 1000);
+    t.clockStepMs = 250;
+    const s = new S('s', 0, '10.0.0.1', 1, 1000);
+    t.add(s); // stamped 1000 (the last tick), though the datagram may have come at 1249
+    const out: S[] = [];
+    t.sweep(2000, out); // 1000 ms after the stamp: maybe only 751 ms after the datagram
+    t.sweep(2249, out);
+    assert.deepEqual(out, []);
+    t.sweep(2250, out); // at least 1001 ms after the datagram, at most a step late
+    assert.deepEqual(names(out), ['s']);
+  });
+
   it('sweep with a cap ends sessions quiet for the cap even when their own idle time is longer', () => {
     const t = new SessionTable<S>(10, 0);
     const long = new S('long', 0, '10.0.0.1', 1, 600_000);
