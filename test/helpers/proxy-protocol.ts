@@ -72,17 +72,8 @@ export function receiveBytewise(bytes: Uint8Array): { result: ProxyParseResult; 
   return { result: parseProxyHeader(buffered), received: buffered.length };
 }
 
-/** mulberry32: a small seeded PRNG, so a failing case reproduces. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/helpers/random.ts), under the name these tests use. */
+export { prng as seededRandom } from './random';
 
 /**
  * What a header says, decoded from the spec by this helper alone (no weir code): the tests of weir's sender
