@@ -47,23 +47,40 @@ export class FigureSheet {
 
 export type Size = 'short' | 'full';
 
+/** The runtimes a child weir can run on from source: Node with tsx, or the project's Bun (as dist/weir runs). */
+export type Runtime = 'node' | 'bun';
+
 /**
- * Run a test as a script: `tsx test/reliability/<id>.ts [--short|--full]`. Prints one JSON line; exit 0 when all
- * checks pass, 1 when one fails, 2 on a bad command line. Every script is bounded by its own deadline.
+ * Run a test as a script: `tsx test/reliability/<id>.ts [--short|--full]`, plus `--runtime X` for the tests that
+ * start the proxy as a child process (`meta.runtimes`: what X may be; the first is the default). Prints one JSON
+ * line; exit 0 when all checks pass, 1 when one fails, 2 on a bad command line. Every script is bounded by its own
+ * deadline.
  */
-export async function runAsScript(meta: { id: string; usage: string }, run: (size: Size) => Promise<Figures>): Promise<void> {
+export async function runAsScript(meta: { id: string; usage: string }, run: (size: Size) => Promise<Figures>): Promise<void>;
+export async function runAsScript<R extends string>(meta: { id: string; usage: string; runtimes: readonly R[] }, run: (size: Size, runtime: R) => Promise<Figures>): Promise<void>;
+export async function runAsScript(meta: { id: string; usage: string; runtimes?: readonly string[] }, run: (size: Size, runtime: string) => Promise<Figures>): Promise<void> {
   const args = process.argv.slice(2);
+  const runtimes = meta.runtimes ?? [];
+  const runtimeUsage = runtimes.length > 0 ? ` [--runtime ${runtimes.join('|')}]` : '';
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`usage: tsx test/reliability/${meta.id}.ts [--short | --full]\n\n${meta.usage}\n`);
+    process.stdout.write(`usage: tsx test/reliability/${meta.id}.ts [--short | --full]${runtimeUsage}\n\n${meta.usage}\n`);
     process.exit(0);
   }
-  const bad = args.find((a) => a !== '--short' && a !== '--full');
-  if (bad !== undefined) {
-    process.stderr.write(`${meta.id}: unknown option "${bad}" (try --help)\n`);
+  let runtime = runtimes[0];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--short' || a === '--full') continue;
+    if (a === '--runtime' && runtimes.length > 0 && runtimes.includes(args[i + 1] ?? '')) {
+      runtime = args[++i]!;
+      continue;
+    }
+    const why = a === '--runtime' && runtimes.length > 0 ? `--runtime takes ${runtimes.join(', ')}` : `unknown option "${a}"`;
+    process.stderr.write(`${meta.id}: ${why} (try --help)\n`);
     process.exit(2);
   }
   const size: Size = args.includes('--short') ? 'short' : 'full';
-  const f = await run(size);
+  // a test without --runtime gets no second argument (its second parameter, if any, means something else)
+  const f = runtime !== undefined ? await run(size, runtime) : await (run as (size: Size) => Promise<Figures>)(size);
   process.stdout.write(`${JSON.stringify(f)}\n`);
   process.exit(passed(f) ? 0 : 1);
 }

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { sleep } from './harness';
+import { sleep, type Runtime } from './harness';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const KEY = 'r-Zq81c0ffee5eed00d1e5a7b2c3d4e5';
@@ -18,8 +18,11 @@ export interface Child {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** A config.yaml for a child weir: the given tcp items and extra `apisix.stream_proxy` lines, admin on adminPort. */
-export function writeConfig(dir: string, o: { tcp: string[]; adminPort: number; streamExtra?: string[]; extra?: string[] }): string {
+/**
+ * A config.yaml for a child weir: the given tcp items and extra `apisix.stream_proxy` lines, admin on adminPort;
+ * `stream` lines go under `nginx_config.stream` (the access log is off unless they turn it on).
+ */
+export function writeConfig(dir: string, o: { tcp: string[]; adminPort: number; streamExtra?: string[]; stream?: string[]; extra?: string[] }): string {
   const path = join(dir, 'config.yaml');
   writeFileSync(
     path,
@@ -38,18 +41,19 @@ export function writeConfig(dir: string, o: { tcp: string[]; adminPort: number; 
       'nginx_config:',
       '  worker_shutdown_timeout: 1s',
       '  stream:',
-      '    enable_access_log: false',
+      ...(o.stream ?? ['enable_access_log: false']).map((l) => `    ${l}`),
       ...(o.extra ?? []),
     ].join('\n') + '\n',
   );
   return path;
 }
 
-/** Spawn `weir start -c config` (node + tsx), under `prlimit --nofile=N` when nofile is given. */
-export function startChild(config: string, nofile?: number): Child {
-  const node = [process.execPath, '--import', 'tsx', join(ROOT, 'src/main.ts'), 'start', '-c', config];
-  const argv = nofile === undefined ? node : ['prlimit', `--nofile=${nofile}`, ...node];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+/** Spawn `weir start -c config` (node + tsx, or bun), under `prlimit --nofile=N` when nofile is given. */
+export function startChild(config: string, nofile?: number, runtime: Runtime = 'node'): Child {
+  const main = [join(ROOT, 'src/main.ts'), 'start', '-c', config];
+  const weir = runtime === 'bun' ? [join(ROOT, 'node_modules/.bin/bun'), ...main] : [process.execPath, '--import', 'tsx', ...main];
+  const argv = nofile === undefined ? weir : ['prlimit', `--nofile=${nofile}`, ...weir];
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', WEIR_WORKER: undefined, WEIR_DATA_PLANE: undefined } });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | string>((r) => child.on('exit', (code, signal) => r(code ?? signal ?? -1)));

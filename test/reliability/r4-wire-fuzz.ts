@@ -25,14 +25,15 @@ export const PARSERS: Record<string, { parse: Parser; kinds: string[] }> = {
 };
 
 /** Real ClientHellos from node:tls (various SNI, ALPN, versions), captured on a loopback socket. */
-export async function captureClientHellos(): Promise<Uint8Array[]> {
-  const variants: tls.ConnectionOptions[] = [
+export async function captureClientHellos(
+  variants: tls.ConnectionOptions[] = [
     { servername: 'a.test' },
     { servername: 'very-long-name.' + 'x'.repeat(200) + '.test' },
     { servername: 'b.test', ALPNProtocols: ['h2', 'http/1.1'] },
     { servername: 'c.test', maxVersion: 'TLSv1.2' },
     {},
-  ];
+  ],
+): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (const v of variants) {
     const got = await new Promise<Uint8Array>((resolve) => {

@@ -1,5 +1,6 @@
-// R7 short version: 200 slow clients (silent and dripping) on a plain and a TLS passthrough listener while real
-// traffic runs (same code as the full 2,000-client run; the p99 ratio is only checked there).
+// R7 short version: 200 slow clients (silent and dripping) on the plain, TLS, TLS passthrough and PROXY protocol
+// listeners of a child weir under Bun while real traffic runs (same code as the full 2,000-client run; deadlines
+// and the p99 ratio are only checked there).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
