@@ -411,18 +411,18 @@ export async function runR7(size: Size, target: Target = 'bun', slowCount = size
     const { accepted: maxAccepted, queued: maxQueued } = await sampler.stop();
     // the proxy's own view, from its access log: accept to close of every connection, by client address
     await proxy.stop();
-    const weirMs = proxy.ownView();
+    const ownMs = proxy.ownView();
 
     let late = 0;
-    let weirLate = 0;
-    let weirMissing = 0;
+    let ownLate = 0;
+    let ownMissing = 0;
     let open = 0;
     let worstOver = 0;
     const openKinds: Record<string, number> = {};
     const lateKinds: Record<string, number> = {};
     const worstKinds: Record<string, number> = {};
-    const weirLateKinds: Record<string, number> = {};
-    const weirWorstKinds: Record<string, number> = {};
+    const ownLateKinds: Record<string, number> = {};
+    const ownWorstKinds: Record<string, number> = {};
     seen.slow.forEach((c, i) => {
       const kind = kinds[i]!;
       const deadline = deadlineOf(kind);
@@ -439,13 +439,13 @@ export async function runR7(size: Size, target: Target = 'bun', slowCount = size
         late++;
         lateKinds[kind] = (lateKinds[kind] ?? 0) + 1;
       }
-      const inside = weirMs.get(c.key);
-      if (inside === undefined) return void weirMissing++;
-      const weirOver = inside - deadline;
-      weirWorstKinds[kind] = Math.max(weirWorstKinds[kind] ?? -Infinity, weirOver);
-      if (weirOver > slack) {
-        weirLate++;
-        weirLateKinds[kind] = (weirLateKinds[kind] ?? 0) + 1;
+      const inside = ownMs.get(c.key);
+      if (inside === undefined) return void ownMissing++;
+      const ownOver = inside - deadline;
+      ownWorstKinds[kind] = Math.max(ownWorstKinds[kind] ?? -Infinity, ownOver);
+      if (ownOver > slack) {
+        ownLate++;
+        ownLateKinds[kind] = (ownLateKinds[kind] ?? 0) + 1;
       }
     });
     sheet.set('slow_clients', specs.length).set('max_connections', cap);
@@ -454,12 +454,12 @@ export async function runR7(size: Size, target: Target = 'bun', slowCount = size
     // the clients' view counts the machine too (the accept queue, their own loop): checked in the full run, reported
     // in the short one (inside npm test, beside other suites); weir's own view likewise
     sheet.check('slow_closed_late', late, '0 (deadline +12.5 % +100 ms; full run)', size === 'short' || late === 0);
-    sheet.check('weir_closed_late', weirLate, '0 (deadline +12.5 % +100 ms, from accept; full run)', size === 'short' || weirLate === 0);
-    sheet.check('weir_records_missing', weirMissing, '0', weirMissing === 0);
+    sheet.check('proxy_closed_late', ownLate, '0 (deadline +12.5 % +100 ms, from accept; full run)', size === 'short' || ownLate === 0);
+    sheet.check('proxy_records_missing', ownMissing, '0', ownMissing === 0);
     sheet.set('slow_worst_over_deadline_ms', worstOver);
     sheet.set('slow_worst_over_by_kind_ms', JSON.stringify(worstKinds));
     if (late > 0) sheet.set('slow_closed_late_kinds', JSON.stringify(lateKinds));
-    sheet.set('weir_worst_over_by_kind_ms', JSON.stringify(weirWorstKinds)).set('weir_late_kinds', JSON.stringify(weirLateKinds));
+    sheet.set('proxy_worst_over_by_kind_ms', JSON.stringify(ownWorstKinds)).set('proxy_late_kinds', JSON.stringify(ownLateKinds));
     sheet.set('accept_queue_max', maxQueued);
     sheet.set('clients_loop_delay_p99_ms', seen.loopP99).set('clients_loop_delay_max_ms', seen.loopMax);
     sheet.check('max_accepted', maxAccepted, `<= ${cap}`, maxAccepted <= cap);
