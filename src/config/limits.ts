@@ -1,5 +1,6 @@
 // Connection caps in config.yaml: apisix.stream_proxy.max_connections (the process) and max_connections on a
-// TCP listener item. weir's own keys (APISIX leaves this to nginx's worker_connections). Runs once at start.
+// listener item (TCP: open connections; UDP: sessions). weir's own keys (APISIX leaves this to nginx's
+// worker_connections). Runs once at start and on each reload.
 
 import { ConfigError } from './types';
 import { describeValue } from './read';
