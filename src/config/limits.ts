@@ -6,7 +6,7 @@ import { ConfigError } from './types';
 import { describeValue } from './read';
 
 /** The largest cap accepted: far above any fd limit, so a typo like 1e12 is reported, not obeyed. */
-const MAX_CAP = 10_000_000;
+export const MAX_CAP = 10_000_000;
 
 /** Read one max_connections value: absent = undefined, else a positive integer. */
 export function readMaxConnections(value: unknown, path: string): number | undefined {

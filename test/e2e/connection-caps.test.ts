@@ -3,7 +3,7 @@
 // and counted in weir_stream_refused_connections_total{reason}; a UDP listener's max_connections drops new clients
 // beyond its sessions unanswered (weir_stream_udp_refused_sessions_total{reason="listener_max_sessions"}); and a
 // config reload applies a changed listener cap and the limits on new UDP sessions to the running flow, keeping
-// the open sessions.
+// the open sessions; a UDP stream_listeners object caps its sessions the same way.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -184,5 +184,28 @@ describe('connection and session caps (weir with a config file)', () => {
     const text = await scrape(metricsPort);
     assert.equal(sample(text, 'weir_stream_udp_refused_sessions_total', { reason: 'per_source' }), 1);
     assert.equal(sample(text, 'weir_stream_udp_refused_sessions_total', { reason: 'listener_max_sessions' }), 2);
+  });
+
+  it('a UDP stream_listeners object with max_connections caps its sessions; a PATCH changes the cap in place', async () => {
+    const port = await deadUdpPort();
+    const listener = { addr: `127.0.0.1:${port}`, protocol: 'udp', max_connections: 1 };
+    assert.equal((await w.admin('PUT', '/apisix/admin/stream_listeners/obj', listener)).status, 201);
+    const udpRoute = { server_port: port, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${udpEcho.port}`]: 1 } } };
+    assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/obj', udpRoute)).status, 201);
+    // clients on addresses of their own: udp_max_sessions_per_source is 1 since the last reload
+    const first = await client('127.0.0.3');
+    first.send('one', port, '127.0.0.1');
+    assert.deepEqual(await first.waitReplies(1), ['e:one']);
+    const second = await client('127.0.0.4');
+    second.send('two', port, '127.0.0.1');
+    await until(() => w.weir.udpProxy.stats().refusedListener === 3, 3000, 'a refusal at the object\'s cap');
+    assert.equal(second.replies.length, 0);
+    assert.equal((await w.admin('PATCH', '/apisix/admin/stream_listeners/obj', { max_connections: 2 })).status, 200);
+    second.send('again', port, '127.0.0.1');
+    assert.deepEqual(await second.waitReplies(1), ['e:again']);
+    first.send('still', port, '127.0.0.1');
+    assert.deepEqual(await first.waitReplies(2), ['e:one', 'e:still']);
+    const text = await scrape(metricsPort);
+    assert.equal(sample(text, 'weir_stream_udp_refused_sessions_total', { reason: 'listener_max_sessions' }), 3);
   });
 });
