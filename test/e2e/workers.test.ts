@@ -1,5 +1,6 @@
 // nginx_config.worker_processes end to end: weir run by Bun with 2 workers on real loopback sockets (both accept on
-// one TCP port, Admin API changes reach both, SIGTERM and orphan exits), and the one-process fallback on Node.
+// one TCP port, Admin API changes and a reload of the UDP limits reach both, refusals add up in one scrape, SIGTERM
+// and orphan exits), and the one-process fallback on Node.
 // Which worker served a connection is read from /proc (the process holding the accepted socket), so no log
 // format or weir cooperation is involved, and the tests run on Linux only.
 
