@@ -26,13 +26,15 @@ Usage:
 
   RESOURCE is stream_routes, upstreams, ssls, services, plugin_metadata (its ID is the plugin's name)
   or stream_listeners (weir's listener objects:
-  {"addr": "127.0.0.1:9102", "protocol": "tcp"|"udp", "tls": ..., "on_change": ...}).
+  {"addr": "127.0.0.1:9102", "protocol": "tcp"|"udp", "tls": ..., "max_connections": ...,
+  "on_change": ...}).
 
 Options (every command):
   -c, --config FILE   config file (default: conf/config.yaml in the working directory if present,
                       otherwise the built-in default). Keys follow APISIX's config.yaml:
                       apisix.stream_proxy.tcp/udp (port, "ip:port", {addr, tls, tls_passthrough,
-                      proxy_protocol, proxy_protocol_to_upstream}),
+                      proxy_protocol, proxy_protocol_to_upstream, max_connections}),
+                      apisix.stream_proxy.max_connections,
                       apisix.ssl.*, apisix.data_encryption.keyring, deployment.admin.*,
                       nginx_config.worker_processes and nginx_config.stream.*, stream_plugins (the
                       enabled stream plugins: ip-restriction, limit-conn, mqtt-proxy, syslog,

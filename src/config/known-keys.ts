@@ -26,7 +26,7 @@ export const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
     'udp_max_sessions_per_source', 'udp_session_rate', 'udp_session_burst', 'udp_rcvbuf',
   ],
   'apisix.stream_proxy.tcp[]': ['addr', 'tls', 'proxy_protocol', 'proxy_protocol_to_upstream', 'tls_passthrough', 'max_connections'],
-  'apisix.stream_proxy.udp[]': ['addr', 'proxy_protocol', 'proxy_protocol_to_upstream'],
+  'apisix.stream_proxy.udp[]': ['addr', 'proxy_protocol', 'proxy_protocol_to_upstream', 'max_connections'],
   'plugin_attr.prometheus': ['export_uri', 'export_addr', 'enable_export_server', 'metric_prefix'],
   'plugin_attr.prometheus.export_addr': ['ip', 'port'],
 };

@@ -72,7 +72,10 @@ export function readStreamListeners(
     const origin = `apisix.stream_proxy.udp[${i}]`;
     const { range, proxy } = readUdpItem(item, origin, ctx);
     udpSet.add(range, origin);
-    for (let port = range.start; port <= range.end; port++) udp.push({ host: range.host, port, ...proxy, origin });
+    // max_connections caps a UDP listener's sessions; each port of a range has its own count, as on TCP
+    const maxSessions = isMap(item) ? readMaxConnections(item.max_connections, `${origin}.max_connections`) : undefined;
+    const capped = maxSessions === undefined ? {} : { maxSessions };
+    for (let port = range.start; port <= range.end; port++) udp.push({ host: range.host, port, ...proxy, origin, ...capped });
   });
   return { tcp, udp };
 }
@@ -87,7 +90,7 @@ function readProxyFlags(item: YamlMap, origin: string): ProxyFlags {
   return flags;
 }
 
-/** A UDP item: an address, or {addr, proxy_protocol, proxy_protocol_to_upstream} (no TLS for UDP). */
+/** A UDP item: an address, or {addr, proxy_protocol, proxy_protocol_to_upstream, max_connections} (no TLS for UDP). */
 function readUdpItem(item: unknown, origin: string, ctx: ReadCtx): { range: AddrRange; proxy: ProxyFlags } {
   if (!isMap(item)) return { range: parseListenAddr(item, origin), proxy: {} };
   checkKeys(item, origin, ctx, 'apisix.stream_proxy.udp[]');

@@ -35,6 +35,8 @@ export interface TcpListenSpec extends ListenAddr, ProxyProtocolFlags {
 
 export interface UdpListenSpec extends ListenAddr, ProxyProtocolFlags {
   origin: string;
+  /** The item's max_connections: new clients of this listener beyond that many sessions are dropped; absent = no own cap. */
+  maxSessions?: number;
   /** Kept for symmetry; a removed UDP listener always ends its sessions (replies leave from its socket). */
   onChange?: SessionPolicy | null;
 }

@@ -69,6 +69,13 @@ const FIXED: readonly Fixed[] = [
       else e.maxConnections = o.maxConnections;
     },
   },
+  // the receive buffer is asked for when a UDP listener is bound, with the data plane's setting made at start
+  {
+    key: 'nginx_config.stream.udp_rcvbuf',
+    read: (c) => c.udp.rcvbuf,
+    show: (c) => String(c.udp.rcvbuf),
+    keep: (e, o) => void (e.udp = { ...e.udp, rcvbuf: o.udp.rcvbuf }),
+  },
   {
     key: 'nginx_config.stream.real_ip_from',
     read: (c) => c.realIpFrom ?? null,
@@ -115,7 +122,8 @@ const LIVE: ReadonlyArray<[string, (c: Config) => unknown]> = [
   ['apisix.stream_proxy (listeners)', (c) => c.stream],
   ['nginx_config.worker_shutdown_timeout', (c) => c.shutdownGraceMs],
   ['nginx_config.stream.enable_access_log / access_log', (c) => c.log.access],
-  ['nginx_config.stream.udp_max_sessions / proxy_responses', (c) => c.udp],
+  ['nginx_config.stream.udp_max_sessions / proxy_responses', (c) => [c.udp.maxSessions, c.udp.responses]],
+  ['nginx_config.stream.udp_max_sessions_per_source / udp_session_rate / udp_session_burst', (c) => c.udp.admission],
   ['nginx_config.stream.preread_timeout / ssl_handshake_timeout', (c) => [c.tls?.prereadTimeoutMs, c.tls?.handshakeTimeoutMs]],
   ['apisix.ssl.fallback_sni', (c) => c.tls?.fallbackSni ?? null],
   ['apisix.data_encryption (keyring)', (c) => [c.tls?.keyring ?? null, c.tls?.encryptionEnabled ?? true]],

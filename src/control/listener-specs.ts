@@ -51,6 +51,7 @@ export function compileListener(id: string, value: JsonObject): { tcp: TcpListen
     const udp: UdpListenSpec = { host, port, origin };
     if (value.proxy_protocol === true) udp.proxyProtocol = true;
     if (value.proxy_protocol_to_upstream === true) udp.proxyProtocolToUpstream = true;
+    if (typeof value.max_connections === 'number') udp.maxSessions = value.max_connections;
     if (onChange) udp.onChange = onChange;
     return { udp };
   }
@@ -59,6 +60,7 @@ export function compileListener(id: string, value: JsonObject): { tcp: TcpListen
   // the same flags as an apisix.stream_proxy item's: the listener binder reads them (src/proxy/listener/tcp.ts)
   if (value.proxy_protocol === true) spec.proxyProtocol = true;
   if (value.proxy_protocol_to_upstream === true) spec.proxyProtocolToUpstream = true;
+  if (typeof value.max_connections === 'number') spec.maxConnections = value.max_connections;
   if (onChange) spec.onChange = onChange;
   return { tcp: spec };
 }
@@ -145,6 +147,8 @@ export function configListenerObjects(config: Config): StoredObject[] {
         value.tls = first.tls;
         value.tls_passthrough = first.tlsPassthrough === true;
       }
+      const cap = proto === 'tcp' ? first.maxConnections : (specs[0] as UdpListenSpec).maxSessions;
+      if (cap !== undefined) value.max_connections = cap;
       value.source = origin;
       value.desc = `from ${origin} in ${config.source}: read-only here, edit the config file and reload`;
       out.push({ id, value, createdIndex: 0, modifiedIndex: 0, raw: JSON.stringify(value) });

@@ -59,6 +59,7 @@ export function applyRuntimeConfig(parts: RuntimeParts, prev: Config, next: Conf
     prereadTimeoutMs: next.tls?.prereadTimeoutMs,
     handshakeTimeoutMs: next.tls?.handshakeTimeoutMs,
   });
+  // the table's cap, proxy_responses and the limits on new sessions; open sessions stay
   parts.udpProxy.setSettings(next.udp);
 }
 

@@ -86,6 +86,7 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
   private readonly drops = new Map<string, { plugin: string; route: string; cell: CounterCell }>();
   private readonly live: LiveSource[] = [];
   private readonly udpRefusals: RefusalSource[] = [];
+  private readonly tcpRefusals: RefusalSource[] = [];
   private readonly noRoutesTcp: ListenerCells;
   private readonly noRoutesUdp: ListenerCells;
   private readonly tlsFailures: ListenerCells;
@@ -197,6 +198,10 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
     this.udpRefusals.push(source);
   }
 
+  addTcpRefusals(source: RefusalSource): void {
+    this.tcpRefusals.push(source);
+  }
+
   cut(protocol: 'tcp' | 'udp', reason: CutReason): void {
     const key = `${protocol}|${reason}`;
     let cell = this.cuts.get(key);
@@ -240,9 +245,8 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
         if (n.latencyCount > 0) latency.push({ labels: [route, n.address], value: n.latencyCount, counts: [...n.latency], sum: n.latencySum });
       }
     }
-    const refused = new Map<string, number>();
-    for (const source of this.udpRefusals) for (const [reason, n] of Object.entries(source.refused())) refused.set(reason, (refused.get(reason) ?? 0) + n);
-    const udpRefused: Sample[] = [...refused].map(([reason, n]) => ({ labels: [reason], value: n }));
+    const udpRefused = sumByReason(this.udpRefusals);
+    const tcpRefused = sumByReason(this.tcpRefusals);
     const drops: Sample[] = [...this.drops.values()].map((d) => ({ labels: [d.plugin, d.route], value: d.cell.value }));
     const health: Sample[] = [];
     for (const checker of this.health?.list() ?? []) {
@@ -262,7 +266,14 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
       family('weir_stream_rejections_total', 'Connections and UDP sessions refused by a plugin of the route, by the code it gave', 'counter', ['route', 'code'], rejections),
       family('weir_stream_tls_handshake_failures_total', 'Clients a TLS listener gave up on before any route, by reason', 'counter', ['listener', 'reason'], this.tlsFailures.samples()),
       family('weir_stream_no_route_total', 'Connections (TCP) and new clients (UDP) that matched no route, per listener', 'counter', ['listener', 'protocol'], [...this.noRoutesTcp.samples(), ...this.noRoutesUdp.samples()]),
-      family('weir_stream_udp_refused_sessions_total', 'New UDP sessions refused before any route: per_source (udp_max_sessions_per_source) or rate (udp_session_rate)', 'counter', ['reason'], udpRefused),
+      family('weir_stream_refused_connections_total', 'TCP connections closed at accept by a cap: max_connections (apisix.stream_proxy.max_connections) or listener_max_connections (a listener\'s max_connections)', 'counter', ['reason'], tcpRefused),
+      family(
+        'weir_stream_udp_refused_sessions_total',
+        'New UDP sessions refused before any route: per_source (udp_max_sessions_per_source), listener_max_sessions (a UDP listener\'s max_connections), rate or overload (udp_session_rate)',
+        'counter',
+        ['reason'],
+        udpRefused,
+      ),
       family(
         'weir_stream_cut_total',
         'Connections (TCP) and sessions (UDP) weir ended on purpose: by a session policy (route_changed, route_deleted, node_removed, listener_removed) or through the Admin API (admin_closed)',
@@ -277,6 +288,13 @@ export class StreamMetrics implements FlowMetrics, PluginMetrics {
       ...this.fleetFamilies(),
     ];
   }
+}
+
+/** Refusals of several sources (one per flow) added up by reason; every reason a source knows shows, 0 included. */
+function sumByReason(sources: readonly RefusalSource[]): Sample[] {
+  const refused = new Map<string, number>();
+  for (const source of sources) for (const [reason, n] of Object.entries(source.refused())) refused.set(reason, (refused.get(reason) ?? 0) + n);
+  return [...refused].map(([reason, n]) => ({ labels: [reason], value: n }));
 }
 
 function family(name: string, help: string, type: Family['type'], labelNames: string[], samples: Sample[], merge: Family['merge'] = 'sum'): Family {

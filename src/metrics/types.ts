@@ -33,6 +33,8 @@ export interface FlowMetrics {
   addLiveSource(source: LiveSource): void;
   /** Called once by the UDP flow: its refused new sessions by reason, read at scrape time (nothing per event). */
   addUdpRefusals(source: RefusalSource): void;
+  /** Called once by the TCP proxy: connections its caps refused at accept, by reason, read at scrape time. */
+  addTcpRefusals(source: RefusalSource): void;
   /** [weir] weir ended an open connection (TCP) or session (UDP) on purpose: a session policy, or the Admin API. */
   cut(protocol: 'tcp' | 'udp', reason: CutReason): void;
 }

@@ -1,9 +1,11 @@
 // [weir] stream_listeners objects: one address weir listens on, added or removed while it runs.
-// `{addr, protocol: tcp|udp, tls, tls_passthrough, proxy_protocol, proxy_protocol_to_upstream, on_change, name, desc, labels}`.
+// `{addr, protocol: tcp|udp, tls, tls_passthrough, proxy_protocol, proxy_protocol_to_upstream, max_connections, on_change,
+// name, desc, labels}`.
 
 import * as v from 'valibot';
 import { parseListenAddr } from '../config/listen';
-import { type AnySchema, bool, commonEntries, fieldError, nameSchema, oneOf, opt, runSchema, strictObj } from './common';
+import { MAX_CAP } from '../config/limits';
+import { type AnySchema, bool, commonEntries, fieldError, intRange, nameSchema, oneOf, opt, runSchema, strictObj } from './common';
 import { sessionPolicySchema } from './session-policy';
 
 const addrSchema: AnySchema = v.custom(
@@ -20,6 +22,8 @@ export const streamListenerSchema: AnySchema = strictObj({
   tls_passthrough: opt(bool()),
   proxy_protocol: opt(bool()),
   proxy_protocol_to_upstream: opt(bool()),
+  // as on an apisix.stream_proxy item: open connections (TCP) or sessions (UDP) of this listener
+  max_connections: opt(intRange(1, MAX_CAP)),
   on_change: opt(sessionPolicySchema),
 });
 

@@ -70,3 +70,25 @@ describe('diffConfig', () => {
     assert.equal(d.effective.realIpFrom, undefined);
   });
 });
+
+describe('diffConfig: UDP session settings', () => {
+  const udp = (stream: string): string => base.replace('worker_shutdown_timeout: 10s', `worker_shutdown_timeout: 10s\n  stream: {${stream}}`);
+
+  it('the limits on new sessions change live, on their own key; the table cap and proxy_responses on theirs', () => {
+    const old = parseOk(udp('udp_max_sessions_per_source: 10, udp_session_rate: 100')).config;
+    let d = diffConfig(old, parseOk(udp('udp_max_sessions_per_source: 2, udp_session_rate: 50, udp_session_burst: 5')).config);
+    assert.deepEqual(d.live, ['nginx_config.stream.udp_max_sessions_per_source / udp_session_rate / udp_session_burst']);
+    assert.deepEqual(d.kept, []);
+    assert.deepEqual(d.effective.udp.admission, { maxPerSource: 2, rate: 50, burst: 5 });
+    d = diffConfig(old, parseOk(udp('udp_max_sessions_per_source: 10, udp_session_rate: 100, udp_max_sessions: 50')).config);
+    assert.deepEqual(d.live, ['nginx_config.stream.udp_max_sessions / proxy_responses']);
+    assert.equal(d.effective.udp.maxSessions, 50);
+  });
+
+  it('udp_rcvbuf is asked for at bind with the data plane made at start: kept, and said so', () => {
+    const d = diffConfig(parseOk(base).config, parseOk(udp('udp_rcvbuf: 1m')).config);
+    assert.deepEqual(d.kept, ['nginx_config.stream.udp_rcvbuf: 1048576 needs a restart or `weir upgrade`; still 4194304']);
+    assert.deepEqual(d.live, []);
+    assert.equal(d.effective.udp.rcvbuf, 4 * 1024 * 1024);
+  });
+});

@@ -63,6 +63,16 @@ describe('desiredListeners', () => {
   });
 });
 
+describe('max_connections on listener objects and config items', () => {
+  it('an object\'s max_connections caps its TCP connections or its UDP sessions; the config\'s items show theirs', () => {
+    const capped = parseOk(streamYaml(['{addr: "127.0.0.1:9100", max_connections: 5}'], ['{addr: 9200, max_connections: 7}', '9201'])).config;
+    const d = desiredListeners(capped, [row('t', { addr: 9300, max_connections: 2 }), row('u', { addr: 9301, protocol: 'udp', max_connections: 3 })]);
+    assert.deepEqual(d.tcp.map((s) => [s.origin, s.maxConnections]), [['apisix.stream_proxy.tcp[0]', 5], ['stream_listeners/t', 2]]);
+    assert.deepEqual(d.udp.map((s) => [s.origin, s.maxSessions]), [['apisix.stream_proxy.udp[0]', 7], ['apisix.stream_proxy.udp[1]', undefined], ['stream_listeners/u', 3]]);
+    assert.deepEqual(configListenerObjects(capped).map((o) => [o.id, o.value.max_connections]), [['config:tcp:0', 5], ['config:udp:0', 7], ['config:udp:1', undefined]]);
+  });
+});
+
 describe('configListenerObjects', () => {
   it('one read-only object per config item, a range as one', () => {
     assert.deepEqual(

@@ -1,12 +1,13 @@
 // nginx_config.worker_processes end to end: weir run by Bun with 2 workers on real loopback sockets (both accept on
-// one TCP port, Admin API changes reach both, SIGTERM and orphan exits), and the one-process fallback on Node.
+// one TCP port, Admin API changes and a reload of the UDP limits reach both, refusals add up in one scrape, SIGTERM
+// and orphan exits), and the one-process fallback on Node.
 // Which worker served a connection is read from /proc (the process holding the accepted socket), so no log
 // format or weir cooperation is involved, and the tests run on Linux only.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -50,7 +51,7 @@ function spawnBunWeir(configPath: string): Proc {
 }
 
 /** Start weir under Bun with 2 workers; resolves with worker 0's pid and the extra worker's. `topYaml`: more top-level keys. */
-async function startTwoWorkers(topYaml = ''): Promise<{ proc: Proc; w0: number; w1: number; tcpPort: number; udpPort: number; adminUrl: string }> {
+async function startTwoWorkers(topYaml = ''): Promise<{ proc: Proc; w0: number; w1: number; tcpPort: number; udpPort: number; adminUrl: string; configPath: string; adminPort: number }> {
   const dir = tempDir('weir-workers-');
   dirs.push(dir);
   const [tcpPort, udpPort, adminPort] = [await freePort(), await freePort(), await freePort()];
@@ -71,7 +72,7 @@ async function startTwoWorkers(topYaml = ''): Promise<{ proc: Proc; w0: number; 
   assert.equal(proc.child.exitCode, null, proc.err());
   const w1 = Number(/workers started workers=2 pids=(\d+)/.exec(proc.err())?.[1]);
   pidsToReap.add(w1);
-  return { proc, w0: proc.child.pid!, w1, tcpPort, udpPort, adminUrl: `http://127.0.0.1:${adminPort}` };
+  return { proc, w0: proc.child.pid!, w1, tcpPort, udpPort, adminUrl: `http://127.0.0.1:${adminPort}`, configPath, adminPort };
 }
 
 /** Upstream TCP server that sends its tag on accept and closes (so no half-open connection outlives a probe). */
@@ -315,6 +316,52 @@ describe('worker_processes: 2 under Bun, with the prometheus export', { skip: !l
     w.proc.child.kill('SIGTERM');
     await waitFor(() => !isRunning(w.w0) && !isRunning(w.w1), GRACE_MS, 'both workers to exit (the IPC channel holds neither)');
     assert.equal(await exited, 0);
+  });
+});
+
+describe('worker_processes: 2 under Bun, a config reload of the UDP session limits', { skip: !linux && 'reads /proc' }, () => {
+  it('SIGHUP applies udp_max_sessions_per_source on every worker: one address gets at most one session per worker; refusals add up in one scrape', async () => {
+    const metricsPort = await freePort();
+    const limits = (perSource: number): string =>
+      `  stream:\n    udp_max_sessions_per_source: ${perSource}\n    udp_session_rate: 0\nstream_plugins: [prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}\n`;
+    const w = await startTwoWorkers(limits(0));
+    const up = await taggedUdp('U');
+    const clients: dgram.Socket[] = [];
+    try {
+      assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/u', route(w.udpPort, up.port))).status, 201);
+      await afterOneSecond(Date.now());
+      const config = readFileSync(w.configPath, 'utf8');
+      writeFileSync(w.configPath, config.replace('udp_max_sessions_per_source: 0', 'udp_max_sessions_per_source: 1'));
+      w.proc.child.kill('SIGHUP');
+      // worker 0 logs this once every worker has applied the config (or named the one that could not)
+      await waitFor(() => w.proc.err().includes('config reloaded changed="nginx_config.stream.udp_max_sessions_per_source / udp_session_rate / udp_session_burst"'), 5000, 'the reload line');
+      assert.doesNotMatch(w.proc.err(), /a worker could not apply/);
+      // 16 clients on 127.0.0.1, each from its own port and kept open (its session stays): the kernel spreads them
+      // over both workers, and each worker admits one session of the address, whatever the spread
+      const N = 16;
+      let replies = 0;
+      for (let i = 0; i < N; i++) {
+        const c = dgram.createSocket('udp4');
+        clients.push(c);
+        c.on('message', () => replies++);
+        await new Promise<void>((done) => c.bind(0, '127.0.0.1', () => done()));
+        c.send('ping', w.udpPort, '127.0.0.1');
+      }
+      let refused: number | undefined;
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        refused = sample(await scrape(metricsPort), 'weir_stream_udp_refused_sessions_total', { reason: 'per_source' });
+        if (refused !== undefined && refused + replies === N) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(replies >= 1 && replies <= 2, `one session per worker at most: ${replies} answered`);
+      assert.equal(refused, N - replies, 'both workers\' refusals in one scrape');
+    } finally {
+      for (const c of clients) c.close();
+      up.close();
+    }
+    w.proc.child.kill('SIGTERM');
+    await waitFor(() => !isRunning(w.w0) && !isRunning(w.w1), GRACE_MS + 1000, 'both workers to exit');
   });
 });
 

@@ -119,6 +119,23 @@ describe('host-wide counters', () => {
     assert.equal(sample(t, 'weir_stream_udp_refused_sessions_total', { reason: 'rate' }), 9);
   });
 
+  it('TCP connections refused by a cap, by reason, read from the proxies at scrape time; merged workers add up', () => {
+    const m = new StreamMetrics();
+    const counts = { max_connections: 0, listener_max_connections: 0 };
+    m.addTcpRefusals({ refused: () => counts });
+    let t = text(m);
+    assert.equal(sample(t, 'weir_stream_refused_connections_total', { reason: 'max_connections' }), 0, 'every reason shows, 0 included');
+    assert.equal(sample(t, 'weir_stream_refused_connections_total', { reason: 'listener_max_connections' }), 0);
+    counts.listener_max_connections = 3;
+    counts.max_connections = 1;
+    const worker = new StreamMetrics();
+    worker.addTcpRefusals({ refused: () => ({ max_connections: 2, listener_max_connections: 0 }) });
+    t = renderExposition(mergeFamilies([m.collect(), worker.collect()]));
+    assert.equal(sample(t, 'weir_stream_refused_connections_total', { reason: 'max_connections' }), 3);
+    assert.equal(sample(t, 'weir_stream_refused_connections_total', { reason: 'listener_max_connections' }), 3);
+    assert.match(t, /# TYPE weir_stream_refused_connections_total counter\n/);
+  });
+
   it('node health: healthy and mostly_healthy are 1, the others 0', () => {
     const m = new StreamMetrics();
     const nodeInfo = (port: number, status: CheckerInfo['nodes'][number]['status']) => ({ ip: '10.0.0.1', port, hostname: '10.0.0.1', status, counter: { success: 0, tcp_failure: 0, timeout_failure: 0, http_failure: 0 }, last_probe: null });

@@ -1,4 +1,5 @@
-// Table tests for stream_listeners validation: one address, TLS flags refused on UDP (PROXY protocol allowed), on_change's shape.
+// Table tests for stream_listeners validation: one address, TLS flags refused on UDP (PROXY protocol allowed),
+// max_connections on both protocols, on_change's shape.
 
 import { describe } from 'node:test';
 import { validateStreamListener } from '../../src/schema/index';
@@ -17,6 +18,8 @@ describe('stream_listener: valid bodies', () => {
     ['on_change close', { addr: 9100, on_change: { action: 'close' } }, null],
     ['name, desc, labels, timestamps', { addr: 9100, name: 'edge', desc: 'x', labels: { env: 'prod' }, create_time: 1, update_time: 2 }, null],
     ['udp with the TCP flags false', { addr: 9200, protocol: 'udp', tls: false, proxy_protocol: false }, null],
+    ['max_connections on tcp', { addr: 9100, max_connections: 100 }, null],
+    ['max_connections on udp', { addr: 9200, protocol: 'udp', max_connections: 1 }, null],
   ];
   runTable(validateStreamListener, rows);
 });
@@ -36,6 +39,10 @@ describe('stream_listener: refused bodies', () => {
     ['unknown field', { addr: 9100, port: 1 }, 'invalid configuration: additional properties forbidden, found port'],
     ['on_change without action', { addr: 9100, on_change: {} }, field('on_change', 'property "action" is required')],
     ['on_change unknown action', { addr: 9100, on_change: { action: 'cut' } }, field('on_change.action', 'matches none of the enum values')],
+    ['max_connections 0', { addr: 9200, protocol: 'udp', max_connections: 0 }, field('max_connections', 'expected 0 to be at least 1')],
+    ['max_connections 1.5', { addr: 9100, max_connections: 1.5 }, field('max_connections', 'wrong type: expected integer, got number')],
+    ['max_connections as text', { addr: 9100, max_connections: '10' }, field('max_connections', 'wrong type: expected integer, got string')],
+    ['max_connections too large', { addr: 9100, max_connections: 20_000_000 }, field('max_connections', 'expected 20000000 to be at most 10000000')],
     ['drain_timeout 0', { addr: 9100, on_change: { action: 'drain', drain_timeout: 0 } }, field('on_change.drain_timeout', 'expected 0 to be greater than 0')],
   ];
   runTable(validateStreamListener, rows);

@@ -2,7 +2,8 @@
 //   first datagram of a client on a listener -> match -> filters (access) -> balance + connect (one connected
 //   socket to the node) -> relay both ways (replies leave from the listener's socket) -> filters (log) -> record
 // Later datagrams of the client find the session in the table: a map lookup, a list move and a send. A datagram
-// that finds none asks the admission first (per-source cap, new-session rate: session/udp-admission.ts).
+// that finds none asks the admission first (per-source cap, the listener's cap, new-session rate:
+// session/udp-admission.ts).
 // Filters that decide later (limit-conn's delay) keep the session in the table with its first datagrams held
 // (bounded, HeldDatagrams) until their verdict; a send to the held ones is the same call as to a socket.
 
@@ -29,7 +30,7 @@ import type { EndReason } from '../session/end-reason';
 import { EmptyWaiters } from '../session/open-set';
 import { HeldDatagrams, ProxiedUdpSession, UdpSession } from '../session/udp-session';
 import { SessionTable } from '../session/udp-table';
-import { DEFAULT_UDP_ADMISSION, SessionAdmission, type UdpAdmissionSettings } from '../session/udp-admission';
+import { DEFAULT_UDP_ADMISSION, type ListenerSessionCap, SessionAdmission, type UdpAdmissionSettings } from '../session/udp-admission';
 import { type PolicyReason, type RouteChange, type SessionVerdict, SessionReaper, decideSession, describeVerdict } from '../session/policy';
 import { WarnOnce } from './warn-once';
 import { loopUtilizationReader } from '../../runtime/loop-load';
@@ -74,6 +75,8 @@ export interface UdpStats {
   proxyUntrusted: number;
   /** New sessions refused: the client address held udp_max_sessions_per_source already. */
   refusedPerSource: number;
+  /** New sessions refused: the listener held its max_connections sessions already. */
+  refusedListener: number;
   /** New sessions refused: over udp_session_rate, or over its narrowed share while the event loop ran late. */
   refusedRate: number;
 }
@@ -86,11 +89,13 @@ const NO_ROUTE_REPORT_MS = 10_000;
 const DRAIN_QUIET_MS = 1000;
 
 export class UdpFlow implements LiveSource {
-  readonly counters: Omit<UdpStats, 'refusedPerSource' | 'refusedRate'> = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
+  readonly counters: Omit<UdpStats, 'refusedPerSource' | 'refusedListener' | 'refusedRate'> = { sessions: 0, noRoute: 0, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0 };
   /** Asked by a datagram that finds no session, before anything else is done for it (a flood's cheap exit). */
   readonly admission: SessionAdmission;
   /** PROXY protocol flags of each listener scope that has any (set by the listener set's binder). */
   private readonly proxyFlags: Array<ProxyProtocolFlags | undefined> = [];
+  /** Each bound listener's own session cap (max_connections), by scope; read by new-session admission only. */
+  private readonly listenerCaps: Array<ListenerSessionCap | undefined> = [];
   private readonly dropWarnings = new RateLimitedWarn();
   private readonly table: SessionTable<UdpSession>;
   private readonly refusals = new RecentRefusals(REFUSED_AVOID_MS);
@@ -155,8 +160,12 @@ export class UdpFlow implements LiveSource {
     }
   }
 
-  /** Config reload: the table's cap and proxy_responses apply from the next datagram on. */
-  setSettings(settings: { maxSessions: number; responses: number | null }): void {
+  /**
+   * Config reload: the table's cap, proxy_responses and the limits on new sessions (per source, rate, burst)
+   * apply from the next datagram on; open sessions are kept.
+   */
+  setSettings(settings: { maxSessions: number; responses: number | null; admission?: UdpAdmissionSettings }): void {
+    if (settings.admission !== undefined) this.admission.reconfigure(settings.admission);
     this.table.maxSessions = settings.maxSessions;
     this.opts.responses = settings.responses;
   }
@@ -186,7 +195,7 @@ export class UdpFlow implements LiveSource {
 
   stats(): UdpStats {
     const r = this.admission.refused();
-    return { ...this.counters, refusedPerSource: r.per_source, refusedRate: r.rate + r.overload };
+    return { ...this.counters, refusedPerSource: r.per_source, refusedListener: r.listener_max_sessions, refusedRate: r.rate + r.overload };
   }
 
   /** A listener scope's PROXY protocol flags (the UDP listener set calls it on bind and unbind). */
@@ -194,11 +203,22 @@ export class UdpFlow implements LiveSource {
     this.proxyFlags[scope] = flags;
   }
 
+  /** A listener scope's own session cap (the UDP listener set calls it on bind and unbind); its `max` is read per new client. */
+  setListenerCap(scope: number, cap: ListenerSessionCap | undefined): void {
+    this.listenerCaps[scope] = cap;
+  }
+
+  /** Admission of a new client on the listener `scope`: the per-source and listener caps, then the rate. */
+  private admits(scope: number, address: string): boolean {
+    if (!this.accepting) return false;
+    return this.admission.admit(this.table.countOf(address), Date.now(), this.listenerCaps[scope] ?? null, this.table.countIn(scope)) === null;
+  }
+
   /** Accept phase, per datagram from a client. The established-session path allocates nothing. */
   onDatagram(scope: number, listener: UdpListener, data: Uint8Array, address: string, port: number): void {
     let s = this.table.get(scope, address, port);
     if (s === undefined) {
-      if (!this.accepting || this.admission.admit(this.table.countOf(address), Date.now()) !== null) return;
+      if (!this.admits(scope, address)) return;
       s = this.open(scope, listener, address, port, null, null, 0);
       if (s === undefined) return;
     } else if (s.datagramsToClient > 0) {
@@ -232,7 +252,7 @@ export class UdpFlow implements LiveSource {
     const payload = data.subarray(r.payloadOffset);
     let s = this.table.get(scope, address, port);
     if (s === undefined) {
-      if (!this.accepting || this.admission.admit(this.table.countOf(address), Date.now()) !== null) return;
+      if (!this.admits(scope, address)) return;
       // a LOCAL (or non-IP) header names no client: the peer is the client, and a plain session answers it
       s = this.open(scope, listener, address, port, h, src === null ? null : peer, peerPort);
       if (s === undefined) return;

@@ -134,6 +134,7 @@ class TcpProxyImpl implements TcpProxy {
       metrics: opts.metrics,
     });
     this.limiter = new ConnectionLimiter(opts.maxConnections ?? null, () => this.flow.openConnections());
+    opts.metrics?.addTcpRefusals(this.limiter);
     const limits = new LimitedAccept(this.limiter, (c) => opts.plane.destroy(c), (info, error) => recorder.connection(info, null, null, Date.now(), 0, 0, 'refused', error));
     recorder.accept = limits;
     this.set = new ListenerSet(tcpBinder(opts.plane, this.flow, limits, () => this.wanted, opts.inherited));

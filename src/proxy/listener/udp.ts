@@ -12,7 +12,7 @@ import { compileTrust } from '../match/trust';
 import { AccessRecorder } from '../record/access';
 import type { UdpAdmissionSettings } from '../session/udp-admission';
 import type { RouteChange } from '../session/policy';
-import { type ApplyResult, type BoundListener, type ListenerBinder, ListenerSet } from './manager';
+import { type ApplyResult, type BoundListener, type ListenerBinder, type ListenerEntry, ListenerSet } from './manager';
 import type { InheritedFd } from './tcp';
 
 export type { UdpStats } from '../flow/udp-flow';
@@ -48,8 +48,19 @@ function udpBinder(plane: UdpDataPlane, flow: UdpFlow, inherited: InheritedFd | 
     // PROXY protocol on or off changes the datagram handler: a new socket
     bindKey: (spec) => `udp${spec.proxyProtocol ? '+in' : ''}${spec.proxyProtocolToUpstream ? '+out' : ''}`,
     // one closure per listener (not per datagram) carries the listener's scope into the session key
-    bind: (spec, scope) => {
+    bind: (spec, scope, entry) => {
       flow.setListenerProxy(scope, spec.proxyProtocol || spec.proxyProtocolToUpstream ? spec : undefined);
+      // the cap is read from the current spec on each new client (a reload may change it in place); the entry
+      // exists once the bind resolves, the spec bound until then
+      const current = (): UdpListenSpec => (entry() as ListenerEntry<UdpListenSpec, UdpListener> | undefined)?.spec ?? spec;
+      flow.setListenerCap(scope, {
+        get max() {
+          return current().maxSessions ?? null;
+        },
+        get origin() {
+          return current().origin;
+        },
+      });
       const fd = inherited?.('udp', spec.host, spec.port);
       const addr = { host: spec.host, port: spec.port, ...(fd === undefined ? {} : { fd }) };
       if (spec.proxyProtocol) return plane.bind(addr, (l, data, address, port) => flow.onProxiedDatagram(scope, l, data, address, port));
@@ -59,6 +70,7 @@ function udpBinder(plane: UdpDataPlane, flow: UdpFlow, inherited: InheritedFd | 
     unbind: async ({ handle, scope }, why) => {
       flow.endListener(scope, why === 'apply' ? 'listener_removed' : 'shutdown');
       flow.setListenerProxy(scope, undefined);
+      flow.setListenerCap(scope, undefined);
       await handle.close();
     },
   };
@@ -104,8 +116,11 @@ export class UdpProxy {
     this.flow.applyRouteChanges(changes);
   }
 
-  /** Config reload: nginx_config.stream.udp_max_sessions and proxy_responses. */
-  setSettings(settings: { maxSessions: number; responses: number | null }): void {
+  /**
+   * Config reload: nginx_config.stream.udp_max_sessions, proxy_responses, and udp_max_sessions_per_source /
+   * udp_session_rate / udp_session_burst; open sessions are kept. Every worker runs it (src/control/reload.ts).
+   */
+  setSettings(settings: { maxSessions: number; responses: number | null; admission?: UdpAdmissionSettings }): void {
     this.flow.setSettings(settings);
   }
 

@@ -72,6 +72,8 @@ export class SessionTable<S extends SessionEntry> {
   private readonly byAddress = new Map<string, Map<number, S>>();
   private readonly fresh = new RecencyList();
   private readonly assured = new RecencyList();
+  /** Sessions per listener scope (a listener's max_connections); kept on add and remove, never per datagram. */
+  private readonly perScope: number[] = [];
 
   constructor(
     /** The cap; a config reload may change it (a lower cap evicts one session per new one until it holds). */
@@ -100,6 +102,11 @@ export class SessionTable<S extends SessionEntry> {
     return this.byAddress.get(address)?.size ?? 0;
   }
 
+  /** Sessions of the listener `scope` now (its max_connections). One array read. */
+  countIn(scope: number): number {
+    return this.perScope[scope] ?? 0;
+  }
+
   /**
    * Insert a new session (its key must not be in the table). At the cap, one session is evicted first
    * and returned, already removed: the caller closes it. Returns null when nothing was evicted.
@@ -116,6 +123,7 @@ export class SessionTable<S extends SessionEntry> {
       this.byAddress.set(s.address, ports);
     }
     ports.set(slotOf(s.scope, s.port), s);
+    this.perScope[s.scope] = (this.perScope[s.scope] ?? 0) + 1;
     s.lastActive = this.now;
     s.list = 1;
     this.fresh.push(s);
@@ -145,6 +153,7 @@ export class SessionTable<S extends SessionEntry> {
     if (s.list === 0) return false;
     (s.list === 1 ? this.fresh : this.assured).unlink(s);
     s.list = 0;
+    this.perScope[s.scope]!--;
     const ports = this.byAddress.get(s.address);
     if (ports !== undefined) {
       ports.delete(slotOf(s.scope, s.port));

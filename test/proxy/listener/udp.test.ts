@@ -125,7 +125,7 @@ describe('startUdpProxy', () => {
     await until(() => proxy!.stats().noRoute === 3);
     await wait(50);
     assert.deepEqual(c.replies, []);
-    assert.deepEqual(proxy!.stats(), { sessions: 0, noRoute: 3, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0, refusedPerSource: 0, refusedRate: 0 });
+    assert.deepEqual(proxy!.stats(), { sessions: 0, noRoute: 3, evicted: 0, refused: 0, proxyInvalid: 0, proxyUntrusted: 0, refusedPerSource: 0, refusedListener: 0, refusedRate: 0 });
     assert.equal(proxy!.activeSessions(), 0);
   });
 

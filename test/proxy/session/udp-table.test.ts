@@ -47,6 +47,23 @@ describe('SessionTable', () => {
     assert.deepEqual([t.countOf('10.0.0.1'), t.countOf('10.0.0.2')], [2, 0]);
   });
 
+  it('counts the sessions of each listener scope through add, eviction, remove and sweep (a listener\'s max_connections)', () => {
+    const t = new SessionTable<S>(3, 0);
+    const a = new S('a', 0, '10.0.0.1', 1, 100);
+    const b = new S('b', 0, '10.0.0.2', 1, 1000);
+    const c = new S('c', 1, '10.0.0.1', 1, 1000);
+    for (const s of [a, b, c]) t.add(s);
+    assert.deepEqual([t.countIn(0), t.countIn(1), t.countIn(7)], [2, 1, 0]);
+    assert.equal(names([t.add(new S('d', 1, '10.0.0.3', 1))!])[0], 'a', 'at the cap, a is evicted');
+    assert.deepEqual([t.countIn(0), t.countIn(1)], [1, 2]);
+    t.remove(b);
+    t.remove(b);
+    assert.deepEqual([t.countIn(0), t.countIn(1)], [0, 2]);
+    const out: S[] = [];
+    t.sweep(5000, out);
+    assert.deepEqual([names(out).sort(), t.countIn(0), t.countIn(1)], [['c', 'd'], 0, 0]);
+  });
+
   it('remove takes a session out once', () => {
     const t = new SessionTable<S>(10, 0);
     const a = new S('a', 0, '10.0.0.1', 1);
