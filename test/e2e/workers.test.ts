@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -314,6 +314,46 @@ describe('worker_processes: 2 under Bun, with the prometheus export', { skip: !l
     const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
     w.proc.child.kill('SIGTERM');
     await waitFor(() => !isRunning(w.w0) && !isRunning(w.w1), GRACE_MS, 'both workers to exit (the IPC channel holds neither)');
+    assert.equal(await exited, 0);
+  });
+});
+
+describe('worker_processes: 2 under Bun, prometheus added by SIGHUP', { skip: !linux && 'reads /proc' }, () => {
+  it('every worker takes the new stream_plugins: routes may name prometheus, and one scrape counts both workers', async () => {
+    const metricsPort = await freePort();
+    const w = await startTwoWorkers('stream_plugins: [limit-conn]\n');
+    const up = await taggedTcp('R');
+    try {
+      const body = { ...route(w.tcpPort, up.port), plugins: { prometheus: {} } };
+      assert.deepEqual((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/r', body)).body, { error_msg: 'unknown plugin [prometheus]' });
+      const configPath = /config=(\S+)/.exec(w.proc.err())![1]!;
+      writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('stream_plugins: [limit-conn]', `stream_plugins: [limit-conn, prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`));
+      w.proc.child.kill('SIGHUP');
+      await waitFor(() => w.proc.err().includes('config reloaded changed="stream_plugins, plugin_attr"'), 5000, 'the reload line');
+      assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/r', body)).status, 201);
+      await afterOneSecond(Date.now());
+      const served = new Map<number | null, number>();
+      let total = 0;
+      for (; total < MAX_ATTEMPTS && !(served.get(w.w0)! >= 1 && served.get(w.w1)! >= 1); total++) {
+        const { tag, owner } = await tcpProbe(w.tcpPort, [w.w0, w.w1]);
+        assert.equal(tag, 'R');
+        served.set(owner, (served.get(owner) ?? 0) + 1);
+      }
+      assert.ok(served.get(w.w0)! >= 1 && served.get(w.w1)! >= 1, `both workers served: ${[...served]}`);
+      let text = '';
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        text = await scrape(metricsPort);
+        if (sample(text, 'apisix_stream_connection_total', { route: 'r' }) === total) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(sample(text, 'weir_stream_workers'), 2, 'both workers answered with metrics');
+      assert.equal(sample(text, 'apisix_stream_connection_total', { route: 'r' }), total, 'the connections of both workers');
+    } finally {
+      await up.close();
+    }
+    const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
+    w.proc.child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });
 });
