@@ -14,7 +14,7 @@ import { type AdminIdentity, OPEN_IDENTITY } from './scope';
 import { RuleCache } from '../inspect/rules';
 import type { InspectSources } from '../inspect/sources';
 import { type HealthStatusSource, mountControl } from './control';
-import { mountPlugins } from './plugins';
+import { mountPlugins, type ReloadPlugins } from './plugins';
 import { pluginSetOf, type PluginSet } from '../plugins/registry';
 import { AdminError, MAX_BODY_BYTES, errorResponse, preflight, respond } from './respond';
 import type { FleetView } from '../fleet/view';
@@ -38,6 +38,8 @@ export interface AdminAppOptions {
   inspect?: InspectSources;
   /** The enabled stream plugins (config.yaml stream_plugins); default: the config's. */
   plugins?: PluginSet;
+  /** PUT /apisix/admin/plugins/reload: re-read the plugin keys of the config file; absent: answered 503. */
+  reloadPlugins?: ReloadPlugins;
   /**
    * Fleet mode: origins on reads, GET /v1/fleet; a data plane answers writes 403, a control plane writes through
    * etcd. Absent: traditional.
@@ -148,7 +150,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
     streamEnabled: config.streamEnabled,
     seesStreamRoute: (id, who) => store.get('stream_routes', id) !== undefined && (who.scope === null || who.scope.sees('stream_routes', id)),
   });
-  mountPlugins(router, plugins, cors);
+  mountPlugins(router, plugins, cors, opts.reloadPlugins ?? null);
   if (fleet !== null) mountFleet(router, fleet, cors);
   router.all(`${PREFIX}/:res`, resourceRoute);
   router.all(`${PREFIX}/:res/:id`, resourceRoute);

@@ -68,7 +68,8 @@ swaps in the new routes; a row that fails validation is logged with its id and r
 Routes, upstreams, services, plugin metadata, certificates and listeners change live through the Admin
 API (default http://127.0.0.1:9180/apisix/admin/); a listener PUT binds the port before it answers.
 GET /apisix/admin/plugins/list?subsystem=stream lists the enabled stream plugins,
-GET /apisix/admin/plugins/NAME?subsystem=stream shows one's schema.
+GET /apisix/admin/plugins/NAME?subsystem=stream shows one's schema,
+PUT /apisix/admin/plugins/reload re-reads stream_plugins and plugin_attr from the config file.
 reload and upgrade find the running weir through weir.pid beside the database (-c/--db name it).
 
 Signals: SIGTERM or SIGINT stop accepting and let open connections finish for

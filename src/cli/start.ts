@@ -2,7 +2,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import type { AdminKey, Config } from '../config/types';
+import type { AdminKey, Config, MetricsSettings } from '../config/types';
 import { loadConfig } from '../config/load';
 import { openStore, type Store } from '../store/store';
 import { followAll, SnapshotHolder } from '../snapshot/holder';
@@ -39,7 +39,8 @@ import type { Fleet } from '../fleet/start-fleet';
 import { diffRoutes } from '../proxy/session/policy';
 import { configListenerObjects } from '../control/listener-specs';
 import { ListenerSync, localTarget } from '../control/listener-sync';
-import { applyRuntimeConfig, reloadConfig, type ReloadOutcome } from '../control/reload';
+import { applyWorkerConfig, reloadConfig, type ReloadOutcome, type ReloadScope } from '../control/reload';
+import { LivePlugins } from '../control/live-plugins';
 import { type Handover, type PassedSocket, type UpgradeOutcome, startUpgrade } from '../control/upgrade';
 import { pidFilePath, removePidFile, writePidFile } from '../control/pid-file';
 
@@ -58,10 +59,12 @@ export interface Weir {
   readonly listeners: ListenerSync;
   /** Running health checkers, one per upstream with `checks` (kept in step with every snapshot). */
   readonly health: HealthRegistry;
-  /** This process's metrics when the prometheus export runs (stream_plugins lists prometheus), else null. */
+  /** This process's metrics when the prometheus export runs (stream_plugins lists prometheus), else null; a reload may change it. */
   readonly metrics: StreamMetrics | null;
   /** The prometheus export server (worker 0 only), or null. */
   readonly metricsServer: HttpServerHandle | null;
+  /** stream_plugins and plugin_attr in force, with the metrics and export server hanging off them. */
+  readonly plugins: LivePlugins;
   /** The snapshot new connections use now. */
   snapshot(): Snapshot;
   /** Owns the snapshot: builds the next one from what changed in the store, syncs health, swaps. */
@@ -70,8 +73,11 @@ export interface Weir {
   readonly fleet: Fleet | null;
   /** Bring the snapshot up to date with the store (after a write by this process). */
   refresh(): void;
-  /** Re-read the config file and apply what changed (SIGHUP, `weir reload`); the old config stays on any error. */
-  reload(): Promise<ReloadOutcome>;
+  /**
+   * Re-read the config file and apply what changed (SIGHUP, `weir reload`); the old config stays on any error.
+   * Scope 'plugins': only stream_plugins and plugin_attr (PUT /apisix/admin/plugins/reload).
+   */
+  reload(scope?: ReloadScope): Promise<ReloadOutcome>;
   /**
    * Start this program again and hand it the listening sockets (SIGUSR2, `weir upgrade`). On success this
    * process has stopped accepting: stop() it to drain. On failure it serves on as before.
@@ -124,9 +130,17 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const shareListeners = extraWorker || workerCount > 1;
     const health = new HealthRegistry({ tcp: await createTcpDataPlane(), udp: await createUdpDataPlane(), trustedCa });
     cleanup.push(() => health.stop());
-    // imported only when prometheus is enabled: a plain proxy does not hold the metrics code
-    const metrics = config.metrics ? new (await import('../metrics/stream-metrics')).StreamMetrics({ prefix: config.metrics.prefix, hostname: hostname() }) : null;
-    metrics?.setHealth(health);
+    // imported only when prometheus is enabled (at start or by a reload): a plain proxy does not hold the metrics code
+    let fleet: Fleet | null = null;
+    const createMetrics = async (settings: MetricsSettings): Promise<StreamMetrics> => {
+      const made = new (await import('../metrics/stream-metrics')).StreamMetrics({ prefix: settings.prefix, hostname: hostname() });
+      made.setHealth(health);
+      made.setListeners(() => proxy.listeners);
+      const syncing = fleet;
+      if (syncing !== null) made.setFleet(() => syncing.metrics());
+      return made;
+    };
+    const metrics = config.metrics ? await createMetrics(config.metrics) : null;
     const plugins = pluginSetOf(config);
     if (config.streamPlugins) for (const name of plugins.unknown) logger.warn('stream_plugins: weir has no such stream plugin (ignored)', { plugin: name });
     // limit-conn counts for the whole host: worker 0 holds them, the other workers ask it (src/cli/worker-counters.ts)
@@ -203,44 +217,49 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       inherited: opts.handover?.inherited,
     });
     cleanup.push(() => proxy.shutdown(0));
-    metrics?.setListeners(() => proxy.listeners);
+
+    // the export server is worker 0's; it asks the other workers for their counters on each scrape
+    let workers: Workers | null = null;
+    const live = new LivePlugins({
+      config,
+      compiler,
+      metrics,
+      createMetrics,
+      flows: [proxy.flow, udpProxy.flow],
+      // a plugin reload: every route built again with the new set (chains of unchanged plugins are reused)
+      rebuild: () => {
+        const prev = holder.snapshot();
+        holder.load();
+        checkShadows();
+        afterRefresh(prev);
+      },
+      askWorkers: extraWorker ? undefined : (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
+    });
+    cleanup.push(() => live.stop());
 
     // after a binary upgrade the old process still holds the Admin API's, the metrics export's and the status
     // listener's ports (HTTP servers are not handed over): it closes them now, and this process binds them below
     const exportSettings = !extraWorker && metrics !== null ? (config.metrics ?? null) : null;
     if (!extraWorker && (config.enableAdmin || exportSettings !== null || config.statusListen !== undefined)) await opts.handover?.adminFree();
 
-    // the export server is worker 0's; it asks the other workers for their counters on each scrape
-    let workers: Workers | null = null;
-    let metricsServer: HttpServerHandle | null = null;
-    const serveMetrics = async (): Promise<HttpServerHandle | null> =>
-      metrics === null || exportSettings === null
-        ? null
-        : (await import('../metrics/export-server')).startExportServer({
-            addr: exportSettings.exportAddr,
-            uri: exportSettings.exportUri,
-            collect: () => metrics.collect(),
-            askWorkers: (kind, timeoutMs) => workers?.ask(kind, timeoutMs) ?? Promise.resolve([]),
-          });
-    metricsServer = await serveMetrics();
-    cleanup.push(() => metricsServer?.close());
-    if (metrics !== null && extraWorker) answerPrimary('metrics', () => metrics.collect());
+    await live.serveExport();
+    // a reload may turn the metrics on later: an extra worker answers with those in force (none: an empty list)
+    if (extraWorker) answerPrimary('metrics', () => live.metrics?.collect() ?? []);
     // the Admin API's connection views: worker 0 asks every worker for its rows, and asks the holder to end one
     if (extraWorker) {
-      const live = { tcp: proxy.flow, udp: udpProxy.flow };
-      answerPrimary(ROWS_QUESTION, (question) => answerRows(live, question));
-      answerPrimary(END_QUESTION, (question) => answerEnd(live, question));
+      const flows = { tcp: proxy.flow, udp: udpProxy.flow };
+      answerPrimary(ROWS_QUESTION, (question) => answerRows(flows, question));
+      answerPrimary(END_QUESTION, (question) => answerEnd(flows, question));
     }
 
     // fleet mode: listeners already serve what SQLite holds; the sync loop fills it from etcd in the background.
     // Worker 0 syncs; the other workers see its commits through their store watchers.
-    let fleet: Fleet | null = null;
     if (config.fleet !== undefined && !extraWorker) {
       const { startFleet } = await import('../fleet/start-fleet');
-      fleet = await startFleet({ config, store, db, trustedCa, plugins, onApplied: refresh });
+      fleet = await startFleet({ config, store, db, trustedCa, plugins: () => live.plugins, onApplied: refresh });
       const started = fleet;
       cleanup.push(() => started.stop());
-      metrics?.setFleet(() => started.metrics());
+      live.metrics?.setFleet(() => started.metrics());
     }
 
     // stream_listeners objects: bound now (those that cannot be are logged and skipped); later worker 0 applies
@@ -268,6 +287,31 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       udpProxy.applyRouteChanges(changes);
     };
 
+    // one reload at a time: a SIGHUP during a reload reloads once more afterwards
+    const parts = { store, dataDir: dirname(dbPath), accessLog, proxy, udpProxy, plugins: live };
+    let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, errors: [], live: [], kept: [] });
+    const reload = (scope: ReloadScope = 'config'): Promise<ReloadOutcome> => {
+      reloading = reloading.then(() =>
+        reloadConfig(
+          {
+            ...parts,
+            configPath: opts.configPath,
+            env: opts.env ?? process.env,
+            config: () => config,
+            setConfig: (next) => void (config = next),
+            listeners,
+            setAdmin: (next, keys) => {
+              adminKeys = keys;
+              app = makeApp(next, keys);
+            },
+            reloadWorkers: (next) => workers?.reload(next) ?? Promise.resolve([]),
+          },
+          scope,
+        ),
+      );
+      return reloading;
+    };
+
     let admin: HttpServerHandle | null = null;
     const peers: AskPeers | null = workerCount > 1 ? (kind, args, timeoutMs, pids) => workers?.askEach(kind, args, timeoutMs, pids) ?? Promise.resolve([]) : null;
     const inspect = inspectSources({ snapshot: holder.snapshot, health, config: () => config, tcp: proxy, udp: udpProxy, listeners, peers });
@@ -279,7 +323,8 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
         onChange: refresh,
         health,
         inspect,
-        plugins,
+        plugins: live.plugins,
+        reloadPlugins: () => reload('plugins'),
         fleet,
         listeners: {
           configObjects: () => configListenerObjects(config),
@@ -325,7 +370,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       status: status ? `${status.host}:${status.port}` : undefined,
       role: config.fleet?.role,
       etcd: config.fleet?.endpoints.join(','),
-      metrics: metricsServer ? `${metricsServer.host}:${metricsServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
+      metrics: live.exportServer ? `${live.exportServer.host}:${live.exportServer.port}${config.metrics?.exportUri ?? ''}` : undefined,
       routes: holder.snapshot().routes.length,
       max_connections: caps.max,
       max_connections_from: caps.from,
@@ -333,12 +378,11 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     });
     release.soon();
 
-    const parts = { store, dataDir: dirname(dbPath), accessLog, proxy, udpProxy };
     const running: Workers = extraWorker
       ? watchPrimary(() => process.kill(process.pid, 'SIGTERM'), {
           listeners: (lists, mustBind) => local.apply(lists, mustBind),
-          config: (next) => {
-            applyRuntimeConfig(parts, config, next);
+          config: async (next) => {
+            await applyWorkerConfig(parts, config, next);
             config = next;
           },
         })
@@ -351,7 +395,6 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     const pidFile = pidFilePath(dbPath);
     if (!extraWorker) writePidFile(pidFile, process.pid);
 
-    let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, errors: [], live: [], kept: [] });
     let stopped: Promise<void> | null = null;
     return {
       get config() {
@@ -369,33 +412,18 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
       },
       listeners,
       health,
-      metrics,
-      get metricsServer() {
-        return metricsServer;
+      get metrics() {
+        return live.metrics;
       },
+      get metricsServer() {
+        return live.exportServer;
+      },
+      plugins: live,
       snapshot: holder.snapshot,
       holder,
       fleet,
       refresh,
-      reload() {
-        // one at a time: a SIGHUP during a reload reloads once more afterwards
-        reloading = reloading.then(() =>
-          reloadConfig({
-            ...parts,
-            configPath: opts.configPath,
-            env: opts.env ?? process.env,
-            config: () => config,
-            setConfig: (next) => void (config = next),
-            listeners,
-            setAdmin: (next, keys) => {
-              adminKeys = keys;
-              app = makeApp(next, keys);
-            },
-            reloadWorkers: (next) => running.reload(next),
-          }),
-        );
-        return reloading;
-      },
+      reload,
       async upgrade() {
         if (extraWorker) return { ok: false, error: 'only worker 0 (the process started by the user) upgrades' };
         const sockets: PassedSocket[] = [];
@@ -406,15 +434,14 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           sockets,
           releaseAdmin: async () => {
             // requests in progress are answered; the ports are free for the new process at once
-            const closing = Promise.all([admin?.close({ graceful: true }), metricsServer?.close({ graceful: true }), status?.close({ graceful: true })]);
+            const closing = Promise.all([admin?.close({ graceful: true }), live.releaseExport(), status?.close({ graceful: true })]);
             admin = null;
-            metricsServer = null;
             status = null;
             await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
           },
           restoreAdmin: async () => {
             if (config.enableAdmin && admin === null) admin = await serveAdmin();
-            if (metricsServer === null) metricsServer = await serveMetrics();
+            await live.serveExport();
             if (status === null) status = await serveStatus();
           },
         });
@@ -439,7 +466,7 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
           names.stop();
           await admin?.close();
           await status?.close();
-          await metricsServer?.close();
+          await live.stop();
           // the store is still watched while connections drain: a route changed meanwhile (from the new process
           // after an upgrade, say) still applies its on_change to them
           await Promise.all([proxy.shutdown(graceMs), udpProxy.shutdown(graceMs), workersStopped]);

@@ -1,6 +1,7 @@
 // The prometheus export server's settings: on when `stream_plugins` lists prometheus (as in APISIX, whose
 // default list leaves it out) and plugin_attr.prometheus.enable_export_server is not false; where it listens
-// and under which path it serves come from plugin_attr.prometheus, with APISIX's defaults. Runs once at start.
+// and under which path it serves come from plugin_attr.prometheus, with APISIX's defaults. Read at start and by
+// each reload (src/control/live-plugins.ts applies a change).
 
 import { ConfigError, type ListenAddr, type MetricsSettings } from './types';
 import { canonicalIp } from './listen';

@@ -94,27 +94,6 @@ const FIXED: readonly Fixed[] = [
       else e.dns = o.dns;
     },
   },
-  // the plugin compiler, limit-conn's counters and the prometheus export server are built once at start
-  {
-    key: 'stream_plugins',
-    read: (c) => c.streamPlugins ?? null,
-    show: (c) => (c.streamPlugins == null ? 'default list' : c.streamPlugins.join(',')),
-    keep: (e, o) => {
-      if (o.streamPlugins === undefined) delete e.streamPlugins;
-      else e.streamPlugins = o.streamPlugins;
-    },
-  },
-  {
-    key: 'plugin_attr',
-    read: (c) => [c.pluginAttr ?? null, c.metrics ?? null],
-    show: (c) => JSON.stringify(c.pluginAttr ?? {}),
-    keep: (e, o) => {
-      if (o.pluginAttr === undefined) delete e.pluginAttr;
-      else e.pluginAttr = o.pluginAttr;
-      if (o.metrics === undefined) delete e.metrics;
-      else e.metrics = o.metrics;
-    },
-  },
 ];
 
 /** Settings a reload applies to the running process, each with how to compare it. */
@@ -130,6 +109,9 @@ const LIVE: ReadonlyArray<[string, (c: Config) => unknown]> = [
   ['deployment.admin.admin_key', (c) => [c.admin.keys, c.admin.keyRequired]],
   ['deployment.admin.allow_admin', (c) => c.admin.allow],
   ['deployment.admin.enable_admin_cors', (c) => c.admin.cors],
+  // the plugin set, the chains naming a changed plugin and the prometheus export (src/control/live-plugins.ts)
+  ['stream_plugins', (c) => c.streamPlugins ?? null],
+  ['plugin_attr', (c) => c.pluginAttr ?? null],
 ];
 
 /** Compare the config in force with a newly read one. Runs on every reload (SIGHUP, `weir reload`). */

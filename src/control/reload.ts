@@ -1,7 +1,8 @@
 // Config reload (SIGHUP, `weir reload`): read the config file again, check all of it, and only then apply the
-// difference: listeners on every worker first (the one step that can fail: a port may be taken), then keyring,
-// admin keys, access log and timeouts. Any error leaves the old config serving. No open connection is cut:
-// config listeners that go away are unbound with the default policy, keep.
+// difference: the prometheus export server's new address and listeners on every worker first (the steps that
+// can fail: a port may be taken), then keyring, admin keys, access log, timeouts and the stream plugins. Any error
+// leaves the old config serving. No open connection is cut: config listeners that go away are unbound with the
+// default policy, keep. PUT /apisix/admin/plugins/reload runs the same reload restricted to the plugin keys.
 
 import { openSync, closeSync } from 'node:fs';
 import type { AdminKey, Config } from '../config/types';
@@ -16,6 +17,8 @@ import type { Store } from '../store/types';
 import { ensureAdminKey } from '../cli/admin-key';
 import { diffConfig } from './config-diff';
 import type { ListenerSync } from './listener-sync';
+import type { LivePlugins, PluginStep } from './live-plugins';
+import { withPluginKeys } from './plugin-diff';
 
 /** What a reload did; also what `weir reload` prints (src/control/pid-file.ts carries it over). */
 export interface ReloadOutcome {
@@ -36,6 +39,8 @@ export interface RuntimeParts {
   accessLog: AccessLog;
   proxy: TcpProxy;
   udpProxy: UdpProxy;
+  /** stream_plugins, plugin_attr and the metrics hanging off them. */
+  plugins: LivePlugins;
 }
 
 /** The keyring `next` asks for, when it differs from `prev`'s (undefined: unchanged). */
@@ -45,10 +50,11 @@ function keyringChange(parts: RuntimeParts, prev: Config, next: Config): Keyring
 }
 
 /**
- * Apply everything of `next` but the listeners to this process. Worker 0 runs it after checking (see
- * reloadConfig); the other workers run it when worker 0 hands them the config.
+ * Apply everything of `next` but the listeners to this process, with the plugin step prepared for it
+ * (LivePlugins.prepare). Worker 0 runs it after checking (see reloadConfig); the other workers run it when worker
+ * 0 hands them the config (applyWorkerConfig).
  */
-export function applyRuntimeConfig(parts: RuntimeParts, prev: Config, next: Config): void {
+export function applyRuntimeConfig(parts: RuntimeParts, prev: Config, next: Config, plugins: PluginStep): void {
   const ring = keyringChange(parts, prev, next);
   if (ring !== undefined) parts.store.setKeyring(ring);
   if (JSON.stringify(prev.log.access) !== JSON.stringify(next.log.access)) {
@@ -61,7 +67,16 @@ export function applyRuntimeConfig(parts: RuntimeParts, prev: Config, next: Conf
   });
   // the table's cap, proxy_responses and the limits on new sessions; open sessions stay
   parts.udpProxy.setSettings(next.udp);
+  parts.plugins.commit(plugins);
 }
+
+/** An extra worker: apply the config worker 0 reloaded (its listeners come apart). Rejects when the plugins cannot. */
+export async function applyWorkerConfig(parts: RuntimeParts, prev: Config, next: Config): Promise<void> {
+  applyRuntimeConfig(parts, prev, next, await parts.plugins.prepare(prev, next));
+}
+
+/** What a reload reads from the file: all of it, or (PUT /apisix/admin/plugins/reload) stream_plugins and plugin_attr only. */
+export type ReloadScope = 'config' | 'plugins';
 
 export interface ReloadDeps extends RuntimeParts {
   /** The file weir was started with (null: conf/config.yaml or the embedded default, as at start). */
@@ -77,10 +92,10 @@ export interface ReloadDeps extends RuntimeParts {
 }
 
 /**
- * Re-read and apply the config. Never throws: problems come back in the outcome (and are logged, each).
- * Callers run one reload at a time.
+ * Re-read and apply the config (`scope` plugins: only its plugin keys, the rest of the config in force staying as
+ * it is). Never throws: problems come back in the outcome (and are logged, each). Callers run one reload at a time.
  */
-export async function reloadConfig(d: ReloadDeps): Promise<ReloadOutcome> {
+export async function reloadConfig(d: ReloadDeps, scope: ReloadScope = 'config'): Promise<ReloadOutcome> {
   const refuse = (errors: string[]): ReloadOutcome => {
     for (const e of errors) logger.error('reload refused; the old config keeps serving', { error: e });
     return { ok: false, errors, live: [], kept: [] };
@@ -94,6 +109,7 @@ export async function reloadConfig(d: ReloadDeps): Promise<ReloadOutcome> {
     return refuse([(err as Error).message]);
   }
   const prev = d.config();
+  if (scope === 'plugins') next = withPluginKeys(prev, next);
   const diff = diffConfig(prev, next);
   const eff = diff.effective;
 
@@ -120,13 +136,20 @@ export async function reloadConfig(d: ReloadDeps): Promise<ReloadOutcome> {
     }
   }
   if (errors.length > 0) return refuse(errors);
+  let plugins: PluginStep;
+  try {
+    plugins = await d.plugins.prepare(prev, eff);
+  } catch (err) {
+    return refuse([(err as Error).message]);
+  }
   try {
     await d.listeners.applyConfig(eff, () => {
-      applyRuntimeConfig(d, prev, eff);
+      applyRuntimeConfig(d, prev, eff, plugins);
       d.setAdmin(eff, keys);
       d.setConfig(eff);
     });
   } catch (err) {
+    d.plugins.abort(plugins);
     return refuse([(err as Error).message]);
   }
   const workerErrors = await d.reloadWorkers(eff);

@@ -65,7 +65,8 @@ export async function startFleet(opts: {
   store: Store;
   db: SqlDb;
   trustedCa: string | null;
-  plugins: PluginSet;
+  /** The enabled stream plugins now (a reload may change them): objects from etcd are validated with them. */
+  plugins: () => PluginSet;
   onApplied: () => void;
 }): Promise<Fleet> {
   const settings = opts.config.fleet!;
@@ -77,7 +78,13 @@ export async function startFleet(opts: {
     store: fleetStore,
     prefix: settings.prefix,
     watchTimeoutMs: settings.watchTimeoutMs,
-    decode: { plugins: opts.plugins, keyring },
+    // read at each decode: a plugin reload applies to the next objects from etcd
+    decode: {
+      get plugins() {
+        return opts.plugins();
+      },
+      keyring,
+    },
     onApplied: opts.onApplied,
   });
   sync.start();

@@ -1,7 +1,8 @@
 // Route `plugins` -> the route's FilterChain, at snapshot build (BuildDeps.compileFilters). A route's chain is
 // reused by the next build while its row text (service merged in), the plugin_metadata of its plugins and the
 // upstream objects it names are unchanged, so unchanged routes keep their filters (and their counters, buckets
-// and round-robin positions). Disabled (`_meta.disable`) and not-enabled plugins are left out.
+// and round-robin positions). Disabled (`_meta.disable`) and not-enabled plugins are left out. A reload of the
+// plugin keys (reconfigure) drops the cached chains of routes naming a plugin it changed, so they compile again.
 // After each swap (afterSwap) the filters of chains no longer served are disposed and the metrics drop the
 // series of routes and nodes no longer served; at shutdown dispose() releases the rest, bounded in time.
 
@@ -33,6 +34,8 @@ export interface FilterBuildView {
 interface CachedChain {
   /** The route row's text, and the plugin_metadata texts of its plugins. */
   text: string;
+  /** The plugin names the route's `plugins` map has, enabled or not (reconfigure drops chains by them). */
+  names: string[];
   meta: string;
   /** Upstream objects the chain holds, by id, as they were when compiled: any change recompiles. */
   deps: Array<[string, CompiledUpstream | null]>;
@@ -70,19 +73,43 @@ export class FilterCompiler {
 
   /** Build deps for buildSnapshot: stored routes validated with the enabled plugins, unknown ones skipped. */
   readonly deps: BuildDeps;
+  private enabled: PluginSet;
 
   constructor(
-    readonly plugins: PluginSet,
+    plugins: PluginSet,
     private readonly counters: ConnCounters,
-    private readonly pluginAttr: Readonly<Record<string, JsonObject>> = {},
+    private pluginAttr: Readonly<Record<string, JsonObject>> = {},
     /** The process's metrics when the prometheus export server runs (PluginCompileContext.metrics). */
-    private readonly metrics: PluginMetrics | null = null,
+    private metrics: PluginMetrics | null = null,
   ) {
+    this.enabled = plugins;
     this.deps = {
       ...schemaDeps,
-      validateStreamRoute: (body) => validateStreamRoute(body, { plugins, skipUnknown: true }),
+      // read at each call: a reload's set applies from the next build on
+      validateStreamRoute: (body) => validateStreamRoute(body, { plugins: this.enabled, skipUnknown: true }),
       compileFilters: (route, row, key, build) => this.compile(route, row, key, build),
     };
+  }
+
+  /** The enabled stream plugins the builds use now. */
+  get plugins(): PluginSet {
+    return this.enabled;
+  }
+
+  /**
+   * A reload changed stream_plugins or plugin_attr (src/control/live-plugins.ts): later builds validate and
+   * compile with these. Cached chains of routes naming a plugin in `recompile` (every chain with 'all') are
+   * dropped, so the next build, which the caller runs at once, compiles them again; the others are reused and
+   * keep their state. Chains no longer served are disposed by that build's afterSwap, as after any change.
+   */
+  reconfigure(plugins: PluginSet, pluginAttr: Readonly<Record<string, JsonObject>>, metrics: PluginMetrics | null, recompile: 'all' | readonly string[]): void {
+    this.enabled = plugins;
+    this.pluginAttr = pluginAttr;
+    this.metrics = metrics;
+    const stale = recompile === 'all' ? null : new Set(recompile);
+    for (const cache of [this.chains, this.oldChains]) {
+      for (const [key, entry] of cache) if (stale === null || entry.names.some((n) => stale.has(n))) cache.delete(key);
+    }
   }
 
   /** Before a build: the plugin_metadata rows of this read, and a new cache generation. */
@@ -117,7 +144,7 @@ export class FilterCompiler {
       for (const p of old.problems) build.problems.push(p);
       return old.chain;
     }
-    const entry: CachedChain = { text: row.raw, meta, deps: [], chain: NO_FILTERS, problems: [] };
+    const entry: CachedChain = { text: row.raw, meta, names: Object.keys(plugins), deps: [], chain: NO_FILTERS, problems: [] };
     const ctx: PluginCompileContext = {
       routeKey: key,
       routeId: row.id,
@@ -139,7 +166,7 @@ export class FilterCompiler {
     for (const name of Object.keys(plugins)) {
       const conf = plugins[name];
       if (!isPlainObject(conf) || isDisabled(conf)) continue;
-      const plugin = this.plugins.get(name);
+      const plugin = this.enabled.get(name);
       if (plugin === undefined) {
         ctx.problem(`plugin ${name} is not in stream_plugins; the route runs without it`);
         continue;

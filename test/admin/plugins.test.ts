@@ -1,5 +1,6 @@
 // GET /apisix/admin/plugins/list and /apisix/admin/plugins/{name} as APISIX answers them (apisix/admin/plugins.lua),
-// for the default stream_plugins and for a config that enables fewer; services and plugin_metadata over HTTP.
+// for the default stream_plugins and for a config that enables fewer; services and plugin_metadata over HTTP;
+// PUT /apisix/admin/plugins/reload's answers (apisix/admin/init.lua; what it applies: test/e2e/plugin-reload.test.ts).
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,5 +91,57 @@ describe('Admin API: plugins with stream_plugins: [limit-conn]', () => {
     assert.equal((await h.call('GET', `${A}/plugins/ip-restriction?subsystem=stream`)).status, 404);
     const r = await h.call('PUT', `${A}/stream_routes/1`, { plugins: { 'ip-restriction': { whitelist: ['127.0.0.1'] } } });
     assert.deepEqual([r.status, r.json], [400, { error_msg: 'unknown plugin [ip-restriction]' }]);
+  });
+});
+
+describe('Admin API: PUT /apisix/admin/plugins/reload', () => {
+  let h: AdminHarness;
+  let outcome = { ok: true, errors: [] as string[] };
+  let calls = 0;
+  before(async () => {
+    h = await startAdmin(undefined, undefined, () => ({
+      reloadPlugins: async () => {
+        calls++;
+        return outcome;
+      },
+    }));
+  });
+  after(() => h.close());
+
+  it('answers the bare string "done" once the reload ran', async () => {
+    const r = await h.call('PUT', `${A}/plugins/reload`);
+    assert.deepEqual([r.status, r.text, calls], [200, 'done', 1]);
+  });
+
+  it('other methods: 405 with APISIX\'s message, nothing reloaded', async () => {
+    for (const method of ['GET', 'POST', 'DELETE', 'PATCH']) {
+      const r = await h.call(method, `${A}/plugins/reload`);
+      assert.deepEqual([r.status, r.json], [405, { error_msg: `please use PUT method to reload the plugins, ${method} method is not allowed.` }], method);
+    }
+    assert.equal(calls, 1);
+  });
+
+  it('behind the admin key: none or a viewer key is 401 and reloads nothing', async () => {
+    assert.equal((await h.call('PUT', `${A}/plugins/reload`, undefined, null)).status, 401);
+    const viewer = await h.call('PUT', `${A}/plugins/reload`, undefined, VIEWER_KEY);
+    assert.deepEqual([viewer.status, viewer.json], [401, { error_msg: 'failed to check token', description: 'invalid method for role viewer' }]);
+    assert.equal(calls, 1);
+  });
+
+  it('a refused reload (config file invalid, export port taken): 503 with the reasons', async () => {
+    outcome = { ok: false, errors: ['plugin_attr.prometheus.export_addr: bad', 'other'] };
+    const r = await h.call('PUT', `${A}/plugins/reload`);
+    assert.deepEqual([r.status, r.json], [503, { error_msg: 'failed to reload plugins: plugin_attr.prometheus.export_addr: bad; other' }]);
+    outcome = { ok: true, errors: [] };
+  });
+
+  it('an Admin API without a config to read (the tests\' bare app) answers 503', async () => {
+    const bare = await startAdmin();
+    try {
+      const r = await bare.call('PUT', `${A}/plugins/reload`);
+      assert.deepEqual([r.status, r.json], [503, { error_msg: 'failed to reload plugins: this Admin API has no config file to read' }]);
+    } finally {
+      await bare.close();
+    }
   });
 });

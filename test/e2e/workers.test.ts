@@ -365,6 +365,46 @@ describe('worker_processes: 2 under Bun, a config reload of the UDP session limi
   });
 });
 
+describe('worker_processes: 2 under Bun, prometheus added by SIGHUP', { skip: !linux && 'reads /proc' }, () => {
+  it('every worker takes the new stream_plugins: routes may name prometheus, and one scrape counts both workers', async () => {
+    const metricsPort = await freePort();
+    const w = await startTwoWorkers('stream_plugins: [limit-conn]\n');
+    const up = await taggedTcp('R');
+    try {
+      const body = { ...route(w.tcpPort, up.port), plugins: { prometheus: {} } };
+      assert.deepEqual((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/r', body)).body, { error_msg: 'unknown plugin [prometheus]' });
+      const configPath = /config=(\S+)/.exec(w.proc.err())![1]!;
+      writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('stream_plugins: [limit-conn]', `stream_plugins: [limit-conn, prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`));
+      w.proc.child.kill('SIGHUP');
+      await waitFor(() => w.proc.err().includes('config reloaded changed="stream_plugins, plugin_attr"'), 5000, 'the reload line');
+      assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/r', body)).status, 201);
+      await afterOneSecond(Date.now());
+      const served = new Map<number | null, number>();
+      let total = 0;
+      for (; total < MAX_ATTEMPTS && !(served.get(w.w0)! >= 1 && served.get(w.w1)! >= 1); total++) {
+        const { tag, owner } = await tcpProbe(w.tcpPort, [w.w0, w.w1]);
+        assert.equal(tag, 'R');
+        served.set(owner, (served.get(owner) ?? 0) + 1);
+      }
+      assert.ok(served.get(w.w0)! >= 1 && served.get(w.w1)! >= 1, `both workers served: ${[...served]}`);
+      let text = '';
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        text = await scrape(metricsPort);
+        if (sample(text, 'apisix_stream_connection_total', { route: 'r' }) === total) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(sample(text, 'weir_stream_workers'), 2, 'both workers answered with metrics');
+      assert.equal(sample(text, 'apisix_stream_connection_total', { route: 'r' }), total, 'the connections of both workers');
+    } finally {
+      await up.close();
+    }
+    const exited = new Promise<number | string>((done) => w.proc.child.on('exit', (code, sig) => done(code ?? sig ?? -1)));
+    w.proc.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+});
+
 /** Ids "<pid>-<n>" as two numbers, for the order the merged views promise (by pid, then by the counter). */
 const idParts = (id: string): [number, number] => id.split('-').map(Number) as [number, number];
 const byId = (a: string, b: string): number => idParts(a)[0] - idParts(b)[0] || idParts(a)[1] - idParts(b)[1];

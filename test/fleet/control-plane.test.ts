@@ -30,7 +30,7 @@ describe('ControlPlaneWriter', { skip }, () => {
     const path = join(dir.path, 'weir.db');
     const db = openSqlite(path);
     store = openStore(path, { db });
-    fleet = await startFleet({ config, store, db, trustedCa: null, plugins: pluginSetOf(config), onApplied: () => {} });
+    fleet = await startFleet({ config, store, db, trustedCa: null, plugins: () => pluginSetOf(config), onApplied: () => {} });
     const deadline = Date.now() + 5000;
     while (!fleet.ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });

@@ -94,6 +94,27 @@ describe('FilterCompiler', () => {
     assert.notEqual(five.snapshot.routes[0]!.filters, four.snapshot.routes[0]!.filters);
   });
 
+  it('reconfigure (a plugin reload): routes naming a changed plugin compile again, the others keep their chains', () => {
+    const c = compiler(new PluginSet(['limit-conn', 'ip-restriction']));
+    const routes = [row('a', { upstream: UP, plugins: { 'ip-restriction': ALLOW } }), row('b', { upstream: UP, plugins: { 'limit-conn': LIMIT } }), row('c', { upstream: UP, plugins: { syslog: { host: '127.0.0.1', port: 1 } } })];
+    const one = build(c, { streamRoutes: routes });
+    assert.deepEqual(one.problems, ['stream_routes/c: plugin syslog is not in stream_plugins; the route runs without it']);
+    // ip-restriction out, syslog in: a and c compile again, b keeps its chain (and its counters)
+    c.reconfigure(new PluginSet(['limit-conn', 'syslog']), {}, null, ['ip-restriction', 'syslog']);
+    const two = build(c, { streamRoutes: routes }, one.snapshot);
+    const names = (s: Snapshot) => s.routes.map((r) => r.filters.access.map((f) => f.name).concat(r.filters.log.map((f) => `log:${f.name}`)));
+    assert.deepEqual(names(two.snapshot), [[], ['limit-conn', 'log:limit-conn'], ['log:syslog']]);
+    assert.equal(two.snapshot.routes[1]!.filters, one.snapshot.routes[1]!.filters);
+    assert.deepEqual(two.problems, ['stream_routes/a: plugin ip-restriction is not in stream_plugins; the route runs without it']);
+    assert.equal(c.plugins.get('ip-restriction'), undefined, 'validation uses the new set');
+    // 'all' (the metrics object changed): every chain compiles again
+    c.reconfigure(c.plugins, {}, null, 'all');
+    const three = build(c, { streamRoutes: routes }, two.snapshot);
+    assert.notEqual(three.snapshot.routes[1]!.filters, two.snapshot.routes[1]!.filters);
+    c.afterSwap(three.snapshot);
+    void c.dispose(0);
+  });
+
   it('a traffic-split route needs no upstream of its own; one whose upstream_id is gone is named', () => {
     const split = { rules: [{ weighted_upstreams: [{ upstream: UP, weight: 1 }] }] };
     const { snapshot, problems } = build(compiler(), {

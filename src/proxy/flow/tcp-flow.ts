@@ -53,7 +53,7 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
   /** What every dial of this flow uses: one object, so a connection carries no extra field for it. */
   private readonly ports: DialPorts;
   private readonly proxyPrelude: ProxyPreludeOptions;
-  private readonly metrics: FlowMetrics | null;
+  private metrics: FlowMetrics | null;
   /** Filled by pipeCounts() for each open connection during a scrape. */
   private readonly counts: PipeCounts = { bytesFromClient: 0, bytesToClient: 0, idleMs: 0 };
   /** Drains of session policies (route, node or listener changes): timers per change, none per connection. */
@@ -100,6 +100,13 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
     this.tlsPrelude.fallbackSni = tls.fallbackSni;
     this.tlsPrelude.prereadTimeoutMs = tls.prereadTimeoutMs ?? DEFAULT_PREREAD_TIMEOUT_MS;
     this.tlsPrelude.handshakeTimeoutMs = tls.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  }
+
+  /** A reload turned the metrics on or off, or renewed them: events from now on count there (or nowhere). */
+  setMetrics(metrics: FlowMetrics | null): void {
+    this.metrics = metrics;
+    this.tlsPrelude.metrics = metrics;
+    metrics?.addLiveSource(this);
   }
 
   /** Connections accepted and not yet finished (prelude, filters, dialling or piping). */

@@ -137,7 +137,7 @@ export class UdpFlow implements LiveSource {
     onError: (sock, err) => this.onUpstreamError(sock.context, err),
   };
 
-  private readonly metrics: FlowMetrics | null;
+  private metrics: FlowMetrics | null;
 
   constructor(private readonly opts: UdpFlowOptions) {
     this.table = new SessionTable<UdpSession>(opts.maxSessions, Date.now());
@@ -146,6 +146,13 @@ export class UdpFlow implements LiveSource {
     this.metrics = opts.metrics ?? null;
     this.metrics?.addLiveSource(this);
     this.metrics?.addUdpRefusals(this.admission);
+  }
+
+  /** A reload turned the metrics on or off, or renewed them: events from now on count there (or nowhere). */
+  setMetrics(metrics: FlowMetrics | null): void {
+    this.metrics = metrics;
+    metrics?.addLiveSource(this);
+    metrics?.addUdpRefusals(this.admission);
   }
 
   /** Run the session clock while listeners exist. Called by the listener set after each change. */
