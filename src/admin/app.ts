@@ -86,7 +86,7 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
   const plugins = opts.plugins ?? pluginSetOf(config);
   const fleet = opts.fleet ?? null;
   const ops = { store: fleet === null ? store : withOrigins(store, fleet), onChange: opts.onChange, now: opts.now, plugins };
-  const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null };
+  const calls = { ops, rules: new RuleCache(), live: opts.inspect?.live ?? null, peers: opts.inspect?.peers ?? null };
   const listeners = opts.listeners ?? null;
   const listenerCall = createListenerHandler(listeners);
 
@@ -116,7 +116,8 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       refuseConfigWrite(listeners, call);
       const scope = who.scope;
       const sees = scope === null ? undefined : (id: string) => scope.sees('stream_listeners', id);
-      const done = await (await loadResourceCall()).runCustomCall(calls, call, who, (scoped) => listenerCall(scoped, call, sees));
+      const { runCustomCall, countOnOtherWorkers } = await loadResourceCall();
+      const done = await countOnOtherWorkers(calls, await runCustomCall(calls, call, who, (scoped) => listenerCall(scoped, call, sees)), who);
       return respond(done.status, done.body, cors);
     }
     if (fleet?.writeThrough !== undefined && WRITES.has(req.method) && call.query.get('dry_run') !== 'true') {
@@ -125,7 +126,9 @@ export function createAdminApp(opts: AdminAppOptions): FetchHandler {
       const result = await fleet.writeThrough(req.method, (rec) => runResourceCall({ ...calls, ops: { ...ops, store: rec, dryRun: {} } }, call, who), ops.store);
       return respond(result.status, result.body, cors);
     }
-    let result = (await loadResourceCall()).runResourceCall(calls, call, who);
+    const { runResourceCall, countOnOtherWorkers } = await loadResourceCall();
+    // a dry run's effects count every worker's connections (with one worker, nothing is asked)
+    let result = await countOnOtherWorkers(calls, runResourceCall(calls, call, who), who);
     if (seg === 'stream_routes' && req.method !== 'GET' && req.method !== 'DELETE' && call.query.get('dry_run') !== 'true') {
       const ports = routeWarnings(listeners, (result.body as { value?: unknown }).value);
       if (ports.length > 0) {

@@ -11,7 +11,7 @@ import type { JsonObject } from '../lib/json';
 import { type ConnectionQuery, type RouteVisible, type TableName, hasFilter, parseConnectionQuery } from '../inspect/connections';
 import { EXPLAIN_PARAMS, explainConnection, parseExplainInput } from '../inspect/explain';
 import type { InspectSources } from '../inspect/sources';
-import { type Unanswered, WORKER_ANSWER_MS, endEverywhere, gatherRows, idsByPid, mergeParts, rowLimit } from '../inspect/worker-tables';
+import { type Unanswered, WORKER_ANSWER_MS, endEverywhere, gatherRows, idsByPid, mergeParts, rowLimit, withUnanswered } from '../inspect/worker-tables';
 import { respond } from './respond';
 import type { AdminIdentity } from './scope';
 
@@ -48,14 +48,6 @@ function filterText(url: URL): string {
   const q = new URLSearchParams(url.search);
   q.delete('api_key');
   return q.toString();
-}
-
-/** Name the workers that did not answer in the body (only when some did not). */
-function withUnanswered(body: JsonObject, unanswered: readonly Unanswered[]): JsonObject {
-  if (unanswered.length === 0) return body;
-  const seen = new Set<number>();
-  const list = unanswered.filter((u) => !seen.has(u.pid) && seen.add(u.pid)).map((u) => ({ worker: u.worker, pid: u.pid, waited_ms: WORKER_ANSWER_MS }));
-  return { ...body, unanswered_workers: list };
 }
 
 /**

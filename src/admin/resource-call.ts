@@ -7,8 +7,9 @@ import type { JsonObject } from '../lib/json';
 import type { DryRun } from '../objects/dry-run';
 import { ObjectError, keyNotFound } from '../objects/errors';
 import type { ObjectContext, ObjectResult } from '../objects/index';
-import type { LiveTables } from '../inspect/connections';
-import { computeEffects } from '../inspect/effects';
+import { type LiveTables, sumVisible } from '../inspect/connections';
+import { affectedTargets, computeEffects } from '../inspect/effects';
+import { type AskPeers, type CountQuestion, gatherCounts, withUnanswered } from '../inspect/worker-tables';
 import type { RuleCache } from '../inspect/rules';
 import { AUTO_WARNINGS_MAX_ROUTES, allWarnings, visibleWarnings, warningsAround } from '../inspect/warnings';
 import type { StoreContents, StoredObject } from '../store/types';
@@ -24,11 +25,18 @@ export interface ResourceCallDeps {
   rules: RuleCache;
   /** Open connections, for the effects of a dry run; null when the proxy is not running here. */
   live: LiveTables | null;
+  /** The other workers (worker_processes > 1): a dry run counts their open connections too; absent or null: none. */
+  peers?: AskPeers | null;
   /** Log each write with the key's name (default true; the offline CLI has no key to name). */
   audit?: boolean;
 }
 
 const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
+
+/** A call's answer; a dry run's also carries what the write touches, for counting on the other workers. */
+export interface CallResult extends ObjectResult {
+  affected?: CountQuestion;
+}
 
 function scopeRefusal(method: string): AdminError {
   return new AdminError(401, { error_msg: 'failed to check token', description: `method ${method} is not in the key's scope for this object` });
@@ -68,7 +76,7 @@ function checkScope(call: ResourceCall, who: AdminIdentity): void {
  * outside a scoped key's scope answers exactly as a missing one; a method the scope does not grant on an object
  * the key sees is a 401 like the viewer role's.
  */
-export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who: AdminIdentity): ObjectResult {
+export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who: AdminIdentity): CallResult {
   const { method, res } = call;
   const write = WRITES.has(method);
   const scope = who.scope;
@@ -77,7 +85,7 @@ export function runResourceCall(deps: ResourceCallDeps, call: ResourceCall, who:
   const dry = write && call.query.get('dry_run') === 'true';
   try {
     checkScope(call, who);
-    let result: ObjectResult;
+    let result: CallResult;
     if (dry) {
       result = rehearseCall(deps, ops, call, who);
     } else {
@@ -109,7 +117,7 @@ export async function runCustomCall(
   call: ResourceCall,
   who: AdminIdentity,
   handle: (ops: ObjectContext) => Promise<ObjectResult>,
-): Promise<ObjectResult> {
+): Promise<CallResult> {
   const write = WRITES.has(call.method);
   if (write && call.query.get('dry_run') === 'true') return runResourceCall(deps, call, who);
   const scope = who.scope;
@@ -125,8 +133,11 @@ export async function runCustomCall(
   }
 }
 
-/** `?dry_run=true`: the real write inside a rolled-back transaction, answered with the object and `effects`. */
-function rehearseCall(deps: ResourceCallDeps, ops: ObjectContext, call: ResourceCall, who: AdminIdentity): ObjectResult {
+/**
+ * `?dry_run=true`: the real write inside a rolled-back transaction, answered with the object and `effects`
+ * (this process's connections counted; `affected` says what to count on the other workers).
+ */
+function rehearseCall(deps: ResourceCallDeps, ops: ObjectContext, call: ResourceCall, who: AdminIdentity): CallResult {
   const raw = deps.ops.store;
   let before: StoreContents | null = null;
   let after: StoreContents | null = null;
@@ -138,18 +149,31 @@ function rehearseCall(deps: ResourceCallDeps, ops: ObjectContext, call: Resource
   };
   const result = handleResource({ ...ops, dryRun }, call);
   const scope = who.scope;
-  const effects = computeEffects({
-    before: before!,
-    after: after!,
-    rules: deps.rules,
-    live: deps.live,
-    visible: scope === null ? undefined : (res, id) => scope.sees(res, id),
-  });
+  const visible = scope === null ? undefined : (res: 'stream_routes' | 'upstreams' | 'ssls', id: string) => scope.sees(res, id);
+  const effects = computeEffects({ before: before!, after: after!, rules: deps.rules, live: deps.live, visible });
   let answer: ObjectResult = { status: result.status, body: { ...result.body, dry_run: true, effects } };
   if (call.res === 'stream_routes' && call.method !== 'DELETE' && after!.streamRoutes.length <= AUTO_WARNINGS_MAX_ROUTES) {
     answer = withWarnings(answer, after!.streamRoutes, writtenId(call, result), deps, who);
   }
-  return answer;
+  return deps.peers == null ? answer : { ...answer, affected: affectedTargets(before!, after!, visible) };
+}
+
+/**
+ * After a dry run, with several workers: the other workers' open connections on what the write touches are added
+ * to `effects.connections` (a scoped key's visibility applied to their counts by route, as to the listing's rows),
+ * and the workers that did not answer within WORKER_ANSWER_MS are named in `unanswered_workers`, as the
+ * connection views do. Any other answer is returned as it is.
+ */
+export async function countOnOtherWorkers(deps: ResourceCallDeps, result: CallResult, who: AdminIdentity): Promise<ObjectResult> {
+  const { affected, ...answer } = result;
+  const effects = answer.body.effects as JsonObject | undefined;
+  if (affected === undefined || deps.peers == null || effects === undefined) return answer;
+  const { parts, unanswered } = await gatherCounts(deps.peers, affected);
+  const scope = who.scope;
+  const visible = (id: string | null): boolean => id !== null && (scope === null || scope.sees('stream_routes', id));
+  let connections = effects.connections as number;
+  for (const p of parts) connections += sumVisible(Object.entries(p.byRoute), visible);
+  return { status: answer.status, body: withUnanswered({ ...answer.body, effects: { ...effects, connections } }, unanswered) };
 }
 
 /** One line per write, successful or refused. The key's configured name identifies the caller; the key never appears. */

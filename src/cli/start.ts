@@ -33,7 +33,7 @@ import { snapshotRules } from '../inspect/rules';
 import { ShadowLog } from '../inspect/warnings';
 import { primaryCounters, workerCounters } from './worker-counters';
 import { answerPrimary } from './worker-ipc';
-import { type AskPeers, END_QUESTION, ROWS_QUESTION, answerEnd, answerRows } from '../inspect/worker-tables';
+import { type AskPeers, COUNT_QUESTION, END_QUESTION, ROWS_QUESTION, answerCount, answerEnd, answerRows } from '../inspect/worker-tables';
 import type { StreamMetrics } from '../metrics/stream-metrics';
 import type { Fleet } from '../fleet/start-fleet';
 import { diffRoutes } from '../proxy/session/policy';
@@ -245,11 +245,13 @@ export async function startWeir(opts: StartOptions): Promise<Weir> {
     await live.serveExport();
     // a reload may turn the metrics on later: an extra worker answers with those in force (none: an empty list)
     if (extraWorker) answerPrimary('metrics', () => live.metrics?.collect() ?? []);
-    // the Admin API's connection views: worker 0 asks every worker for its rows, and asks the holder to end one
+    // the Admin API's connection views and dry runs: worker 0 asks every worker for its rows and counts, and asks
+    // the holder to end one
     if (extraWorker) {
       const flows = { tcp: proxy.flow, udp: udpProxy.flow };
       answerPrimary(ROWS_QUESTION, (question) => answerRows(flows, question));
       answerPrimary(END_QUESTION, (question) => answerEnd(flows, question));
+      answerPrimary(COUNT_QUESTION, (question) => answerCount(flows, question));
     }
 
     // fleet mode: listeners already serve what SQLite holds; the sync loop fills it from etcd in the background.

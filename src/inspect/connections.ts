@@ -212,14 +212,27 @@ export function endInTable(live: LiveTables, table: TableName, ids: ReadonlySet<
 }
 
 /**
- * Open connections and sessions on any of these routes or upstream keys (what a dry-run write would touch), among
- * those on routes `visible` lets the caller see.
+ * Open connections and sessions on any of these routes or upstream keys (what a dry-run write would touch), as
+ * counts by route id. Only connections with a route can be on either. Runs per dry run, in any worker.
  */
-export function countAffected(live: LiveTables, routes: ReadonlySet<string>, upstreamKeys: ReadonlySet<string>, visible: RouteVisible = () => true): number {
-  const hit = (route: string | null, up: string | null) =>
-    visible(route) && ((route !== null && routes.has(route)) || (up !== null && upstreamKeys.has(up)));
+export function countAffectedByRoute(live: LiveTables, routes: ReadonlySet<string>, upstreamKeys: ReadonlySet<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  const hit = (route: string | undefined, up: string | null): void => {
+    if (route !== undefined && (routes.has(route) || (up !== null && upstreamKeys.has(up)))) counts.set(route, (counts.get(route) ?? 0) + 1);
+  };
+  for (const s of live.tcp?.openSessions() ?? []) hit(s.matched?.id, s.upstream?.key ?? null);
+  for (const s of live.udp?.openSessions() ?? []) hit(s.route.id, s.up?.key ?? null);
+  return counts;
+}
+
+/** The sum of `counts` (countAffectedByRoute's) over the routes `visible` lets the caller see. */
+export function sumVisible(counts: Iterable<readonly [string, number]>, visible: RouteVisible = () => true): number {
   let n = 0;
-  for (const s of live.tcp?.openSessions() ?? []) if (hit(s.matched?.id ?? null, s.upstream?.key ?? null)) n++;
-  for (const s of live.udp?.openSessions() ?? []) if (hit(s.route.id, s.up?.key ?? null)) n++;
+  for (const [route, count] of counts) if (visible(route)) n += count;
   return n;
+}
+
+/** countAffectedByRoute, summed over the routes `visible` lets the caller see. */
+export function countAffected(live: LiveTables, routes: ReadonlySet<string>, upstreamKeys: ReadonlySet<string>, visible: RouteVisible = () => true): number {
+  return sumVisible(countAffectedByRoute(live, routes, upstreamKeys), visible);
 }

@@ -7,6 +7,7 @@ import { diffWinners } from '../proxy/match/route-diff';
 import type { ConnSample } from '../proxy/match/space';
 import type { StoreContents, StoredObject } from '../store/types';
 import { countAffected, type LiveTables } from './connections';
+import type { CountQuestion } from './worker-tables';
 import type { RuleCache } from './rules';
 
 export interface EffectsInput {
@@ -70,12 +71,32 @@ function keyVisible(key: string, visible: EffectsInput['visible']): boolean {
   return m !== null && visible(m[1] as 'stream_routes' | 'upstreams' | 'ssls', m[2]!);
 }
 
-/** The `effects` member of a dry-run answer. */
+/**
+ * What a write touches, for counting the open connections on it (here, and with several workers in each worker,
+ * src/inspect/worker-tables.ts): the routes it changed or whose upstream object it changed (those the caller
+ * sees), and the keys of the upstreams it changed (a changed route's inline one included).
+ */
+export function affectedTargets(before: StoreContents, after: StoreContents, visible?: EffectsInput['visible']): CountQuestion {
+  const seeRoute = (id: string) => visible === undefined || visible('stream_routes', id);
+  const routesChanged = changedIds(before.streamRoutes, after.streamRoutes);
+  const upstreamsChanged = changedIds(before.upstreams, after.upstreams);
+  const routes = new Set<string>([...routesChanged].filter(seeRoute));
+  for (const r of [...before.streamRoutes, ...after.streamRoutes]) {
+    if (upstreamsChanged.has(String(r.value.upstream_id)) && seeRoute(r.id)) routes.add(r.id);
+  }
+  const keys = [...upstreamsChanged].map((id) => `/apisix/upstreams/${id}`);
+  for (const id of routesChanged) keys.push(`/apisix/stream_routes/${id}`);
+  return { routes: [...routes].sort(), upstreamKeys: keys.filter((k) => keyVisible(k, visible)).sort() };
+}
+
+/**
+ * The `effects` member of a dry-run answer. `connections` counts this process's open connections; with several
+ * workers the Admin API adds the other workers' (src/admin/resource-call.ts, countOnOtherWorkers).
+ */
 export function computeEffects(i: EffectsInput): JsonObject {
   const { before, after } = i;
   const seeRoute = (id: string | null) => id === null || i.visible === undefined || i.visible('stream_routes', id);
   const routesChanged = changedIds(before.streamRoutes, after.streamRoutes);
-  const upstreamsChanged = changedIds(before.upstreams, after.upstreams);
 
   const routes: JsonObject[] = [];
   if (routesChanged.size > 0) {
@@ -93,16 +114,8 @@ export function computeEffects(i: EffectsInput): JsonObject {
   }
 
   // open connections on a changed route, on a route whose upstream changed, or on a changed upstream
-  const touchedRoutes = new Set<string>([...routesChanged].filter((id) => seeRoute(id)));
-  const upstreamKeys = new Set<string>([...upstreamsChanged].map((id) => `/apisix/upstreams/${id}`));
-  for (const r of [...before.streamRoutes, ...after.streamRoutes]) {
-    if (upstreamsChanged.has(String(r.value.upstream_id)) && seeRoute(r.id)) touchedRoutes.add(r.id);
-  }
-  for (const id of routesChanged) upstreamKeys.add(`/apisix/stream_routes/${id}`);
-  const visibleKeys = new Set([...upstreamKeys].filter((k) => keyVisible(k, i.visible)));
-  // TODO: with worker_processes > 1 this counts worker 0's connections only (a dry run answers synchronously;
-  // the other workers' tables are an IPC round trip away, src/inspect/worker-tables.ts)
-  const connections = i.live === null ? 0 : countAffected(i.live, touchedRoutes, visibleKeys, (id) => seeRoute(id));
+  const targets = affectedTargets(before, after, i.visible);
+  const connections = i.live === null ? 0 : countAffected(i.live, new Set(targets.routes), new Set(targets.upstreamKeys), seeRoute);
 
   const was = new Set(danglingReferences(before).map((r) => `${r.from}|${r.field}|${r.to}`));
   const broken = danglingReferences(after).filter((r) => !was.has(`${r.from}|${r.field}|${r.to}`) && keyVisible(r.from, i.visible));

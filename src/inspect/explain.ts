@@ -121,6 +121,16 @@ function resolveProxySource(info: ConnInfo, listener: ListenerView | null, realI
   return { info, untrusted: false };
 }
 
+/** The answer's `listener`: where it is configured, its TLS mode and the PROXY protocol flags it has. */
+function describeFlags(l: ListenerView): JsonObject {
+  return {
+    addr: describeListener(l),
+    tls: l.tls,
+    ...(l.proxyProtocol === true ? { proxy_protocol: true } : {}),
+    ...(l.proxyProtocolToUpstream === true ? { proxy_protocol_to_upstream: true } : {}),
+  };
+}
+
 /** The certificate pattern that selected `ssl` for `sni` (exact, one-label wildcard, or "*"). */
 function selectingPattern(ssl: CompiledSsl, sni: string): string {
   if (ssl.snis.includes(sni)) return sni;
@@ -230,7 +240,7 @@ export function explainConnection(snap: Snapshot, given: ConnInfo, opts: Explain
       sni: info.sni,
       ...(info.proxyPeer ? { proxy_peer: info.proxyPeer } : {}),
     },
-    listener: listener === null ? null : { addr: describeListener(listener), tls: listener.tls, ...(listener.proxyProtocol === true ? { proxy_protocol: true } : {}) },
+    listener: listener === null ? null : describeFlags(listener),
     route,
     skipped: skipped.filter((s) => visible('stream_routes', s.id)),
     ssl,

@@ -1,5 +1,6 @@
-// The listeners as the inspection views see them: where connections can arrive, and with which TLS mode.
-// Today they come from config.yaml (apisix.stream_proxy); once listeners are objects, from the store.
+// The listeners as the inspection views see them: where connections can arrive, with which TLS mode and PROXY
+// protocol flags. They come from the listener specs, so config.yaml items (apisix.stream_proxy) and
+// stream_listeners objects (src/control/listener-specs.ts) are seen alike.
 
 import type { TcpListenSpec, UdpListenSpec } from '../config/types';
 import { formatHostPort } from '../lib/ip';
@@ -13,8 +14,17 @@ export interface ListenerView {
   tls: TlsMode | null;
   /** proxy_protocol: true: each connection (datagram) starts with a PROXY header whose source is the client. */
   proxyProtocol?: boolean;
-  /** Where it is configured: "apisix.stream_proxy.tcp[0]" (or the listener object's id later). */
+  /** proxy_protocol_to_upstream: true: the upstream gets a PROXY header (v1 on TCP, v2 on UDP) before the bytes. */
+  proxyProtocolToUpstream?: boolean;
+  /** Where it is configured: "apisix.stream_proxy.tcp[0]", or "stream_listeners/<id>" for a listener object. */
   origin: string;
+}
+
+/** Copy a spec's PROXY protocol flags onto its view (only those set). */
+function copyProxyFlags(view: ListenerView, spec: { proxyProtocol?: true; proxyProtocolToUpstream?: true } | undefined): ListenerView {
+  if (spec?.proxyProtocol === true) view.proxyProtocol = true;
+  if (spec?.proxyProtocolToUpstream === true) view.proxyProtocolToUpstream = true;
+  return view;
 }
 
 /** Bound addresses (port 0 resolved) joined with their specs' TLS modes, by origin. */
@@ -25,16 +35,10 @@ export function listenerViews(
   const tcpSpec = new Map(specs.tcp.map((s) => [s.origin, s]));
   const tcp = (bound?.tcp ?? specs.tcp).map((b) => {
     const spec = tcpSpec.get(b.origin);
-    const view: ListenerView = { protocol: 'tcp', host: b.host, port: b.port, tls: spec === undefined ? null : tlsModeOf(spec), origin: b.origin };
-    if (spec?.proxyProtocol === true) view.proxyProtocol = true;
-    return view;
+    return copyProxyFlags({ protocol: 'tcp', host: b.host, port: b.port, tls: spec === undefined ? null : tlsModeOf(spec), origin: b.origin }, spec);
   });
   const udpSpec = new Map(specs.udp.map((s) => [s.origin, s]));
-  const udp = (bound?.udp ?? specs.udp).map((b) => {
-    const view: ListenerView = { protocol: 'udp', host: b.host, port: b.port, tls: null, origin: b.origin };
-    if (udpSpec.get(b.origin)?.proxyProtocol === true) view.proxyProtocol = true;
-    return view;
-  });
+  const udp = (bound?.udp ?? specs.udp).map((b) => copyProxyFlags({ protocol: 'udp', host: b.host, port: b.port, tls: null, origin: b.origin }, udpSpec.get(b.origin)));
   return [...tcp, ...udp];
 }
 

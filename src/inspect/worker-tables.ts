@@ -1,20 +1,23 @@
-// The connection views over every worker (nginx_config.worker_processes > 1): worker 0 reads its own tables and
-// asks the other workers for theirs over the IPC channel (src/cli/worker-ipc.ts), each within a bounded wait,
-// then merges, pages and applies the key's scope; ending connections goes to the worker that holds them. A
-// worker that does not answer in time is named in the answer (`unanswered_workers`), never waited for longer.
+// The connection views over every worker (nginx_config.worker_processes > 1), and a dry run's count of them:
+// worker 0 reads its own tables and asks the other workers for theirs over the IPC channel (src/cli/worker-ipc.ts),
+// each within a bounded wait, then merges, pages and applies the key's scope; ending connections goes to the
+// worker that holds them. A worker that does not answer in time is named in the answer (`unanswered_workers`),
+// never waited for longer.
 //
 // Order across workers: by process id, then by each process's own counter, i.e. by the shown "<pid>-<n>" read
 // as two numbers. Deterministic, and one worker's rows stay together.
-// Questions (JSON): "connection-rows" {table, query, limit, ids?} -> TableRows & {pid};
-//                   "connection-end"  {table, ids} -> {pid, ended}.
+// Questions (JSON): "connection-rows"  {table, query, limit, ids?} -> TableRows & {pid};
+//                   "connection-end"   {table, ids} -> {pid, ended};
+//                   "connection-count" {routes, upstreamKeys} -> {pid, byRoute} (a dry run's effects.connections).
 
 import type { JsonObject } from '../lib/json';
 import {
-  type ConnectionQuery, type LiveTables, type RouteVisible, type TableName, type TableRows, endInTable, parseConnectionQuery, readTable,
+  type ConnectionQuery, type LiveTables, type RouteVisible, type TableName, type TableRows, countAffectedByRoute, endInTable, parseConnectionQuery, readTable,
 } from './connections';
 
 export const ROWS_QUESTION = 'connection-rows';
 export const END_QUESTION = 'connection-end';
+export const COUNT_QUESTION = 'connection-count';
 /** How long worker 0 waits for each other worker's answer (all are asked at once). */
 export const WORKER_ANSWER_MS = 2000;
 
@@ -32,6 +35,18 @@ export interface RowsQuestion {
 export interface EndQuestion {
   table: TableName;
   ids: number[];
+}
+
+/** "connection-count": the open connections and sessions on these routes or upstream keys (what a write touches). */
+export interface CountQuestion {
+  routes: string[];
+  upstreamKeys: string[];
+}
+
+/** One process's count, by route id: worker 0 applies a scoped key's visibility, as it does to rows. */
+export interface CountPart {
+  pid: number;
+  byRoute: Record<string, number>;
 }
 
 /** One process's rows. */
@@ -81,6 +96,45 @@ export function answerEnd(live: LiveTables, question: unknown, pid = process.pid
   const q = question as Partial<EndQuestion> | null;
   if (q === null || typeof q !== 'object' || !isTable(q.table) || !isIdList(q.ids)) throw new Error('malformed connection-end question');
   return { pid, ended: endInTable(live, q.table, new Set(q.ids)) };
+}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** In any worker, when worker 0 asks "connection-count". Throws on a malformed question. */
+export function answerCount(live: LiveTables, question: unknown, pid = process.pid): CountPart {
+  const q = question as Partial<CountQuestion> | null;
+  if (q === null || typeof q !== 'object' || !isStringList(q.routes) || !isStringList(q.upstreamKeys)) throw new Error('malformed connection-count question');
+  return { pid, byRoute: Object.fromEntries(countAffectedByRoute(live, new Set(q.routes), new Set(q.upstreamKeys))) };
+}
+
+function isCountPart(v: unknown): v is CountPart {
+  const p = v as CountPart | null;
+  if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.pid) || p.byRoute === null || typeof p.byRoute !== 'object') return false;
+  return Object.values(p.byRoute).every((n) => Number.isSafeInteger(n) && n >= 0);
+}
+
+/**
+ * The counts of the other workers `peers` reaches (worker 0 counts its own at once). Resolves within
+ * WORKER_ANSWER_MS, with the workers that did not answer listed.
+ */
+export async function gatherCounts(peers: AskPeers, question: CountQuestion): Promise<{ parts: CountPart[]; unanswered: Unanswered[] }> {
+  const parts: CountPart[] = [];
+  const unanswered: Unanswered[] = [];
+  for (const r of await peers(COUNT_QUESTION, question, WORKER_ANSWER_MS)) {
+    if (r.answered && isCountPart(r.body)) parts.push(r.body);
+    else unanswered.push({ worker: r.worker, pid: r.pid });
+  }
+  return { parts, unanswered };
+}
+
+/** Name the workers that did not answer in `body` (only when some did not), once each, with the wait they got. */
+export function withUnanswered(body: JsonObject, unanswered: readonly Unanswered[]): JsonObject {
+  if (unanswered.length === 0) return body;
+  const seen = new Set<number>();
+  const list = unanswered.filter((u) => !seen.has(u.pid) && seen.add(u.pid)).map((u) => ({ worker: u.worker, pid: u.pid, waited_ms: WORKER_ANSWER_MS }));
+  return { ...body, unanswered_workers: list };
 }
 
 function isRowsPart(v: unknown): v is RowsPart {

@@ -1,5 +1,6 @@
 // The Admin API's inspection views over HTTP: explain (and its place in the router), shadow warnings in write
-// answers and in ?warnings=true, and ?dry_run=true with its effects and an untouched database file.
+// answers and in ?warnings=true, and ?dry_run=true with its effects (every worker's connections counted) and an
+// untouched database file.
 
 import { NO_HEALTH } from '../../src/health/types';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { buildSnapshot } from '../../src/snapshot/build';
+import type { AdminKey } from '../../src/config/types';
 import type { InspectSources } from '../../src/inspect/sources';
+import type { AskPeers } from '../../src/inspect/worker-tables';
 import { AUTO_WARNINGS_MAX_ROUTES } from '../../src/inspect/warnings';
 import type { TempStore } from '../objects/fixtures';
 import { startAdmin, testConfig, KEYS, VIEWER_KEY, type AdminHarness } from './harness';
@@ -236,5 +239,52 @@ describe('dry runs over HTTP', () => {
     assert.equal(patch.json.value.server_port, 9200);
     assert.deepEqual(patch.json.effects.routes.map((e: { id: string; change: string }) => `${e.id} ${e.change}`).sort(), ['5 gains', '5 loses']);
     assert.equal((await h.call('GET', `${A}/stream_routes/5`)).json.value.server_port, 9100);
+  });
+});
+
+describe('dry runs over HTTP with several workers', () => {
+  const TENANT = 'tenant-a-key-0123456789';
+  const keys: AdminKey[] = [...KEYS, { name: 'tenant-a', key: TENANT, role: 'admin', scope: [{ resource: '*', ids: ['tenant-a-*'], methods: ['GET', 'PATCH'] }] }];
+  // worker 1 (pid 101) holds connections on two routes; worker 2 (pid 102) does not answer in time
+  const asked: Array<[string, unknown]> = [];
+  const peers: AskPeers = async (kind, args) => {
+    asked.push([kind, args]);
+    return [
+      { worker: 1, pid: 101, answered: true, body: { pid: 101, byRoute: { 'tenant-a-r': 2, other: 3 } } },
+      { worker: 2, pid: 102, answered: false },
+    ];
+  };
+  let h: AdminHarness;
+  before(async () => {
+    h = await startAdmin(testConfig({ keys }), keys, (t) => ({ inspect: { ...sources(t).inspect, peers } }));
+    await h.call('PUT', `${A}/upstreams/tenant-a-u`, { nodes: { '127.0.0.1:1995': 1 } });
+    await h.call('PUT', `${A}/stream_routes/tenant-a-r`, { server_port: 9100, upstream_id: 'tenant-a-u' });
+    await h.call('PUT', `${A}/stream_routes/other`, { server_port: 9101, upstream_id: 'tenant-a-u' });
+  });
+  after(() => h.close());
+
+  it('effects.connections adds every worker\'s count; a worker that did not answer is named', async () => {
+    asked.length = 0;
+    const r = await h.call('PATCH', `${A}/upstreams/tenant-a-u?dry_run=true`, { retries: 0 });
+    assert.equal(r.status, 200);
+    assert.deepEqual(asked, [['connection-count', { routes: ['other', 'tenant-a-r'], upstreamKeys: ['/apisix/upstreams/tenant-a-u'] }]]);
+    // worker 0 has none open (its tables are empty here): 2 + 3 from worker 1
+    assert.equal(r.json.effects.connections, 5);
+    assert.deepEqual(r.json.unanswered_workers, [{ worker: 2, pid: 102, waited_ms: 2000 }]);
+  });
+
+  it('a scoped key: only what it sees is asked about and counted', async () => {
+    asked.length = 0;
+    const r = await h.call('PATCH', `${A}/upstreams/tenant-a-u?dry_run=true`, { retries: 0 }, TENANT);
+    assert.equal(r.status, 200);
+    assert.deepEqual(asked, [['connection-count', { routes: ['tenant-a-r'], upstreamKeys: ['/apisix/upstreams/tenant-a-u'] }]]);
+    assert.equal(r.json.effects.connections, 2);
+    assert.deepEqual(r.json.unanswered_workers, [{ worker: 2, pid: 102, waited_ms: 2000 }]);
+  });
+
+  it('a real write asks no worker', async () => {
+    asked.length = 0;
+    const r = await h.call('PATCH', `${A}/upstreams/tenant-a-u`, { retries: 0 });
+    assert.deepEqual([r.status, r.json.effects, r.json.unanswered_workers, asked], [200, undefined, undefined, []]);
   });
 });

@@ -41,6 +41,20 @@ describe('weir explain, --dry-run, check warnings', () => {
     assert.deepEqual([miss.route, miss.skipped], [null, [{ id: 'a', field: 'remote_addr', reason: 'remote_addr 192.0.2.1 ∉ 10.0.0.0/16' }]]);
   });
 
+  it('explain reads stream_listeners objects like config items, their PROXY protocol flags included', async () => {
+    const listener = '{"addr":"127.0.0.1:9300","proxy_protocol":true,"proxy_protocol_to_upstream":true}';
+    assert.equal((await cli(['stream_listeners', 'put', 'pp', listener, ...c])).code, 0);
+    assert.equal((await cli(['stream_routes', 'put', 'pp', '{"server_port":9300,"remote_addr":"203.0.113.0/24","upstream_id":"u1"}', ...c])).code, 0);
+    const r = await cli(['explain', '--server-port', '9300', '--remote-addr', '203.0.113.7', '--proxy-peer', '127.0.0.1:4000', ...c]);
+    assert.equal(r.code, 0, r.err);
+    const answer = JSON.parse(r.out);
+    assert.deepEqual([answer.listener, answer.route?.id, answer.outcome], [
+      { addr: 'tcp 127.0.0.1:9300 (stream_listeners/pp)', tls: null, proxy_protocol: true, proxy_protocol_to_upstream: true }, 'pp', 'proxied',
+    ]);
+    assert.equal((await cli(['stream_routes', 'delete', 'pp', ...c])).code, 0);
+    assert.equal((await cli(['stream_listeners', 'delete', 'pp', ...c])).code, 0);
+  });
+
   it('explain refuses a malformed question with exit code 2, naming the option', async () => {
     const r = await cli(['explain', '--server-port', '9100', ...c]);
     assert.deepEqual([r.code, r.err], [2, 'weir: explain: missing --remote-addr (the client address to explain)\n']);

@@ -2,8 +2,9 @@
 // and a TLS passthrough one; for 200 random connections from random 127.0.x.y clients, the route and the next
 // node explain names must be the route and node the real connection then gets (its access record). Then the same
 // through PROXY headers: explain with proxy_peer against real connections that send one, trusted or not, to a
-// listener that reads it and to one that does not. Then what explain says the plugins would decide
-// (ip-restriction, limit-conn, traffic-split), checked against real connections through the same routes.
+// listener that reads it and to one that does not, and on a stream_listeners object as on a config item. Then
+// what explain says the plugins would decide (ip-restriction, limit-conn, traffic-split), checked against real
+// connections through the same routes.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -201,6 +202,53 @@ describe('explain with proxy_peer names what a connection through a PROXY header
       'Q 127.0.0.1 203.0.113.7: proxied c', 'Q 127.0.0.1 203.0.113.200: proxied c', 'Q 127.0.0.1 198.51.100.9: proxied c',
       'Q 127.0.0.2 203.0.113.7: no_route -', 'Q 127.0.0.2 203.0.113.200: no_route -', 'Q 127.0.0.2 198.51.100.9: no_route -',
     ]);
+  });
+});
+
+describe('explain reads a stream_listeners object\'s PROXY protocol flags as it reads a config item\'s', () => {
+  let w: TestWeir;
+  let echo: TestServer;
+  let P: number;
+  let Q: number;
+
+  before(async () => {
+    echo = await startEchoServer();
+    P = await freePort();
+    Q = await freePort();
+    // P: a config item; Q: an object; both read PROXY headers (from 127.0.0.1 only) and send one on
+    w = await startTestWeir([`{addr: "127.0.0.1:${P}", proxy_protocol: true, proxy_protocol_to_upstream: true}`], {
+      extraYaml: '  stream:\n    real_ip_from:\n      - 127.0.0.1',
+    });
+    const listener = { addr: `127.0.0.1:${Q}`, proxy_protocol: true, proxy_protocol_to_upstream: true };
+    assert.equal((await w.admin('PUT', '/apisix/admin/stream_listeners/obj', listener)).status, 201);
+    const route = { remote_addr: '203.0.113.0/24', upstream: { nodes: { [`127.0.0.1:${echo.port}`]: 1 } } };
+    assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/a', route)).status, 201);
+  });
+  after(async () => {
+    await w?.stop();
+    await echo?.close();
+  });
+
+  it('the same answers on both listeners, and real connections through the object get them', async () => {
+    const answers: string[] = [];
+    let sourcePort = 30000;
+    for (const peer of ['127.0.0.1', '127.0.0.2']) {
+      const source = { addr: '203.0.113.7', port: sourcePort++ };
+      const ask = (port: number) =>
+        w.admin('GET', `/apisix/admin/stream_routes/explain?${new URLSearchParams({ remote_addr: source.addr, remote_port: String(source.port), server_port: String(port), proxy_peer: peer })}`);
+      const [item, object] = [(await ask(P)).body, (await ask(Q)).body];
+      assert.deepEqual(object.listener, { addr: `tcp 127.0.0.1:${Q} (stream_listeners/obj)`, tls: null, proxy_protocol: true, proxy_protocol_to_upstream: true });
+      assert.deepEqual(item.listener, { ...object.listener, addr: `tcp 127.0.0.1:${P} (apisix.stream_proxy.tcp[0])` });
+      const same = (e: Record<string, unknown>) => ({ ...e, listener: null, connection: { ...(e.connection as object), server_port: 0 } });
+      assert.deepEqual(same(object), same(item), peer);
+      const localPort = await proxiedProbe(Q, peer, source);
+      const hop = `${peer}:${localPort}`;
+      let rec: AccessRecord | undefined;
+      await waitFor(() => (rec = w.access.find((r) => r.proxy_peer === hop || r.client === hop)) !== undefined, 5000, `access record of ${hop}`);
+      assert.equal(rec!.end === 'proxy_protocol_untrusted' ? rec!.end : 'proxied', object.outcome, JSON.stringify(rec));
+      answers.push(`${peer}: ${object.outcome} ${object.route?.id ?? '-'}`);
+    }
+    assert.deepEqual(answers, ['127.0.0.1: proxied a', '127.0.0.2: proxy_protocol_untrusted -']);
   });
 });
 

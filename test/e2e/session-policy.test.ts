@@ -1,7 +1,8 @@
 // [weir] on_change / on_node_removed end to end, weir in this process on loopback: keep leaves open connections
 // alone, drain closes them after drain_timeout, close at once; a close cuts exactly the sessions of the route it
-// names (route_changed, route_deleted), on_node_removed only those on the dropped node, and UDP sessions too;
-// a cut runs the route's plugins' log phase (limit-conn's count comes back) and is counted in the metrics.
+// names (route_changed, route_deleted), on_node_removed only those on the dropped node (also of an upstream only
+// traffic-split sends to), and UDP sessions too; a cut runs the route's plugins' log phase (limit-conn's count
+// comes back) and is counted in the metrics.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,7 +63,7 @@ describe('session policies on real sockets', () => {
 
   before(async () => {
     [a, b] = [await tagged('A'), await tagged('B')];
-    for (const name of ['keep', 'close', 'drain', 'nodes', 'gone']) ports[name] = await freePort();
+    for (const name of ['keep', 'close', 'drain', 'nodes', 'gone', 'split']) ports[name] = await freePort();
     w = await startTestWeir(Object.values(ports).map((p) => `"127.0.0.1:${p}"`));
   });
   after(async () => {
@@ -132,6 +133,28 @@ describe('session policies on real sockets', () => {
       ended('nodes', 'node_removed').map((r) => [r.upstream, r.error]),
       [[`127.0.0.1:${a.port}`, 'route nodes lost its node (on_node_removed: close)']],
     );
+  });
+
+  it('on_node_removed follows the upstream traffic-split sends to, not only the route\'s own', async () => {
+    // the route's own upstream (node B) is never picked: traffic-split sends every connection to upstream ts
+    assert.equal((await w.admin('PUT', '/apisix/admin/upstreams/own', up(b))).status, 201);
+    assert.equal((await w.admin('PUT', '/apisix/admin/upstreams/ts', up(a, b))).status, 201);
+    const split = { 'traffic-split': { rules: [{ weighted_upstreams: [{ upstream_id: 'ts', weight: 1 }] }] } };
+    const route = { server_port: ports.split, upstream_id: 'own', plugins: split, on_node_removed: { action: 'close' } };
+    assert.equal((await w.admin('PUT', '/apisix/admin/stream_routes/split', route)).status, 201);
+    const both = await track(ports.split!, 2); // ts's round robin: one on each node
+    assert.deepEqual(both.map((c) => c.tag).sort(), ['A', 'B']);
+    assert.equal((await w.admin('PUT', '/apisix/admin/upstreams/ts', up(b))).status, 200);
+    const onA = both.find((c) => c.tag === 'A')!;
+    const onB = both.find((c) => c.tag === 'B')!;
+    await waitFor(() => onA.isClosed(), 2000, 'the connection on the removed node to be closed');
+    assert.equal(await alive(onB), true, 'the session on the node ts kept goes on');
+    await waitFor(() => ended('split', 'node_removed').length === 1, 2000, 'the access record');
+    assert.deepEqual(
+      ended('split', 'node_removed').map((r) => [r.upstream, r.error]),
+      [[`127.0.0.1:${a.port}`, 'route split lost its node (on_node_removed: close)']],
+    );
+    assert.equal(w.access.filter((r) => r.route === 'split').length, 1, 'the other connection is still open');
   });
 });
 

@@ -486,6 +486,13 @@ describe('worker_processes: 2 under Bun, the connection views merge every worker
     assert.deepEqual((await get('/v1/udp_sessions')).body, { total: 0, list: [] });
   });
 
+  it('a dry run counts the open connections of both workers in its effects', async () => {
+    const dry = await adminCall(w.adminUrl, 'PATCH', '/apisix/admin/stream_routes/c?dry_run=true', { desc: 'changed' });
+    assert.equal(dry.status, 200);
+    assert.deepEqual([dry.body.dry_run, dry.body.effects.connections, dry.body.unanswered_workers], [true, open().length, undefined]);
+    assert.ok(open().some((c) => c.owner === w.w1), 'worker 1 holds some of them');
+  });
+
   it('DELETE by id ends a connection worker 1 holds; its access line says admin_closed', async () => {
     const target = clients.find((c) => c.owner === w.w1 && c.from === '127.0.0.2')!;
     const row = (await get(`/v1/connections?client=${clientText(target).replace(/:\d+$/, '')}`)).body.list.find((r: { client: string }) => r.client === clientText(target));
@@ -514,6 +521,9 @@ describe('worker_processes: 2 under Bun, the connection views merge every worker
       assert.deepEqual(new Set(list.body.list.map((r: { client: string }) => r.client)), new Set(fromW0.map(clientText)));
       assert.equal(list.body.total, fromW0.length);
       assert.ok(took >= 1900 && took < 6000, `answered after ${took} ms`);
+      // a dry run's effects: worker 0's connections, and the silent worker named the same way
+      const dry = await adminCall(w.adminUrl, 'PATCH', '/apisix/admin/stream_routes/c?dry_run=true', { desc: 'changed' });
+      assert.deepEqual([dry.status, dry.body.effects.connections, dry.body.unanswered_workers], [200, fromW0.length, [{ worker: 1, pid: w.w1, waited_ms: 2000 }]]);
       const held = open().find((c) => c.owner === w.w1)!;
       const del = await adminCall(w.adminUrl, 'DELETE', `/v1/connections/${w.w1}-1`);
       assert.deepEqual([del.status, del.body.unanswered_workers], [504, [{ worker: 1, pid: w.w1, waited_ms: 2000 }]]);

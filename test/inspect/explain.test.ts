@@ -71,6 +71,7 @@ describe('explainConnection behind a PROXY header', () => {
     { protocol: 'tcp', host: '127.0.0.1', port: 9300, tls: null, origin: 'apisix.stream_proxy.tcp[0]', proxyProtocol: true },
     { protocol: 'tcp', host: '127.0.0.1', port: 9301, tls: null, origin: 'apisix.stream_proxy.tcp[1]' },
     { protocol: 'udp', host: '127.0.0.1', port: 9300, tls: null, origin: 'apisix.stream_proxy.udp[0]', proxyProtocol: true },
+    { protocol: 'tcp', host: '127.0.0.1', port: 9302, tls: null, origin: 'stream_listeners/pp', proxyProtocol: true, proxyProtocolToUpstream: true },
   ];
   const explain = (q: Record<string, string>, realIpFrom?: string[]) => {
     const info = parseExplainInput({ remote_addr: '203.0.113.7', remote_port: '5555', ...q }, views);
@@ -87,6 +88,8 @@ describe('explainConnection behind a PROXY header', () => {
     ['plain, header is data', { server_port: '9301', proxy_peer: '127.0.0.1:40000' }, trusted, '127.0.0.1', 'proxied', 'peers'],
     ['PROXY, no peer given', { server_port: '9300' }, trusted, '203.0.113.7', 'proxied', 'declared'],
     ['udp PROXY, untrusted', { server_port: '9300', protocol: 'udp', proxy_peer: '127.0.0.9' }, trusted, '203.0.113.7', 'proxy_protocol_untrusted', null],
+    ['object PROXY, trusted', { server_port: '9302', proxy_peer: '127.0.0.1:40000' }, trusted, '203.0.113.7', 'proxied', 'declared'],
+    ['object PROXY, untrusted', { server_port: '9302', proxy_peer: '127.0.0.2:40000' }, trusted, '203.0.113.7', 'proxy_protocol_untrusted', null],
   ];
   for (const [name, q, realIpFrom, client, outcome, route] of table) {
     it(name, () => {
@@ -99,6 +102,8 @@ describe('explainConnection behind a PROXY header', () => {
     const ok = explain({ server_port: '9300', proxy_peer: '127.0.0.1:40000' }, trusted);
     assert.deepEqual(ok.connection, { protocol: 'tcp', remote_addr: '203.0.113.7', remote_port: 5555, server_addr: '127.0.0.1', server_port: 9300, sni: null, proxy_peer: '127.0.0.1:40000' });
     assert.deepEqual(ok.listener, { addr: 'tcp 127.0.0.1:9300 (apisix.stream_proxy.tcp[0])', tls: null, proxy_protocol: true });
+    const object = explain({ server_port: '9302', proxy_peer: '127.0.0.1:40000' }, trusted);
+    assert.deepEqual(object.listener, { addr: 'tcp 127.0.0.1:9302 (stream_listeners/pp)', tls: null, proxy_protocol: true, proxy_protocol_to_upstream: true });
     assert.equal(ok.notes, undefined);
     const refused = explain({ server_port: '9300', proxy_peer: '127.0.0.2:40000' }, trusted);
     assert.deepEqual([refused.skipped, refused.plugins, refused.notes], [[], [], [

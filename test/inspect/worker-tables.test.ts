@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { answerEnd, answerRows, idsByPid, mergeParts, rowLimit, type RowsPart } from '../../src/inspect/worker-tables';
+import { answerCount, answerEnd, answerRows, idsByPid, mergeParts, rowLimit, withUnanswered, type RowsPart } from '../../src/inspect/worker-tables';
 
 const row = (pid: number, n: number, route: string | null) => ({ id: `${pid}-${n}`, route });
 const part = (pid: number, rows: Array<[number, string | null]>, total = rows.length): RowsPart => ({ pid, total, rows: rows.map(([n, r]) => row(pid, n, r)) });
@@ -53,11 +53,26 @@ describe('answering another worker', () => {
   it('answers from its own tables with its pid', () => {
     assert.deepEqual(answerRows(none, { table: 'tcp', query: 'route=a', limit: 10 }, 42), { pid: 42, total: 0, rows: [] });
     assert.deepEqual(answerEnd(none, { table: 'udp', ids: [1, 2] }, 42), { pid: 42, ended: [] });
+    assert.deepEqual(answerCount(none, { routes: ['a'], upstreamKeys: ['/apisix/upstreams/u'] }, 42), { pid: 42, byRoute: {} });
   });
   it('refuses a malformed question (the channel then answers null)', () => {
     for (const q of [null, {}, { table: 'sctp', query: '', limit: null }, { table: 'tcp', query: '', limit: -1 }, { table: 'tcp', query: 'client=nope', limit: null }, { table: 'tcp', query: '', limit: null, ids: [0] }]) {
       assert.throws(() => answerRows(none, q), JSON.stringify(q));
     }
     assert.throws(() => answerEnd(none, { table: 'tcp', ids: ['1'] }));
+    for (const q of [null, {}, { routes: ['a'] }, { routes: 'a', upstreamKeys: [] }, { routes: [], upstreamKeys: [1] }]) {
+      assert.throws(() => answerCount(none, q), JSON.stringify(q));
+    }
+  });
+});
+
+describe('withUnanswered', () => {
+  it('names each silent worker once, with the wait it got; nothing is added when all answered', () => {
+    const body = { total: 0 };
+    assert.equal(withUnanswered(body, []), body);
+    assert.deepEqual(withUnanswered(body, [{ worker: 2, pid: 9 }, { worker: 1, pid: 8 }, { worker: 2, pid: 9 }]), {
+      total: 0,
+      unanswered_workers: [{ worker: 2, pid: 9, waited_ms: 2000 }, { worker: 1, pid: 8, waited_ms: 2000 }],
+    });
   });
 });

@@ -275,7 +275,8 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
 
   /**
    * After a snapshot swap: the open connections of routes that changed follow their route's policy
-   * (src/proxy/session/policy.ts). Runs per change, never per connection; `changes` holds only routes with
+   * (src/proxy/session/policy.ts); on_node_removed by the upstream each one went through (the route's, or the
+   * one traffic-split chose) and its node. Runs per change, never per connection; `changes` holds only routes with
    * a policy other than keep, so usually it is empty and this returns at once.
    */
   applyRouteChanges(changes: readonly RouteChange[]): void {
@@ -286,7 +287,7 @@ export class TcpFlow implements DialOutcome, PrereadPort, LiveSource {
     for (const s of this.active.snapshot()) {
       const change = s.matched ? byRoute.get(s.matched.id) : undefined;
       if (change === undefined) continue;
-      const v = decideSession(change, s.current === null ? null : s.current.address);
+      const v = decideSession(change, s.upstream === null ? null : s.upstream.key, s.current === null ? null : s.current.address);
       if (v !== null) verdicts.push([s, v]);
     }
     this.reaper.apply(verdicts, (s, v) => describeVerdict(`route ${s.matched!.id}`, v));

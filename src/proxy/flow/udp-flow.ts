@@ -189,7 +189,7 @@ export class UdpFlow implements LiveSource {
     for (const s of this.table.entries()) {
       const change = byRoute.get(s.route.id);
       if (change === undefined) continue;
-      const v = decideSession(change, s.node === null ? null : s.node.address);
+      const v = decideSession(change, s.up === null ? null : s.up.key, s.node === null ? null : s.node.address);
       if (v !== null) verdicts.push([s, v]);
     }
     this.reaper.apply(verdicts, (s, v) => describeVerdict(`route ${s.route.id}`, v));

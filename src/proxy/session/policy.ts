@@ -36,25 +36,58 @@ export interface RouteChange {
   readonly reason: 'route_changed' | 'route_deleted';
   /** The route's `on_change` (after the write; for a delete, as it was); null = keep. */
   readonly policy: SessionPolicy | null;
-  /** The route's `on_node_removed`, for sessions whose node left the upstream; null = keep. */
+  /** The route's `on_node_removed`, for sessions whose node left the upstream they went through; null = keep. */
   readonly nodePolicy: SessionPolicy | null;
-  /** Addresses ("host:port") of the nodes the upstream no longer has. */
-  readonly removedNodes: ReadonlySet<string>;
+  /**
+   * Per upstream the route could send to before the change (its key, "/apisix/upstreams/u" or an inline one's):
+   * the addresses ("host:port") of the nodes it no longer has. Upstreams that lost none are left out.
+   */
+  readonly removedNodes: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-const NONE: ReadonlySet<string> = new Set();
+const NONE: ReadonlyMap<string, ReadonlySet<string>> = new Map();
 
-function removedNodes(before: CompiledUpstream | null, after: CompiledUpstream | null): ReadonlySet<string> {
-  if (before === null) return NONE;
-  const kept = new Set(after === null ? [] : after.nodes.map((n) => n.address));
-  const gone = new Set<string>();
-  for (const n of before.nodes) if (!kept.has(n.address)) gone.add(n.address);
-  return gone.size === 0 ? NONE : gone;
+/**
+ * Every upstream a route can send to: its own (a service's is merged into the route before the build) and those
+ * its filters may choose instead (traffic-split's weighted_upstreams, by upstream_id or inline), each once.
+ */
+export function reachableUpstreams(route: CompiledRoute): CompiledUpstream[] {
+  const out: CompiledUpstream[] = route.upstream === null ? [] : [route.upstream];
+  for (const up of route.filters.upstreams ?? []) if (!out.some((u) => u.key === up.key)) out.push(up);
+  return out;
+}
+
+/** Both routes send to the same upstream objects (a rebuilt chain may hold the same ones in a new array). */
+function sameUpstreams(a: CompiledRoute, b: CompiledRoute): boolean {
+  if (a.upstream !== b.upstream) return false;
+  const x = a.filters.upstreams ?? [];
+  const y = b.filters.upstreams ?? [];
+  return x === y || (x.length === y.length && x.every((u, i) => u === y[i]));
+}
+
+/**
+ * The nodes each upstream of `old` lost in `cur`. An upstream's successor is the one under the same key; for the
+ * route's own upstream, when no upstream of `cur` has its key, the route's new upstream (a route moved to another
+ * upstream keeps the sessions on nodes both have). An upstream the route can no longer send to lost every node.
+ */
+function removedNodes(old: CompiledRoute, cur: CompiledRoute): ReadonlyMap<string, ReadonlySet<string>> {
+  const now = new Map(reachableUpstreams(cur).map((u) => [u.key, u]));
+  let out: Map<string, ReadonlySet<string>> | null = null;
+  for (const before of reachableUpstreams(old)) {
+    const after = now.get(before.key) ?? (before === old.upstream ? cur.upstream : null);
+    if (after === before) continue;
+    const kept = new Set(after === null ? [] : after.nodes.map((n) => n.address));
+    const gone = new Set<string>();
+    for (const n of before.nodes) if (!kept.has(n.address)) gone.add(n.address);
+    if (gone.size > 0) (out ??= new Map()).set(before.key, gone);
+  }
+  return out ?? NONE;
 }
 
 /**
  * The routes `next` changed or removed whose sessions must do something, in `prev`'s order. A change is any new
- * text of the route row or a recompiled upstream (its own row, or an SSL it uses). Routes whose policies are all
+ * text of the route row or a recompiled upstream it can send to (reachableUpstreams: its own, or one traffic-split
+ * may choose; recompiled for its own row, or an SSL it uses). Routes whose policies are all
  * `keep` are left out: the common case costs one comparison per route and nothing per session.
  * `nodesOnly`: `next` only re-resolved node names (src/dns/resolver.ts): nothing was written, so on_change does
  * not apply, but on_node_removed does to the addresses a name no longer has.
@@ -85,11 +118,11 @@ function diffRoute(prev: Snapshot, next: Snapshot, old: CompiledRoute, cur: Comp
     if (policy !== null && opts.nodesOnly !== true) out.push({ routeId: old.id, reason: 'route_deleted', policy, nodePolicy: null, removedNodes: NONE });
     return;
   }
-  if (prev.rules.get(old.key)?.source === next.rules.get(cur.key)?.source && old.upstream === cur.upstream) return;
+  if (prev.rules.get(old.key)?.source === next.rules.get(cur.key)?.source && sameUpstreams(old, cur)) return;
   const policy = opts.nodesOnly === true ? null : (cur.onChange ?? null);
   const nodePolicy = cur.onNodeRemoved ?? null;
   if (policy === null && nodePolicy === null) return;
-  const gone = nodePolicy === null ? NONE : removedNodes(old.upstream, cur.upstream);
+  const gone = nodePolicy === null ? NONE : removedNodes(old, cur);
   if (policy === null && gone.size === 0) return;
   out.push({ routeId: old.id, reason: 'route_changed', policy, nodePolicy, removedNodes: gone });
 }
@@ -108,10 +141,13 @@ function harsher(a: SessionVerdict | null, b: SessionVerdict | null): SessionVer
   return b.policy.drainMs < a.policy.drainMs ? b : a;
 }
 
-/** The verdict for a session of `change`'s route that is on `node` (its address; null while not connected). */
-export function decideSession(change: RouteChange, node: string | null): SessionVerdict | null {
+/**
+ * The verdict for a session of `change`'s route that went through `upstream` (its key) to `node` (its address);
+ * both null while it is not connected.
+ */
+export function decideSession(change: RouteChange, upstream: string | null, node: string | null): SessionVerdict | null {
   const own = change.policy === null ? null : { policy: change.policy, reason: change.reason };
-  if (change.nodePolicy === null || node === null || !change.removedNodes.has(node)) return own;
+  if (change.nodePolicy === null || upstream === null || node === null || change.removedNodes.get(upstream)?.has(node) !== true) return own;
   return harsher({ policy: change.nodePolicy, reason: 'node_removed' }, own);
 }
 
