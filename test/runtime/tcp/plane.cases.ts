@@ -536,6 +536,20 @@ export function runTcpDataPlaneContract(make: () => TcpDataPlane): void {
       assert.deepEqual(proxy.views, [{ state: 'data', text: 'HEADER\nabc' }]);
     });
 
+    it('a FIN right behind a consumed header reaches the upstream: the pipe passes it on, the reply comes back', async () => {
+      // the end arrives while the upstream is dialled (reading the header off the socket may end its stream
+      // before any pipe listens); a lost FIN left the connection open until its idle timeout
+      const up = recordingServer('ok');
+      const proxy = await consumingProxy(await up.port, 0);
+      const c = await connectClient(proxy.port);
+      const got = readAll(c);
+      c.end('HEADER\n');
+      await until(() => proxy.results.length === 1, 3000);
+      assert.equal((await got).toString(), 'ok');
+      assert.equal(Buffer.concat(up.got).toString(), '');
+      assert.deepEqual(proxy.results, [{ bytesFromClient: 0, bytesToClient: 2, reason: 'closed' }]);
+    });
+
     it('shows every chunk as data before reporting full, and consumed bytes do not count against maxBytes', async () => {
       const up = recordingServer('ok');
       const proxy = await consumingProxy(await up.port, 1000);

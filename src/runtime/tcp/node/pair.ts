@@ -193,4 +193,7 @@ export function startPipe<O extends PipeOptions>(c: NodeInbound, u: NodeOutbound
   const prefix = opts.upstreamPrefix;
   if (prefix === null || u.socket.write(prefix)) c.socket.resume();
   u.socket.resume();
+  // a FIN that came before the pair existed was seen by no one (reading a consumed PROXY header off the socket
+  // can end its stream while the upstream is dialled): pass it on now, after the prefix
+  if (c.socket.readableEnded) finishWrites(u.socket);
 }
