@@ -1,6 +1,6 @@
 // R4 wire-parser fuzz: the ClientHello parser and the PROXY v1/v2 parser, as pure functions, over mutated seeds
 // (bit flips, byte sets, truncations, insertions, splices, length-field edits) and random bytes; then malformed
-// connections against a live TLS passthrough listener, which must stay healthy. Figures: 0 throws, only the
+// connections against a live TLS passthrough listener and a live PROXY protocol one, which must stay healthy. Figures: 0 throws, only the
 // listed verdicts, every split of an input decides like the whole, appended payload never changes a PROXY header.
 
 import net from 'node:net';
@@ -178,7 +178,8 @@ export async function runR4(size: Size, counts = size === 'short' ? { inputs: 20
   helloHuge.set([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0xff, 0xff, 0xff]);
   const hugeKind = parseClientHello(helloHuge).kind;
 
-  const live = await liveListener(hellos[0]!, counts.live, rnd);
+  const live = await liveListener('client-hello', hellos, counts.live, rnd);
+  const proxyLive = await liveListener('proxy-protocol', seeds['proxy-protocol']!, counts.live, rnd);
   sheet.set('inputs_per_parser', counts.inputs).set('parsers', Object.keys(PARSERS).join(',')).set('inputs_total', inputs);
   sheet.set('verdicts', JSON.stringify(verdicts));
   sheet.check('problems', problems, '0 (throws, bad verdicts, split or payload disagreements)', problems === 0);
@@ -189,11 +190,19 @@ export async function runR4(size: Size, counts = size === 'short' ? { inputs: 20
   sheet.check('live_probe_ok', live.probeOk, 'true', live.probeOk);
   sheet.check('live_fd_delta', live.fdDelta, '|delta| <= 2', live.fdDelta !== null && Math.abs(live.fdDelta) <= 2);
   sheet.check('live_open_after', live.openAfter, '0', live.openAfter === 0);
+  // the same on a PROXY protocol listener: mutated v1 and v2 headers, then a valid one
+  sheet.check('proxy_live_probe_ok', proxyLive.probeOk, 'true', proxyLive.probeOk);
+  sheet.check('proxy_live_fd_delta', proxyLive.fdDelta, '|delta| <= 2', proxyLive.fdDelta !== null && Math.abs(proxyLive.fdDelta) <= 2);
+  sheet.check('proxy_live_open_after', proxyLive.openAfter, '0', proxyLive.openAfter === 0);
   return sheet.done();
 }
 
-/** Malformed ClientHellos against a live passthrough listener; then a valid one must reach the upstream. */
-async function liveListener(hello: Uint8Array, n: number, rnd: () => number): Promise<{ probeOk: boolean; fdDelta: number | null; openAfter: number }> {
+/**
+ * Malformed inputs against a live listener: mutated ClientHellos on a TLS passthrough one, or mutated PROXY
+ * headers on a proxy_protocol one. Then a valid input (the first seed) must still reach the upstream.
+ */
+async function liveListener(kind: 'client-hello' | 'proxy-protocol', seeds: Uint8Array[], n: number, rnd: () => number): Promise<{ probeOk: boolean; fdDelta: number | null; openAfter: number }> {
+  const valid = seeds[0]!;
   let upstreamBytes = 0;
   const upstream = net.createServer((s) => {
     s.on('data', (d: Buffer) => (upstreamBytes += d.length));
@@ -201,11 +210,12 @@ async function liveListener(hello: Uint8Array, n: number, rnd: () => number): Pr
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const up = (upstream.address() as net.AddressInfo).port;
-  const value = { id: '1', sni: 'a.test', upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${up}`]: 1 } } };
+  const upstreamObject = { type: 'roundrobin', nodes: { [`127.0.0.1:${up}`]: 1 } };
+  const value = kind === 'client-hello' ? { id: '1', sni: 'a.test', upstream: upstreamObject } : { id: '1', upstream: upstreamObject };
   const snap = buildSnapshot({ revision: 1, streamRoutes: [{ id: '1', value, createdIndex: 1, modifiedIndex: 1, raw: JSON.stringify(value) }], upstreams: [], ssls: [], unreadable: [] }, null).snapshot;
   const proxy = await startTcpProxy({
     plane: createNodeTcpDataPlane(),
-    listeners: [{ host: '127.0.0.1', port: 0, tls: false, tlsPassthrough: true, origin: 'r4' }],
+    listeners: [kind === 'client-hello' ? { host: '127.0.0.1', port: 0, tls: false, tlsPassthrough: true, origin: 'r4' } : { host: '127.0.0.1', port: 0, tls: false, proxyProtocol: true, origin: 'r4' }],
     snapshot: () => snap,
     accessLog: new AccessLog({ disabled: true }),
     tls: { fallbackSni: null, prereadTimeoutMs: 500 },
@@ -217,7 +227,7 @@ async function liveListener(hello: Uint8Array, n: number, rnd: () => number): Pr
   for (let i = 0; i < n; i += batch) {
     await Promise.all(
       Array.from({ length: Math.min(batch, n - i) }, () => {
-        const bytes = mutate(hello, hello, rnd);
+        const bytes = mutate(seeds[Math.floor(rnd() * seeds.length)]!, seeds[Math.floor(rnd() * seeds.length)]!, rnd);
         return new Promise<void>((resolve) => {
           const s = net.connect(port, '127.0.0.1', () => s.end(bytes));
           s.on('error', () => resolve());
@@ -228,9 +238,9 @@ async function liveListener(hello: Uint8Array, n: number, rnd: () => number): Pr
       }),
     );
   }
-  // a valid hello still reaches the upstream
+  // a valid input still reaches the upstream
   const before = upstreamBytes;
-  const probe = net.connect(port, '127.0.0.1', () => probe.write(hello));
+  const probe = net.connect(port, '127.0.0.1', () => probe.write(valid));
   probe.on('error', () => {});
   for (let i = 0; i < 100 && upstreamBytes === before; i++) await sleep(20);
   const probeOk = upstreamBytes > before;
