@@ -146,9 +146,11 @@ async function main(): Promise<void> {
     procs.set(t, null);
     const s = await startTarget(ctx, t, i);
     await waitPong(ports(t, i).redis!, 10_000);
-    await sleep(500);
+    await sleep(1500); // start-up garbage (the routes' compile) settles first
     return s;
   };
+  /** Targets that have carried a workload since they started. */
+  const loaded = new Set<Target>();
   const samples: Sample[] = [];
   for (let rep = 1; rep <= reps; rep++) {
     for (const w of workloads) {
@@ -157,9 +159,10 @@ async function main(): Promise<void> {
         const t = targets[i]!;
         if (t !== 'direct' && procs.get(t) === null) { samples.push({ rep, workload: w, target: t, error: 'not running' }); continue; }
         try {
-          // memory is read on a fresh process, before any other load: after the first repetition each target is
+          // memory is read on a fresh process, before any other load: a target that carried load already is
           // restarted for it, in the rotated order like every other workload (the first to start often reads higher)
-          if (w === 'mem' && rep > 1 && t !== 'direct') procs.set(t, await restartTarget(t, i));
+          if (w === 'mem' && loaded.has(t)) procs.set(t, await restartTarget(t, i));
+          loaded.add(t);
           const proc = t === 'direct' && w.startsWith('tlsbulk') ? tlsSink : procs.get(t) ?? null;
           const metrics = await measure(settings, w, t, i, proc);
           samples.push({ rep, workload: w, target: t, metrics });
