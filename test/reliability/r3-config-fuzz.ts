@@ -124,6 +124,10 @@ export async function runR3(size: Size, counts = size === 'short' ? { check: 400
   let leftBound = 0;
   const plans = fc.sample(fc.array(mutation, { minLength: 1, maxLength: 4 }), { numRuns: counts.check, seed: 3 });
   const path = join(dir, 'config.yaml');
+  // relative paths of a mutated config (the default data/weir.db, a "${NOPE}" sqlite.path) land in the temp dir,
+  // never in the work tree: an old database there once turned a check into a misleading failure
+  const cwd = process.cwd();
+  process.chdir(dir);
   try {
     for (const [n, plan] of plans.entries()) {
       const text = applyMutations(seed, plan);
@@ -134,7 +138,8 @@ export async function runR3(size: Size, counts = size === 'short' ? { check: 400
       const t0 = Date.now();
       const code = await runCli(['check', '-c', path], io, { signals: false });
       if (Date.now() - t0 > 2000) slow++;
-      const errLines = err.split('\n').filter((l) => l !== '');
+      // warnings (unknown keys) may come before the one error line; the error must be a single line
+      const errLines = err.split('\n').filter((l) => l !== '' && !l.startsWith('weir: warning: '));
       if (/\n\s+at /.test(err + out) || logLines.some((l) => /\n\s+at /.test(l))) stacks++;
       if (code === 0) ok++;
       else if (errLines.length === 1 && errLines[0]!.startsWith('weir: ')) oneLine++;
@@ -174,7 +179,7 @@ export async function runR3(size: Size, counts = size === 'short' ? { check: 400
       writeFileSync(path, applyMutations(seed, [{ op: 'value', line: 6 + i, pick: i }]));
       // in the temp dir: a mutated sqlite.path (a relative "${NOPE}") must not create files in the work tree
       const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'src/main.ts'), 'check', '-c', path], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
-      const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^\S+Z (info|warn) /.test(l));
+      const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^\S+Z (info|warn) /.test(l) && !l.startsWith('weir: warning: '));
       if (r.status === null || (r.status !== 0 && lines.length !== 1) || /\n\s+at /.test(r.stderr)) procBad++;
     }
     sheet.set('configs', counts.check).set('started_in_process', counts.start).set('accepted', ok).set('rejected_one_line', oneLine);
@@ -184,6 +189,7 @@ export async function runR3(size: Size, counts = size === 'short' ? { check: 400
     sheet.check('left_bound_after_runs', leftBound, '0', leftBound === 0);
     sheet.check('process_runs_bad', procBad, `0 of ${counts.processes}`, procBad === 0);
   } finally {
+    process.chdir(cwd);
     configureErrorLog({ sink: (line: string) => void process.stderr.write(line) });
     rmSync(dir, { recursive: true, force: true });
   }
