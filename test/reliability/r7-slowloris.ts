@@ -182,18 +182,20 @@ const { readFile } = require('node:fs/promises');
 const ports = new Set(workerData);
 let accepted = 0, queued = 0, stopped = false;
 function count(table) {
-  let a = 0, q = 0;
+  // the file is read in chunks while sockets come and go, so one socket can be listed twice: count each once
+  // (by its inode once accepted, by its address pair while queued)
+  const a = new Set(), q = new Set();
   for (const line of table.split('\\n')) {
     const f = line.trim().split(/\\s+/);
     if (f.length < 10 || f[0] === 'sl') continue;
     const port = parseInt(f[1].slice(f[1].indexOf(':') + 1), 16);
     if (!ports.has(port) || f[3] === '0A') continue; // 0A: the listening socket itself
     if (f[3] !== '01') continue; // only ESTABLISHED: a socket being closed no longer counts against a cap
-    if (f[9] !== '0') a++;
-    else q++; // once the proxy closes one it leaves ESTABLISHED: no inode here means not yet accepted
+    if (f[9] !== '0') a.add(f[9]);
+    else q.add(f[1] + f[2]); // once the proxy closes one it leaves ESTABLISHED: no inode here means not yet accepted
   }
-  accepted = Math.max(accepted, a);
-  queued = Math.max(queued, q);
+  accepted = Math.max(accepted, a.size);
+  queued = Math.max(queued, q.size);
 }
 parentPort.on('message', () => (stopped = true));
 (async () => {
