@@ -158,6 +158,10 @@ const WEIR_ONLY_LABELS: Record<string, string> = {
   admin_put_10k_ms: 'Admin API PUT answered, 10,000 routes, median of 7 after 3 untimed (ms)',
   admin_effective_10k_ms: 'Admin API PUT → the next connection uses the change, 10,000 routes, same PUTs (ms)',
   cli_write_10k_ms: 'offline CLI write (`weir upstreams put`), 10,000 routes, in-process (ms)',
+  cold_start_10k_plugin_routes_ms: 'cold start, 10,000 routes each with ip-restriction and limit-conn (ms)',
+  admin_first_effective_10k_plugins_ms: 'the first Admin API PUT after start → next connection uses it, 10,000 routes with plugins (ms)',
+  admin_put_10k_plugins_ms: 'Admin API PUT answered, 10,000 routes with plugins (ms)',
+  admin_effective_10k_plugins_ms: 'Admin API PUT → the next connection uses the change, 10,000 routes with plugins (ms)',
 };
 
 /** The weir-only numbers as a two-column table, in the order measured. */

@@ -43,17 +43,30 @@ function route(id: string, value: Record<string, unknown>): Record<string, unkno
   return { id, ...value, create_time: 1700000000, update_time: 1700000000 };
 }
 
-/** A database with `n` routes that never match 127.0.0.1 and one live route (last in id order) to UP_A. */
-function seedDb(path: string, n: number): void {
+/**
+ * ip-restriction (allowing 127.0.0.0/8) and limit-conn (a limit never reached) on every route of the plugin
+ * variant: each change then compiles a chain, and every swap compares the chains served (FilterCompiler.afterSwap).
+ */
+const ROUTE_PLUGINS = {
+  'ip-restriction': { whitelist: ['127.0.0.0/8'] },
+  'limit-conn': { conn: 100000, burst: 0, default_conn_delay: 0.1, key: 'remote_addr' },
+};
+
+/**
+ * A database with `n` routes that never match 127.0.0.1 and one live route (last in id order) to UP_A; with
+ * `plugins`, every route carries ROUTE_PLUGINS.
+ */
+function seedDb(path: string, n: number, plugins = false): void {
+  const extra = plugins ? { plugins: ROUTE_PLUGINS } : {};
   rmSync(path, { force: true });
   const store = openStore(path, { db: openSqlite(path) }); // the driver this runtime has
   try {
     store.transaction(() => {
       for (let i = 0; i < n; i++) {
         const id = `r${String(i).padStart(6, '0')}`;
-        store.put('stream_routes', id, route(id, { server_port: LISTEN, remote_addr: `10.${(i >> 8) & 255}.${i & 255}.0/24`, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${UP_B}`]: 1 } } }));
+        store.put('stream_routes', id, route(id, { server_port: LISTEN, remote_addr: `10.${(i >> 8) & 255}.${i & 255}.0/24`, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${UP_B}`]: 1 } }, ...extra }));
       }
-      store.put('stream_routes', 'zz-live', route('zz-live', { server_port: LISTEN, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${UP_A}`]: 1 } } }));
+      store.put('stream_routes', 'zz-live', route('zz-live', { server_port: LISTEN, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${UP_A}`]: 1 } }, ...extra }));
     });
   } finally {
     store.close();
@@ -100,6 +113,40 @@ async function cliWrite(ctx: Ctx, db: string, runs: number): Promise<number> {
   return +median(times).toFixed(2);
 }
 
+/**
+ * Admin API PUTs of the live route, alternating its upstream between A and B, on a running weir: the time until
+ * each is answered and until the next connection goes to the new upstream (medians after 3 untimed PUTs).
+ */
+async function putToEffect(quick: boolean, tag: string, plugins: boolean): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  if (!(await waitAdmin(ADMIN, 10_000))) throw new Error('admin API never answered');
+  const lat: number[] = [], put: number[] = [];
+  // The first PUTs after start run code the JIT has not compiled yet (10-20 ms); they are not timed.
+  const WARMUP = 3;
+  for (let i = 0; i < WARMUP + (quick ? 3 : 7); i++) {
+    const letter = i % 2 === 0 ? 'B' : 'A';
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${ADMIN}/apisix/admin/stream_routes/zz-live`, {
+      method: 'PUT',
+      headers: { 'X-API-KEY': ADMIN_KEY },
+      body: JSON.stringify({ server_port: LISTEN, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${letter === 'A' ? UP_A : UP_B}`]: 1 } }, ...(plugins ? { plugins: ROUTE_PLUGINS } : {}) }),
+    });
+    await res.text();
+    if (res.status !== 200) throw new Error(`PUT answered ${res.status}`);
+    const answered = performance.now() - t0;
+    let seen = '';
+    for (let k = 0; k < 2000 && seen !== letter; k++) seen = await probe();
+    if (seen !== letter) throw new Error('the change never took effect');
+    if (i === 0) out[`admin_first_effective_${tag}_ms`] = +(performance.now() - t0).toFixed(2);
+    if (i < WARMUP) continue;
+    put.push(answered);
+    lat.push(performance.now() - t0);
+  }
+  out[`admin_put_${tag}_ms`] = +median(put).toFixed(2);
+  out[`admin_effective_${tag}_ms`] = +median(lat).toFixed(2);
+  return out;
+}
+
 export async function weirOnly(ctx: Ctx, quick: boolean): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const m = await runPinned(ctx.proxyCpu, [ctx.bun, join(ctx.root, 'bench/match-cost.ts'), quick ? '100' : '400'], 60_000);
@@ -134,33 +181,18 @@ export async function weirOnly(ctx: Ctx, quick: boolean): Promise<Record<string,
     const { ms, proc } = await coldStart(ctx, big, 'A');
     out.cold_start_10k_routes_ms = +ms.toFixed(1);
     try {
-      if (!(await waitAdmin(ADMIN, 10_000))) throw new Error('admin API never answered');
-      const lat: number[] = [], put: number[] = [];
-      // The first PUTs after start run code the JIT has not compiled yet (10-20 ms); they are not timed.
-      const WARMUP = 3;
-      for (let i = 0; i < WARMUP + (quick ? 3 : 7); i++) {
-        const letter = i % 2 === 0 ? 'B' : 'A';
-        const t0 = performance.now();
-        const res = await fetch(`http://127.0.0.1:${ADMIN}/apisix/admin/stream_routes/zz-live`, {
-          method: 'PUT',
-          headers: { 'X-API-KEY': ADMIN_KEY },
-          body: JSON.stringify({ server_port: LISTEN, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${letter === 'A' ? UP_A : UP_B}`]: 1 } } }),
-        });
-        await res.text();
-        if (res.status !== 200) throw new Error(`PUT answered ${res.status}`);
-        const answered = performance.now() - t0;
-        let seen = '';
-        for (let k = 0; k < 2000 && seen !== letter; k++) seen = await probe();
-        if (seen !== letter) throw new Error('the change never took effect');
-        if (i === 0) out.admin_first_effective_10k_ms = +(performance.now() - t0).toFixed(2);
-        if (i < WARMUP) continue;
-        put.push(answered);
-        lat.push(performance.now() - t0);
-      }
-      out.admin_put_10k_ms = +median(put).toFixed(2);
-      out.admin_effective_10k_ms = +median(lat).toFixed(2);
+      Object.assign(out, await putToEffect(quick, '10k', false));
     } finally {
       await stop(proc);
+    }
+    // the same with two plugins on every route (ip-restriction, limit-conn)
+    seedDb(big, 10_000, true);
+    const withPlugins = await coldStart(ctx, big, 'A');
+    out.cold_start_10k_plugin_routes_ms = +withPlugins.ms.toFixed(1);
+    try {
+      Object.assign(out, await putToEffect(quick, '10k_plugins', true));
+    } finally {
+      await stop(withPlugins.proc);
     }
   } finally {
     for (const s of servers) s.close();
