@@ -127,6 +127,12 @@ export interface BuildResult {
   fresh: string[];
   /** Keys of the upstreams added, replaced or removed (the health registry re-syncs those). */
   upstreamKeys: string[];
+  /**
+   * An incremental build: keys of the routes linked again or removed ("/apisix/stream_routes/1"); every other
+   * route is the same object as in the previous snapshot (FilterCompiler.afterSwap looks at these only).
+   * Null: a full build, where any route may differ.
+   */
+  routeKeys: string[] | null;
 }
 
 /**
@@ -398,12 +404,14 @@ class Draft {
       routesByUpstream: this.users.result(),
       listenerRows: this.listenerRows,
     });
+    let routeKeys: string[] | null = null;
     if (!full && this.base !== null) {
       const routes = new Set(this.removedRoutes);
       for (const key of this.relink) routes.add(key.slice(ROUTE_PREFIX.length));
       recordUpdate(this.base, snapshot, routes);
+      routeKeys = [...routes].map((id) => ROUTE_PREFIX + id);
     }
-    return { snapshot, fresh: this.freshProblems(), upstreamKeys: [...this.upstreamKeys] };
+    return { snapshot, fresh: this.freshProblems(), upstreamKeys: [...this.upstreamKeys], routeKeys };
   }
 }
 

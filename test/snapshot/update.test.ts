@@ -86,9 +86,10 @@ describe('updateSnapshot', () => {
     assert.deepEqual(n, { routes: 11, upstreams: 2, nodes: 3 });
 
     rows.put('upstreams', 'u1', up(4));
-    const { snapshot: v2, upstreamKeys } = updateSnapshot(v1, rows.changes(), deps);
+    const { snapshot: v2, upstreamKeys, routeKeys } = updateSnapshot(v1, rows.changes(), deps);
     assert.deepEqual(n, { routes: 11, upstreams: 3, nodes: 4 }, 'one upstream validated and compiled again, no route');
     assert.deepEqual(upstreamKeys, ['/apisix/upstreams/u1']);
+    assert.deepEqual(routeKeys!.sort(), ['/apisix/stream_routes/r0', '/apisix/stream_routes/r1', '/apisix/stream_routes/r2'], 'the routes of u1 were linked again');
     const same = v2.routes.filter((r, i) => r === v1.routes[i]).map((r) => r.id);
     assert.deepEqual(same, ['inline', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9'], 'routes of u2 and the inline one are the same objects');
     assert.deepEqual(v2.routes.slice(1, 4).map((r) => r.upstream!.nodes[0]!.port), [4, 4, 4]);
@@ -116,11 +117,14 @@ describe('updateSnapshot', () => {
     rows.put('upstreams', 'u1', up(1));
     rows.put('stream_routes', 'a', { server_port: 9100, upstream_id: 'u1' });
     rows.put('stream_routes', 'b', { server_port: 9101, upstream: up(2) });
-    const v1 = buildSnapshot(rows.contents(), null).snapshot;
+    const full = buildSnapshot(rows.contents(), null);
+    assert.equal(full.routeKeys, null, 'a full build: any route may differ');
+    const v1 = full.snapshot;
     rows.changes();
     rows.delete('stream_routes', 'b');
     rows.delete('upstreams', 'u1');
-    const { snapshot: v2, fresh, upstreamKeys } = updateSnapshot(v1, rows.changes());
+    const { snapshot: v2, fresh, upstreamKeys, routeKeys } = updateSnapshot(v1, rows.changes());
+    assert.deepEqual(routeKeys!.sort(), ['/apisix/stream_routes/a', '/apisix/stream_routes/b'], 'b removed, a linked again');
     assert.deepEqual(v2.routes.map((r) => [r.id, r.problem]), [['a', 'upstream u1 not found']]);
     assert.equal(selectRoute(v2, conn({ serverPort: 9101 })), undefined);
     assert.deepEqual([...v2.upstreams.keys()], []);
