@@ -8,6 +8,7 @@
 
 import { type JsonObject, isPlainObject } from '../lib/json';
 import { buildChain } from '../proxy/filter/chain';
+import { findRoute } from '../proxy/match/index-update';
 import { type FilterChain, NO_FILTERS, type StreamFilter } from '../proxy/filter/types';
 import { validateStreamRoute } from '../schema/index';
 import { compileUpstream, schemaDeps, type BuildDeps } from '../snapshot/build';
@@ -43,6 +44,9 @@ interface CachedChain {
   problems: string[];
 }
 
+/** Where route keys start ("/apisix/stream_routes/<id>"). */
+const ROUTE_PREFIX = '/apisix/stream_routes/';
+
 interface CachedInline {
   text: string;
   entry: CachedUpstream;
@@ -64,8 +68,12 @@ export class FilterCompiler {
   private inline = new Map<string, CachedInline>();
   private oldInline = new Map<string, CachedInline>();
   private metadata = new Map<string, StoredObject>();
-  /** Chains (with filters) the last swapped-in snapshot serves: what afterSwap compares the next one with. */
-  private served = new Set<FilterChain>();
+  /**
+   * Chains (with filters) the last swapped-in snapshot serves, by route key: what afterSwap compares the next
+   * one with. A chain belongs to one route key (compile makes and reuses chains per key), so a key's chain
+   * that changed or went away is no longer served anywhere.
+   */
+  private served = new Map<string, FilterChain>();
   /** Filters whose dispose ran (each runs once). */
   private readonly disposed = new WeakSet<StreamFilter>();
   /** Disposals still at work (a syslog queue being sent): shutdown waits for them, bounded. */
@@ -189,27 +197,42 @@ export class FilterCompiler {
   /**
    * After the holder swapped `next` in (every build: full, incremental, DNS). Chains the previous snapshot
    * served and `next` does not are disposed and forgotten by the cache; the metrics keep the series of what
-   * `next` serves and drop the rest. One pass over the route index; nothing to do while no route has plugins.
+   * `next` serves and drop the rest. `routeKeys` (BuildResult.routeKeys): the routes an incremental build
+   * linked again or removed, the only ones whose chain may have changed; only those are looked at, unless the
+   * metrics run (they are handed every served route). Null: a full build, one pass over the route index.
+   * Nothing to do while no route has plugins.
    */
-  afterSwap(next: Snapshot): void {
+  afterSwap(next: Snapshot, routeKeys: readonly string[] | null = null): void {
     if (this.served.size === 0 && this.chains.size === 0) return;
-    const live = new Set<FilterChain>();
-    const metered: ServedRoute[] = [];
-    for (const entry of next.routeIndex.entries) {
-      const route = entry.route;
-      const chain = route.filters;
-      if (chain === NO_FILTERS) continue;
-      live.add(chain);
-      if (this.metrics !== null) metered.push({ id: route.id, meter: chain.meter ?? null, upstreams: chain.upstreams === undefined ? [route.upstream] : [route.upstream, ...chain.upstreams] });
+    const retired: Array<[string, FilterChain]> = [];
+    if (routeKeys !== null && this.metrics === null) {
+      for (const key of routeKeys) {
+        const before = this.served.get(key);
+        const route = key.startsWith(ROUTE_PREFIX) ? findRoute(next.routeIndex, key.slice(ROUTE_PREFIX.length)) : undefined;
+        const chain = route?.filters ?? NO_FILTERS;
+        if (chain === NO_FILTERS) this.served.delete(key);
+        else this.served.set(key, chain);
+        if (before !== undefined && before !== chain) retired.push([key, before]);
+      }
+    } else {
+      const live = new Map<string, FilterChain>();
+      const metered: ServedRoute[] = [];
+      for (const entry of next.routeIndex.entries) {
+        const route = entry.route;
+        const chain = route.filters;
+        if (chain === NO_FILTERS) continue;
+        live.set(route.key, chain);
+        if (this.metrics !== null) metered.push({ id: route.id, meter: chain.meter ?? null, upstreams: chain.upstreams === undefined ? [route.upstream] : [route.upstream, ...chain.upstreams] });
+      }
+      for (const [key, chain] of this.served) if (live.get(key) !== chain) retired.push([key, chain]);
+      this.served = live;
+      this.metrics?.retain(metered);
     }
-    const retired: FilterChain[] = [];
-    for (const chain of this.served) if (!live.has(chain)) retired.push(chain);
-    this.served = live;
-    this.metrics?.retain(metered);
-    if (retired.length === 0) return;
-    const gone = new Set(retired);
-    for (const cache of [this.chains, this.oldChains]) for (const [key, entry] of cache) if (gone.has(entry.chain)) cache.delete(key);
-    for (const chain of retired) this.disposeChain(chain);
+    // a retired chain is cached only under its own route key
+    for (const [key, chain] of retired) {
+      for (const cache of [this.chains, this.oldChains]) if (cache.get(key)?.chain === chain) cache.delete(key);
+    }
+    for (const [, chain] of retired) this.disposeChain(chain);
   }
 
   /**
@@ -217,7 +240,7 @@ export class FilterCompiler {
    * for their work (syslog queues being sent) for at most `withinMs`. Never rejects.
    */
   async dispose(withinMs: number): Promise<void> {
-    for (const chain of this.served) this.disposeChain(chain);
+    for (const chain of this.served.values()) this.disposeChain(chain);
     for (const cache of [this.chains, this.oldChains]) for (const entry of cache.values()) this.disposeChain(entry.chain);
     if (this.draining.size === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;

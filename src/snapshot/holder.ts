@@ -149,7 +149,7 @@ export class SnapshotHolder {
       else if (upstreamKeys.length > 0) follower.update(result.snapshot, upstreamKeys);
     }
     this.current = result.snapshot;
-    this.opts.compiler?.afterSwap(this.current);
+    this.opts.compiler?.afterSwap(this.current, result.routeKeys);
     return this.current;
   }
 }

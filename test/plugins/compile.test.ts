@@ -19,7 +19,8 @@ import { until, wait } from '../helpers/udp';
 import { freePort } from '../helpers/net';
 import { testConn } from './conn';
 import type { Snapshot } from '../../src/snapshot/types';
-import type { StoreContents, StoredObject } from '../../src/store/types';
+import type { StoreChanges, StoreContents, StoredObject } from '../../src/store/types';
+import { updateSnapshot } from '../../src/snapshot/build';
 
 const UP = { nodes: { '127.0.0.1:1995': 1 } };
 const ALLOW = { whitelist: ['127.0.0.1'] };
@@ -36,6 +37,15 @@ function contents(parts: Partial<Record<'streamRoutes' | 'upstreams' | 'services
 
 function build(c: FilterCompiler, parts: Parameters<typeof contents>[0], prev: Snapshot | null = null) {
   return buildServedSnapshot(contents(parts), prev, c);
+}
+
+/** An incremental build as the holder runs it (no beginBuild): route rows written (a row) or deleted (an id). */
+function update(c: FilterCompiler, prev: Snapshot, routes: Array<StoredObject | string>) {
+  const changes: StoreChanges = {
+    revision: prev.revision + 1,
+    changes: routes.map((r) => (typeof r === 'string' ? { res: 'stream_routes', id: r, row: null, unreadable: null } : { res: 'stream_routes', id: r.id, row: r, unreadable: null })),
+  };
+  return updateSnapshot(prev, changes, c.deps);
 }
 
 const compiler = (set = DEFAULT_PLUGINS) => new FilterCompiler(set, new LocalConnCounters());
@@ -217,6 +227,48 @@ describe('FilterCompiler.afterSwap and dispose', () => {
     finish(three.snapshot, 'a');
     await c.dispose(5000);
     await until(() => entriesOf('a') === 2 && entriesOf('b') === 1, 5000, 'the entries queued at shutdown');
+  });
+
+  it('an incremental swap disposes exactly the replaced and the deleted routes\' chains; the others keep theirs', async () => {
+    const c = compiler();
+    const [a, b, d] = ['inc-a', 'inc-b', 'inc-d'].map((id) => row(id, { upstream: UP, plugins: { syslog: slowSyslog() } }));
+    const one = build(c, { streamRoutes: [a!, b!, d!] });
+    c.afterSwap(one.snapshot, one.routeKeys);
+    const chainA = finish(one.snapshot, 'inc-a');
+    finish(one.snapshot, 'inc-b');
+    finish(one.snapshot, 'inc-d');
+    // b written with another text, d deleted, a untouched
+    const b2 = row('inc-b', { upstream: UP, plugins: { syslog: { ...slowSyslog(), batch_max_size: 99 } } });
+    const two = update(c, one.snapshot, [b2, 'inc-d']);
+    assert.deepEqual(two.routeKeys!.sort(), ['/apisix/stream_routes/inc-b', '/apisix/stream_routes/inc-d']);
+    c.afterSwap(two.snapshot, two.routeKeys);
+    await until(() => entriesOf('inc-b') === 1 && entriesOf('inc-d') === 1, 5000, "the entries of b's old chain and of d");
+    assert.equal(two.snapshot.routes.find((r) => r.id === 'inc-a')!.filters, chainA, 'a kept its chain');
+    await wait(50);
+    assert.equal(entriesOf('inc-a'), 0, "a's batch still waits");
+    // d written again with its old text: the cache forgot its disposed chain, so it gets a new one
+    const three = update(c, two.snapshot, [d!]);
+    c.afterSwap(three.snapshot, three.routeKeys);
+    const chainD = finish(three.snapshot, 'inc-d');
+    assert.notEqual(chainD, one.snapshot.routes.find((r) => r.id === 'inc-d')!.filters);
+    // a route that loses its plugins: its chain is disposed too
+    const four = update(c, three.snapshot, [row('inc-a', { upstream: UP })]);
+    c.afterSwap(four.snapshot, four.routeKeys);
+    await until(() => entriesOf('inc-a') === 1, 5000, "a's entry, once its plugins are gone");
+    assert.equal(four.snapshot.routes.find((r) => r.id === 'inc-a')!.filters, NO_FILTERS);
+    // a full reload after incremental swaps: d dropped, b kept
+    const chainB = four.snapshot.routes.find((r) => r.id === 'inc-b')!.filters;
+    finish(four.snapshot, 'inc-b');
+    const five = build(c, { streamRoutes: [row('inc-a', { upstream: UP }), b2] }, four.snapshot);
+    assert.equal(five.routeKeys, null);
+    c.afterSwap(five.snapshot, five.routeKeys);
+    await until(() => entriesOf('inc-d') === 2, 5000, "d's second entry, at the full reload");
+    assert.equal(five.snapshot.routes.find((r) => r.id === 'inc-b')!.filters, chainB, 'b kept its chain across the full build');
+    await wait(50);
+    assert.equal(entriesOf('inc-b'), 1, "b's second entry still waits");
+    await c.dispose(5000);
+    await until(() => entriesOf('inc-b') === 2, 5000, "b's entry, at shutdown");
+    assert.deepEqual(['inc-a', 'inc-b', 'inc-d'].map(entriesOf), [1, 2, 2], 'each entry sent once');
   });
 
   it('dispose(ms) is bounded: a collector that is down, with retries a second apart, does not hold the shutdown', async () => {
