@@ -59,13 +59,27 @@ export class NameResolver implements SnapshotFollower {
     return this.names.size;
   }
 
-  /** After a build from every row: learn every upstream's names. */
+  /**
+   * After a build from every row: learn every upstream's names, the upstreams' and routes' own and those only a
+   * route's filters hold (traffic-split's inline upstreams, keyed "<route key>#traffic-split/<rule>/<item>").
+   */
   sync(snapshot: Snapshot): void {
     for (const [key, entry] of snapshot.upstreams) this.track(key, entry.upstream?.named?.names ?? []);
-    for (const key of [...this.namesOf.keys()]) if (!snapshot.upstreams.has(key)) this.track(key, []);
+    const inFilters = new Set<string>();
+    for (const { route } of snapshot.routeIndex.entries) {
+      for (const up of route.filters.upstreams ?? []) {
+        if (snapshot.upstreams.has(up.key)) continue;
+        inFilters.add(up.key);
+        this.track(up.key, up.named?.names ?? []);
+      }
+    }
+    for (const key of [...this.namesOf.keys()]) if (!snapshot.upstreams.has(key) && !inFilters.has(key)) this.track(key, []);
   }
 
-  /** After an incremental build: only the upstreams under `keys` changed. */
+  /**
+   * After an incremental build: only the upstreams under `keys` changed. (A filter's inline upstream is never
+   * among them: routes with traffic-split are built from every row, and re-resolving keeps their names.)
+   */
   update(snapshot: Snapshot, keys: Iterable<string>): void {
     for (const key of keys) this.track(key, snapshot.upstreams.get(key)?.upstream?.named?.names ?? []);
   }

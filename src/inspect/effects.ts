@@ -71,10 +71,24 @@ function keyVisible(key: string, visible: EffectsInput['visible']): boolean {
   return m !== null && visible(m[1] as 'stream_routes' | 'upstreams' | 'ssls', m[2]!);
 }
 
+/** The stored upstreams a route row names: its upstream_id and traffic-split's weighted_upstreams[].upstream_id. */
+function upstreamIdsOf(route: JsonObject): string[] {
+  const ids: string[] = [];
+  if (route.upstream_id !== undefined && route.upstream_id !== null) ids.push(String(route.upstream_id));
+  const split = isPlainObject(route.plugins) ? route.plugins['traffic-split'] : undefined;
+  if (!isPlainObject(split) || !Array.isArray(split.rules)) return ids;
+  for (const rule of split.rules) {
+    if (!isPlainObject(rule) || !Array.isArray(rule.weighted_upstreams)) continue;
+    for (const w of rule.weighted_upstreams) if (isPlainObject(w) && w.upstream_id !== undefined && w.upstream_id !== null) ids.push(String(w.upstream_id));
+  }
+  return ids;
+}
+
 /**
  * What a write touches, for counting the open connections on it (here, and with several workers in each worker,
- * src/inspect/worker-tables.ts): the routes it changed or whose upstream object it changed (those the caller
- * sees), and the keys of the upstreams it changed (a changed route's inline one included).
+ * src/inspect/worker-tables.ts): the routes it changed or that can send to an upstream object it changed (their
+ * own, or one their traffic-split may choose: the session policies count those as changed routes too), those the
+ * caller sees, and the keys of the upstreams it changed (a changed route's inline one included).
  */
 export function affectedTargets(before: StoreContents, after: StoreContents, visible?: EffectsInput['visible']): CountQuestion {
   const seeRoute = (id: string) => visible === undefined || visible('stream_routes', id);
@@ -82,7 +96,7 @@ export function affectedTargets(before: StoreContents, after: StoreContents, vis
   const upstreamsChanged = changedIds(before.upstreams, after.upstreams);
   const routes = new Set<string>([...routesChanged].filter(seeRoute));
   for (const r of [...before.streamRoutes, ...after.streamRoutes]) {
-    if (upstreamsChanged.has(String(r.value.upstream_id)) && seeRoute(r.id)) routes.add(r.id);
+    if (upstreamIdsOf(r.value).some((id) => upstreamsChanged.has(id)) && seeRoute(r.id)) routes.add(r.id);
   }
   const keys = [...upstreamsChanged].map((id) => `/apisix/upstreams/${id}`);
   for (const id of routesChanged) keys.push(`/apisix/stream_routes/${id}`);

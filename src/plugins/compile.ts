@@ -13,6 +13,8 @@ import { type FilterChain, NO_FILTERS, type StreamFilter } from '../proxy/filter
 import { validateStreamRoute } from '../schema/index';
 import { compileUpstream, schemaDeps, type BuildDeps } from '../snapshot/build';
 import { attachUpstreamTls, type SslLookup } from '../snapshot/ssl';
+import { isResolvedAgain, reexpandUpstream } from '../snapshot/resolve';
+import type { AddressesOf } from '../dns/expand';
 import type { CachedUpstream, CompiledUpstream, Snapshot } from '../snapshot/types';
 import type { StoreContents, StoredObject } from '../store/types';
 import { logger } from '../log/logger';
@@ -28,6 +30,8 @@ export interface FilterBuildView {
   readonly upstreams: { get(key: string): CachedUpstream | undefined };
   readonly ssls: SslLookup;
   readonly trustedCa: string | null;
+  /** The current addresses of node names (the build's BuildDeps.addressesOf): inline upstreams are expanded with it. */
+  readonly addressesOf?: AddressesOf;
   /** The build's problem list: compile problems go there, prefixed with the route. */
   readonly problems: string[];
 }
@@ -40,6 +44,8 @@ interface CachedChain {
   meta: string;
   /** Upstream objects the chain holds, by id, as they were when compiled: any change recompiles. */
   deps: Array<[string, CompiledUpstream | null]>;
+  /** Inline upstreams the chain holds that name hosts: compiled again when those names' addresses change. */
+  named: CompiledUpstream[];
   chain: FilterChain;
   problems: string[];
 }
@@ -146,13 +152,15 @@ export class FilterCompiler {
     const meta = this.metaText(plugins);
     const upstreamById = (id: string): CompiledUpstream | null => build.upstreams.get(`/apisix/upstreams/${id}`)?.upstream ?? null;
     const old = this.chains.get(key) ?? this.oldChains.get(key);
-    if (old !== undefined && old.text === row.raw && old.meta === meta && old.deps.every(([id, up]) => upstreamById(id) === up)) {
+    const addressesOf = build.addressesOf;
+    const resolvedAgain = (up: CompiledUpstream): boolean => addressesOf !== undefined && isResolvedAgain(up, addressesOf);
+    if (old !== undefined && old.text === row.raw && old.meta === meta && old.deps.every(([id, up]) => upstreamById(id) === up) && !old.named.some(resolvedAgain)) {
       this.chains.set(key, old);
       this.keepInline(key);
       for (const p of old.problems) build.problems.push(p);
       return old.chain;
     }
-    const entry: CachedChain = { text: row.raw, meta, names: Object.keys(plugins), deps: [], chain: NO_FILTERS, problems: [] };
+    const entry: CachedChain = { text: row.raw, meta, names: Object.keys(plugins), deps: [], named: [], chain: NO_FILTERS, problems: [] };
     const ctx: PluginCompileContext = {
       routeKey: key,
       routeId: row.id,
@@ -279,19 +287,27 @@ export class FilterCompiler {
     for (const [k, v] of this.oldInline) if (k.startsWith(prefix)) this.inline.set(k, v);
   }
 
-  /** An upstream inside a plugin conf, compiled like a route's inline one; reused while its text holds. */
+  /**
+   * An upstream inside a plugin conf, compiled like a route's inline one (node names expanded to the addresses
+   * known now); reused while its text holds, with its names expanded again when their addresses changed.
+   */
   private compileInline(key: string, value: JsonObject, build: FilterBuildView, entry: CachedChain): CompiledUpstream | null {
     const text = JSON.stringify(value);
     const old = this.inline.get(key) ?? this.oldInline.get(key);
+    const addressesOf = build.addressesOf;
     let cached: CachedUpstream;
     if (old !== undefined && old.text === text) {
       cached = old.entry;
+      const again = cached.upstream === null || addressesOf === undefined ? null : reexpandUpstream(cached.upstream, addressesOf);
+      if (again !== null) cached = { ...cached, upstream: again };
     } else {
-      const compiled = { ...compileUpstream(key, value, schemaDeps, old?.entry.upstream ?? null), source: text };
+      const deps = addressesOf === undefined ? schemaDeps : { ...schemaDeps, addressesOf };
+      const compiled = { ...compileUpstream(key, value, deps, old?.entry.upstream ?? null), source: text };
       cached = attachUpstreamTls(compiled, value, build.ssls, build.trustedCa);
     }
     this.inline.set(key, { text, entry: cached });
     if (cached.upstream === null) entry.problems.push(`${key.replace(/^\/apisix\//, '')}: ${cached.problems[0] ?? 'upstream cannot be used'}`);
+    else if (cached.upstream.named !== undefined) entry.named.push(cached.upstream);
     return cached.upstream;
   }
 }

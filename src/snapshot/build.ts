@@ -277,6 +277,16 @@ class Draft {
     if (key.startsWith(ROUTE_PREFIX)) this.relink.add(key);
   }
 
+  /**
+   * After applyResolved: link again the routes whose filters may send to an upstream under `keys` (traffic-split's
+   * weighted_upstreams, by upstream_id or inline) when that upstream was expanded again or is one of the filters'
+   * own (whose names only the filter compiler expands again). `entries`: the base snapshot's route index.
+   */
+  relinkFilterUsers(entries: ReadonlyArray<{ route: CompiledRoute }>, keys: ReadonlySet<string>): void {
+    const moved = (key: string): boolean => keys.has(key) && (this.upstreamKeys.has(key) || !this.upstreams.has(key));
+    for (const { route } of entries) if (route.filters.upstreams?.some((up) => moved(up.key)) === true) this.relink.add(route.key);
+  }
+
   /** Keep `users` in step: the route `key` named stored upstream `from` before and names `to` now (null = none). */
   private moveUser(key: string, from: string | null, to: string | null): void {
     if (from === to) return;
@@ -355,7 +365,7 @@ class Draft {
     const problems: string[] = [];
     // the filters first (their problems lead the route's): the compiler reuses an unchanged route's chain
     const row = cached.row;
-    const view: FilterBuildView = { upstreams: this.upstreams, ssls: this.ssls, trustedCa: this.trustedCa, problems };
+    const view: FilterBuildView = { upstreams: this.upstreams, ssls: this.ssls, trustedCa: this.trustedCa, addressesOf: this.deps.addressesOf, problems };
     const filters = this.deps.compileFilters === undefined ? NO_FILTERS : this.deps.compileFilters(row.value, row, key, view);
     let upstream: CompiledUpstream | null = null;
     let problem: string | null = null;
@@ -521,12 +531,16 @@ export function updateSnapshot(prev: Snapshot, changes: StoreChanges, deps: Buil
 
 /**
  * The snapshot after the node names of the upstreams under `keys` got new addresses (src/dns/resolver.ts):
- * only those upstreams are expanded again, and the routes using them linked again; same revision.
+ * only those upstreams are expanded again, and the routes using them linked again, their own or one their
+ * filters may choose (traffic-split's, whose inline upstreams, keyed "<route key>#traffic-split/...", are
+ * expanded again when the route's chain is compiled again); same revision.
  */
 export function updateResolved(prev: Snapshot, keys: Iterable<string>, deps: BuildDeps & { addressesOf: AddressesOf }, tls: BuildTls = {}): BuildResult {
   const draft = new Draft(prev, prev, deps, tls.trustedCa ?? null);
-  for (const key of keys) draft.applyResolved(key, deps.addressesOf);
+  const changed = new Set(keys);
+  for (const key of changed) draft.applyResolved(key, deps.addressesOf);
   draft.followDependants(false);
+  if (deps.compileFilters !== undefined) draft.relinkFilterUsers(prev.routeIndex.entries, changed);
   const linked = draft.linkRoutes();
   return draft.finish(prev.revision, updateRouteIndex(prev.routeIndex, draft.removedRoutes, linked), false);
 }

@@ -12,6 +12,7 @@ import { isKeyringProblem } from './ssl';
 import type { StoreChanges, StoreContents } from '../store/types';
 import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, schemaDeps, updateResolved, updateSnapshot } from './build';
 import type { AddressesOf } from '../dns/expand';
+import { routesChangedSince } from './changes';
 import type { Snapshot } from './types';
 import type { FilterCompiler } from '../plugins/compile';
 import { buildServedSnapshot, changeNeedsFullBuild, needsFullBuilds } from '../plugins/snapshot';
@@ -127,13 +128,15 @@ export class SnapshotHolder {
 
   /**
    * Expand the node names of the upstreams under `keys` again: their addresses changed (src/dns/resolver.ts
-   * calls it, off the connection path). Only those upstreams and the routes using them are built again.
+   * calls it, off the connection path). Only those upstreams and the routes using them (also through
+   * traffic-split) are built again.
    */
   reresolve(keys: Iterable<string>): Snapshot {
     const deps = this.deps;
     if (deps?.addressesOf === undefined) return this.current;
     const result = updateResolved(this.current, keys, { ...deps, addressesOf: deps.addressesOf }, { trustedCa: this.opts.trustedCa });
-    if (result.upstreamKeys.length === 0) return this.current;
+    // an inline upstream of a filter (traffic-split) is no entry of `upstreams`: only its route was linked again
+    if (result.upstreamKeys.length === 0 && (routesChangedSince(this.current, result.snapshot)?.size ?? 0) === 0) return this.current;
     return this.swap(result, result.upstreamKeys);
   }
 

@@ -10,6 +10,11 @@ function sameNodes(a: readonly UpstreamNode[], b: readonly UpstreamNode[]): bool
   return a.length === b.length && a.every((n, i) => n.address === b[i]!.address && n.name === b[i]!.name);
 }
 
+/** Whether `up` names hosts whose current addresses are not the ones its nodes hold (nothing is built). */
+export function isResolvedAgain(up: CompiledUpstream, addressesOf: AddressesOf): boolean {
+  return up.named !== undefined && !sameNodes(expandNodes(up.named.declared, addressesOf), up.nodes);
+}
+
 /** `up` with its names expanded to their current addresses, or null when that changes nothing. */
 export function reexpandUpstream(up: CompiledUpstream, addressesOf: AddressesOf): CompiledUpstream | null {
   const named = up.named;

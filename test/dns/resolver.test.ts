@@ -10,6 +10,10 @@ import { until } from '../helpers/udp';
 import { buildSnapshot } from '../../src/snapshot/build';
 import type { Snapshot } from '../../src/snapshot/types';
 import type { StoredObject } from '../../src/store/types';
+import { FilterCompiler } from '../../src/plugins/compile';
+import { LocalConnCounters } from '../../src/plugins/conn-counters';
+import { DEFAULT_PLUGINS } from '../../src/plugins/registry';
+import { buildServedSnapshot } from '../../src/plugins/snapshot';
 
 const logs: string[] = [];
 configureErrorLog({ sink: (t) => logs.push(t) });
@@ -125,5 +129,26 @@ describe('NameResolver', () => {
     answer({ addresses: ['10.0.0.1'], ttlMs: 1000 });
     await wait(10);
     assert.deepEqual(changes, []);
+  });
+
+  it("follows the names of traffic-split's inline upstreams, under their own keys, until the route goes", async () => {
+    const table = new Map<string, string[] | string>([['cache.test', ['10.0.1.1']]]);
+    const client = scriptedClient(table, 60_000);
+    const changes: string[][] = [];
+    const r = new NameResolver({ client, validMs: null, onChange: (keys) => changes.push(keys) });
+    const compiler = new FilterCompiler(DEFAULT_PLUGINS, new LocalConnCounters());
+    const served = (routes: StoredObject[]) =>
+      buildServedSnapshot({ revision: ++revision, streamRoutes: routes, upstreams: [], ssls: [], unreadable: [] }, null, compiler).snapshot;
+    const value = { id: 's', server_port: 1, plugins: { 'traffic-split': { rules: [{ weighted_upstreams: [{ upstream: { nodes: { 'cache.test:6379': 1 } }, weight: 1 }] }] } } };
+    try {
+      r.sync(served([{ id: 's', value, raw: JSON.stringify(value), createdIndex: 1, modifiedIndex: 1 }]));
+      await wait(10);
+      assert.deepEqual(client.asked, ['cache.test']);
+      assert.deepEqual(changes, [['/apisix/stream_routes/s#traffic-split/1/1']]);
+      r.sync(served([]));
+      assert.equal(r.size, 0);
+    } finally {
+      r.stop();
+    }
   });
 });

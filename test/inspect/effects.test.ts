@@ -2,7 +2,8 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeEffects } from '../../src/inspect/effects';
+import type { LiveTables } from '../../src/inspect/connections';
+import { affectedTargets, computeEffects } from '../../src/inspect/effects';
 import { RuleCache } from '../../src/inspect/rules';
 import type { JsonObject, StoreContents, StoredObject } from '../../src/store/types';
 
@@ -54,5 +55,23 @@ describe('computeEffects', () => {
     assert.deepEqual(e.routes, []);
     const all = computeEffects({ before, after, rules: new RuleCache(), live: null });
     assert.deepEqual((all.routes as Array<{ id: string; change: string }>).map((r) => `${r.id} ${r.change}`), ['0 gains', '1 loses']);
+  });
+
+  it('a route that can reach a changed upstream only through traffic-split is affected, like one naming it itself', () => {
+    const split = { 'traffic-split': { rules: [{ match: [{ vars: [['remote_addr', '==', '10.0.0.1']] }], weighted_upstreams: [{ upstream_id: 'v', weight: 1 }] }] } };
+    const routes: Array<[string, JsonObject]> = [
+      ['own', { server_port: 9100, upstream_id: 'v' }],
+      ['split', { server_port: 9101, upstream_id: 'u', plugins: split }],
+      ['other', { server_port: 9102, upstream_id: 'u' }],
+    ];
+    const was = contents(routes, ['u', 'v']);
+    const now = { ...was, upstreams: [was.upstreams[0]!, row('v', { nodes: { '127.0.0.1:2': 1 } })] };
+    assert.deepEqual(affectedTargets(was, now), { routes: ['own', 'split'], upstreamKeys: ['/apisix/upstreams/v'] });
+    assert.deepEqual(affectedTargets(was, now, (_res, id) => id !== 'split'), { routes: ['own'], upstreamKeys: ['/apisix/upstreams/v'] });
+    // every open connection of a listed route counts, also one on its own upstream (its on_change would apply to it)
+    const session = (route: string, key: string) => ({ matched: { id: route }, upstream: { key } });
+    const open = [session('split', '/apisix/upstreams/u'), session('split', '/apisix/upstreams/v'), session('other', '/apisix/upstreams/u')];
+    const live = { tcp: { openSessions: () => open }, udp: null } as unknown as LiveTables;
+    assert.equal(computeEffects({ before: was, after: now, rules: new RuleCache(), live }).connections, 2);
   });
 });

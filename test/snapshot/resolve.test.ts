@@ -4,6 +4,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSnapshot, schemaDeps, updateResolved } from '../../src/snapshot/build';
+import { FilterCompiler } from '../../src/plugins/compile';
+import { LocalConnCounters } from '../../src/plugins/conn-counters';
+import { DEFAULT_PLUGINS } from '../../src/plugins/registry';
+import { buildServedSnapshot } from '../../src/plugins/snapshot';
 import type { Snapshot } from '../../src/snapshot/types';
 import type { JsonObject, StoredObject } from '../../src/store/types';
 
@@ -67,5 +71,41 @@ describe('node names in the snapshot', () => {
     assert.equal(after.revision, before.revision);
     // the same addresses again: nothing to build
     assert.deepEqual(updateResolved(after, ['/apisix/upstreams/db'], deps).upstreamKeys, []);
+  });
+
+  it("traffic-split's upstreams follow their names: a re-expanded stored one and an inline one relink the route", () => {
+    table.set('db.test', ['10.0.0.1']);
+    table.set('cache.test', ['10.0.1.1']);
+    const compiler = new FilterCompiler(DEFAULT_PLUGINS, new LocalConnCounters());
+    const served = { ...compiler.deps, addressesOf: deps.addressesOf };
+    const split = { 'traffic-split': { rules: [{ weighted_upstreams: [{ upstream_id: 'db', weight: 1 }, { upstream: { nodes: { 'cache.test:6379': 1 } }, weight: 1 }] }] } };
+    const before = buildServedSnapshot({
+      revision: 3,
+      upstreams: [row('db', { nodes: { 'db.test:5432': 1 } }), row('plain', { nodes: { '127.0.0.1:1': 1 } })],
+      streamRoutes: [row('split', { server_port: 1, upstream_id: 'plain', plugins: split }), row('other', { server_port: 2, upstream_id: 'plain' })],
+      ssls: [],
+      unreadable: [],
+    }, null, compiler, {}, served).snapshot;
+    const route = (s: Snapshot, id: string) => s.routes.find((r) => r.id === id)!;
+    const chosen = (s: Snapshot) => route(s, 'split').filters.upstreams!.map((u) => `${u.key}: ${u.nodes.map((n) => `${n.address} (${n.name})`).join(', ')}`);
+    const inlineKey = '/apisix/stream_routes/split#traffic-split/1/2';
+    assert.deepEqual(chosen(before), ['/apisix/upstreams/db: 10.0.0.1:5432 (db.test)', `${inlineKey}: 10.0.1.1:6379 (cache.test)`]);
+
+    // the stored upstream traffic-split names by upstream_id
+    table.set('db.test', ['10.0.0.2']);
+    const byId = updateResolved(before, ['/apisix/upstreams/db'], served);
+    assert.deepEqual(byId.upstreamKeys, ['/apisix/upstreams/db']);
+    assert.deepEqual(chosen(byId.snapshot), ['/apisix/upstreams/db: 10.0.0.2:5432 (db.test)', `${inlineKey}: 10.0.1.1:6379 (cache.test)`]);
+    assert.equal(route(byId.snapshot, 'split').filters.upstreams![0], up(byId.snapshot, '/apisix/upstreams/db'));
+    assert.equal(route(byId.snapshot, 'other'), route(before, 'other'), 'a route that cannot reach it is not linked again');
+
+    // the inline one: no entry of `upstreams`, only its route is linked again
+    table.set('cache.test', ['10.0.1.2']);
+    const inline = updateResolved(byId.snapshot, [inlineKey], served);
+    assert.deepEqual(inline.upstreamKeys, []);
+    assert.deepEqual(chosen(inline.snapshot), ['/apisix/upstreams/db: 10.0.0.2:5432 (db.test)', `${inlineKey}: 10.0.1.2:6379 (cache.test)`]);
+    assert.equal(route(inline.snapshot, 'split').filters.upstreams![0], route(byId.snapshot, 'split').filters.upstreams![0], 'the stored one is kept');
+    // the same addresses again: the route's chain is kept as it is
+    assert.equal(route(updateResolved(inline.snapshot, [inlineKey], served).snapshot, 'split').filters, route(inline.snapshot, 'split').filters);
   });
 });
