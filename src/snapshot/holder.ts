@@ -12,7 +12,6 @@ import { isKeyringProblem } from './ssl';
 import type { StoreChanges, StoreContents } from '../store/types';
 import { type BuildDeps, type BuildResult, buildSnapshot, emptySnapshot, schemaDeps, updateResolved, updateSnapshot } from './build';
 import type { AddressesOf } from '../dns/expand';
-import { routesChangedSince } from './changes';
 import type { Snapshot } from './types';
 import type { FilterCompiler } from '../plugins/compile';
 import { buildServedSnapshot, changeNeedsFullBuild, needsFullBuilds } from '../plugins/snapshot';
@@ -136,7 +135,7 @@ export class SnapshotHolder {
     if (deps?.addressesOf === undefined) return this.current;
     const result = updateResolved(this.current, keys, { ...deps, addressesOf: deps.addressesOf }, { trustedCa: this.opts.trustedCa });
     // an inline upstream of a filter (traffic-split) is no entry of `upstreams`: only its route was linked again
-    if (result.upstreamKeys.length === 0 && (routesChangedSince(this.current, result.snapshot)?.size ?? 0) === 0) return this.current;
+    if (result.upstreamKeys.length === 0 && (result.routeKeys?.length ?? 0) === 0) return this.current;
     return this.swap(result, result.upstreamKeys);
   }
 
