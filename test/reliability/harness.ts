@@ -110,6 +110,12 @@ export function readCorpus(kind: string): Array<{ name: string; bytes: Uint8Arra
 
 // ------------------------------------------------------------------ process figures
 
+/** CPU time a process has used, user + system (Linux /proc/<pid>/stat), in ms. */
+export function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 /** Resident set size of a process in KiB (Linux /proc), or null. */
 export function rssKiB(pid: number | 'self' = 'self'): number | null {
   try {

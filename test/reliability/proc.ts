@@ -104,3 +104,26 @@ export async function waitServing(c: Child, port: number, timeoutMs = 20_000): P
   }
   return null;
 }
+
+/**
+ * Run `node -e script args...` apart from the test's process (an attacker, a load): `input` goes to its stdin,
+ * and it must print one JSON line before it exits. Killed after `timeoutMs`; rejects naming `what` when no JSON
+ * came.
+ */
+export function runNodeScript<T>(what: string, script: string, args: string[], input: string | null, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script, ...args], { stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(kill);
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch {
+        reject(new Error(`${what} ended with ${code}: ${out.slice(0, 200)}`));
+      }
+    });
+    if (input !== null) child.stdin!.end(input);
+  });
+}

@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net';
 import { pem } from '../tls/fixtures';
-import { FigureSheet, isMain, percentile, runAsScript, sleep, type Figures, type Runtime, type Size } from './harness';
-import { adminPut, startChild, waitServing, writeConfig } from './proc';
+import { cpuMs, FigureSheet, isMain, percentile, runAsScript, sleep, type Figures, type Runtime, type Size } from './harness';
+import { adminPut, runNodeScript, startChild, waitServing, writeConfig } from './proc';
 import { captureClientHellos } from './r4-wire-fuzz';
 
 const IDLE_MS = 2000;
@@ -119,21 +119,7 @@ function startEcho(): Promise<{ port: number; stop(): void }> {
 
 /** Run the slow clients in a child process; resolves with what each saw and its event-loop delay (bounded: 60 s). */
 function slowClients(specs: SlowSpec[], waitMs: number): Promise<{ slow: Slow[]; loopP99: number; loopMax: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', SLOW_SCRIPT, String(waitMs), String(DRIP_MS)], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(kill);
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`R7 slow clients ended with ${code}: ${out.slice(0, 200)}`));
-      }
-    });
-    child.stdin!.end(JSON.stringify(specs));
-  });
+  return runNodeScript('R7 slow clients', SLOW_SCRIPT, [String(waitMs), String(DRIP_MS)], JSON.stringify(specs), 60_000);
 }
 
 /** One request/response through the proxy; resolves with the latency or -1. */
@@ -220,12 +206,6 @@ function sampleListeners(ports: readonly number[]): { stop(): Promise<{ accepted
         worker.postMessage('stop');
       }),
   };
-}
-
-/** CPU time a process has used (user + system, /proc/<pid>/stat), in ms. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** The deadline of a kind, counted from when the client's connection is up. */

@@ -8,7 +8,6 @@
 // the test's loop, not weir's (it did: 13,000 of 50,000 sources reached weir, at 2,600 a second).
 
 import dgram from 'node:dgram';
-import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startUdpProxy } from '../../src/proxy/listener/udp';
 import { createUdpDataPlane } from '../../src/runtime/index';
@@ -17,6 +16,7 @@ import { AccessLog, configureErrorLog } from '../../src/log/logger';
 import { startUdpEcho } from '../helpers/udp';
 import type { UdpAdmissionSettings } from '../../src/proxy/session/udp-admission';
 import { FigureSheet, isMain, rssKiB, runAsScript, sleep, udpDrops, type Figures, type Size } from './harness';
+import { runNodeScript } from './proc';
 
 function bound(host: string): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
@@ -65,20 +65,7 @@ const bound = (host) => new Promise((resolve, reject) => {
 
 /** Run the flood in a child process; resolves with its byte counts (bounded: killed after 120 s). */
 function flood(port: number, sources: number): Promise<{ fromClients: number; toClients: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', FLOOD_SCRIPT, String(port), String(sources)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('exit', (code) => {
-      clearTimeout(kill);
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`R9 flood process ended with ${code}: ${out}`));
-      }
-    });
-  });
+  return runNodeScript('R9 flood process', FLOOD_SCRIPT, [String(port), String(sources)], null, 120_000);
 }
 
 export async function runR9(
