@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { exchange, freePort, startServer, type TestServer } from '../helpers/net';
 import { startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
-import { sample, scrape } from '../helpers/metrics';
+import { prometheusYaml, sample, scrape } from '../helpers/metrics';
 
 /** APISIX's test packets (mqtt-proxy.t, mqtt-proxy2.t). */
 const V4_FOO = Buffer.from('\x10\x0f\x00\x04\x4d\x51\x54\x54\x04\x02\x00\x3c\x00\x03\x66\x6f\x6f', 'latin1');
@@ -60,7 +60,7 @@ describe("APISIX's t/stream-plugin blocks: mqtt-proxy, prometheus, syslog", () =
     await new Promise<void>((r) => udpServer.bind(0, '127.0.0.1', () => r()));
     udpPort = udpServer.address().port;
     w = await startTestWeir([`"127.0.0.1:${listen}"`], {
-      extraYaml: ['stream_plugins: [mqtt-proxy, prometheus, syslog]', 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`].join('\n'),
+      extraYaml: prometheusYaml(metricsPort, ['mqtt-proxy', 'syslog']),
     });
   });
   after(async () => {

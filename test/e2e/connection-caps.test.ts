@@ -11,7 +11,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { freePort, startEchoServer, type TestServer } from '../helpers/net';
 import { configYaml, startTestWeir, type TestWeir } from '../helpers/weir';
-import { sample, scrape } from '../helpers/metrics';
+import { prometheusYaml, sample, scrape } from '../helpers/metrics';
 import { deadUdpPort, startUdpEcho, udpClient, until, wait, type UdpClient, type UdpEcho } from '../helpers/udp';
 
 /** A TCP client that notes what it read and whether it was closed. */
@@ -45,10 +45,7 @@ describe('connection and session caps (weir with a config file)', () => {
       extraYaml: [
         '  stream:',
         ...stream.map((l) => `    ${l}`),
-        'stream_plugins: [prometheus]',
-        'plugin_attr:',
-        '  prometheus:',
-        `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`,
+        prometheusYaml(metricsPort),
       ].join('\n'),
     });
   }
@@ -72,10 +69,7 @@ describe('connection and session caps (weir with a config file)', () => {
         '    udp_max_sessions_per_source: 0',
         '    udp_session_rate: 0',
         '    udp_rcvbuf: 1m',
-        'stream_plugins: [prometheus]',
-        'plugin_attr:',
-        '  prometheus:',
-        `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`,
+        prometheusYaml(metricsPort),
       ].join('\n'),
     });
     adminPort = Number(new URL(w.adminUrl).port);

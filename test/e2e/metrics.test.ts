@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect, exchange, freePort, readUntil, startEchoServer, type TestServer } from '../helpers/net';
 import { startTestWeir, tempDir, waitFor, type TestWeir } from '../helpers/weir';
-import { linesOf, sample, scrape } from '../helpers/metrics';
+import { linesOf, prometheusYaml, sample, scrape } from '../helpers/metrics';
 import { missingServers, startPrometheus, type PrometheusServer } from '../helpers/servers';
 import { startUdpEcho, udpClient, type UdpEcho } from '../helpers/udp';
 
@@ -30,7 +30,7 @@ describe('prometheus export', () => {
       ['plain', 'named', 'unmetered', 'dead', 'mqtt', 'noroute', 'gone', 'two'].map((n) => `"127.0.0.1:${port[n]}"`).concat(`{addr: "127.0.0.1:${port.tls}", tls: true}`),
       {
         udp: [`"127.0.0.1:${port.udp}"`],
-        extraYaml: ['stream_plugins: [mqtt-proxy, prometheus]', 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`].join('\n'),
+        extraYaml: prometheusYaml(metricsPort, ['mqtt-proxy']),
       },
     );
     const node = `127.0.0.1:${up.port}`;

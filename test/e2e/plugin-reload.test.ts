@@ -10,7 +10,7 @@ import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { exchange, freePort, startEchoServer, type TestServer } from '../helpers/net';
 import { startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
-import { sample, scrape } from '../helpers/metrics';
+import { prometheusYaml, sample, scrape } from '../helpers/metrics';
 
 /** Whether anything accepts on 127.0.0.1:port. */
 function accepts(port: number): Promise<boolean> {
@@ -38,7 +38,7 @@ describe('stream_plugins and plugin_attr reloaded live', () => {
   let original = '';
   /** Write the config file with `top` in place of the start-up plugin keys (and `more` replaced in the rest). */
   const writePlugins = (top: string, more: [string, string] = ['', '']): void => writeFileSync(w.configPath, original.replace(START, top).replace(more[0], more[1]));
-  const prometheusAt = (p: number) => `stream_plugins: [limit-conn, ip-restriction, prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${p}}`;
+  const prometheusAt = (p: number) => prometheusYaml(p, ['limit-conn', 'ip-restriction']);
   const plainRoute = (plugins: object) => ({ server_port: port, plugins, upstream: { nodes: { [`127.0.0.1:${up.port}`]: 1 } } });
 
   before(async () => {

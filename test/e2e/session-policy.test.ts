@@ -10,7 +10,7 @@ import type net from 'node:net';
 import { freePort, startServer, connect, readUntil, type TestServer } from '../helpers/net';
 import { startTestWeir, waitFor, type TestWeir } from '../helpers/weir';
 import { startUdpEcho, udpClient, type UdpEcho } from '../helpers/udp';
-import { sample, scrape } from '../helpers/metrics';
+import { prometheusYaml, sample, scrape } from '../helpers/metrics';
 
 /** Echo server that first says which one it is ("A" / "B"), so a test knows which node a connection is on. */
 const tagged = (tag: string): Promise<TestServer> =>
@@ -205,7 +205,7 @@ describe('session policies with the route\'s plugins', () => {
     port = await freePort();
     metricsPort = await freePort();
     w = await startTestWeir([`"127.0.0.1:${port}"`], {
-      extraYaml: ['stream_plugins: [limit-conn, prometheus]', 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`].join('\n'),
+      extraYaml: prometheusYaml(metricsPort, ['limit-conn']),
     });
   });
   after(async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestWeir, type TestWeir } from '../helpers/weir';
 import { freePort } from '../helpers/net';
-import { sample, scrape } from '../helpers/metrics';
+import { prometheusYaml, sample, scrape } from '../helpers/metrics';
 import { deadUdpPort, startUdpEcho, udpClient, until, wait, type UdpClient, type UdpEcho } from '../helpers/udp';
 import { startUdpProxy, type UdpProxy } from '../../src/proxy/listener/udp';
 import { createUdpDataPlane } from '../../src/runtime/index';
@@ -41,10 +41,7 @@ describe('UDP sessions per source address (weir with a config file)', () => {
         `    udp_max_sessions_per_source: ${PER_SOURCE}`,
         '    udp_session_rate: 0',
         '    udp_rcvbuf: 1m',
-        'stream_plugins: [prometheus]',
-        'plugin_attr:',
-        '  prometheus:',
-        `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`,
+        prometheusYaml(metricsPort),
       ].join('\n'),
     });
     const route = { server_port: port, upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${echo.port}`]: 1 } } };

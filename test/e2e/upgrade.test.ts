@@ -14,7 +14,7 @@ import { adminCall, configYaml, spawnBunWeir, tempDir, waitFor, type ChildWeir }
 import { isRunning } from '../helpers/proc';
 import { startUdpEcho, udpClient, type UdpEcho } from '../helpers/udp';
 import { cli } from '../cli/harness';
-import { scrape } from '../helpers/metrics';
+import { prometheusYaml, scrape } from '../helpers/metrics';
 
 const linux = process.platform === 'linux';
 
@@ -56,7 +56,7 @@ describe('binary upgrade (weir upgrade, SIGUSR2)', { skip: !linux && 'signals an
     [adminPort, tcpPort, udpPort, objPort, metricsPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     admin = `http://127.0.0.1:${adminPort}`;
     // the prometheus export's port moves to the new process like the Admin API's
-    const extraYaml = ['stream_plugins: [prometheus]', 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`].join('\n');
+    const extraYaml = prometheusYaml(metricsPort);
     writeFileSync(configPath, configYaml({ tcp: [`"127.0.0.1:${tcpPort}"`], udp: [`"127.0.0.1:${udpPort}"`], adminPort, dbPath, extraYaml, apisixYaml: `  status:\n    ip: 127.0.0.1\n    port: ${statusPort}` }).replace('worker_shutdown_timeout: 2s', 'worker_shutdown_timeout: 20s'));
     first = spawnBunWeir(['start', '-c', configPath]);
     pids.add(first.child.pid!);

@@ -15,7 +15,7 @@ import { freePort, startServer, startEchoServer, connect, readUntil, type TestSe
 import { configYaml, spawnWeir, tempDir, waitFor, adminCall } from '../helpers/weir';
 import { bunBinary } from '../helpers/bun';
 import { childrenOf, commandLine, isRunning, parentOf, socketOwner } from '../helpers/proc';
-import { sample, scrape } from '../helpers/metrics';
+import { prometheusYaml, sample, scrape } from '../helpers/metrics';
 import { hostname } from 'node:os';
 
 const linux = process.platform === 'linux';
@@ -282,7 +282,7 @@ describe('worker_processes: 2 under Bun', { skip: !linux && 'reads /proc' }, () 
 describe('worker_processes: 2 under Bun, with the prometheus export', { skip: !linux && 'reads /proc' }, () => {
   it('one scrape of worker 0 returns the host totals: both workers\' connections and bytes; SIGTERM still stops both', async () => {
     const metricsPort = await freePort();
-    const w = await startTwoWorkers(`stream_plugins: [prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}\n`);
+    const w = await startTwoWorkers(`${prometheusYaml(metricsPort)}\n`);
     const up = await taggedTcp('M');
     try {
       const body = { ...route(w.tcpPort, up.port), plugins: { prometheus: {} } };
@@ -323,7 +323,7 @@ describe('worker_processes: 2 under Bun, a config reload of the UDP session limi
   it('SIGHUP applies udp_max_sessions_per_source on every worker: one address gets at most one session per worker; refusals add up in one scrape', async () => {
     const metricsPort = await freePort();
     const limits = (perSource: number): string =>
-      `  stream:\n    udp_max_sessions_per_source: ${perSource}\n    udp_session_rate: 0\nstream_plugins: [prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}\n`;
+      `  stream:\n    udp_max_sessions_per_source: ${perSource}\n    udp_session_rate: 0\n${prometheusYaml(metricsPort)}\n`;
     const w = await startTwoWorkers(limits(0));
     const up = await taggedUdp('U');
     const clients: dgram.Socket[] = [];
@@ -374,7 +374,7 @@ describe('worker_processes: 2 under Bun, prometheus added by SIGHUP', { skip: !l
       const body = { ...route(w.tcpPort, up.port), plugins: { prometheus: {} } };
       assert.deepEqual((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/r', body)).body, { error_msg: 'unknown plugin [prometheus]' });
       const configPath = /config=(\S+)/.exec(w.proc.err())![1]!;
-      writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('stream_plugins: [limit-conn]', `stream_plugins: [limit-conn, prometheus]\nplugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: ${metricsPort}}`));
+      writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('stream_plugins: [limit-conn]', prometheusYaml(metricsPort, ['limit-conn'])));
       w.proc.child.kill('SIGHUP');
       await waitFor(() => w.proc.err().includes('config reloaded changed="stream_plugins, plugin_attr"'), 5000, 'the reload line');
       assert.equal((await adminCall(w.adminUrl, 'PUT', '/apisix/admin/stream_routes/r', body)).status, 201);

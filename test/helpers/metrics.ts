@@ -25,3 +25,11 @@ export function sample(text: string, name: string, labels: Record<string, string
 export function linesOf(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 }
+
+/**
+ * The config keys that turn the metrics on: `stream_plugins` (prometheus and `others`) and the export server on
+ * 127.0.0.1:`port` (two top-level YAML keys, for a test config's extra lines).
+ */
+export function prometheusYaml(port: number, others: readonly string[] = []): string {
+  return [`stream_plugins: [${[...others, 'prometheus'].join(', ')}]`, 'plugin_attr:', '  prometheus:', `    export_addr: {ip: 127.0.0.1, port: ${port}}`].join('\n');
+}
