@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect, freePort, readUntil, startServer, type TestServer } from '../helpers/net';
 import { missingServers } from '../helpers/servers';
-import { deadUdpPort, startDnsmasq, type Dnsmasq } from '../helpers/udp';
+import { startHostsDnsmasq, type Dnsmasq } from '../helpers/udp';
 import { startTestWeir, tempDir, waitFor, type TestWeir } from '../helpers/weir';
 
 const skip = missingServers('dnsmasq', 'dig');
@@ -33,16 +33,8 @@ describe('traffic-split upstreams with node names, resolved by a real dnsmasq', 
   }
 
   before(async () => {
-    chmodSync(dir.path, 0o755); // dnsmasq drops to "nobody" before it reads the hosts file again on SIGHUP
     record('127.0.0.2');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        dns = await startDnsmasq(await deadUdpPort(), dir.path, [`--addn-hosts=${hosts}`, '--local-ttl=1']);
-        break;
-      } catch (err) {
-        if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
-      }
-    }
+    dns = await startHostsDnsmasq(dir.path, hosts);
     port = await freePort('127.0.0.2');
     for (const host of ['127.0.0.2', '127.0.0.3']) servers.push(await startServer((s) => {
       s.write(host);

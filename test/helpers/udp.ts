@@ -152,3 +152,20 @@ export async function startDnsmasq(port: number, dir: string, extra: readonly st
     },
   };
 }
+
+/**
+ * A dnsmasq answering from the hosts file `hosts` with a 1 s TTL, re-read on reload(): the set-up of the tests
+ * that change a record under a running weir. The port is free when picked but another test may take it first,
+ * so a bind race is retried (up to 5 tries).
+ */
+export async function startHostsDnsmasq(dir: string, hosts: string): Promise<Dnsmasq> {
+  const { chmodSync } = await import('node:fs');
+  chmodSync(dir, 0o755); // dnsmasq drops to "nobody" before it reads the hosts file again on SIGHUP
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDnsmasq(await deadUdpPort(), dir, [`--addn-hosts=${hosts}`, '--local-ttl=1']);
+    } catch (err) {
+      if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
+    }
+  }
+}
